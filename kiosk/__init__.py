@@ -1,0 +1,1 @@
+"""The ticket kiosk: buttons, printer, numbering and durable delivery of ticket events."""

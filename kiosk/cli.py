@@ -1,0 +1,91 @@
+"""`wartemarke-kiosk`: run the kiosk, preview a ticket, or check the hardware (selftest)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kiosk.config import KioskConfig, load_kiosk_config
+from protocol.clock import SystemClock
+from protocol.config import ConfigError
+
+log = logging.getLogger("wartemarke.kiosk")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wartemarke-kiosk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the kiosk")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--simulate", action="store_true",
+                     help="mock pins; a line on stdin with a service id presses its button")
+    preview = sub.add_parser("preview", help="render a sample ticket to PNG as the printer would print it")
+    preview.add_argument("--config", type=Path, required=True)
+    preview.add_argument("--out", type=Path, required=True)
+    selftest = sub.add_parser("selftest", help="check printer, broker, buttons, LED and clock")
+    selftest.add_argument("--config", type=Path, required=True)
+    selftest.add_argument("--simulate", action="store_true", help="check with mock pins")
+    parser.add_argument("--log-level", default=os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_kiosk_config(args.config)
+    except ConfigError as exc:
+        print(f"wartemarke-kiosk: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "preview":
+        return _preview(config, args.out)
+    if args.command == "selftest":
+        from kiosk.selftest import run_selftest
+
+        return run_selftest(config, simulate=args.simulate)
+    return _run(config, simulate=args.simulate)
+
+
+def _run(config: KioskConfig, simulate: bool) -> int:
+    from kiosk.app import Kiosk
+
+    pin_factory = None
+    if simulate:
+        from gpiozero.pins.mock import MockFactory
+
+        pin_factory = MockFactory()
+    kiosk = Kiosk(config, SystemClock(), pin_factory=pin_factory)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    kiosk.start()
+    if simulate:
+        from kiosk.simulate import feed_stdin
+
+        threading.Thread(target=feed_stdin, args=(kiosk, stop), name="stdin-presses", daemon=True).start()
+    stop.wait()
+    kiosk.stop()
+    return 0
+
+
+def _preview(config: KioskConfig, out: Path) -> int:
+    from kiosk.png_render import render_png
+    from kiosk.ticket import TicketContent, ticket_document
+    from kiosk.tracking import new_token, qr_link, short_link
+
+    service = config.services[0]
+    token = new_token()
+    content = TicketContent(
+        office_name=config.office_name, label=config.numbering.label(service.id, 42), service_de=service.name_de,
+        service_en=service.name_en, issued_at=datetime.now(UTC).astimezone(config.timezone), ahead=7, wait_min=25,
+        tracking_url=qr_link(config.tracking_url, token), short_url=short_link(config.tracking_url, token))
+    render_png(ticket_document(content)).save(out)
+    print(f"sample ticket written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The kiosk's configuration: one TOML file, every key typed and checked at start-up.
+
+An unknown key or a bad value stops the kiosk with a message naming the file and the key, so a
+technician never finds out about a typo from a citizen without a ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kiosk.numbering import NumberingScheme
+from protocol.businessday import ResetTimeError, check_reset_time
+from protocol.config import ConfigSection, load_toml
+from protocol.fields import SERVICE_RE
+from protocol.link import BrokerSettings, read_broker_settings
+
+PRINTER_TYPES = ("usb", "serial", "network", "file", "dummy")
+Pin = int | str
+
+
+@dataclass(frozen=True)
+class ServiceButton:
+    """One service the kiosk issues tickets for, and the button (and light) that asks for it."""
+
+    id: str
+    name_de: str
+    name_en: str
+    button_pin: Pin
+    light_pin: Pin | None
+    min_interval_s: float
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    type: str
+    profile: str
+    native_qr: bool
+    path: Path | None = None
+    usb_vendor_id: int = 0
+    usb_product_id: int = 0
+    serial_device: str = "/dev/ttyUSB0"
+    baudrate: int = 9600
+    host: str = ""
+    port: int = 9100
+    roll_length_tickets: int = 600
+    paper_low_fraction: float = 0.9
+    status_poll_s: float = 30.0
+    png_previews: bool = False  # file printer only: also write a PNG picture of each ticket
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    path: Path
+    office: str
+    device: str
+    office_name: str
+    timezone: ZoneInfo
+    day_reset: time
+    state_dir: Path
+    tracking_url: str
+    booking_url: str | None
+    queue_max_age_s: float
+    resume_wait_s: float
+    resend_after_s: float
+    numbering: NumberingScheme
+    broker: BrokerSettings
+    printer: PrinterSettings
+    status_led_pin: Pin
+    technician_pin: Pin | None
+    technician_hold_s: float
+    services: tuple[ServiceButton, ...]
+
+    def service(self, service_id: str) -> ServiceButton | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+
+def load_kiosk_config(path: Path) -> KioskConfig:
+    """Read and validate a kiosk config; raises ConfigError naming file and key."""
+    root = load_toml(path)
+    config = _read(root, path)
+    root.check_unknown()
+    return config
+
+
+def _read(root: ConfigSection, path: Path) -> KioskConfig:
+    kiosk = root.get_section("kiosk")
+    base = path.parent
+    tracking_url = kiosk.get_str("tracking_url")
+    if not re.match(r"^https?://[^/\s]+/\S*$", tracking_url) or not tracking_url.endswith("/"):
+        raise kiosk.error("tracking_url", "must be an http(s) URL ending in '/', e.g. https://warte.example.org/t/")
+    services = tuple(_read_service(s) for s in root.get_section_list("services"))
+    ids = [s.id for s in services]
+    if len(set(ids)) != len(ids):
+        raise root.error("services", f"service ids must be unique; got {', '.join(ids)}")
+    technician = root.get_section("technician", required=False)
+    led = root.get_section("led")
+    return KioskConfig(
+        path=path,
+        office=kiosk.get_slug("office"),
+        device=kiosk.get_slug("device"),
+        office_name=kiosk.get_str("office_name"),
+        timezone=_read_zone(kiosk, "timezone"),
+        day_reset=_read_time(kiosk, "day_reset", "04:00"),
+        state_dir=_resolve(base, kiosk.get_str("state_dir")),
+        tracking_url=tracking_url,
+        booking_url=kiosk.get_str("booking_url", None),
+        queue_max_age_s=kiosk.get_float("queue_max_age_s", 180.0, minval=10, maxval=3600),
+        resume_wait_s=kiosk.get_float("resume_wait_s", 5.0, minval=0.5, maxval=300),
+        resend_after_s=kiosk.get_float("resend_after_s", 10.0, minval=0.5, maxval=3600),
+        numbering=_read_numbering(root.get_section("numbering", required=False)),
+        broker=read_broker_settings(root.get_section("broker")),
+        printer=_read_printer(root.get_section("printer"), base),
+        status_led_pin=_read_pin(led, "pin"),
+        technician_pin=_read_pin(technician, "pin") if technician.has("pin") else None,
+        technician_hold_s=technician.get_float("hold_s", 3.0, minval=0.1, maxval=30),
+        services=services,
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (base / candidate).resolve()
+
+
+def _read_zone(section: ConfigSection, key: str) -> ZoneInfo:
+    name = section.get_str(key, "Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise section.error(key, f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+
+def _read_time(section: ConfigSection, key: str, default: str) -> time:
+    value = section.get_str(key, default)
+    try:
+        parsed = time.fromisoformat(value)
+    except ValueError:
+        raise section.error(key, f"must be a time HH:MM; got {value!r}") from None
+    try:
+        return check_reset_time(parsed)
+    except ResetTimeError as exc:
+        raise section.error(key, str(exc)) from None
+
+
+def _read_pin(section: ConfigSection, key: str) -> Pin:
+    value = section.get_value(key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise section.error(key, f"must be a BCM GPIO number (e.g. 17) or a pin name (e.g. 'BOARD11'); got {value!r}")
+    if isinstance(value, int) and not 0 <= value <= 27:
+        raise section.error(key, f"BCM GPIO numbers are 0..27; got {value}")
+    return value
+
+
+def _read_service(section: ConfigSection) -> ServiceButton:
+    service_id = section.get_str("id")
+    if not SERVICE_RE.match(service_id):
+        raise section.error("id", f"must be 1–3 capital letters (the label prefix, e.g. 'A'); got {service_id!r}")
+    return ServiceButton(
+        id=service_id,
+        name_de=section.get_str("name_de"),
+        name_en=section.get_str("name_en"),
+        button_pin=_read_pin(section, "button_pin"),
+        light_pin=_read_pin(section, "light_pin") if section.has("light_pin") else None,
+        min_interval_s=section.get_float("min_interval_s", 3.0, minval=0.0, maxval=600),
+    )
+
+
+def _read_numbering(section: ConfigSection) -> NumberingScheme:
+    count = section.get_int("kiosk_count", 1, minval=1, maxval=20)
+    index = section.get_int("kiosk_index", 0, minval=0, maxval=19)
+    if index >= count:
+        raise section.error("kiosk_index", f"must be below kiosk_count ({count}); got {index}")
+    return NumberingScheme(kiosk_index=index, kiosk_count=count, digits=section.get_int("digits", 3, 1, 6))
+
+
+def _read_printer(section: ConfigSection, base: Path) -> PrinterSettings:
+    kind = section.get_str("type", choices=PRINTER_TYPES)
+    path = section.get_str("path", None) if kind == "file" else None
+    if kind == "file" and path is None:
+        raise section.error("path", "is required for type = \"file\" (the folder tickets are written into)")
+    return PrinterSettings(
+        type=kind,
+        profile=section.get_str("profile", "TM-T88V"),
+        native_qr=section.get_bool("native_qr", True),
+        path=_resolve(base, path) if path else None,
+        usb_vendor_id=section.get_int("usb_vendor_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
+        usb_product_id=section.get_int("usb_product_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
+        serial_device=section.get_str("serial_device", "/dev/ttyUSB0") if kind == "serial" else "",
+        baudrate=section.get_int("baudrate", 9600, minval=1200, maxval=921600) if kind == "serial" else 9600,
+        host=section.get_str("host") if kind == "network" else "",
+        port=section.get_int("port", 9100, minval=1, maxval=65535) if kind == "network" else 9100,
+        roll_length_tickets=section.get_int("roll_length_tickets", 600, minval=10, maxval=100000),
+        paper_low_fraction=section.get_float("paper_low_fraction", 0.9, minval=0.1, maxval=1.0),
+        status_poll_s=section.get_float("status_poll_s", 30.0, minval=1, maxval=3600),
+        png_previews=section.get_bool("png_previews", False) if kind == "file" else False,
+    )

@@ -1,0 +1,172 @@
+"""What the kiosk prints, as a small document model with no printer in it.
+
+The ticket is built once, here, and rendered twice: to ESC/POS bytes for the printer
+(`kiosk.escpos_render`) and to a PNG preview (`kiosk.png_render`). Keeping the content in one
+place means the preview shows exactly what a visitor gets, and the tests can check the
+content without parsing printer bytes. The texts are deliberately short: a ticket with a
+native QR code must stay under 1 KB so it prints in about a second even over 9600 baud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Align = Literal["left", "center", "right"]
+
+#: Columns of printer font A on 80 mm paper at 180 dpi (48 at 203 dpi); the big label must fit.
+LABEL_COLUMNS = 42
+#: The biggest size used for the label; larger sizes waste paper and look odd.
+LABEL_MAX_SIZE = 4
+
+DATE_FORMAT = "%d.%m.%Y %H:%M"
+
+
+@dataclass(frozen=True)
+class Text:
+    """One paragraph; renderers wrap it to the paper width."""
+
+    text: str
+    size: int = 1  # width and height multiplier, 1..8 (ESC/POS GS !)
+    align: Align = "center"
+    bold: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.size <= 8:
+            raise ValueError(f"Text.size must be 1..8, got {self.size}")
+
+
+@dataclass(frozen=True)
+class QR:
+    """A QR code, always centred; module_size is printer dots per module (ESC/POS 1..16)."""
+
+    data: str
+    module_size: int = 6
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("QR.data must not be empty")
+        if not 1 <= self.module_size <= 16:
+            raise ValueError(f"QR.module_size must be 1..16, got {self.module_size}")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Empty lines of normal text height."""
+
+    lines: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lines <= 255:
+            raise ValueError(f"Feed.lines must be 0..255, got {self.lines}")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Feed past the cutter and cut the paper."""
+
+
+Block = Text | QR | Feed | Cut
+
+
+@dataclass(frozen=True)
+class Document:
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class TicketContent:
+    """Everything a ticket shows; `ahead`/`wait_min` are None when the hub's state is stale or offline."""
+
+    office_name: str
+    label: str
+    service_de: str
+    service_en: str
+    issued_at: datetime  # aware, already in the office's local time zone
+    ahead: int | None
+    wait_min: int | None
+    tracking_url: str  # upper case, so the QR code can use alphanumeric mode
+    short_url: str  # human-readable form, printed under the QR code
+
+
+def label_size(label: str) -> int:
+    """The largest text size (up to LABEL_MAX_SIZE) at which the label fits on one line."""
+    fitting = [s for s in range(1, LABEL_MAX_SIZE + 1) if s * len(label) <= LABEL_COLUMNS]
+    return fitting[-1] if fitting else 1
+
+
+def format_when(when: datetime) -> str:
+    return when.strftime(DATE_FORMAT)
+
+
+def waiting_lines(ahead: int | None, wait_min: int | None) -> tuple[str, str]:
+    """German and English wait line; a neutral pair when the hub's numbers are unknown."""
+    if ahead is None or wait_min is None:
+        return ("Wartezeit: siehe Anzeige im Wartebereich", "Waiting time: see the waiting room screens")
+    return (f"Vor Ihnen: {ahead} · ca. {wait_min} Min.", f"Ahead of you: {ahead} · approx. {wait_min} min")
+
+
+def ticket_document(c: TicketContent) -> Document:
+    """The numbered ticket a visitor takes from the kiosk."""
+    wait_de, wait_en = waiting_lines(c.ahead, c.wait_min)
+    return Document(
+        (
+            Text(c.office_name, bold=True),
+            Feed(),
+            Text(c.label, size=label_size(c.label), bold=True),
+            Feed(),
+            Text(c.service_de),
+            Text(c.service_en),
+            Text(format_when(c.issued_at)),
+            Text(wait_de),
+            Text(wait_en),
+            Feed(),
+            QR(c.tracking_url),
+            Text(c.short_url),
+            Text("Scannen Sie den Code, um Ihre Wartezeit live zu verfolgen."),
+            Text("Scan the code to follow your turn live."),
+            Feed(),
+            Cut(),
+        )
+    )
+
+
+def no_tickets_slip(
+    office_name: str, service_de: str, service_en: str, booking_url: str | None, when: datetime
+) -> Document:
+    """The slip printed instead of a ticket when a service issues no more numbers today."""
+    booking: tuple[Block, ...] = ()
+    if booking_url:
+        booking = (
+            Feed(),
+            Text("Bitte buchen Sie einen Termin:"),
+            Text("Please book an appointment:"),
+            Text(booking_url),
+        )
+    return Document(
+        (
+            Text(office_name, bold=True),
+            Feed(),
+            Text(f"Heute keine Wartemarken mehr für {service_de}", bold=True),
+            Text(f"No more tickets today for {service_en}"),
+            *booking,
+            Feed(),
+            Text(format_when(when)),
+            Cut(),
+        )
+    )
+
+
+def status_document(title: str, lines: list[tuple[str, str]], when: datetime) -> Document:
+    """The technician's status ticket: a title, then one left-aligned `key: value` line per item."""
+    return Document(
+        (
+            Text(title, bold=True),
+            Text(format_when(when)),
+            Feed(),
+            *(Text(f"{key}: {value}", align="left") for key, value in lines),
+            Feed(),
+            Cut(),
+        )
+    )

@@ -1,0 +1,48 @@
+"""Which business day it is, in the office's time zone — and when a device may move to the next.
+
+The day changes at the office's reset time, which must lie outside the 02:00–03:00 hour that
+daylight-saving time skips or repeats. A device never moves its day backwards and moves forward only
+with a synced clock or when the hub (the office's authority) already says it is that day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+class ResetTimeError(ValueError):
+    """A daily reset time inside the DST change-over hour."""
+
+
+def check_reset_time(reset: time) -> time:
+    if time(2, 0) <= reset < time(3, 0):
+        raise ResetTimeError("the daily reset must lie outside 02:00–03:00 (the DST change-over hour)")
+    return reset
+
+
+def local_business_day(now: datetime, tz: ZoneInfo, reset: time) -> date:
+    """The business day that `now` belongs to: times before the reset count to the previous day."""
+    local = now.astimezone(tz)
+    day = local.date()
+    if local.time() < reset:
+        day -= timedelta(days=1)
+    return day
+
+
+def next_business_day(stored: date | None, candidate: date, clock_synced: bool, hub_day: date | None) -> date:
+    """The day a device should use now.
+
+    stored: the device's persisted day (None on first start); candidate: what its own clock says;
+    hub_day: the newest `day` seen from the hub's retained messages, if any.
+    """
+    if stored is None:
+        if hub_day is not None and not clock_synced:
+            return hub_day
+        return candidate
+    best = stored
+    if clock_synced and candidate > best:
+        best = candidate
+    if hub_day is not None and hub_day > best:
+        best = hub_day
+    return best

@@ -1,0 +1,122 @@
+"""Typed reading of JSON message fields: every wrong field becomes an `InvalidMessage` naming it.
+
+Consumers drop (log, count) invalid messages and go on; nothing here ever raises anything else for
+bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from protocol.config import SLUG_RE
+
+PROTOCOL_VERSION = 1
+LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}$")
+SERVICE_RE = re.compile(r"^[A-Z]{1,3}$")
+
+
+class InvalidMessage(ValueError):
+    """A payload that breaks the contract; the message says which field and why."""
+
+
+def decode_object(payload: bytes) -> dict[str, Any]:
+    """Parse a UTF-8 JSON object with `"v": 1`."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("payload is not a JSON object")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise InvalidMessage(f"unsupported protocol version v={data.get('v')!r} (expected 1)")
+    return data
+
+
+def encode_object(data: Mapping[str, Any]) -> bytes:
+    return json.dumps({"v": PROTOCOL_VERSION, **data}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Fields:
+    """Reads fields of one message; `kind` names the message in errors."""
+
+    def __init__(self, data: Mapping[str, Any], kind: str) -> None:
+        self.data = data
+        self.kind = kind
+
+    def fail(self, name: str, why: str) -> InvalidMessage:
+        return InvalidMessage(f"{self.kind}: field '{name}' {why}")
+
+    def _get(self, name: str) -> Any:
+        if name not in self.data:
+            raise self.fail(name, "is missing")
+        return self.data[name]
+
+    def text(self, name: str, pattern: re.Pattern[str] | None = None, max_len: int = 2000) -> str:
+        value = self._get(name)
+        if not isinstance(value, str) or len(value) > max_len:
+            raise self.fail(name, f"must be a string of at most {max_len} characters")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(name, f"has an invalid value {value!r}")
+        return value
+
+    def opt_text(self, name: str, max_len: int = 2000) -> str | None:
+        if self.data.get(name) is None:
+            return None
+        return self.text(name, max_len=max_len)
+
+    def slug(self, name: str) -> str:
+        return self.text(name, SLUG_RE)
+
+    def integer(self, name: str, minval: int = 0, maxval: int = 2**53) -> int:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not minval <= value <= maxval:
+            raise self.fail(name, f"must be an integer in {minval}..{maxval}")
+        return value
+
+    def opt_integer(self, name: str, minval: int = 0, maxval: int = 2**53) -> int | None:
+        if self.data.get(name) is None:
+            return None
+        return self.integer(name, minval, maxval)
+
+    def flag(self, name: str) -> bool:
+        value = self._get(name)
+        if not isinstance(value, bool):
+            raise self.fail(name, "must be true or false")
+        return value
+
+    def day(self, name: str = "day") -> date:
+        value = self._get(name)
+        try:
+            if not isinstance(value, str) or len(value) != 10:
+                raise ValueError
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.fail(name, "must be a date YYYY-MM-DD") from None
+
+    def time(self, name: str) -> datetime:
+        value = self._get(name)
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.fail(name, "must be an ISO 8601 time") from None
+        if parsed.utcoffset() is None:
+            raise self.fail(name, "must carry a UTC offset")
+        return parsed
+
+    def mapping(self, name: str) -> Mapping[str, Any]:
+        value = self._get(name)
+        if not isinstance(value, dict):
+            raise self.fail(name, "must be an object")
+        return value
+
+    def array(self, name: str) -> list[Any]:
+        value = self._get(name)
+        if not isinstance(value, list):
+            raise self.fail(name, "must be a list")
+        return value

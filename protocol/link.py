@@ -1,0 +1,215 @@
+"""The one MQTT link every wartemarke process uses.
+
+paho-mqtt 2 with callback API v2 and MQTT v5; `connect_async` + `loop_start` so a broker that is down
+at boot is retried in the background (with backoff) instead of raising; a persistent session
+(`clean_start=False` + session expiry) so subscribers miss nothing while briefly away. Availability
+follows ESPHome: retained `device/{id}/status` with `online: true` and health on connect, a last will
+with `online: false`, and an explicit offline on clean shutdown. Handlers never crash the network
+thread: invalid payloads are logged, counted and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from protocol import topics
+from protocol.clock import Clock
+from protocol.config import ConfigSection
+from protocol.fields import InvalidMessage, encode_object
+from protocol.messages import DeviceStatus
+
+log = logging.getLogger("wartemarke.link")
+
+Handler = Callable[[str, bytes], None]
+HealthProvider = Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker is and how to authenticate; read from a config's [broker] table."""
+
+    host: str = "localhost"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    keepalive_s: int = 30
+    session_expiry_s: int = 3600
+    reconnect_max_s: int = 30
+
+
+def read_broker_settings(section: ConfigSection) -> BrokerSettings:
+    """Typed [broker] table; `password_file` (preferred) keeps the secret out of the config file."""
+    password = section.get_str("password", None)
+    password_file = section.get_str("password_file", None)
+    if password_file is not None:
+        try:
+            password = Path(password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise section.error("password_file", f"cannot be read: {exc}") from None
+    tls = section.get_bool("tls", False)
+    return BrokerSettings(
+        host=section.get_str("host", "localhost"),
+        port=section.get_int("port", 8883 if tls else 1883, minval=1, maxval=65535),
+        username=section.get_str("username", None),
+        password=password,
+        tls=tls,
+        ca_file=section.get_str("ca_file", None),
+        keepalive_s=section.get_int("keepalive_s", 30, minval=5, maxval=3600),
+        session_expiry_s=section.get_int("session_expiry_s", 3600, minval=0, maxval=7 * 86400),
+        reconnect_max_s=section.get_int("reconnect_max_s", 30, minval=1, maxval=600),
+    )
+
+
+class MqttLink:
+    """A device's connection to the office broker, with availability and safe dispatch."""
+
+    def __init__(self, settings: BrokerSettings, office: str, device: str, role: str, version: str,
+                 clock: Clock, health: HealthProvider | None = None, availability: bool = True) -> None:
+        self.settings = settings
+        self.office = office
+        self.device = device
+        self.role = role
+        self.version = version
+        self.clock = clock
+        self._health = health or dict
+        self.availability = availability  # False: a diagnostic connection that must not touch the status
+        self.status_topic = topics.device_status(office, device)
+        self.connected = threading.Event()
+        self._subscriptions: list[tuple[str, Handler]] = []
+        self._listeners: list[Callable[[bool], None]] = []
+        self._lock = threading.Lock()
+        self.invalid_messages = 0
+        self._stopping = False
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"wm-{self.office}-{self.device}" + ("" if self.availability else "-check"),
+            protocol=mqtt.MQTTv5,
+        )
+        if self.settings.username is not None:
+            client.username_pw_set(self.settings.username, self.settings.password)
+        if self.settings.tls:
+            client.tls_set(ca_certs=self.settings.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        if self.availability:
+            will = encode_object(DeviceStatus(online=False, role=self.role).to_dict())
+            client.will_set(self.status_topic, will, qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=self.settings.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # -- public API -------------------------------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Register a handler; subscriptions are (re)made on every connect."""
+        with self._lock:
+            self._subscriptions.append((topic_filter, handler))
+        if self.connected.is_set():
+            self._client.subscribe(topic_filter, qos=1)
+
+    def on_connection_change(self, listener: Callable[[bool], None]) -> None:
+        self._listeners.append(listener)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        """Hand a message to paho; False when not connected (the caller decides whether to retry)."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_status(self) -> None:
+        """Publish the retained online status with fresh health (call it when health changes)."""
+        if self.availability:
+            self.publish(self.status_topic, self._status_payload(online=True), retain=True)
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        log.info("connecting to broker %s:%d as %s (tls=%s)", self.settings.host, self.settings.port,
+                 self.settings.username or "anonymous", self.settings.tls)
+        self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive_s,
+                                   clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """Clean shutdown: say offline (retained) before leaving, so nobody waits for the will."""
+        if self.connected.is_set() and self.availability:
+            info = self._client.publish(self.status_topic, self._status_payload(online=False),
+                                        qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("offline status not confirmed before shutdown: %s", exc)
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    # -- paho callbacks ---------------------------------------------------------------------
+
+    def _status_payload(self, online: bool) -> bytes:
+        health = {} if not online else self._health()
+        status = DeviceStatus(online=online, role=self.role, version=self.version, at=self.clock.now(),
+                              clock_synced=self.clock.synced(), health={"device": self.device, **health})
+        return encode_object(status.to_dict())
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        log.info("connected to broker (session present: %s)", flags.session_present)
+        with self._lock:
+            filters = [f for f, _ in self._subscriptions]
+        for topic_filter in dict.fromkeys(filters):
+            client.subscribe(topic_filter, qos=1)
+        self.connected.set()
+        if self.availability:
+            client.publish(self.status_topic, self._status_payload(online=True), qos=1, retain=True)
+        self._notify(True)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        if self._stopping:
+            log.info("disconnected from broker")
+        elif was_connected:
+            log.warning("lost the broker connection (%s); reconnecting in the background", reason_code)
+            self._notify(False)
+
+    def _notify(self, connected: bool) -> None:
+        for listener in self._listeners:
+            try:
+                listener(connected)
+            except Exception:
+                log.exception("connection listener failed")
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            handlers = [h for f, h in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
+        for handler in handlers:
+            try:
+                handler(message.topic, bytes(message.payload))
+            except InvalidMessage as exc:
+                self.invalid_messages += 1
+                log.warning("dropped invalid message on %s: %s", message.topic, exc)
+            except Exception:
+                self.invalid_messages += 1
+                log.exception("handler for %s failed; message dropped", message.topic)

@@ -1,0 +1,211 @@
+"""Message types of the contract, each with `to_dict()` and a validating `from_dict()`.
+
+`from_dict` raises `InvalidMessage` (naming the field) for anything off-contract; unknown fields are
+ignored so newer publishers do not break older consumers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from protocol.fields import LABEL_RE, SERVICE_RE, Fields, InvalidMessage
+
+TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}$")
+TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+AMPEL_LEVELS = ("green", "yellow", "red", "closed")
+
+
+@dataclass(frozen=True)
+class TicketIssued:
+    """A ticket that was handed out (or, after a crash mid-print, is assumed to have been)."""
+
+    id: str
+    token: str
+    service: str
+    number: int
+    label: str
+    issued_at: datetime
+    day: date
+    device: str
+    seq: int
+
+    type = "ticket.issued"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type, "id": self.id, "token": self.token, "service": self.service,
+            "number": self.number, "label": self.label, "issued_at": self.issued_at.isoformat(),
+            "day": self.day.isoformat(), "device": self.device, "seq": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketIssued:
+        f = Fields(data, cls.type)
+        return cls(
+            id=f.text("id", TICKET_ID_RE), token=f.text("token", TOKEN_RE),
+            service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
+            label=f.text("label", LABEL_RE), issued_at=f.time("issued_at"),
+            day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
+        )
+
+
+@dataclass(frozen=True)
+class TicketVoided:
+    """A number that was allocated but never handed out (the printer failed)."""
+
+    id: str
+    reason: str
+    service: str
+    number: int
+    label: str
+    day: date
+    device: str
+    seq: int
+
+    type = "ticket.voided"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type, "id": self.id, "reason": self.reason, "service": self.service,
+            "number": self.number, "label": self.label, "day": self.day.isoformat(),
+            "device": self.device, "seq": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketVoided:
+        f = Fields(data, cls.type)
+        return cls(
+            id=f.text("id", TICKET_ID_RE), reason=f.text("reason", max_len=200),
+            service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
+            label=f.text("label", LABEL_RE), day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
+        )
+
+
+TicketEvent = TicketIssued | TicketVoided
+
+
+def ticket_event_from_dict(data: Mapping[str, Any]) -> TicketEvent:
+    kind = data.get("type")
+    if kind == TicketIssued.type:
+        return TicketIssued.from_dict(data)
+    if kind == TicketVoided.type:
+        return TicketVoided.from_dict(data)
+    raise InvalidMessage(f"ticket event: unknown type {kind!r}")
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The hub's retained receipt for one kiosk: everything up to `seq` is durably ingested."""
+
+    seq: int
+    day: date
+    last: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "day": self.day.isoformat(), "last": dict(self.last)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ack:
+        f = Fields(data, "ack")
+        last_raw = f.mapping("last")
+        last: dict[str, int] = {}
+        for service, number in last_raw.items():
+            if not SERVICE_RE.match(service) or isinstance(number, bool) or not isinstance(number, int) \
+                    or number < 0:
+                raise f.fail("last", f"has an invalid entry {service!r}: {number!r}")
+            last[service] = number
+        return cls(seq=f.integer("seq"), day=f.day(), last=last)
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    """One service's load as the hub sees it."""
+
+    service: str
+    waiting: int
+    expected_wait_min: int | None
+    issuing: bool
+    reason: str | None = None
+    ampel: str = "green"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service, "waiting": self.waiting, "expected_wait_min": self.expected_wait_min,
+            "issuing": self.issuing, "reason": self.reason, "ampel": self.ampel,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceQueue:
+        f = Fields(data, "queue.services[]")
+        ampel = f.text("ampel")
+        if ampel not in AMPEL_LEVELS:
+            raise f.fail("ampel", f"must be one of {', '.join(AMPEL_LEVELS)}")
+        return cls(
+            service=f.text("service", SERVICE_RE), waiting=f.integer("waiting"),
+            expected_wait_min=f.opt_integer("expected_wait_min"), issuing=f.flag("issuing"),
+            reason=f.opt_text("reason", 200), ampel=ampel,
+        )
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The office's retained queue summary, republished on every change and at least every minute."""
+
+    day: date
+    at: datetime
+    services: tuple[ServiceQueue, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "at": self.at.isoformat(),
+                "services": [s.to_dict() for s in self.services]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueueState:
+        f = Fields(data, "queue")
+        services = []
+        for item in f.array("services"):
+            if not isinstance(item, dict):
+                raise f.fail("services", "must be a list of objects")
+            services.append(ServiceQueue.from_dict(item))
+        return cls(day=f.day(), at=f.time("at"), services=tuple(services))
+
+    def service(self, service_id: str) -> ServiceQueue | None:
+        return next((s for s in self.services if s.service == service_id), None)
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """A device's retained availability and health (ESPHome style: last will says offline)."""
+
+    online: bool
+    role: str
+    version: str | None = None
+    at: datetime | None = None
+    clock_synced: bool | None = None
+    health: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.health)
+        out.update({"online": self.online, "role": self.role})
+        if self.version is not None:
+            out["version"] = self.version
+        if self.at is not None:
+            out["at"] = self.at.isoformat()
+        if self.clock_synced is not None:
+            out["clock_synced"] = self.clock_synced
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceStatus:
+        f = Fields(data, "device status")
+        known = {"v", "online", "role", "version", "at", "clock_synced"}
+        return cls(
+            online=f.flag("online"), role=f.text("role", max_len=40), version=f.opt_text("version", 80),
+            at=f.time("at") if data.get("at") is not None else None,
+            clock_synced=f.flag("clock_synced") if data.get("clock_synced") is not None else None,
+            health={k: v for k, v in data.items() if k not in known},
+        )
