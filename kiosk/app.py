@@ -68,6 +68,7 @@ class Kiosk:
         self.printed_labels: list[str] = []
         self._jobs: queue.Queue[Job] = queue.Queue(maxsize=50)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # hub state changed: refresh LED, lights and status now
         self._last_accepted: dict[str, float] = {}
         self._queue: QueueState | None = None
         self._queue_received = 0.0
@@ -77,6 +78,8 @@ class Kiosk:
         self._printer_status = PrinterStatus(online=True, paper=PaperState.UNKNOWN)
         self._last_error: str | None = None
         self._published_health: dict[str, Any] | None = None
+        self._handled = 0
+        self._handled_cond = threading.Condition()
         self.worker_beat = clock.monotonic()
         self.monitor_beat = clock.monotonic()
         self._worker = threading.Thread(target=self._work, name="kiosk-print", daemon=True)
@@ -105,6 +108,7 @@ class Kiosk:
     def stop(self) -> None:
         log.info("kiosk stopping")
         self._stop.set()
+        self._wake.set()
         self._jobs.put(None)
         self._worker.join(timeout=30)
         self._monitor.join(timeout=5)
@@ -142,6 +146,7 @@ class Kiosk:
         if self.store.resume(ack, today):
             log.info("resumed from the hub's ack: seq %d, last numbers %s", ack.seq, ack.last)
         self.ready.set()
+        self._wake.set()
 
     def _on_queue_message(self, topic: str, payload: bytes) -> None:
         if not payload:
@@ -154,6 +159,7 @@ class Kiosk:
             log.warning("ignoring queue state of %s (today is %s)", state.day, today)
             return
         self._queue, self._queue_received = state, self.clock.monotonic()
+        self._wake.set()
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -216,6 +222,14 @@ class Kiosk:
                 log.exception("handling %r failed", job)
                 self._last_error = f"internal error handling {job!r}"
             self._refresh_indicators()
+            with self._handled_cond:
+                self._handled += 1
+                self._handled_cond.notify_all()
+
+    def wait_handled(self, count: int, timeout: float) -> bool:
+        """Wait until `count` jobs (presses, status requests) were handled since start."""
+        with self._handled_cond:
+            return self._handled_cond.wait_for(lambda: self._handled >= count, timeout)
 
     def _handle_press(self, press: Press) -> None:
         button = self.config.service(press.service)
@@ -316,7 +330,11 @@ class Kiosk:
 
     def _watch(self) -> None:
         next_poll = 0.0
-        while not self._stop.wait(timeout=0.5):
+        while not self._stop.is_set():
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             self.monitor_beat = now = self.clock.monotonic()
             try:
                 self._maybe_resume_fresh(now)
@@ -338,10 +356,10 @@ class Kiosk:
         self.ready.set()
 
     def _refresh_indicators(self) -> None:
+        health = self.health()  # first: the LED then reflects at least what the published status says
         self.panel.show(self._led_pattern())
         for service in self.config.services:
             self.panel.set_light(service.id, self.issuing(service.id))
-        health = self.health()
         if health != self._published_health and self.link.connected.is_set():
             self._published_health = health
             self.link.publish_status()

@@ -1,6 +1,6 @@
 """Tracking tokens and links printed as QR codes.
 
-A token is 160 random bits in upper-case base32 (32 characters, A–Z and 2–7), so the whole link can
+A token is 128 random bits in upper-case base32 (26 characters, A–Z and 2–7), so the whole link can
 be upper case and the QR code uses the compact alphanumeric mode. The web accepts the link in any
 case; the hub only ever publishes sha256(token), so the broker never holds a usable link.
 """
@@ -12,7 +12,7 @@ import secrets
 
 
 def new_token() -> str:
-    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+    return base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
 
 
 def qr_link(tracking_url: str, token: str) -> str:
