@@ -94,16 +94,22 @@ class Kiosk:
         log.info("services %s; numbering: kiosk %d of %d; printer: %s; state %s",
                  ", ".join(s.id for s in c.services), c.numbering.kiosk_index + 1, c.numbering.kiosk_count,
                  describe(c.printer), self.store.path)
-        if self.store.is_initialized():
-            self.ready.set()
-        else:
+        initialized = self.store.is_initialized()
+        if not initialized:
             log.warning("no local numbering state: waiting for the hub's ack to resume seq and numbers")
         self._printer_status = self.printer.status(self.store.roll_count())
-        self._refresh_indicators()
         self.delivery.start()
         self._worker.start()
         self._monitor.start()
         self.link.start()
+        if initialized:
+            self._become_ready()
+        self._refresh_indicators()
+
+    def _become_ready(self) -> None:
+        if not self.ready.is_set():
+            self.ready.set()
+            log.info("ready: a press prints a ticket")
 
     def stop(self) -> None:
         log.info("kiosk stopping")
@@ -145,7 +151,7 @@ class Kiosk:
             log.info("ack from %s (today is %s): only its seq %d is used", ack.day, today, ack.seq)
         if self.store.resume(ack, today):
             log.info("resumed from the hub's ack: seq %d, last numbers %s", ack.seq, ack.last)
-        self.ready.set()
+        self._become_ready()
         self._wake.set()
 
     def _on_queue_message(self, topic: str, payload: bytes) -> None:
@@ -353,7 +359,7 @@ class Kiosk:
         log.warning("no ack retained for %s after %.0f s connected: starting numbering as a new kiosk",
                     self.config.device, self.config.resume_wait_s)
         self.store.resume(None, self.current_day())
-        self.ready.set()
+        self._become_ready()
 
     def _refresh_indicators(self) -> None:
         health = self.health()  # first: the LED then reflects at least what the published status says

@@ -37,9 +37,9 @@ def next_business_day(stored: date | None, candidate: date, clock_synced: bool, 
     hub_day: the newest `day` seen from the hub's retained messages, if any.
     """
     if stored is None:
-        if hub_day is not None and not clock_synced:
-            return hub_day
-        return candidate
+        if hub_day is None:
+            return candidate
+        return max(candidate, hub_day) if clock_synced else hub_day
     best = stored
     if clock_synced and candidate > best:
         best = candidate

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}$")
+SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")
 T = TypeVar("T")
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from protocol.config import SLUG_RE
 
 PROTOCOL_VERSION = 1
-LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}$")
-SERVICE_RE = re.compile(r"^[A-Z]{1,3}$")
+LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}\Z")
+SERVICE_RE = re.compile(r"^[A-Z]{1,3}\Z")
 
 
 class InvalidMessage(ValueError):
@@ -31,7 +31,7 @@ def decode_object(payload: bytes) -> dict[str, Any]:
         raise InvalidMessage(f"not UTF-8 JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidMessage("payload is not a JSON object")
-    if data.get("v") != PROTOCOL_VERSION:
+    if type(data.get("v")) is not int or data["v"] != PROTOCOL_VERSION:
         raise InvalidMessage(f"unsupported protocol version v={data.get('v')!r} (expected 1)")
     return data
 
@@ -91,7 +91,7 @@ class Fields:
     def day(self, name: str = "day") -> date:
         value = self._get(name)
         try:
-            if not isinstance(value, str) or len(value) != 10:
+            if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
                 raise ValueError
             return date.fromisoformat(value)
         except ValueError:

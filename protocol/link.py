@@ -120,7 +120,8 @@ class MqttLink:
         """Register a handler; subscriptions are (re)made on every connect."""
         with self._lock:
             self._subscriptions.append((topic_filter, handler))
-        if self.connected.is_set():
+            connected = self.connected.is_set()
+        if connected:
             self._client.subscribe(topic_filter, qos=1)
 
     def on_connection_change(self, listener: Callable[[bool], None]) -> None:
@@ -175,11 +176,11 @@ class MqttLink:
             log.error("broker refused the connection: %s", reason_code)
             return
         log.info("connected to broker (session present: %s)", flags.session_present)
-        with self._lock:
+        with self._lock:  # with subscribe(): a filter added now is either in this list or subscribed there
             filters = [f for f, _ in self._subscriptions]
+            self.connected.set()
         for topic_filter in dict.fromkeys(filters):
             client.subscribe(topic_filter, qos=1)
-        self.connected.set()
         if self.availability:
             client.publish(self.status_topic, self._status_payload(online=True), qos=1, retain=True)
         self._notify(True)

@@ -14,8 +14,8 @@ from typing import Any
 
 from protocol.fields import LABEL_RE, SERVICE_RE, Fields, InvalidMessage
 
-TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}$")
-TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")
+TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")
 AMPEL_LEVELS = ("green", "yellow", "red", "closed")
 
 

@@ -65,7 +65,7 @@ def test_press_prints_label_and_native_qr_of_the_tracking_link_and_delivers_the_
     # the hub acknowledges → the outbox entry is deleted
     ack(rec, topic_office, 1, kiosk_today(kiosk), {"A": 1})
     rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"), lambda s: s.get("outbox_pending") == 0
-                      and s.get("acked_seq") == 1)
+                      and s.get("acked_seq") == 1)  # acked_seq 1 only exists after this ack
     assert kiosk.store.pending_count() == 0
 
 

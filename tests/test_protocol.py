@@ -276,15 +276,11 @@ def test_slug_limits_accepted() -> None:
     assert topics.device_status("0", "-").endswith("/0/device/-/status")
 
 
-@pytest.mark.xfail(strict=True, reason="protocol bug: SLUG_RE uses `$`, which matches before a trailing "
-                                       "newline (re.match); use \\Z or fullmatch")
 def test_slug_with_trailing_newline_rejected() -> None:
     with pytest.raises(topics.TopicError):
         topics.office_root("amt\n")
 
 
-@pytest.mark.xfail(strict=True, reason="protocol bug: LABEL_RE/SERVICE_RE/TOKEN_RE/TICKET_ID_RE use `$` with "
-                                       "re.match, so a trailing newline passes")
 def test_message_field_with_trailing_newline_rejected() -> None:
     with pytest.raises(InvalidMessage, match="'label'"):
         TicketIssued.from_dict(mutate(issued().to_dict(), label="A042\n"))
@@ -411,8 +407,6 @@ def test_decode_object_rejects(payload: bytes, expected: str) -> None:
         decode_object(payload)
 
 
-@pytest.mark.xfail(strict=True, reason="protocol bug: decode_object compares v with `!=`, so true and "
-                                       "1.0 pass as version 1")
 @pytest.mark.parametrize("payload", [b'{"v":true}', b'{"v":1.0}'])
 def test_decode_object_rejects_non_integer_version(payload: bytes) -> None:
     with pytest.raises(InvalidMessage):
