@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     selftest = sub.add_parser("selftest", help="check printer, broker, buttons, LED and clock")
     selftest.add_argument("--config", type=Path, required=True)
     selftest.add_argument("--simulate", action="store_true", help="check with mock pins")
+    paper = sub.add_parser("paper-replaced", help="a new paper roll is in: reset the paper estimate")
+    paper.add_argument("--config", type=Path, required=True)
     parser.add_argument("--log-level", default=os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -46,6 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.selftest import run_selftest
 
         return run_selftest(config, simulate=args.simulate)
+    if args.command == "paper-replaced":
+        from kiosk.store import KioskStore
+
+        store = KioskStore(config.state_dir / "kiosk.sqlite3")
+        used = store.roll_count()
+        store.reset_roll()
+        store.close()
+        print(f"paper roll replaced: estimate reset (the old roll had {used} tickets counted)")
+        return 0
     return _run(config, simulate=args.simulate)
 
 

@@ -36,6 +36,7 @@ def native_qr_supported(printer: Escpos) -> bool:
 
 def render_escpos(doc: Document, printer: Escpos, native_qr: bool = True) -> None:
     """Send the whole document to the printer, ending with whatever the document ends with (a cut)."""
+    native_qr = native_qr and native_qr_supported(printer)  # profiles without GS ( k get an image QR
     _start(printer)
     style = _Style(printer)
     columns = _columns(printer)

@@ -18,7 +18,14 @@ from protocol.messages import Ack, QueueState, ServiceQueue
 from tests.kiosk_harness import TRACKING_URL, events, hold_technician, press, printed_files, start_kiosk, write_config
 from tests.test_ticket_render import native_qr_payloads
 
-TODAY = datetime.now(UTC).astimezone().date()
+FAST_A = """
+    [[services]]
+    id = "A"
+    name_de = "Allgemeine Anliegen"
+    name_en = "General concerns"
+    button_pin = 5
+    min_interval_s = 0.0
+"""
 
 
 def queue_payload(day: date, issuing_a: bool = True, waiting: int = 4, at: datetime | None = None) -> bytes:
@@ -286,3 +293,47 @@ def test_unsynced_clock_never_moves_the_day_forward_without_the_hub(tmp_path, sh
         assert k.current_day() == date(2026, 11, 26)
     finally:
         k.stop()
+
+
+def test_paper_estimate_without_sensor_reports_low_then_reset_by_technician(tmp_path, shared_broker, topic_office,
+                                                                          rec):
+    config = write_config(tmp_path, shared_broker.port, topic_office, printer="dummy",
+                          services=FAST_A).read_text().replace("status_poll_s = 1", "status_poll_s = 1\nroll_length_tickets = 10"
+                                                   "\npaper_low_fraction = 0.3")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(config)
+    k = start_kiosk(path)
+    try:
+        assert k.ready.wait(10)
+        mark = rec.mark()
+        for n in range(1, 4):
+            press(k, "A")
+            assert k.wait_handled(n, 10)
+        status = rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"),
+                                   lambda s: s.get("printer", {}).get("paper") == "low", since=mark)
+        assert status["roll_used"] == 3 and status["printer"]["sensor"] is False
+    finally:
+        k.stop()
+    assert kiosk_main(["paper-replaced", "--config", str(path)]) == 0
+    k = start_kiosk(path)
+    try:
+        assert k.health()["roll_used"] == 0 and k.health()["printer"]["paper"] == "ok"
+    finally:
+        k.stop()
+
+
+def test_selftest_passes_with_broker_and_printer_and_fails_without_broker(tmp_path, broker, topic_office, capsys):
+    path = write_config(tmp_path, broker.port, topic_office)
+    assert kiosk_main(["selftest", "--simulate", "--config", str(path)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "[PASS] printer" in out and "[PASS] broker" in out and "[PASS] buttons and LED" in out
+    assert ("[PASS] clock" in out) == ("all checks passed" in out)  # this machine's clock may be unsynced
+    broker.stop()
+    text = path.read_text().replace("reconnect_max_s = 1", "reconnect_max_s = 1\nkeepalive_s = 5")
+    path.write_text(text)
+    from kiosk.config import load_kiosk_config
+    from kiosk.selftest import run_selftest
+
+    assert run_selftest(load_kiosk_config(path), simulate=True, broker_timeout_s=2) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] broker: no connection to 127.0.0.1" in out
