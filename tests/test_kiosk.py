@@ -298,7 +298,8 @@ def test_unsynced_clock_never_moves_the_day_forward_without_the_hub(tmp_path, sh
 def test_paper_estimate_without_sensor_reports_low_then_reset_by_technician(tmp_path, shared_broker, topic_office,
                                                                           rec):
     config = write_config(tmp_path, shared_broker.port, topic_office, printer="dummy", services=FAST_A).read_text()
-    config = config.replace("status_poll_s = 1", "status_poll_s = 1\nroll_length_tickets = 10\npaper_low_fraction = 0.3")
+    config = config.replace("status_poll_s = 1",
+                            "status_poll_s = 1\nroll_length_tickets = 10\npaper_low_fraction = 0.3")
     path = tmp_path / "kiosk.toml"
     path.write_text(config)
     k = start_kiosk(path)
