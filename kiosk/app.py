@@ -205,6 +205,7 @@ class Kiosk:
             "last_error": self._last_error,
             "hub_reachable": self.fresh_queue() is not None,
             "issuing": {s.id: self.issuing(s.id) for s in self.config.services},
+            "invalid_messages": self.link.invalid_messages,
             **self.delivery.summary(),
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -70,6 +71,7 @@ def _run(config: KioskConfig, simulate: bool) -> int:
         pin_factory = MockFactory()
     kiosk = Kiosk(config, SystemClock(), pin_factory=pin_factory)
     stop = threading.Event()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every thread's stack
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     kiosk.start()
@@ -77,7 +79,10 @@ def _run(config: KioskConfig, simulate: bool) -> int:
         from kiosk.simulate import feed_stdin
 
         threading.Thread(target=feed_stdin, args=(kiosk, stop), name="stdin-presses", daemon=True).start()
-    stop.wait()
+    # A timed wait: a process-directed SIGTERM may land on another thread, and only the main thread
+    # runs Python signal handlers — an untimed wait could then sleep through it.
+    while not stop.wait(timeout=0.5):
+        pass
     kiosk.stop()
     return 0
 

@@ -83,7 +83,14 @@ class KioskProcess:
 
     def terminate(self) -> None:
         self.proc.terminate()
-        self.proc.wait(15)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # faulthandler: dump all stacks to stderr
+            with self._cond:
+                self._cond.wait(2)
+            self.kill()
+            raise AssertionError("kiosk did not stop on SIGTERM:\n" + "".join(self.lines[-80:])) from None
 
 
 @pytest.fixture
