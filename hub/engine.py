@@ -1,0 +1,329 @@
+"""The queue engine of one office for one business day: pure state, no MQTT, no SQL, no clock.
+
+Every input carries its time (`now`), so the hub can rebuild the exact state by replaying its input
+log after a crash, and tests and simulations drive whole days in milliseconds. Invariants:
+- a ticket id is ingested once (re-sent events change nothing);
+- a ticket is called by at most one counter at a time (inputs are applied one by one);
+- a repeated request id gets the first answer, never a second execution.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from hub.office import OfficeDef
+from hub.policy import pick_service
+from protocol.messages import TicketIssued, TicketVoided
+from protocol.topics import token_hash
+
+log = logging.getLogger("wartemarke.hub.engine")
+RECENT_CALLS = 10
+
+COUNTER_OPS = ("next", "recall", "no_show", "reactivate", "done", "transfer", "pause", "resume")
+OFFICE_OPS = ("announce", "open_service", "close_service")
+
+
+class TicketState(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CLOSED = "closed"
+    VOIDED = "voided"
+
+
+@dataclass
+class Ticket:
+    id: str
+    label: str
+    service: str
+    number: int
+    token_hash: str | None
+    issued_at: datetime
+    queued_at: datetime  # its place in the queue: arrival, kept on transfer unless configured otherwise
+    device: str
+    state: TicketState = TicketState.WAITING
+    counter: str | None = None
+    called_at: datetime | None = None
+    finished_at: datetime | None = None
+    recalls: int = 0
+
+
+@dataclass
+class Counter:
+    id: str
+    paused: bool = False
+    seen: bool = False  # has sent a command today: a clerk is logged in
+    current: str | None = None  # ticket id being served (state CALLED)
+    last_active: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    label: str
+    service: str
+    counter: str
+    called_at: datetime
+    recall: int = 0
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ok: bool
+    error: str | None = None
+    label: str | None = None
+    service: str | None = None
+    counter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One finished service, for the wait estimator and the day's statistics."""
+
+    service: str
+    counter: str
+    minutes: float
+    finished_at: datetime
+    no_show: bool = False
+
+
+@dataclass
+class OfficeEngine:
+    office: OfficeDef
+    day: date
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    counters: dict[str, Counter] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    calls_seq: int = 0
+    closed_services: set[str] = field(default_factory=set)
+    announcement: str = ""
+    handled: list[Handled] = field(default_factory=list)
+    issued_count: dict[str, int] = field(default_factory=dict)
+    _results: dict[str, CommandResult] = field(default_factory=dict)
+    closed_out: bool = False
+
+    def __post_init__(self) -> None:
+        for counter in self.office.counters:
+            self.counters.setdefault(counter.id, Counter(counter.id))
+
+    # -- tickets --------------------------------------------------------------------------------
+
+    def ingest(self, event: TicketIssued | TicketVoided, now: datetime) -> bool:
+        """Take a kiosk's event; False when it changes nothing (duplicate, other day, unknown service)."""
+        if event.day != self.day:
+            log.warning("ignoring %s %s of %s (business day is %s)", event.type, event.label, event.day, self.day)
+            return False
+        if self.office.service(event.service) is None:
+            log.warning("ignoring %s %s: unknown service %r", event.type, event.label, event.service)
+            return False
+        existing = self.tickets.get(event.id)
+        if isinstance(event, TicketVoided):
+            if existing is not None and existing.state != TicketState.WAITING:
+                return False
+            self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, None, now, now,
+                                            event.device, state=TicketState.VOIDED)
+            return existing is None or existing.state != TicketState.VOIDED
+        if existing is not None:
+            return False
+        state = TicketState.CLOSED if self.closed_out else TicketState.WAITING
+        self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, token_hash(event.token),
+                                        event.issued_at, event.issued_at, event.device, state=state)
+        self.issued_count[event.service] = self.issued_count.get(event.service, 0) + 1
+        return True
+
+    def waiting(self, service: str | None = None) -> list[Ticket]:
+        """Waiting tickets in queue order (by queue time, then label)."""
+        found = [t for t in self.tickets.values() if t.state == TicketState.WAITING
+                 and (service is None or t.service == service)]
+        return sorted(found, key=lambda t: (t.queued_at, t.label))
+
+    def by_label(self, label: str) -> Ticket | None:
+        return next((t for t in self.tickets.values() if t.label == label and t.state != TicketState.VOIDED), None)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def counter_command(self, counter_id: str, op: str, args: dict[str, Any], request_id: str,
+                        now: datetime) -> CommandResult:
+        """Apply a clerk's command once; a repeated request id returns the first result."""
+        if request_id in self._results:
+            return self._results[request_id]
+        result = self._counter_op(counter_id, op, args, now)
+        self._results[request_id] = result
+        return result
+
+    def office_command(self, op: str, args: dict[str, Any], request_id: str, now: datetime) -> CommandResult:
+        if request_id in self._results:
+            return self._results[request_id]
+        result = self._office_op(op, args)
+        self._results[request_id] = result
+        return result
+
+    def _counter_op(self, counter_id: str, op: str, args: dict[str, Any], now: datetime) -> CommandResult:
+        defn = self.office.counter(counter_id)
+        if defn is None:
+            return CommandResult(False, f"unknown counter {counter_id!r}")
+        counter = self.counters[counter_id]
+        counter.seen, counter.last_active = True, now
+        handler = {
+            "next": self._next, "recall": self._recall, "no_show": self._no_show, "done": self._done,
+            "reactivate": self._reactivate, "transfer": self._transfer, "pause": self._pause,
+            "resume": self._resume,
+        }.get(op)
+        if handler is None:
+            return CommandResult(False, f"unknown operation {op!r}", counter=counter_id)
+        return handler(counter, args, now)
+
+    def _finish_current(self, counter: Counter, now: datetime, state: TicketState) -> Ticket | None:
+        if counter.current is None:
+            return None
+        ticket = self.tickets[counter.current]
+        ticket.state, ticket.finished_at = state, now
+        counter.current = None
+        if ticket.called_at is not None:
+            minutes = (now - ticket.called_at).total_seconds() / 60
+            self.handled.append(Handled(ticket.service, counter.id, minutes, now, state == TicketState.NO_SHOW))
+        return ticket
+
+    def _next(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        if counter.paused:
+            return CommandResult(False, "counter is paused", counter=counter.id)
+        self._finish_current(counter, now, TicketState.DONE)  # "next" also completes the current ticket
+        defn = self.office.counter(counter.id)
+        assert defn is not None
+        heads = {}
+        for service in defn.services:
+            queue = self.waiting(service)
+            if queue:
+                heads[service] = queue[0]
+        chosen = pick_service(defn, {s: t.queued_at for s, t in heads.items()}, now)
+        if chosen is None:
+            return CommandResult(False, "nobody is waiting", counter=counter.id)
+        return self._call(counter, heads[chosen], now)
+
+    def _call(self, counter: Counter, ticket: Ticket, now: datetime, recall: int = 0) -> CommandResult:
+        ticket.state, ticket.counter, ticket.called_at = TicketState.CALLED, counter.id, now
+        ticket.recalls = recall
+        counter.current = ticket.id
+        self._announce_call(Call(ticket.label, ticket.service, counter.id, now, recall))
+        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+
+    def _announce_call(self, call: Call) -> None:
+        self.calls.insert(0, call)
+        del self.calls[RECENT_CALLS:]
+        self.calls_seq += 1
+
+    def _recall(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        if counter.current is None:
+            return CommandResult(False, "no ticket is being served", counter=counter.id)
+        ticket = self.tickets[counter.current]
+        ticket.recalls += 1
+        self._announce_call(Call(ticket.label, ticket.service, counter.id, now, ticket.recalls))
+        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+
+    def _done(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        ticket = self._finish_current(counter, now, TicketState.DONE)
+        if ticket is None:
+            return CommandResult(False, "no ticket is being served", counter=counter.id)
+        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+
+    def _no_show(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        ticket = self._finish_current(counter, now, TicketState.NO_SHOW)
+        if ticket is None:
+            return CommandResult(False, "no ticket is being served", counter=counter.id)
+        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+
+    def _reactivate(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        """A no-show who turns up within the grace period is called to this counter straight away."""
+        label = args.get("label")
+        ticket = self.by_label(label) if isinstance(label, str) else None
+        if ticket is None or ticket.state != TicketState.NO_SHOW:
+            return CommandResult(False, f"{label} is not a no-show today", counter=counter.id)
+        assert ticket.finished_at is not None
+        if now - ticket.finished_at > timedelta(minutes=self.office.no_show_grace_min):
+            return CommandResult(False, f"{label}: the grace period of {self.office.no_show_grace_min:.0f} min "
+                                 "is over", counter=counter.id)
+        if counter.paused:
+            return CommandResult(False, "counter is paused", counter=counter.id)
+        self._finish_current(counter, now, TicketState.DONE)
+        ticket.finished_at = None
+        return self._call(counter, ticket, now)
+
+    def _transfer(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        target = args.get("service")
+        if not isinstance(target, str) or self.office.service(target) is None:
+            return CommandResult(False, f"unknown service {target!r}", counter=counter.id)
+        if counter.current is None:
+            return CommandResult(False, "no ticket is being served", counter=counter.id)
+        ticket = self.tickets[counter.current]
+        counter.current = None
+        ticket.service = target
+        ticket.state, ticket.counter, ticket.called_at = TicketState.WAITING, None, None
+        if not self.office.transfer_keeps_place:
+            ticket.queued_at = now
+        return CommandResult(True, label=ticket.label, service=target, counter=counter.id)
+
+    def _pause(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        self._finish_current(counter, now, TicketState.DONE)
+        counter.paused = True
+        return CommandResult(True, counter=counter.id)
+
+    def _resume(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+        counter.paused = False
+        return CommandResult(True, counter=counter.id)
+
+    def _office_op(self, op: str, args: dict[str, Any]) -> CommandResult:
+        if op == "announce":
+            text = args.get("text", "")
+            if not isinstance(text, str) or len(text) > 300:
+                return CommandResult(False, "announcement must be a text of at most 300 characters")
+            self.announcement = text
+            return CommandResult(True)
+        if op in ("open_service", "close_service"):
+            service = args.get("service")
+            if not isinstance(service, str) or self.office.service(service) is None:
+                return CommandResult(False, f"unknown service {service!r}")
+            if op == "close_service":
+                self.closed_services.add(service)
+            else:
+                self.closed_services.discard(service)
+            return CommandResult(True, service=service)
+        return CommandResult(False, f"unknown operation {op!r}")
+
+    # -- the end of the day ---------------------------------------------------------------------
+
+    def close_out(self, now: datetime) -> list[Ticket]:
+        """At closing time: every ticket still waiting becomes `closed` (tracking pages stop saying
+        "waiting"); tickets being served stay with their counter until done."""
+        self.closed_out = True
+        closed = self.waiting()
+        for ticket in closed:
+            ticket.state, ticket.finished_at = TicketState.CLOSED, now
+        return closed
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def counter_view(self, counter_id: str) -> dict[str, Any]:
+        counter = self.counters[counter_id]
+        if counter.current is not None:
+            ticket = self.tickets[counter.current]
+            return {"state": "serving", "label": ticket.label, "service": ticket.service}
+        return {"state": "paused" if counter.paused else "idle"}
+
+    def present_counters(self) -> list[str]:
+        """Counters with a clerk: sent a command today and not paused."""
+        return [c.id for c in self.counters.values() if c.seen and not c.paused]
+
+    def last_numbers(self, device: str) -> dict[str, int]:
+        """The highest number per service a kiosk has issued (or voided) today, for its ack."""
+        last: dict[str, int] = {}
+        for ticket in self.tickets.values():
+            if ticket.device == device:
+                last[ticket.service] = max(last.get(ticket.service, 0), ticket.number)
+        return last
