@@ -22,8 +22,8 @@ from hub.policy import pick_service
 RECENT = 12  # handling times per service that count as "now"
 PRIOR_WEIGHT = 3.0  # the configured prior counts like this many observed tickets
 OUTLIER_FACTOR = 4.0  # a ticket that took longer than 4× the prior counts as 4× (a forgotten "done")
-EARLY_ISSUE = timedelta(minutes=30)
-TYPICAL_PAUSE = timedelta(minutes=30)  # a paused counter is expected back after this long  # kiosks issue tickets this long before opening
+EARLY_ISSUE = timedelta(minutes=30)  # kiosks issue tickets this long before opening
+TYPICAL_PAUSE = timedelta(minutes=30)  # a paused counter is expected back after this long
 
 
 def mean_handling(engine: OfficeEngine, service: str) -> float:

@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -65,7 +66,7 @@ class Kiosk:
                            config.technician_hold_s, on_press=self.press,
                            on_technician=self.request_status_ticket, pin_factory=pin_factory)
         self.ready = threading.Event()
-        self.printed_labels: list[str] = []
+        self.printed_labels: deque[str] = deque(maxlen=1000)  # recent labels, for the status ticket and tests
         self._jobs: queue.Queue[Job] = queue.Queue(maxsize=50)
         self._stop = threading.Event()
         self._wake = threading.Event()  # hub state changed: refresh LED, lights and status now
@@ -98,6 +99,7 @@ class Kiosk:
         if not initialized:
             log.warning("no local numbering state: waiting for the hub's ack to resume seq and numbers")
         self._printer_status = self.printer.status(self.store.roll_count())
+        self.printer.warm_up()  # import and render once now, so the first citizen does not wait for it
         self.delivery.start()
         self._worker.start()
         self._monitor.start()
@@ -275,7 +277,7 @@ class Kiosk:
 
         event = self.store.allocate(service, day, self.config.numbering, make_event)
         self._printing = True
-        self._refresh_indicators()
+        self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
         try:
             self._print_ticket(event, button.name_de, button.name_en)
         finally:
@@ -348,6 +350,7 @@ class Kiosk:
                 if now >= next_poll and not self._printing:
                     self._printer_status = self.printer.status(self.store.roll_count())
                     next_poll = now + self.config.printer.status_poll_s
+                    self.store.checkpoint()
                 self._refresh_indicators()
             except Exception:
                 log.exception("monitor pass failed")

@@ -2,7 +2,8 @@
 
 A background worker publishes outbox entries in `seq` order (QoS 1) once their print outcome is known,
 deletes them only when the hub's retained `ack` covers their `seq` (the hub acks after its own commit),
-and re-sends whatever stays unacked after a timeout or a reconnect. A broker that lost its queue, a hub
+and re-sends whatever stays unacked after a timeout (doubling while the hub acks nothing, up to 5 min)
+or at once after a reconnect. A broker that lost its queue, a hub
 that was down, a bridge that dropped a message: the kiosk re-sends, the hub dedupes by ticket id.
 Printing never waits for any of this.
 """
@@ -21,6 +22,8 @@ from protocol.link import MqttLink
 from protocol.messages import Ack
 
 log = logging.getLogger("wartemarke.kiosk.delivery")
+BATCH = 100  # events in flight at most: a long outage does not flood the broker on reconnect
+MAX_BACKOFF_S = 300.0
 
 
 class OutboxDelivery:
@@ -41,6 +44,10 @@ class OutboxDelivery:
         self._releasable = store.max_outbox_seq()
         self._acked = 0
         self._sent_at: dict[int, float] = {}
+        self._backoff = resend_after_s  # doubles (up to MAX_BACKOFF_S) while the hub acks nothing
+        self._next_due = 0.0
+        self._dirty = True
+        self._deleted_upto = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kiosk-delivery", daemon=True)
         self.last_beat = clock.monotonic()
@@ -64,16 +71,12 @@ class OutboxDelivery:
         with self._cond:
             self._cond.notify_all()
 
-    def release(self, seq: int) -> None:
-        """The print outcome of `seq` is known (printed or voided): it may be sent now."""
-        with self._cond:
-            self._releasable = max(self._releasable, seq)
-            self._cond.notify_all()
-
     def _on_connection(self, connected: bool) -> None:
         # The broker may have lost what it held for us: re-send everything unacked promptly.
         with self._cond:
             self._sent_at.clear()
+            self._backoff = self.resend_after_s
+            self._dirty = True
             self._cond.notify_all()
 
     def _on_ack_message(self, topic: str, payload: bytes) -> None:
@@ -81,7 +84,10 @@ class OutboxDelivery:
             return
         ack = Ack.from_dict(decode_object(payload))
         with self._cond:
-            self._acked = max(self._acked, ack.seq)
+            if ack.seq > self._acked:
+                self._acked = ack.seq
+                self._backoff = self.resend_after_s  # the hub is taking events again
+                self._dirty = True
             self._cond.notify_all()
         if self.on_ack is not None:
             self.on_ack(ack)
@@ -94,33 +100,50 @@ class OutboxDelivery:
             except Exception:
                 log.exception("delivery pass failed; retrying")
             with self._cond:
-                self._cond.wait(timeout=min(1.0, self.resend_after_s))
+                if not self._dirty:
+                    self._cond.wait(timeout=1.0)
 
     def _pass(self) -> None:
         with self._cond:
-            acked, releasable = self._acked, self._releasable
+            acked, releasable, dirty = self._acked, self._releasable, self._dirty
+            self._dirty = False
             for seq in [s for s in self._sent_at if s <= acked]:
                 del self._sent_at[seq]
-        if acked and self.store.delete_acked(acked):
-            log.debug("hub acknowledged up to seq %d", acked)
-        if not self.link.connected.is_set():
-            return
+        if acked > self._deleted_upto:
+            self.store.delete_acked(acked)
+            self._deleted_upto = acked
         now = self.clock.monotonic()
-        for event in self.store.pending():
+        if not self.link.connected.is_set() or (not dirty and now < self._next_due):
+            return
+        resent: list[int] = []
+        next_due = now + self._backoff
+        for event in self.store.pending(limit=BATCH):
             if event.seq > releasable:
                 break
             if event.seq <= acked:
                 continue
             sent = self._sent_at.get(event.seq)
-            if sent is not None and now - sent < self.resend_after_s:
+            if sent is not None and now - sent < self._backoff:
+                next_due = min(next_due, sent + self._backoff)
                 continue
-            if sent is not None:
-                log.info("re-sending %s %s (seq %d): no ack after %.0f s", event.type, event.label, event.seq,
-                         self.resend_after_s)
             if not self.link.publish(self.topic, encode_object(event.to_dict()), qos=1):
-                return
+                break
+            if sent is not None:
+                resent.append(event.seq)
             self._sent_at[event.seq] = now
             self.published += 1
+        self._next_due = next_due
+        if resent:
+            log.info("re-sent %d unacknowledged event(s), seq %d..%d (no ack for %.0f s)", len(resent), resent[0],
+                     resent[-1], self._backoff)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+
+    def release(self, seq: int) -> None:
+        """The print outcome of `seq` is known (printed or voided): it may be sent now."""
+        with self._cond:
+            self._releasable = max(self._releasable, seq)
+            self._dirty = True
+            self._cond.notify_all()
 
     def summary(self) -> dict[str, int]:
         """Counts for the device status: unacked events and the ack position."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -56,7 +57,7 @@ class TicketPrinter:
         self.settings = settings
         self._lock = threading.Lock()
         self._device: Any = None
-        self.printed: list[bytes] = []  # only the dummy keeps output here
+        self.printed: deque[bytes] = deque(maxlen=100)  # only the dummy keeps (recent) output here
         self.fail_next: str | None = None  # the dummy's fault injection, like gpiozero's mock pins
         self._next_file_index = self._first_file_index()
 
@@ -68,6 +69,14 @@ class TicketPrinter:
             if self.settings.type in ("file", "dummy"):
                 return self._print_buffered(doc, name)
             return self._print_device(doc)
+
+    def warm_up(self) -> None:
+        """Import python-escpos and render once, off the press path (~25 ms and the QR tables)."""
+        from kiosk.ticket import QR, Text
+
+        self._render_bytes(Document((Text("warm-up"), QR("HTTPS://EXAMPLE.ORG/T/WARMUP"))))
+        if self.settings.png_previews:
+            from kiosk.png_render import render_png  # noqa: F401
 
     def _render_bytes(self, doc: Document) -> bytes:
         buffer = dummy_printer(self.settings.profile)

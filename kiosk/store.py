@@ -47,6 +47,8 @@ class KioskStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # No automatic checkpoint inside a ticket's commit: the monitor checkpoints between tickets.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -155,6 +157,11 @@ class KioskStore:
             self._db.execute("BEGIN IMMEDIATE")
             self._set_meta("day", day.isoformat())
             self._db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (passive: never waits for, nor blocks, a ticket)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # -- outbox ----------------------------------------------------------------------------
 
