@@ -42,6 +42,7 @@ offered work against counter capacity per hour.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -283,7 +284,7 @@ def _interp(knots: Knots, x: float) -> float:
     """Piecewise-linear through the knots, constant beyond the ends; repeated x gives a step."""
     if x < knots[0][0]:
         return knots[0][1]
-    for (x0, y0), (x1, y1) in zip(knots, knots[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
         if x < x1:
             return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return knots[-1][1]
