@@ -1,0 +1,152 @@
+"""The hub's configuration: the offices it serves, each with hours, services and counters.
+
+Validated like the kiosk's (protocol/config.py): unknown keys and bad values stop the hub at start-up
+with the file and the dotted key named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.office import AmpelBands, CounterDef, Interval, OfficeDef, ServiceDef
+from protocol.businessday import ResetTimeError, check_reset_time
+from protocol.config import ConfigSection, load_toml
+from protocol.fields import SERVICE_RE
+from protocol.link import BrokerSettings, read_broker_settings
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    path: Path
+    device: str
+    state_dir: Path
+    tick_s: float
+    broker: BrokerSettings
+    offices: tuple[OfficeDef, ...]
+
+    def office(self, office_id: str) -> OfficeDef | None:
+        return next((o for o in self.offices if o.id == office_id), None)
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    root = load_toml(path)
+    hub = root.get_section("hub")
+    state_dir = Path(hub.get_str("state_dir")).expanduser()
+    offices = tuple(_read_office(s) for s in root.get_section_list("offices"))
+    ids = [o.id for o in offices]
+    if len(set(ids)) != len(ids):
+        raise root.error("offices", f"office ids must be unique; got {', '.join(ids)}")
+    config = HubConfig(
+        path=path,
+        device=hub.get_slug("device", "hub"),
+        state_dir=state_dir if state_dir.is_absolute() else (path.parent / state_dir).resolve(),
+        tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
+        broker=read_broker_settings(root.get_section("broker")),
+        offices=offices,
+    )
+    root.check_unknown()
+    return config
+
+
+def _read_office(section: ConfigSection) -> OfficeDef:
+    services = tuple(_read_service(s) for s in section.get_section_list("services"))
+    service_ids = {s.id for s in services}
+    if len(service_ids) != len(services):
+        raise section.error("services", "service ids must be unique")
+    counters = tuple(_read_counter(c, service_ids) for c in section.get_section_list("counters"))
+    if len({c.id for c in counters}) != len(counters):
+        raise section.error("counters", "counter ids must be unique")
+    for service in services:
+        if not any(service.id in c.services for c in counters):
+            raise section.error("services", f"no counter serves service {service.id!r}")
+    ampel = section.get_section("ampel", required=False)
+    green = ampel.get_float("green_max_min", 30.0, minval=1, maxval=600)
+    return OfficeDef(
+        id=section.get_slug("id"),
+        name=section.get_str("name"),
+        timezone=_read_zone(section),
+        day_reset=_read_reset(section),
+        hours=_read_hours(section.get_section("hours")),
+        services=services,
+        counters=counters,
+        ampel=AmpelBands(green, ampel.get_float("yellow_max_min", 90.0, minval=green, maxval=1440)),
+        no_show_grace_min=section.get_float("no_show_grace_min", 15.0, minval=0, maxval=240),
+        transfer_keeps_place=section.get_bool("transfer_keeps_place", True),
+        closing_margin_min=section.get_float("closing_margin_min", 10.0, minval=0, maxval=240),
+        no_show_cost_min=section.get_float("no_show_cost_min", 1.5, minval=0, maxval=30),
+    )
+
+
+def _read_zone(section: ConfigSection) -> ZoneInfo:
+    name = section.get_str("timezone", "Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise section.error("timezone", f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+
+def _read_reset(section: ConfigSection) -> time:
+    value = section.get_str("day_reset", "04:00")
+    try:
+        return check_reset_time(time.fromisoformat(value))
+    except ValueError as exc:
+        why = str(exc) if isinstance(exc, ResetTimeError) else f"must be a time HH:MM; got {value!r}"
+        raise section.error("day_reset", why) from None
+
+
+def _read_hours(section: ConfigSection) -> dict[int, tuple[Interval, ...]]:
+    """`mon = ["08:00-12:00", "13:00-16:00"]`; a missing day is closed."""
+    hours: dict[int, tuple[Interval, ...]] = {}
+    for index, day in enumerate(WEEKDAYS):
+        values = section.get_str_list(day, [])
+        intervals: list[Interval] = []
+        for value in values:
+            match = INTERVAL_RE.match(value)
+            try:
+                if match is None:
+                    raise ValueError
+                start, end = time.fromisoformat(match.group(1)), time.fromisoformat(match.group(2))
+            except ValueError:
+                raise section.error(day, f"intervals look like \"08:00-12:30\"; got {value!r}") from None
+            if end <= start or (intervals and start < intervals[-1][1]):
+                raise section.error(day, f"intervals must be in order and not overlap; got {value!r}")
+            intervals.append((start, end))
+        if intervals:
+            hours[index] = tuple(intervals)
+    return hours
+
+
+def _read_service(section: ConfigSection) -> ServiceDef:
+    service_id = section.get_str("id")
+    if not SERVICE_RE.match(service_id):
+        raise section.error("id", f"must be 1–3 capital letters (the label prefix); got {service_id!r}")
+    return ServiceDef(
+        id=service_id,
+        name_de=section.get_str("name_de"),
+        name_en=section.get_str("name_en"),
+        prior_handling_min=section.get_float("prior_handling_min", minval=0.5, maxval=240),
+        daily_quota=section.get_int("daily_quota", None, minval=1, maxval=100000),
+    )
+
+
+def _read_counter(section: ConfigSection, service_ids: set[str]) -> CounterDef:
+    services = tuple(section.get_str_list("services"))
+    unknown = [s for s in services if s not in service_ids]
+    if not services or unknown:
+        raise section.error("services", f"must list known services; unknown: {unknown or 'none listed'}")
+    weights_section = section.get_section("weights", required=False)
+    weights = {s: weights_section.get_float(s, minval=0.01, maxval=100) for s in services if weights_section.has(s)}
+    return CounterDef(
+        id=section.get_slug("id"),
+        name=section.get_str("name"),
+        services=services,
+        weights=weights,
+        hours=_read_hours(section.get_section("hours")) if section.has("hours") else None,
+    )
