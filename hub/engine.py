@@ -106,8 +106,9 @@ class OfficeEngine:
     announcement: str = ""
     handled: list[Handled] = field(default_factory=list)
     issued_count: dict[str, int] = field(default_factory=dict)
-    _results: dict[str, CommandResult] = field(default_factory=dict)
+    _results: dict[str, CommandResult] = field(default_factory=dict)  # request id → first answer
     closed_out: bool = False
+    sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
 
     def __post_init__(self) -> None:
         for counter in self.office.counters:
@@ -157,6 +158,10 @@ class OfficeEngine:
         result = self._counter_op(counter_id, op, args, now)
         self._results[request_id] = result
         return result
+
+    def previous_answer(self, request_id: str) -> CommandResult | None:
+        """The answer a request id already got today, if any (a repeated request is not executed)."""
+        return self._results.get(request_id)
 
     def office_command(self, op: str, args: dict[str, Any], request_id: str, now: datetime) -> CommandResult:
         if request_id in self._results:
@@ -295,6 +300,13 @@ class OfficeEngine:
                 self.closed_services.discard(service)
             return CommandResult(True, service=service)
         return CommandResult(False, f"unknown operation {op!r}")
+
+    def mark_sold_out(self, service: str, now: datetime) -> bool:
+        """Record the first time today a service stopped issuing for lack of capacity or quota."""
+        if service in self.sold_out_at or self.office.service(service) is None:
+            return False
+        self.sold_out_at[service] = now
+        return True
 
     # -- the end of the day ---------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from protocol.messages import DeviceStatus
 log = logging.getLogger("wartemarke.link")
 
 Handler = Callable[[str, bytes], None]
+RequestHandler = Callable[[str, bytes, Properties | None], None]  # gets the MQTT v5 properties too
 HealthProvider = Callable[[], dict[str, Any]]
 
 
@@ -89,6 +90,7 @@ class MqttLink:
         self.status_topic = topics.device_status(office, device)
         self.connected = threading.Event()
         self._subscriptions: list[tuple[str, Handler]] = []
+        self._request_handlers: list[tuple[str, RequestHandler]] = []
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
@@ -124,14 +126,24 @@ class MqttLink:
         if connected:
             self._client.subscribe(topic_filter, qos=1)
 
+    def subscribe_requests(self, topic_filter: str, handler: RequestHandler) -> None:
+        """Like subscribe, for requests: the handler also gets the message's v5 properties (response
+        topic, correlation data)."""
+        with self._lock:
+            self._request_handlers.append((topic_filter, handler))
+            connected = self.connected.is_set()
+        if connected:
+            self._client.subscribe(topic_filter, qos=1)
+
     def on_connection_change(self, listener: Callable[[bool], None]) -> None:
         self._listeners.append(listener)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> bool:
         """Hand a message to paho; False when not connected (the caller decides whether to retry)."""
         if not self.connected.is_set():
             return False
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_status(self) -> None:
@@ -177,7 +189,7 @@ class MqttLink:
             return
         log.info("connected to broker (session present: %s)", flags.session_present)
         with self._lock:  # with subscribe(): a filter added now is either in this list or subscribed there
-            filters = [f for f, _ in self._subscriptions]
+            filters = [f for f, _ in self._subscriptions] + [f for f, _ in self._request_handlers]
             self.connected.set()
         for topic_filter in dict.fromkeys(filters):
             client.subscribe(topic_filter, qos=1)
@@ -204,7 +216,9 @@ class MqttLink:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            handlers = [h for f, h in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
+            handlers: list[Handler] = [h for f, h in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
+            handlers += [_with_properties(h, message.properties) for f, h in self._request_handlers
+                         if mqtt.topic_matches_sub(f, message.topic)]
         for handler in handlers:
             try:
                 handler(message.topic, bytes(message.payload))
@@ -214,3 +228,22 @@ class MqttLink:
             except Exception:
                 self.invalid_messages += 1
                 log.exception("handler for %s failed; message dropped", message.topic)
+
+
+def _with_properties(handler: RequestHandler, properties: Properties | None) -> Handler:
+    return lambda topic, payload: handler(topic, payload, properties)
+
+
+def response_properties(correlation: bytes | None) -> Properties:
+    """Properties of a reply: the request's correlation data, so the requester can match it."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    if correlation is not None:
+        props.CorrelationData = correlation
+    return props
+
+
+def request_properties(response_topic: str, correlation: bytes) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = response_topic
+    props.CorrelationData = correlation
+    return props

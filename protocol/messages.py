@@ -209,3 +209,74 @@ class DeviceStatus:
             clock_synced=f.flag("clock_synced") if data.get("clock_synced") is not None else None,
             health={k: v for k, v in data.items() if k not in known},
         )
+
+
+COMMAND_OPS = ("next", "recall", "no_show", "reactivate", "done", "transfer", "pause", "resume")
+OFFICE_OPS = ("announce", "open_service", "close_service")
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A clerk's or supervisor's command; `id` makes a repeated request return the first answer."""
+
+    id: str
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "op": self.op, **self.args}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], ops: tuple[str, ...]) -> CommandRequest:
+        f = Fields(data, "command")
+        op = f.text("op", max_len=40)
+        if op not in ops:
+            raise f.fail("op", f"must be one of {', '.join(ops)}; got {op!r}")
+        args: dict[str, Any] = {}
+        for key in ("label", "service", "text"):
+            if data.get(key) is not None:
+                args[key] = f.text(key, max_len=300)
+        return cls(id=f.text("id", TICKET_ID_RE), op=op, args=args)
+
+
+@dataclass(frozen=True)
+class Call:
+    label: str
+    service: str
+    counter: str
+    counter_name: str
+    called_at: datetime
+    recall: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "service": self.service, "counter": self.counter,
+                "counter_name": self.counter_name, "called_at": self.called_at.isoformat(), "recall": self.recall}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Call:
+        f = Fields(data, "calls.calls[]")
+        return cls(label=f.text("label", LABEL_RE), service=f.text("service", SERVICE_RE), counter=f.slug("counter"),
+                   counter_name=f.text("counter_name", max_len=80), called_at=f.time("called_at"),
+                   recall=f.integer("recall"))
+
+
+@dataclass(frozen=True)
+class CallsState:
+    """The office's recent calls, newest first; `seq` grows by one with every change."""
+
+    day: date
+    seq: int
+    calls: tuple[Call, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "seq": self.seq, "calls": [c.to_dict() for c in self.calls]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallsState:
+        f = Fields(data, "calls")
+        calls = []
+        for item in f.array("calls"):
+            if not isinstance(item, dict):
+                raise f.fail("calls", "must be a list of objects")
+            calls.append(Call.from_dict(item))
+        return cls(day=f.day(), seq=f.integer("seq"), calls=tuple(calls))

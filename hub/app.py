@@ -1,0 +1,150 @@
+"""The running hub: MQTT in, durable engine, retained state out.
+
+Handlers run on paho's network thread and commit inside the callback (paho acknowledges a received
+QoS 1 message when the callback returns), so an event the broker handed over is never lost. One lock
+serialises all inputs of all offices: that, not luck, is why two clerks pressing "next" at the same
+moment get two different tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from hub.config import HubConfig
+from hub.publisher import OfficePublisher
+from hub.runtime import OfficeRuntime
+from hub.store import HubStore
+from protocol import VERSION, topics
+from protocol.clock import Clock
+from protocol.fields import InvalidMessage, decode_object, encode_object
+from protocol.link import MqttLink, response_properties
+from protocol.messages import COMMAND_OPS, OFFICE_OPS, CommandRequest, ticket_event_from_dict
+
+log = logging.getLogger("wartemarke.hub")
+
+
+class Hub:
+    def __init__(self, config: HubConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = HubStore(config.state_dir / "hub.sqlite3")
+        self.link = MqttLink(config.broker, config.offices[0].id, config.device, "hub", VERSION, clock,
+                             health=self.health)
+        self.lock = threading.RLock()
+        self.runtimes = {o.id: OfficeRuntime(o, self.store) for o in config.offices}
+        self.publishers = {o.id: OfficePublisher(self.link, self.runtimes[o.id]) for o in config.offices}
+        self.ready = threading.Event()
+        self.beat = clock.monotonic()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="hub-tick", daemon=True)
+        for office in config.offices:
+            root = topics.office_root(office.id)
+            self.link.subscribe(f"{root}/kiosk/+/ticket", self._on_ticket)
+            self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command)
+            self.link.subscribe_requests(f"{root}/command", self._on_office_command)
+        self.link.on_connection_change(self._on_connection)
+
+    def start(self) -> None:
+        log.info("wartemarke hub %s starting: offices %s, state %s, config %s", VERSION,
+                 ", ".join(self.runtimes), self.store.path, self.config.path)
+        now = self.clock.now()
+        with self.lock:
+            for office_id, runtime in self.runtimes.items():
+                expired = runtime.start(now)
+                if expired is not None:
+                    self.publishers[office_id].clear(expired)
+        self._ticker.start()
+        self.link.start()
+        self.ready.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ticker.join(timeout=5)
+        self.link.stop()
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"offices": sorted(self.runtimes), "invalid_messages": self.link.invalid_messages}
+
+    # -- inputs (paho thread) -------------------------------------------------------------------
+
+    def _office_of(self, topic: str) -> str:
+        return topic.split("/")[2]
+
+    def _on_connection(self, connected: bool) -> None:
+        if connected:
+            with self.lock:
+                for office_id, publisher in self.publishers.items():
+                    publisher.reset()
+                    publisher.publish(self.clock.now())
+                    log.info("%s: retained state republished", office_id)
+
+    def _on_ticket(self, topic: str, payload: bytes) -> None:
+        office_id = self._office_of(topic)
+        event = ticket_event_from_dict(decode_object(payload))
+        if topic != topics.kiosk_ticket(office_id, event.device):
+            raise InvalidMessage(f"event of device {event.device!r} on another kiosk's topic")
+        with self.lock:
+            runtime = self.runtimes[office_id]
+            now = self.clock.now()
+            _, changed = runtime.ticket(event, now)  # the publisher sends the ack, after the commit
+            if changed:
+                log.info("%s: %s %s from %s (seq %d)", office_id, event.type, event.label, event.device, event.seq)
+            self.publishers[office_id].publish(now)
+
+    def _on_counter_command(self, topic: str, payload: bytes, properties: Any) -> None:
+        office_id, counter = self._office_of(topic), topic.split("/")[4]
+        try:
+            request = CommandRequest.from_dict(decode_object(payload), COMMAND_OPS)
+        except InvalidMessage as exc:
+            self._reply(properties, {"ok": False, "error": str(exc)})
+            raise
+        with self.lock:
+            now = self.clock.now()
+            result = self.runtimes[office_id].counter_command(counter, request, now)
+            self.publishers[office_id].publish(now)
+        log.info("%s: %s %s → %s", office_id, counter, request.op, result.to_dict())
+        self._reply(properties, {"id": request.id, **result.to_dict()})
+
+    def _on_office_command(self, topic: str, payload: bytes, properties: Any) -> None:
+        office_id = self._office_of(topic)
+        try:
+            request = CommandRequest.from_dict(decode_object(payload), OFFICE_OPS)
+        except InvalidMessage as exc:
+            self._reply(properties, {"ok": False, "error": str(exc)})
+            raise
+        with self.lock:
+            now = self.clock.now()
+            result = self.runtimes[office_id].office_command(request, now)
+            self.publishers[office_id].publish(now)
+        log.info("%s: office %s → %s", office_id, request.op, result.to_dict())
+        self._reply(properties, {"id": request.id, **result.to_dict()})
+
+    def _reply(self, properties: Any, answer: dict[str, Any]) -> None:
+        response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
+        if not response_topic:
+            return
+        correlation = getattr(properties, "CorrelationData", None)
+        self.link.publish(response_topic, encode_object(answer), properties=response_properties(correlation))
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.config.tick_s):
+            self.beat = self.clock.monotonic()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("hub tick failed")
+
+    def tick(self) -> None:
+        """Closing time, a new day, the queue's age: re-check and publish."""
+        with self.lock:
+            now = self.clock.now()
+            for office_id, runtime in self.runtimes.items():
+                _, expired = runtime.tick(now)
+                if expired is not None:
+                    self.publishers[office_id].clear(expired)
+                self.publishers[office_id].publish(now)

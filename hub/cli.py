@@ -1,0 +1,134 @@
+"""`wartemarke-hub`: run the hub; statistics, accounts and backups of its database."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import faulthandler
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+from hub.config import HubConfig, load_hub_config
+from protocol.clock import SystemClock
+from protocol.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wartemarke-hub", description=__doc__)
+    parser.add_argument("--log-level", default=os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the hub")
+    run.add_argument("--config", type=Path, required=True)
+    stats = sub.add_parser("stats", help="a day's statistics per service and hour")
+    stats.add_argument("--config", type=Path, required=True)
+    stats.add_argument("--day", type=date.fromisoformat, required=True)
+    stats.add_argument("--office")
+    stats.add_argument("--format", choices=("csv", "json"), default="csv")
+    backup = sub.add_parser("backup", help="an online copy of the hub's database")
+    backup.add_argument("--config", type=Path, required=True)
+    backup.add_argument("--out", type=Path, required=True)
+    users = sub.add_parser("users", help="clerk, supervisor and technician accounts")
+    users.add_argument("--config", type=Path, required=True)
+    users.add_argument("action", choices=("add", "remove", "list"))
+    users.add_argument("name", nargs="?")
+    users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_hub_config(args.config)
+    except ConfigError as exc:
+        print(f"wartemarke-hub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return _run(config)
+    from hub.store import HubStore
+
+    store = HubStore(config.state_dir / "hub.sqlite3")
+    try:
+        if args.command == "stats":
+            return _stats(config, store, args.day, args.office, args.format)
+        if args.command == "backup":
+            store.backup(args.out)
+            print(f"backup written to {args.out}")
+            return 0
+        return _users(store, args.action, args.name, args.role, args.password_stdin)
+    finally:
+        store.close()
+
+
+def _run(config: HubConfig) -> int:
+    from hub.app import Hub
+
+    hub = Hub(config, SystemClock())
+    stop = threading.Event()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    hub.start()
+    while not stop.wait(timeout=0.5):  # timed: a SIGTERM may land on another thread
+        pass
+    hub.stop()
+    return 0
+
+
+def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt: str) -> int:
+    from hub.store import HubStore
+
+    assert isinstance(store, HubStore)
+    offices = [office] if office else [o.id for o in config.offices]
+    rows = []
+    for office_id in offices:
+        summary = store.daily_stats(office_id, since=day).get(day)
+        if summary is None:
+            print(f"no statistics for {office_id} on {day} (days are summarised when they end)", file=sys.stderr)
+            continue
+        for row in summary["hours"]:
+            rows.append({"office": office_id, "day": day.isoformat(), **{k: v for k, v in row.items()
+                                                                           if k != "wait_min"},
+                         "wait_p50_min": row["wait_min"]["p50"], "wait_p90_min": row["wait_min"]["p90"]})
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+    elif rows:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0 if rows else 1
+
+
+def _users(store: object, action: str, name: str | None, role: str, password_stdin: bool) -> int:
+    from hub.accounts import add_user, list_users, remove_user
+    from hub.store import HubStore
+
+    assert isinstance(store, HubStore)
+    if action == "list":
+        for user, user_role, created in list_users(store):
+            print(f"{user}\t{user_role}\t{created}")
+        return 0
+    if not name:
+        print("wartemarke-hub users: a user name is needed", file=sys.stderr)
+        return 2
+    if action == "remove":
+        found = remove_user(store, name)
+        print(f"removed {name}" if found else f"no user {name}")
+        return 0 if found else 1
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {name}: ")
+    try:
+        add_user(store, name, role, password)
+    except ValueError as exc:
+        print(f"wartemarke-hub users: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {name} ({role}) saved")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

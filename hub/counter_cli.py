@@ -1,0 +1,89 @@
+"""`wartemarke-counter`: a clerk's counter commands from the command line, over MQTT v5 request/response.
+
+Prints the result (`A042 → Platz 3`); exit code 0 when the hub accepted, 1 when it refused (nobody
+waiting, counter paused, …), 3 when the hub did not answer in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hub.config import load_hub_config
+from protocol import VERSION, topics
+from protocol.clock import SystemClock
+from protocol.config import ConfigError
+from protocol.fields import decode_object, encode_object
+from protocol.link import MqttLink, request_properties
+from protocol.messages import CommandRequest
+
+
+def send_command(link: MqttLink, office: str, counter: str, request: CommandRequest,
+                 timeout_s: float = 10.0) -> dict[str, Any] | None:
+    """Publish a command and wait for the hub's answer on a private response topic (None: no answer)."""
+    answer: dict[str, Any] = {}
+    done = threading.Event()
+    correlation = uuid.uuid4().bytes
+    response_topic = f"{topics.counter_command(office, counter).rsplit('/', 1)[0]}/response/{uuid.uuid4().hex[:12]}"
+
+    def on_reply(topic: str, payload: bytes, properties: Any) -> None:
+        if getattr(properties, "CorrelationData", None) == correlation:
+            answer.update(decode_object(payload))
+            done.set()
+
+    link.subscribe_requests(response_topic, on_reply)
+    if not link.connected.wait(timeout_s):
+        return None
+    link.publish(topics.counter_command(office, counter), encode_object(request.to_dict()),
+                 properties=request_properties(response_topic, correlation))
+    return answer if done.wait(timeout_s) else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wartemarke-counter", description=__doc__)
+    parser.add_argument("--config", type=Path, required=True, help="a hub config (for the broker settings)")
+    parser.add_argument("--office", required=True)
+    parser.add_argument("--counter", required=True)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("op", choices=("next", "recall", "no-show", "reactivate", "done", "transfer", "pause",
+                                       "resume"))
+    parser.add_argument("arg", nargs="?", help="LABEL for reactivate, SERVICE for transfer")
+    args = parser.parse_args(argv)
+    try:
+        config = load_hub_config(args.config)
+    except ConfigError as exc:
+        print(f"wartemarke-counter: configuration error: {exc}", file=sys.stderr)
+        return 2
+    op = args.op.replace("-", "_")
+    extra = {"label": args.arg} if op == "reactivate" else {"service": args.arg} if op == "transfer" else {}
+    if op in ("reactivate", "transfer") and not args.arg:
+        print(f"wartemarke-counter: {args.op} needs {'a LABEL' if op == 'reactivate' else 'a SERVICE'}",
+              file=sys.stderr)
+        return 2
+    link = MqttLink(config.broker, args.office, f"{args.counter}-cli-{uuid.uuid4().hex[:6]}", "counter-cli",
+                    VERSION, SystemClock(), availability=False)
+    link.start()
+    try:
+        answer = send_command(link, args.office, args.counter, CommandRequest(uuid.uuid4().hex, op, extra),
+                              args.timeout)
+    finally:
+        link.stop()
+    if answer is None:
+        print(f"the hub did not answer within {args.timeout:.0f} s (hub or broker unreachable)", file=sys.stderr)
+        return 3
+    if not answer.get("ok"):
+        print(f"refused: {answer.get('error', 'unknown reason')}", file=sys.stderr)
+        return 1
+    office = config.office(args.office)
+    counter = office.counter(args.counter) if office else None
+    name = counter.name if counter else args.counter
+    print(f"{answer['label']} → {name}" if answer.get("label") else f"{op}: ok ({name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Publishing an office's retained state: only what changed, everything again after a reconnect."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from hub.estimate import availability, forecast
+from hub.runtime import Expired, OfficeRuntime
+from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
+from protocol import topics
+from protocol.fields import encode_object
+from protocol.link import MqttLink
+
+log = logging.getLogger("wartemarke.hub.publisher")
+QUEUE_REFRESH_S = 60  # `queue` is republished at least this often: kiosks judge the hub by its age
+
+
+class OfficePublisher:
+    def __init__(self, link: MqttLink, runtime: OfficeRuntime) -> None:
+        self.link = link
+        self.runtime = runtime
+        self.office = runtime.office.id
+        self._last: dict[str, bytes] = {}
+        self._queue_at: datetime | None = None
+
+    def reset(self) -> None:
+        """After a (re)connect: the broker may have lost everything, so publish it all again."""
+        self._last.clear()
+        self._queue_at = None
+
+    def _put(self, topic: str, data: dict[str, Any], compare: dict[str, Any] | None = None) -> None:
+        key = json.dumps(compare if compare is not None else data, sort_keys=True, default=str).encode()
+        if self._last.get(topic) == key:
+            return
+        if self.link.publish(topic, encode_object(data), retain=True):
+            self._last[topic] = key
+
+    def clear(self, expired: Expired) -> None:
+        for token_hash in expired.token_hashes:
+            topic = topics.ticket(self.office, token_hash)
+            if self.link.publish(topic, b"", retain=True):
+                self._last.pop(topic, None)
+        log.info("%s: cleared %d tracking topics of the last day", self.office, len(expired.token_hashes))
+
+    def publish(self, now: datetime) -> None:
+        engine = self.runtime.engine
+        fc = forecast(engine, now)
+        issuing = availability(engine, fc, now)
+        for service, (ok, reason) in issuing.items():
+            if not ok and reason in ("capacity", "quota"):
+                self.runtime.sold_out(service, now)
+        queue = queue_state(engine, fc, issuing, now).to_dict()
+        stale = self._queue_at is None or (now - self._queue_at).total_seconds() >= QUEUE_REFRESH_S
+        compare = {k: v for k, v in queue.items() if k != "at"}
+        if stale:
+            self._last.pop(topics.queue(self.office), None)
+        before = self._last.get(topics.queue(self.office))
+        self._put(topics.queue(self.office), queue, compare)
+        if self._last.get(topics.queue(self.office)) != before:
+            self._queue_at = now
+        self._put(topics.calls(self.office), calls_state(engine).to_dict())
+        self._put(topics.info(self.office), office_info(self.runtime.office, engine))
+        for counter in self.runtime.office.counters:
+            self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
+        for ticket in engine.tickets.values():
+            if ticket.token_hash:
+                self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now))
+        for device, ack in self.runtime.acks().items():
+            self._put(topics.kiosk_ack(self.office, device), ack.to_dict())

@@ -1,0 +1,155 @@
+"""The hub's durable state: an input log per office and day, kiosk ack positions, daily statistics.
+
+The engine is pure, so its state is a function of its inputs: the hub commits every accepted input
+(ticket event, command, close-out) before acting on it, and after a crash replays the day's log to
+the identical state. Per-ticket data lives only in that log and is deleted when the day is over;
+only aggregates (hub/statistics.py) stay.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inputs (
+    seq INTEGER PRIMARY KEY, office TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL,
+    kind TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inputs_office_day ON inputs (office, day, seq);
+CREATE TABLE IF NOT EXISTS kiosk_acks (
+    office TEXT NOT NULL, device TEXT NOT NULL, contiguous INTEGER NOT NULL, PRIMARY KEY (office, device));
+CREATE TABLE IF NOT EXISTS kiosk_received (
+    office TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (office, device, seq));
+CREATE TABLE IF NOT EXISTS offices (office TEXT PRIMARY KEY, day TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS daily_stats (
+    office TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (office, day));
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One accepted input of an office's day, as stored and replayed."""
+
+    kind: str  # "ticket" | "counter" | "office" | "close_out"
+    at: datetime
+    payload: dict[str, Any]
+
+
+class HubStore:
+    """One SQLite file (WAL, synchronous=FULL); a lock serialises writers of this process."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    # -- the day --------------------------------------------------------------------------------
+
+    def office_day(self, office: str) -> date | None:
+        with self.lock:
+            row = self.db.execute("SELECT day FROM offices WHERE office = ?", (office,)).fetchone()
+        return None if row is None else date.fromisoformat(row[0])
+
+    def inputs(self, office: str, day: date) -> list[Input]:
+        with self.lock:
+            rows = self.db.execute("SELECT kind, at, payload FROM inputs WHERE office = ? AND day = ? ORDER BY seq",
+                                   (office, day.isoformat())).fetchall()
+        return [Input(kind, datetime.fromisoformat(at), json.loads(payload)) for kind, at, payload in rows]
+
+    def append(self, office: str, day: date, item: Input, kiosk: tuple[str, int] | None = None) -> int | None:
+        """Commit one input (and, for a kiosk event, its seq); returns the kiosk's new contiguous ack."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("INSERT INTO inputs (office, day, at, kind, payload) VALUES (?, ?, ?, ?, ?)",
+                                (office, day.isoformat(), item.at.isoformat(), item.kind, json.dumps(item.payload)))
+                self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, day.isoformat()))
+                contiguous = self._receive(office, *kiosk) if kiosk else None
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return contiguous
+
+    def receive_only(self, office: str, device: str, seq: int) -> int:
+        """A kiosk event that changes nothing (a duplicate) still moves the ack forward."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                contiguous = self._receive(office, device, seq)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return contiguous
+
+    def _receive(self, office: str, device: str, seq: int) -> int:
+        contiguous = self._contiguous(office, device)
+        if seq > contiguous:
+            self.db.execute("INSERT OR IGNORE INTO kiosk_received (office, device, seq) VALUES (?, ?, ?)",
+                            (office, device, seq))
+            while self.db.execute("SELECT 1 FROM kiosk_received WHERE office = ? AND device = ? AND seq = ?",
+                                  (office, device, contiguous + 1)).fetchone():
+                contiguous += 1
+            self.db.execute("DELETE FROM kiosk_received WHERE office = ? AND device = ? AND seq <= ?",
+                            (office, device, contiguous))
+            self.db.execute("INSERT OR REPLACE INTO kiosk_acks (office, device, contiguous) VALUES (?, ?, ?)",
+                            (office, device, contiguous))
+        return contiguous
+
+    def _contiguous(self, office: str, device: str) -> int:
+        row = self.db.execute("SELECT contiguous FROM kiosk_acks WHERE office = ? AND device = ?",
+                              (office, device)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def acks(self, office: str) -> dict[str, int]:
+        with self.lock:
+            rows = self.db.execute("SELECT device, contiguous FROM kiosk_acks WHERE office = ?", (office,)).fetchall()
+        return {device: int(seq) for device, seq in rows}
+
+    def start_day(self, office: str, old_day: date | None, new_day: date, stats: dict[str, Any] | None) -> None:
+        """Close a business day: keep its aggregate statistics, delete its per-ticket inputs."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if old_day is not None:
+                    if stats is not None:
+                        self.db.execute("INSERT OR REPLACE INTO daily_stats (office, day, payload) VALUES (?, ?, ?)",
+                                        (office, old_day.isoformat(), json.dumps(stats)))
+                    self.db.execute("DELETE FROM inputs WHERE office = ? AND day <= ?", (office, old_day.isoformat()))
+                self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)",
+                                (office, new_day.isoformat()))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def daily_stats(self, office: str, since: date | None = None) -> dict[date, dict[str, Any]]:
+        with self.lock:
+            rows = self.db.execute("SELECT day, payload FROM daily_stats WHERE office = ? AND day >= ? ORDER BY day",
+                                   (office, (since or date.min).isoformat())).fetchall()
+        return {date.fromisoformat(day): json.loads(payload) for day, payload in rows}
+
+    def backup(self, target: Path) -> None:
+        """An online, consistent copy (SQLite backup API) while the hub keeps running."""
+        with self.lock:
+            dest = sqlite3.connect(target)
+            try:
+                self.db.backup(dest)
+            finally:
+                dest.close()

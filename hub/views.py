@@ -1,0 +1,72 @@
+"""The retained messages the hub publishes, built from the engine and the forecast (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.engine import OfficeEngine, Ticket, TicketState
+from hub.estimate import Forecast, expected_wait_min
+from hub.office import OfficeDef
+from protocol.messages import Call, CallsState, QueueState, ServiceQueue
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[bool, str | None]],
+                now: datetime) -> QueueState:
+    office = engine.office
+    open_now = office.is_open(engine.day, now)
+    services = []
+    for service in office.services:
+        ok, reason = issuing[service.id]
+        wait = fc.new_wait_min[service.id]
+        services.append(ServiceQueue(
+            service=service.id, waiting=len(engine.waiting(service.id)),
+            expected_wait_min=None if wait is None else round(wait), issuing=ok, reason=reason,
+            ampel=office.ampel.level(wait, ok, open_now)))
+    return QueueState(day=engine.day, at=now, services=tuple(services))
+
+
+def calls_state(engine: OfficeEngine) -> CallsState:
+    names = {c.id: c.name for c in engine.office.counters}
+    return CallsState(day=engine.day, seq=engine.calls_seq, calls=tuple(
+        Call(c.label, c.service, c.counter, names.get(c.counter, c.counter), c.called_at, c.recall)
+        for c in engine.calls))
+
+
+def counter_state(engine: OfficeEngine, counter_id: str) -> dict[str, Any]:
+    return {"day": engine.day.isoformat(), "counter": counter_id, **engine.counter_view(counter_id)}
+
+
+def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetime) -> dict[str, Any]:
+    """One ticket's tracking state. Never the token; nothing about other tickets but a count."""
+    view: dict[str, Any] = {"day": engine.day.isoformat(), "label": ticket.label, "service": ticket.service,
+                            "state": ticket.state.value, "issued_at": ticket.issued_at.isoformat()}
+    if ticket.state == TicketState.WAITING:
+        view["ahead"] = fc.ahead.get(ticket.id, 0)
+        view["expected_wait_min"] = expected_wait_min(fc, ticket, now)
+    if ticket.state == TicketState.CALLED and ticket.counter is not None:
+        counter = engine.office.counter(ticket.counter)
+        view["counter"] = ticket.counter
+        view["counter_name"] = counter.name if counter else ticket.counter
+        view["called_at"] = ticket.called_at.isoformat() if ticket.called_at else None
+        view["recall"] = ticket.recalls
+    if ticket.state == TicketState.NO_SHOW and ticket.finished_at is not None:
+        grace_until = ticket.finished_at + timedelta(minutes=engine.office.no_show_grace_min)
+        view["grace_until"] = grace_until.astimezone(engine.office.timezone).isoformat()
+    return view
+
+
+def office_info(office: OfficeDef, engine: OfficeEngine) -> dict[str, Any]:
+    return {
+        "day": engine.day.isoformat(),
+        "name": office.name,
+        "timezone": office.timezone.key,
+        "hours": {WEEKDAY_KEYS[d]: [f"{s:%H:%M}-{e:%H:%M}" for s, e in intervals]
+                  for d, intervals in sorted(office.hours.items())},
+        "services": [{"id": s.id, "name": {"de": s.name_de, "en": s.name_en}} for s in office.services],
+        "counters": [{"id": c.id, "name": c.name, "services": list(c.services)} for c in office.counters],
+        "announcement": engine.announcement,
+        "ampel": {"green_max_min": office.ampel.green_max_min, "yellow_max_min": office.ampel.yellow_max_min},
+    }
