@@ -1,7 +1,7 @@
-"""`make demo`: a simulated office — a private mosquitto, a simulated kiosk printing into a folder
-(raw ESC/POS plus PNG previews) and the ticket events arriving at a stand-in hub.
+"""`make demo`: a simulated office — a private mosquitto, the hub, a simulated kiosk printing into a
+folder (raw ESC/POS plus PNG previews) and a scripted clerk calling tickets at three counters.
 
-Type a service id (A or P) and Enter to press that button; `status` prints a technician status
+Type a service id (A or P) and Enter to press that kiosk button; `status` prints a technician status
 ticket; Ctrl-C stops. Without a terminal it presses buttons by itself. `DEMO_SECONDS=N` stops after N s.
 """
 
@@ -10,26 +10,41 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
-from demo.hub_stand_in import HubStandIn
-from protocol import VERSION
+from hub.counter_cli import send_command
+from protocol import VERSION, topics
 from protocol.clock import SystemClock
+from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
+from protocol.messages import CallsState, CommandRequest, ticket_event_from_dict
 from tests.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
-EXAMPLE = ROOT / "deploy" / "examples" / "kiosk.toml"
+EXAMPLES = ROOT / "deploy" / "examples"
+OFFICE = "buergerbuero-mitte"
+ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+
+
+def adapt(example: str, replacements: dict[str, str], out: Path) -> Path:
+    """A documented example, pointed at the demo's broker and folders."""
+    text = (EXAMPLES / example).read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        if old not in text:
+            raise SystemExit(f"demo: {EXAMPLES / example} no longer contains {old!r}; update demo/__main__.py")
+        text = text.replace(old, new)
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 def kiosk_config(port: int) -> Path:
-    """The documented example, pointed at the demo's broker, folders and a file printer."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    replacements = {
+    return adapt("kiosk.toml", {
         'state_dir = "/var/lib/wartemarke-kiosk"': f'state_dir = "{VAR / "kiosk-1"}"',
         'host = "hub.local"\nport = 1883\nusername = "kiosk-1"                 # per-device credentials '
         '(deploy/ generates them)\npassword_file = "/etc/wartemarke/broker-password"':
@@ -38,14 +53,51 @@ def kiosk_config(port: int) -> Path:
         "usb_vendor_id = 0x04b8\nusb_product_id = 0x0202\n": "",
         'tracking_url = "https://warte.example.org/t/"': 'tracking_url = "http://localhost:8080/t/"',
         "min_interval_s = 3.0 ": "min_interval_s = 1.0 ",
-    }
-    for old, new in replacements.items():
-        if old not in text:
-            raise SystemExit(f"demo: {EXAMPLE} no longer contains {old!r}; update demo/__main__.py")
-        text = text.replace(old, new)
-    path = VAR / "kiosk.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    }, VAR / "kiosk.toml")
+
+
+def hub_config(port: int) -> Path:
+    hours = re.search(r"(?ms)^\[offices\.hours\].*?\n\n", (EXAMPLES / "hub.toml").read_text(encoding="utf-8"))
+    assert hours is not None
+    return adapt("hub.toml", {
+        'state_dir = "/var/lib/wartemarke-hub"': f'state_dir = "{VAR / "hub"}"',
+        'port = 1883\nusername = "hub-1"\npassword_file = "/etc/wartemarke/broker-password"': f"port = {port}",
+        hours.group(0): "[offices.hours]  # the demo office never closes\n" + ALL_DAY + "\n\n",
+        'hours = { mon = ["08:00-12:00"], tue = ["08:00-12:00"], thu = ["14:00-18:00"] }': "",
+        "tick_s = 15": "tick_s = 2",
+    }, VAR / "hub.toml")
+
+
+def watch(link: MqttLink) -> None:
+    """Print ticket events as they reach the broker and every new call."""
+    last_seq = -1
+
+    def on_ticket(topic: str, payload: bytes) -> None:
+        event = ticket_event_from_dict(decode_object(payload))
+        print(f"  broker ← {event.type} {event.label} from {event.device} (seq {event.seq})", flush=True)
+
+    def on_calls(topic: str, payload: bytes) -> None:
+        nonlocal last_seq
+        state = CallsState.from_dict(decode_object(payload))
+        if state.calls and state.seq != last_seq:
+            last_seq = state.seq
+            call = state.calls[0]
+            again = f" (recall {call.recall})" if call.recall else ""
+            print(f"  display: {call.label} → {call.counter_name}{again}", flush=True)
+
+    link.subscribe(f"{topics.office_root(OFFICE)}/kiosk/+/ticket", on_ticket)
+    link.subscribe(topics.calls(OFFICE), on_calls)
+
+
+def clerk(link: MqttLink, stop: threading.Event) -> None:
+    """Three clerks: call the next ticket, serve it a while, sometimes a no-show."""
+    counters = ["platz-1", "platz-2", "abholung"]
+    while not stop.wait(random.uniform(2.0, 5.0)):
+        counter = random.choice(counters)
+        op = "no_show" if random.random() < 0.1 else "next"
+        answer = send_command(link, OFFICE, counter, CommandRequest(uuid.uuid4().hex, op), timeout_s=5)
+        if answer is None:
+            print("  clerk: the hub does not answer", flush=True)
 
 
 def main() -> int:
@@ -53,40 +105,43 @@ def main() -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     broker = Broker(VAR / "broker")
     broker.start()
-    print(f"wartemarke {VERSION} demo — broker on 127.0.0.1:{broker.port}")
-    link = MqttLink(BrokerSettings(port=broker.port), "buergerbuero-mitte", "hub-demo", "hub", VERSION,
-                    SystemClock(assume_synced=True))
-    hub = HubStandIn(link, ["A", "P"])
+    print(f"wartemarke {VERSION} demo — broker on 127.0.0.1:{broker.port}, state in {VAR}")
+    env = {**os.environ, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "WARNING")}
+    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(hub_config(broker.port))],
+                           cwd=ROOT, env=env)
+    kiosk = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--simulate", "--config",
+                              str(kiosk_config(broker.port))], stdin=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**env, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO")})
+    link = MqttLink(BrokerSettings(port=broker.port), OFFICE, "demo-clerk", "demo", VERSION,
+                    SystemClock(assume_synced=True), availability=False)
+    watch(link)
     link.start()
-    link.connected.wait(10)
-    hub.publish_queue(None)
-    config = kiosk_config(broker.port)
     print(f"kiosk prints into {VAR / 'printed'} (.escpos = printer bytes, .png = what the citizen gets)")
-    kiosk = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--simulate", "--config", str(config)],
-                             stdin=subprocess.PIPE, text=True, cwd=ROOT)
     stop = threading.Event()
+    threading.Thread(target=clerk, args=(link, stop), daemon=True).start()
     seconds = float(os.environ.get("DEMO_SECONDS", "0")) or None
     if seconds:
         threading.Timer(seconds, stop.set).start()
     interactive = sys.stdin.isatty() and not seconds
-    print("type A or P + Enter to press a button, 'status' for a status ticket, Ctrl-C to stop"
-          if interactive else "pressing buttons by itself every few seconds")
+    print("type A or P + Enter to press a kiosk button, 'status' for a status ticket, Ctrl-C to stop"
+          if interactive else "pressing kiosk buttons by itself every few seconds")
+    assert kiosk.stdin is not None
     try:
         if interactive:
             for line in sys.stdin:
-                assert kiosk.stdin is not None
                 kiosk.stdin.write(line)
                 kiosk.stdin.flush()
         else:
             while not stop.wait(random.uniform(1.5, 4.0)):
-                assert kiosk.stdin is not None
                 kiosk.stdin.write(random.choice("AAAP") + "\n")
                 kiosk.stdin.flush()
     except KeyboardInterrupt:
         pass
     finally:
-        kiosk.terminate()
-        kiosk.wait(timeout=15)
+        stop.set()
+        for process in (kiosk, hub):
+            process.terminate()
+            process.wait(timeout=15)
         link.stop()
         broker.stop()
     return 0

@@ -6,6 +6,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -115,7 +116,7 @@ def test_eight_counters_pressing_next_at_once_never_call_the_same_ticket(office,
         called: list[str] = []
         for _ in range(5):
             barrier = threading.Barrier(8)
-            answers: list[dict] = []
+            answers: list[dict[str, Any]] = []
 
             def press(i: int, barrier=barrier, answers=answers) -> None:
                 assert links[i].connected.wait(10)

@@ -15,6 +15,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
@@ -53,7 +54,7 @@ def test_kill_9_of_the_hub_loses_nothing_and_calls_nothing_twice(tmp_path, broke
     clerk = MqttLink(BrokerSettings(port=broker.port), topic_office, "clerk-crash", "cli", VERSION, SystemClock(),
                      availability=False)
     clerk.start()
-    answered: list[tuple[str, dict]] = []
+    answered: list[tuple[str, dict[str, Any]]] = []
     presses = 0
     hub = start_hub_process(hub_config)
     try:

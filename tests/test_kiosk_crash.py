@@ -1,9 +1,8 @@
 """`kill -9` of the kiosk process at random moments: labels never repeat, no event is lost.
 
 The kiosk runs as a real subprocess (`python -m kiosk run --simulate`, presses on stdin, a file
-printer); a stand-in hub in this process ingests events by id and acks contiguous seqs, as the hub
-will. After many crashes, every printed ticket's event has arrived and no label was issued twice —
-also after a replacement kiosk (empty state, same device id) resumes from the retained ack.
+printer); the real hub runs in this process, ingesting events by id and acking contiguous seqs.
+After many crashes, every printed ticket's event has arrived and no label was issued twice — also after a replacement kiosk (empty state, same device id) resumes from the retained ack.
 """
 
 from __future__ import annotations
@@ -19,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from demo.hub_stand_in import HubStandIn
-from protocol import VERSION
+from hub.app import Hub
+from hub.config import load_hub_config
+from hub.engine import TicketState
+from protocol import topics
 from protocol.clock import SystemClock
-from protocol.link import BrokerSettings, MqttLink
+from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,15 +94,36 @@ class KioskProcess:
             raise AssertionError("kiosk did not stop on SIGTERM:\n" + "".join(self.lines[-80:])) from None
 
 
+class HubView:
+    """The real hub, with the questions this test asks of it."""
+
+    def __init__(self, hub: Hub, office: str, recorder) -> None:
+        self.hub, self.office, self.rec = hub, office, recorder
+
+    def wait_acked(self, device: str, seq: int, timeout: float) -> bool:
+        try:
+            self.rec.wait_for_json(topics.kiosk_ack(self.office, device), lambda a: a["seq"] >= seq, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def acked(self, device: str) -> int:
+        return self.hub.store.acks(self.office).get(device, 0)
+
+    def issued_labels(self, device: str) -> list[str]:
+        return [t.label for t in self.hub.runtimes[self.office].engine.tickets.values()
+                if t.device == device and t.state != TicketState.VOIDED]
+
+
 @pytest.fixture
-def hub(broker, topic_office):
-    link = MqttLink(BrokerSettings(port=broker.port), topic_office, "hub-test", "hub", VERSION,
-                    SystemClock(assume_synced=True))
-    stand_in = HubStandIn(link, ["A", "P"])
-    link.start()
-    assert link.connected.wait(10)
-    yield stand_in
-    link.stop()
+def hub(broker, topic_office, tmp_path, recorder_factory):
+    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    running = Hub(load_hub_config(write_hub_config(tmp_path / "hub", broker.port, topic_office)),
+                  SystemClock(assume_synced=True))
+    running.start()
+    rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
+    yield HubView(running, topic_office, rec)
+    running.stop()
 
 
 def allocated_seq(directory: Path) -> int:
@@ -139,7 +161,7 @@ def test_kill_9_at_random_moments_never_repeats_a_label_nor_loses_an_event(tmp_p
     issued = hub.issued_labels("kiosk-1")
     assert len(issued) == len(set(issued)), f"the hub got a label twice: {issued}"
     assert set(printed) <= set(issued), f"printed but never delivered: {set(printed) - set(issued)}"
-    assert hub.acked["kiosk-1"] == allocated_seq(tmp_path)  # every allocated seq arrived, none missing
+    assert hub.acked("kiosk-1") == allocated_seq(tmp_path)  # every allocated seq arrived, none missing
 
     # The SD card dies: a replacement with empty state and the same device id resumes from the ack.
     for path in (tmp_path / "state").iterdir():
