@@ -159,9 +159,13 @@ class KioskStore:
             self._db.execute("COMMIT")
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the database file (passive: never waits for, nor blocks, a ticket)."""
-        with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """Copy the WAL into the database file. Passive and on its own connection: it neither waits
+        for nor blocks a ticket's commit."""
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     # -- outbox ----------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 The kiosk runs as a real subprocess (`python -m kiosk run --simulate`, presses on stdin, a file
 printer); the real hub runs in this process, ingesting events by id and acking contiguous seqs.
-After many crashes, every printed ticket's event has arrived and no label was issued twice — also after a replacement kiosk (empty state, same device id) resumes from the retained ack.
+After many crashes, every printed ticket's event has arrived and no label was issued twice — also
+after a replacement kiosk (empty state, same device id) resumes from the retained ack.
 """
 
 from __future__ import annotations
