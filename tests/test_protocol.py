@@ -24,6 +24,7 @@ from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.messages import (
     Ack,
+    CallsState,
     DeviceStatus,
     QueueState,
     ServiceQueue,
@@ -751,6 +752,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 EXAMPLE_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "ticket.issued": TicketIssued.from_dict, "ticket.voided": TicketVoided.from_dict, "ack": Ack.from_dict,
     "queue": QueueState.from_dict, "status": DeviceStatus.from_dict, "will": DeviceStatus.from_dict,
+    "calls": CallsState.from_dict,
 }
 
 
