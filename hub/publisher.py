@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.estimate import availability, forecast
+from hub.history import build_history
 from hub.runtime import Expired, OfficeRuntime
 from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
@@ -39,6 +40,7 @@ class OfficePublisher:
             self._last[topic] = key
 
     def clear(self, expired: Expired) -> None:
+        self._last.pop(topics.history(self.office), None)  # a day ended: its aggregates join the history
         for token_hash in expired.token_hashes:
             topic = topics.ticket(self.office, token_hash)
             if self.link.publish(topic, b"", retain=True):
@@ -63,6 +65,9 @@ class OfficePublisher:
             self._queue_at = now
         self._put(topics.calls(self.office), calls_state(engine).to_dict())
         self._put(topics.info(self.office), office_info(self.runtime.office, engine))
+        if topics.history(self.office) not in self._last:  # changes only when a day ends (or on reconnect)
+            history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day)
+            self._put(topics.history(self.office), history)
         for counter in self.runtime.office.counters:
             self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
         for ticket in engine.tickets.values():

@@ -202,6 +202,8 @@ def test_closing_time_closes_out_and_the_next_day_clears_tracking(shared_broker,
         stats = hub.store.daily_stats(topic_office)
         [summary] = stats.values()
         assert summary["hours"][0]["closed"] == 1 and "token" not in json.dumps(summary)
+        history = rec.wait_for_json(topics.history(topic_office), lambda h: h["until"] == "2026-11-25", since=mark)
+        assert history["cells"] == []  # the only ticket was never called: no wait to report
     finally:
         hub.stop()
 
