@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from hub.history import WEEKS, build_history
 
 
-def summary(day: date, wait: float | None, issued: int = 10, sold_out: str | None = None) -> dict:
+def summary(day: date, wait: float | None, issued: int = 10, sold_out: str | None = None) -> dict[str, Any]:
     return {"day": day.isoformat(), "weekday": day.weekday(),
             "hours": [{"service": "A", "hour": 9, "issued": issued, "called": issued, "no_show": 0, "closed": 0,
                        "wait_min": {"p50": wait, "p90": wait}}],
