@@ -1,0 +1,113 @@
+"""wartemarke-hub users/stats/backup and wartemarke-counter, against real SQLite and a real broker."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hub.accounts import check_login
+from hub.app import Hub
+from hub.cli import main as hub_main
+from hub.config import load_hub_config
+from hub.counter_cli import main as counter_main
+from hub.runtime import OfficeRuntime
+from hub.store import HubStore
+from protocol import topics
+from protocol.clock import FakeClock, SystemClock
+from protocol.messages import CommandRequest
+from tests.hub_harness import issued, payload, write_hub_config
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_users_are_stored_with_scrypt_hashes(tmp_path, monkeypatch, capsys):
+    config = write_hub_config(tmp_path, 1883, "t-users")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert hub_main(["users", "--config", str(config), "add", "anna", "--role", "clerk", "--password-stdin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert hub_main(["users", "--config", str(config), "add", "bob", "--password-stdin"]) == 2
+    assert hub_main(["users", "--config", str(config), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "anna\tclerk" in out and "bob" not in out
+    store = HubStore(load_hub_config(config).state_dir / "hub.sqlite3")
+    try:
+        [(stored,)] = store.db.execute("SELECT password_hash FROM users").fetchall()
+        assert stored.startswith("scrypt$16384$8$1$") and "horse" not in stored
+        assert check_login(store, "anna", "correct horse battery") == "clerk"
+        assert check_login(store, "anna", "wrong password") is None
+        assert check_login(store, "nobody", "correct horse battery") is None
+    finally:
+        store.close()
+    assert hub_main(["users", "--config", str(config), "remove", "anna"]) == 0
+
+
+def test_stats_of_a_finished_day_per_service_and_hour(tmp_path, capsys):
+    path = write_hub_config(tmp_path, 1883, "t-stats")
+    config = load_hub_config(path)
+    store = HubStore(config.state_dir / "hub.sqlite3")
+    runtime = OfficeRuntime(config.offices[0], store)
+    clock = FakeClock(datetime(2026, 11, 24, 9, 0, tzinfo=BERLIN).astimezone(UTC))
+    runtime.start(clock.now())
+    day = runtime.engine.day
+    for n in range(1, 4):
+        runtime.ticket(issued(day, f"A00{n}", n, at=clock.now()), clock.now())
+    clock.advance(600)
+    runtime.counter_command("platz-1", CommandRequest("req-0001", "next"), clock.now())
+    clock.advance(24 * 3600)
+    runtime.tick(clock.now())
+    store.close()
+    assert hub_main(["stats", "--config", str(path), "--day", "2026-11-24", "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["service"], row["hour"], row["issued"], row["called"], row["wait_p50_min"]) == ("A", 9, 3, 1, 10.0)
+    assert hub_main(["stats", "--config", str(path), "--day", "2026-11-23"]) == 1
+
+
+def test_backup_restores_onto_a_spare_hub(tmp_path, shared_broker, recorder_factory, topic_office):
+    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    path = write_hub_config(tmp_path / "main", shared_broker.port, topic_office)
+    hub = Hub(load_hub_config(path), SystemClock(assume_synced=True))
+    hub.start()
+    try:
+        rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
+        for n in (1, 2):
+            rec.publish(topics.kiosk_ticket(topic_office, "kiosk-1"),
+                        payload(issued(hub.runtimes[topic_office].engine.day, f"A00{n}", n)))
+        rec.wait_for_json(topics.kiosk_ack(topic_office, "kiosk-1"), lambda a: a["seq"] == 2)
+        assert hub_main(["backup", "--config", str(path), "--out", str(tmp_path / "backup.sqlite3")]) == 0
+    finally:
+        hub.stop()
+    spare = write_hub_config(tmp_path / "spare", shared_broker.port, topic_office)
+    target = load_hub_config(spare).state_dir
+    target.mkdir(parents=True)
+    shutil.copy(tmp_path / "backup.sqlite3", target / "hub.sqlite3")
+    restored = HubStore(target / "hub.sqlite3")
+    runtime = OfficeRuntime(load_hub_config(spare).offices[0], restored)
+    runtime.start(datetime.now(UTC))
+    assert sorted(t.label for t in runtime.engine.tickets.values()) == ["A001", "A002"]
+    assert restored.acks(topic_office) == {"kiosk-1": 2}
+    restored.close()
+
+
+def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_office, capsys):
+    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    path = write_hub_config(tmp_path, shared_broker.port, topic_office)
+    hub = Hub(load_hub_config(path), SystemClock(assume_synced=True))
+    hub.start()
+    base = ["--config", str(path), "--office", topic_office, "--counter", "platz-2", "--timeout", "5"]
+    try:
+        rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
+        rec.publish(topics.kiosk_ticket(topic_office, "kiosk-1"),
+                    payload(issued(hub.runtimes[topic_office].engine.day, "A001", 1)))
+        rec.wait_for_json(topics.kiosk_ack(topic_office, "kiosk-1"), lambda a: a["seq"] == 1)
+        assert counter_main([*base, "next"]) == 0
+        assert capsys.readouterr().out.strip() == "A001 → Platz 2"
+        assert counter_main([*base, "next"]) == 1
+        assert "refused: nobody is waiting" in capsys.readouterr().err
+        assert counter_main([*base, "transfer"]) == 2
+    finally:
+        hub.stop()
+    assert counter_main([*base[:-1], "1", "next"]) == 3
+    assert "did not answer" in capsys.readouterr().err
