@@ -103,10 +103,10 @@ class Hub:
             raise
         with self.lock:
             now = self.clock.now()
-            result = self.runtimes[office_id].counter_command(counter, request, now)
+            result = self.runtimes[office_id].counter_command(counter, request, now)  # committed here
+            self._reply(properties, {"id": request.id, **result.to_dict()})  # the clerk first, then the rest
             self.publishers[office_id].publish(now)
         log.info("%s: %s %s → %s", office_id, counter, request.op, result.to_dict())
-        self._reply(properties, {"id": request.id, **result.to_dict()})
 
     def _on_office_command(self, topic: str, payload: bytes, properties: Any) -> None:
         office_id = self._office_of(topic)
@@ -118,9 +118,9 @@ class Hub:
         with self.lock:
             now = self.clock.now()
             result = self.runtimes[office_id].office_command(request, now)
+            self._reply(properties, {"id": request.id, **result.to_dict()})
             self.publishers[office_id].publish(now)
         log.info("%s: office %s → %s", office_id, request.op, result.to_dict())
-        self._reply(properties, {"id": request.id, **result.to_dict()})
 
     def _reply(self, properties: Any, answer: dict[str, Any]) -> None:
         response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None

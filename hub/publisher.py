@@ -49,6 +49,12 @@ class OfficePublisher:
 
     def publish(self, now: datetime) -> None:
         engine = self.runtime.engine
+        # What people are waiting to see first (displays, the clerk's screen), the forecast after.
+        self._put(topics.calls(self.office), calls_state(engine).to_dict())
+        for counter in self.runtime.office.counters:
+            self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
+        for device, ack in self.runtime.acks().items():
+            self._put(topics.kiosk_ack(self.office, device), ack.to_dict())
         fc = forecast(engine, now)
         issuing = availability(engine, fc, now)
         for service, (ok, reason) in issuing.items():
@@ -63,15 +69,10 @@ class OfficePublisher:
         self._put(topics.queue(self.office), queue, compare)
         if self._last.get(topics.queue(self.office)) != before:
             self._queue_at = now
-        self._put(topics.calls(self.office), calls_state(engine).to_dict())
         self._put(topics.info(self.office), office_info(self.runtime.office, engine))
         if topics.history(self.office) not in self._last:  # changes only when a day ends (or on reconnect)
             history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day)
             self._put(topics.history(self.office), history)
-        for counter in self.runtime.office.counters:
-            self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
         for ticket in engine.tickets.values():
             if ticket.token_hash:
                 self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now))
-        for device, ack in self.runtime.acks().items():
-            self._put(topics.kiosk_ack(self.office, device), ack.to_dict())

@@ -11,6 +11,7 @@ thread: invalid payloads are logged, counted and dropped.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -188,6 +189,7 @@ class MqttLink:
             log.error("broker refused the connection: %s", reason_code)
             return
         log.info("connected to broker (session present: %s)", flags.session_present)
+        _no_delay(client)
         with self._lock:  # with subscribe(): a filter added now is either in this list or subscribed there
             filters = [f for f, _ in self._subscriptions] + [f for f, _ in self._request_handlers]
             self.connected.set()
@@ -247,3 +249,14 @@ def request_properties(response_topic: str, correlation: bytes) -> Properties:
     props.ResponseTopic = response_topic
     props.CorrelationData = correlation
     return props
+
+
+def _no_delay(client: mqtt.Client) -> None:
+    """Disable Nagle's algorithm: a small publish right after another would otherwise wait ~40 ms for
+    the peer's delayed ACK — twice per request/response, and on every call a display shows."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            log.debug("TCP_NODELAY not set: %s", exc)

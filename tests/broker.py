@@ -115,6 +115,7 @@ class Broker:
             "log_type all",
             "log_timestamp_format %H:%M:%S",
             "connection_messages true",
+            "set_tcp_nodelay true",  # as in deploy/: no Nagle delay on small messages
         ]
         if self.persistence:
             self.persistence_dir.mkdir(exist_ok=True)
