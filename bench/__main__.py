@@ -1,9 +1,11 @@
 """`make bench` — run every benchmark against its same-run baseline and print one table.
 
-    .venv/bin/python -m bench [--presses 200] [--runs 5] [--markdown]
+    .venv/bin/python -m bench [kiosk] [eta] [--presses 200] [--runs 5] [--markdown]
 
 Parts (each in its own module): press-to-last-byte latency (kiosk_latency) and synced commits per
-ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size).
+ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size) — the
+`kiosk` part; the hub's wait estimates against the Munich/Berlin formula on the committed simulated
+office days (eta/evaluate.py) — the `eta` part. Without a part name, all parts run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size
+from bench import hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size
+from bench.eta import evaluate as eta
 from bench.machine import machine_lines
 from bench.stats import Row, markdown_table, median, mib, ms, percentile, ratio, secs, text_table
 from tests.broker import Broker
@@ -24,6 +27,7 @@ from tests.broker import Broker
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5
 TICKET_TARGET_BYTES = 1024
+PARTS = ("kiosk", "eta", "hub")
 
 
 def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
@@ -57,9 +61,13 @@ def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
                 ratio(b99, g99), "< 20 ms", b99 < LATENCY_P99_TARGET_S),
         ]
     if r.wal_frames_per_commit == r.wal_frames_per_commit:  # not NaN
-        every = r.autocheckpoint_pages / r.wal_frames_per_commit if r.wal_frames_per_commit else float("nan")
-        rows.append(Row("WAL frames (pages) written per ticket commit", f"{r.wal_frames_per_commit:.0f}",
-                        f"auto-checkpoint at {r.autocheckpoint_pages} pages", f"≈ every {every:.0f} tickets"))
+        if r.autocheckpoint_pages:
+            every = r.autocheckpoint_pages / r.wal_frames_per_commit if r.wal_frames_per_commit else float("nan")
+            where, when = f"auto-checkpoint at {r.autocheckpoint_pages} pages", f"≈ every {every:.0f} tickets"
+        else:
+            where, when = "no auto-checkpoint", "the monitor checkpoints between tickets"
+        rows.append(Row("WAL frames (pages) written per ticket commit", f"{r.wal_frames_per_commit:.0f}", where,
+                        when))
     return rows
 
 
@@ -141,6 +149,8 @@ def _ticket_rows(r: ticket_size.TicketSizes) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", metavar="PART", help=f"which parts to run: {', '.join(PARTS)} "
+                        "(default: all)")
     parser.add_argument("--presses", type=int, default=200, help="presses for the latency and fsync parts")
     parser.add_argument("--backlog", type=int, default=300,
                         help="unmeasured presses before the second latency series (0: no second series)")
@@ -148,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    parts = set(args.parts or PARTS)
 
     parent = Path(os.environ.get("BENCH_TMPDIR") or tempfile.gettempdir())
     work = Path(tempfile.mkdtemp(prefix="wartemarke-bench-", dir=parent))
@@ -157,10 +171,52 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines), flush=True)
     print(flush=True)
 
+    rows: list[Row] = []
+    notes: list[str] = []
+    eta_text = ""
+    try:
+        if "kiosk" in parts:
+            rows += _kiosk_rows(work, args, notes)
+        if "eta" in parts:
+            print("[eta] wait estimates on the committed simulated office days …", flush=True)
+            report = eta.evaluate()
+            per_call, waiting = eta.forecast_runtime()
+            rows += eta.bench_rows(report, per_call, waiting)
+            eta_text = report.text(args.markdown)
+        if "hub" in parts:
+            print("[hub] commands per second and next → calls latency through the broker …", flush=True)
+            rows += hub_latency.run(directory=work / "hub", notes=notes)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+
+    if eta_text:
+        print()
+        print(eta_text)
+    print()
+    print(text_table(rows))
+    for note in notes:
+        print(f"* {note}")
+    if args.markdown:
+        print()
+        print(markdown_table(rows))
+        print()
+        print("\n".join(f"* {note}" for note in notes))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
+    missed = [r.what.strip() for r in rows if r.ok is False]
+    if missed:
+        print("targets missed: " + "; ".join(missed), file=sys.stderr)
+    return 0
+
+
+def _kiosk_rows(work: Path, args: argparse.Namespace, notes: list[str]) -> list[Row]:
+    """The kiosk benchmarks (a private broker, real kiosks)."""
     broker = Broker(work / "broker", persistence=False)
     broker.start()
     rows: list[Row] = []
-    notes: list[str] = []
     try:
         print(f"[1/4] press → last byte: {args.presses} presses, interleaved with fsync probes …", flush=True)
         latency = kiosk_latency.measure(work / "latency", broker.port, args.presses, backlog=args.backlog)
@@ -178,26 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += _ticket_rows(ticket_size.measure())
     finally:
         broker.stop()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"kept {work}")
-
-    print()
-    print(text_table(rows))
-    for note in notes:
-        print(f"* {note}")
-    if args.markdown:
-        print()
-        print(markdown_table(rows))
-        print()
-        print("\n".join(f"* {note}" for note in notes))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
-    missed = [r.what.strip() for r in rows if r.ok is False]
-    if missed:
-        print("targets missed: " + "; ".join(missed), file=sys.stderr)
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -128,6 +128,8 @@ class OfficeEngine:
         if isinstance(event, TicketVoided):
             if existing is not None and existing.state != TicketState.WAITING:
                 return False
+            if existing is not None:  # issued, then voided: it no longer counts towards a quota
+                self.issued_count[existing.service] -= 1
             self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, None, now, now,
                                             event.device, state=TicketState.VOIDED)
             return existing is None or existing.state != TicketState.VOIDED
@@ -135,7 +137,8 @@ class OfficeEngine:
             return False
         state = TicketState.CLOSED if self.closed_out else TicketState.WAITING
         self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, token_hash(event.token),
-                                        event.issued_at, event.issued_at, event.device, state=state)
+                                        event.issued_at, event.issued_at, event.device, state=state,
+                                        finished_at=now if self.closed_out else None)
         self.issued_count[event.service] = self.issued_count.get(event.service, 0) + 1
         return True
 

@@ -2,30 +2,40 @@
 
 The estimator replays the office's near future: the counters expected to work take the waiting
 tickets in exactly the order `next` would (hub/policy.py), each ticket occupying its counter for the
-service's expected handling time, until every waiting ticket has its expected call time. What it
-knows that "people ahead × mean ÷ clerks" does not:
+service's handling time, until every waiting ticket has its call time. What it knows that "people
+ahead × mean ÷ clerks" does not:
 
 - **Which counters will work, and when.** Counters whose clerk is logged in, plus counters whose
-  configured shift has not started yet (a clerk who is more than `LOGIN_GRACE` late for a shift is
-  not counted on for it). A paused counter comes back at its next shift, or after `TYPICAL_PAUSE` when
-  it paused in the middle of one. No counter starts a ticket after its shift ends, and a counter that
-  serves only pickups does not help the general queue.
+  configured shift has not started yet (a clerk more than `LOGIN_GRACE` late for a shift is not counted
+  on for it). A paused counter comes back at its next shift, or after `TYPICAL_PAUSE` when it paused in
+  the middle of one. No counter starts a ticket after its shift ends, and a counter that serves only
+  pickups does not help the general queue.
 - **Handling times of today, per service.** A lognormal model fitted to the service's recent handling
-  times (in log space, so one very long case moves it less than it moves an average), recent ones
+  times (in log space, so one very long case moves it less than it would move an average), recent ones
   weighing more (half-life `HALF_LIFE`, so the estimate follows clerks getting slower after lunch or a
   slow IT system), blended with the configured prior (worth `PRIOR_WEIGHT` tickets) so the first tickets
   of a day get a sensible estimate.
-- **The ticket being served.** What remains of it is the lognormal's expected residual given the time
-  it has already taken: a case that has run long is likely a long one, not one about to end.
+- **The tickets being served.** When the busy counters will be free follows from how long each has
+  been serving: a case that has run long is likely a long one. And the first of five busy counters is
+  free much sooner than any one of them on average, so the replay starts from the order statistics of
+  their free times, not from each one's mean.
 - **No-shows.** A call to someone who left costs the counter `no_show_cost_min` instead of a handling
   time; today's no-show share (blended with a 5 % prior) weighs the two.
 - **The fast lane.** A service a counter weighs higher than another (pickups, weight 3) overtakes
-  tickets already waiting, including tickets that have not been issued yet. So the replay adds the
-  expected arrivals of such services at today's recent rate (last `ARRIVAL_WINDOW`): a general ticket's
-  estimate includes the pickups that will jump ahead of it.
+  tickets already waiting, including tickets not issued yet. So the replay adds the expected arrivals of
+  such services at today's rate over the last `ARRIVAL_WINDOW`, for as far ahead as that window reaches:
+  a general ticket's estimate includes the pickups that will be called before it.
+
+The time told is the **median** wait, not the mean: handling times are right-skewed, so a run of
+tickets usually takes a little less than its mean and now and then much more. Half of the people are
+called earlier than told and half later, the errors people see are as small as they can be (the
+median minimises the absolute error), and fewer come back too late than with the mean. The replay
+gets it from the order statistics' medians for the busy counters and a Cornish–Fisher correction for
+the tickets a counter takes after that (`_Lane`).
 
 Pure: no clock reads and no I/O; every function takes `now`. `forecast()` runs after every event in a
-hub, so it is one pass over the waiting tickets per service (a few milliseconds at 100 waiting).
+hub: one replay for the waiting tickets plus one per service for a new ticket, about 2 ms at 100
+waiting tickets.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ TYPICAL_PAUSE = timedelta(minutes=30)  # a counter paused in the middle of its s
 LOGIN_GRACE = timedelta(minutes=15)  # a clerk this late for a shift is not expected for it any more
 ARRIVAL_WINDOW = timedelta(minutes=60)  # arrival rates are today's over the last hour …
 MIN_RATE_SPAN = timedelta(minutes=20)  # … but over at least 20 minutes, so the first tickets are no rush
+GRID = 40  # points of the grid on which the busy counters' free times are computed
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,14 @@ class HandlingModel:
 
     mean: float
     sigma: float
+
+    def tail(self, minutes: float) -> float:
+        """P(a ticket takes longer than `minutes`)."""
+        if minutes <= 0.0:
+            return 1.0
+        s = max(self.sigma, 0.05)
+        mu = math.log(self.mean) - s * s / 2.0
+        return 0.5 * math.erfc((math.log(minutes) - mu) / (s * math.sqrt(2.0)))
 
     def remaining(self, elapsed: float) -> float:
         """Expected minutes still needed by a ticket that has been served for `elapsed` minutes."""
@@ -74,11 +93,53 @@ class HandlingModel:
             left = beyond / tail - elapsed
         return min(max(left, 0.1 * self.mean), OUTLIER_FACTOR * self.mean)
 
+    def still_busy(self, elapsed: float, more: float) -> float:
+        """P(a ticket served for `elapsed` minutes so far needs more than `more` further minutes)."""
+        if more <= 0.0:
+            return 1.0
+        before = self.tail(elapsed)
+        return min(self.tail(elapsed + more) / before, 1.0) if before > 0.0 else 0.0
+
+
+def _first_free(busy: list[tuple[HandlingModel, float]]) -> list[float]:
+    """Median minutes until the 1st, 2nd, … of these busy counters is free (ascending), each busy
+    with a ticket of the given handling model served for the given minutes so far.
+
+    Not each counter's mean remaining time: the first of five busy counters is free much sooner than
+    any one of them is on average, and waits are skewed, so the typical (median) wait is what a
+    waiting person is told. Computed on a grid: the number of counters free by `r` minutes is a sum of
+    independent Bernoulli variables (its distribution by a small dynamic programme)."""
+    cap = max(OUTLIER_FACTOR * m.mean for m, _ in busy)
+    result: list[float | None] = [None] * len(busy)
+    prev_r, prev_tail = 0.0, [0.0] * (len(busy) + 1)
+    for k in range(1, GRID + 1):
+        r = cap * (k / GRID) ** 2
+        dist = [1.0]
+        for model, elapsed in busy:
+            p = 1.0 - model.still_busy(elapsed, r)
+            nxt = [0.0] * (len(dist) + 1)
+            for n, q in enumerate(dist):
+                nxt[n] += q * (1.0 - p)
+                nxt[n + 1] += q * p
+            dist = nxt
+        tail = [0.0] * (len(busy) + 2)  # tail[j] = P(at least j free)
+        for n in range(len(busy), -1, -1):
+            tail[n] = tail[n + 1] + dist[n]
+        for j in range(1, len(busy) + 1):
+            if result[j - 1] is None and tail[j] >= 0.5:
+                low = prev_tail[j]
+                frac = (0.5 - low) / (tail[j] - low) if tail[j] > low else 1.0
+                result[j - 1] = prev_r + (r - prev_r) * frac
+        if result[-1] is not None:
+            break
+        prev_r, prev_tail = r, tail
+    return [cap if v is None else v for v in result]
+
 
 def handling_model(engine: OfficeEngine, service: str) -> HandlingModel:
     """Today's handling-time model of a service (see the module docstring)."""
     defn = engine.office.service(service)
-    prior = defn.prior_handling_min if defn else 10.0
+    prior = max(defn.prior_handling_min if defn else 10.0, 0.1)
     mu0 = math.log(prior) - PRIOR_SIGMA * PRIOR_SIGMA / 2.0
     recent = []
     for h in reversed(engine.handled):
@@ -120,18 +181,44 @@ class Forecast:
 
 @dataclass
 class _Lane:
+    """A counter in the replay. Its next free time is the *median* of a sum of handling times: their
+    mean minus the Cornish–Fisher skew correction κ₃ / 6κ₂ (handling times are right-skewed, so half
+    of the time a run of tickets takes less than its mean by about that much, whatever its length)."""
+
     counter: CounterDef
-    free_at: datetime
+    anchor: datetime  # when the counter is (certainly, or by the median of its busy ticket) free …
     shifts: list[tuple[datetime, datetime]]  # the counter's remaining shifts today, in order
+    work: float = 0.0  # … plus this many expected minutes of tickets replayed since
+    k2: float = 0.0  # their variance
+    k3: float = 0.0  # and third cumulant
+
+    def free_at(self) -> datetime:
+        skew = min(self.k3 / (6.0 * self.k2), self.work / 2.0) if self.k2 > 0.0 else 0.0
+        return self.anchor + timedelta(minutes=self.work - skew)
 
     def next_start(self) -> datetime | None:
         """When the counter can start its next ticket, skipping breaks; None when its day is over."""
+        free_at = self.free_at()
         while self.shifts:
             start, end = self.shifts[0]
-            if self.free_at < end:
-                return max(self.free_at, start)
+            if free_at < end:
+                return max(free_at, start)
             self.shifts.pop(0)
         return None
+
+    def take(self, at: datetime, minutes: float, k2: float, k3: float) -> None:
+        """Start a ticket at `at`; after a wait (a break, nobody there) the sum starts afresh."""
+        if at > self.free_at():
+            self.idle_until(at)
+        self.work += minutes
+        self.k2 += k2
+        self.k3 += k3
+
+    def idle_until(self, at: datetime) -> None:
+        self.anchor, self.work, self.k2, self.k3 = at, 0.0, 0.0, 0.0
+
+    def copy(self) -> _Lane:
+        return _Lane(self.counter, self.anchor, list(self.shifts), self.work, self.k2, self.k3)
 
 
 def _lanes(engine: OfficeEngine, now: datetime, models: dict[str, HandlingModel]) -> list[_Lane]:
@@ -139,6 +226,7 @@ def _lanes(engine: OfficeEngine, now: datetime, models: dict[str, HandlingModel]
     office, day = engine.office, engine.day
     lanes: list[_Lane] = []
     absent: list[tuple[CounterDef, list[tuple[datetime, datetime]]]] = []
+    busy: dict[tuple[str, ...], list[tuple[int, HandlingModel, float]]] = {}  # by counter profile
     for counter in office.counters:
         shifts = [(s, e) for s, e in office.intervals_on(day, counter.hours) if e > now]
         state = engine.counters[counter.id]
@@ -159,8 +247,13 @@ def _lanes(engine: OfficeEngine, now: datetime, models: dict[str, HandlingModel]
             ticket = engine.tickets[state.current]
             model = models.get(ticket.service) or handling_model(engine, ticket.service)
             elapsed = (now - (ticket.called_at or now)).total_seconds() / 60
-            free_at = now + timedelta(minutes=model.remaining(elapsed))
+            if shifts:  # a clerk finishing the last ticket of the day takes no other: leave them out
+                busy.setdefault(counter.services, []).append((len(lanes), model, elapsed))
         lanes.append(_Lane(counter, free_at, shifts))
+    for group in busy.values():
+        group.sort(key=lambda b: b[1].remaining(b[2]))
+        for (i, _, _), left in zip(group, _first_free([(m, e) for _, m, e in group]), strict=True):
+            lanes[i].anchor = now + timedelta(minutes=left)
     # A service no expected counter serves: count on the configured ones anyway rather than on nobody.
     covered = {s for lane in lanes for s in lane.counter.services}
     lanes += [_Lane(c, now, shifts) for c, shifts in absent if not covered.issuperset(c.services)]
@@ -197,7 +290,7 @@ def _arrival_rates(engine: OfficeEngine, now: datetime, services: set[str]) -> d
 
 class _Queue:
     """One service's tickets in call order: the waiting ones, then (for overtaking services) the
-    expected future arrivals, evenly spaced at today's recent rate until closing."""
+    expected future arrivals, evenly spaced at today's recent rate until `until`."""
 
     def __init__(self, tickets: list[Ticket], now: datetime, rate: float, until: datetime) -> None:
         self.tickets = tickets
@@ -221,19 +314,20 @@ class _Queue:
         return self.tickets[self.next - 1] if self.next <= len(self.tickets) else None
 
 
-def _simulate(engine: OfficeEngine, now: datetime, queue: list[Ticket],
-              models: dict[str, HandlingModel], cost: dict[str, float],
-              rates: dict[str, float]) -> dict[str, datetime | None]:
+def _simulate(engine: OfficeEngine, now: datetime, queue: list[Ticket], lanes: list[_Lane],
+              cost: dict[str, tuple[float, float, float]], rates: dict[str, float]) -> dict[str, datetime | None]:
     """Expected call time of every ticket in `queue` (in queue order), by replaying `next`."""
     closing = engine.office.closing_time(engine.day) or now
     by_service: dict[str, list[Ticket]] = {s.id: [] for s in engine.office.services}
     for ticket in queue:
         by_service.setdefault(ticket.service, []).append(ticket)
-    queues = {s: _Queue(tickets, now, rates.get(s, 0.0), closing) for s, tickets in by_service.items()}
+    horizon = min(closing, now + ARRIVAL_WINDOW)  # the last hour says something about the next, not more
+    queues = {s: _Queue(tickets, now, rates.get(s, 0.0), horizon) for s, tickets in by_service.items()}
     start: dict[str, datetime | None] = {t.id: None for t in queue}
     left = len(queue)
     heap: list[tuple[datetime, int, _Lane]] = []
-    for i, lane in enumerate(_lanes(engine, now, models)):
+    for i, template in enumerate(lanes):
+        lane = template.copy()
         first = lane.next_start()
         if first is not None:
             heap.append((first, i, lane))
@@ -254,13 +348,13 @@ def _simulate(engine: OfficeEngine, now: datetime, queue: list[Ticket],
         if service is None:
             if upcoming is None:
                 continue  # nothing more for this counter today
-            lane.free_at = upcoming  # idle until the next expected arrival it serves
+            lane.idle_until(upcoming)  # idle until the next expected arrival it serves
         else:
-            ticket = queues[service].pop()
-            if ticket is not None:
-                start[ticket.id] = at
+            called = queues[service].pop()
+            if called is not None:
+                start[called.id] = at
                 left -= 1
-            lane.free_at = at + timedelta(minutes=cost[service])
+            lane.take(at, *cost[service])
         following = lane.next_start()
         if following is not None:
             heapq.heappush(heap, (following, i, lane))
@@ -271,16 +365,22 @@ def forecast(engine: OfficeEngine, now: datetime) -> Forecast:
     queue = engine.waiting()
     models = {s.id: handling_model(engine, s.id) for s in engine.office.services}
     share = no_show_share(engine)
-    cost = {s: (1.0 - share) * m.mean + share * engine.office.no_show_cost_min for s, m in models.items()}
+    cost: dict[str, tuple[float, float, float]] = {}
+    for sid, m in models.items():
+        spread = math.exp(m.sigma * m.sigma) - 1.0
+        k2 = (1.0 - share) * m.mean ** 2 * spread
+        k3 = (1.0 - share) * m.mean ** 3 * spread ** 2 * (spread + 3.0)
+        cost[sid] = ((1.0 - share) * m.mean + share * engine.office.no_show_cost_min, k2, k3)
     rates = _arrival_rates(engine, now, _overtaking(engine))
-    start = _simulate(engine, now, queue, models, cost, rates)
+    lanes = _lanes(engine, now, models)
+    start = _simulate(engine, now, queue, lanes, cost, rates)
     never = datetime.max.replace(tzinfo=now.tzinfo)
     order = sorted(queue, key=lambda t: (start[t.id] or never, t.queued_at))
     ahead = {t.id: i for i, t in enumerate(order)}
     new_wait: dict[str, float | None] = {}
     for service in engine.office.services:
         probe = Ticket("~probe", "~", service.id, 0, None, now, now, "~")
-        at = _simulate(engine, now, [*queue, probe], models, cost, rates)["~probe"]
+        at = _simulate(engine, now, [*queue, probe], lanes, cost, rates)["~probe"]
         new_wait[service.id] = None if at is None else max((at - now).total_seconds() / 60, 0.0)
     return Forecast(start, ahead, new_wait)
 
