@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             eta_text = report.text(args.markdown)
         if "hub" in parts:
             print("[hub] commands per second and next → calls latency through the broker …", flush=True)
-            rows += hub_latency.run(directory=work / "hub", notes=notes)
+            rows += hub_latency.run(directory=work, notes=notes)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
