@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import faulthandler
 import getpass
 import json
-import logging
-import os
-import signal
 import sys
-import threading
 from datetime import date
 from pathlib import Path
 
 from hub.config import HubConfig, load_hub_config
 from protocol.clock import SystemClock
 from protocol.config import ConfigError
+from protocol.process import default_log_level, setup_logging, wait_for_stop
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wartemarke-hub", description=__doc__)
-    parser.add_argument("--log-level", default=os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=default_log_level())
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the hub")
     run.add_argument("--config", type=Path, required=True)
@@ -41,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     try:
         config = load_hub_config(args.config)
     except ConfigError as exc:
@@ -69,13 +64,8 @@ def _run(config: HubConfig) -> int:
     from hub.app import Hub
 
     hub = Hub(config, SystemClock())
-    stop = threading.Event()
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     hub.start()
-    while not stop.wait(timeout=0.5):  # timed: a SIGTERM may land on another thread
-        pass
+    wait_for_stop()
     hub.stop()
     return 0
 

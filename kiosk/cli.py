@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import faulthandler
-import logging
-import os
-import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -15,8 +11,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig, load_kiosk_config
 from protocol.clock import SystemClock
 from protocol.config import ConfigError
-
-log = logging.getLogger("wartemarke.kiosk")
+from protocol.process import default_log_level, setup_logging, wait_for_stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     selftest.add_argument("--simulate", action="store_true", help="check with mock pins")
     paper = sub.add_parser("paper-replaced", help="a new paper roll is in: reset the paper estimate")
     paper.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--log-level", default=os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=default_log_level())
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     try:
         config = load_kiosk_config(args.config)
     except ConfigError as exc:
@@ -70,19 +64,12 @@ def _run(config: KioskConfig, simulate: bool) -> int:
 
         pin_factory = MockFactory()
     kiosk = Kiosk(config, SystemClock(), pin_factory=pin_factory)
-    stop = threading.Event()
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every thread's stack
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     kiosk.start()
     if simulate:
         from kiosk.simulate import feed_stdin
 
-        threading.Thread(target=feed_stdin, args=(kiosk, stop), name="stdin-presses", daemon=True).start()
-    # A timed wait: a process-directed SIGTERM may land on another thread, and only the main thread
-    # runs Python signal handlers — an untimed wait could then sleep through it.
-    while not stop.wait(timeout=0.5):
-        pass
+        threading.Thread(target=feed_stdin, args=(kiosk,), name="stdin-presses", daemon=True).start()
+    wait_for_stop()
     kiosk.stop()
     return 0
 

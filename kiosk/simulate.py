@@ -8,6 +8,8 @@ seam tests use.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import threading
 from typing import TextIO
@@ -31,16 +33,14 @@ def hold_button(button: Button, seconds: float) -> None:
     button.pin.drive_high()
 
 
-def feed_stdin(kiosk: Kiosk, stop: threading.Event, stream: TextIO = sys.stdin) -> None:
-    """Read presses until EOF or stop; the kiosk keeps running after EOF."""
+def feed_stdin(kiosk: Kiosk, stream: TextIO = sys.stdin) -> None:
+    """Read presses until EOF; the kiosk keeps running after EOF. `quit` stops the process cleanly."""
     for raw in stream:
-        if stop.is_set():
-            return
         line = raw.strip()
         if not line:
             continue
         if line == "quit":
-            stop.set()
+            os.kill(os.getpid(), signal.SIGTERM)
             return
         if line == "status" and kiosk.panel.technician is not None:
             hold_button(kiosk.panel.technician, kiosk.config.technician_hold_s + 0.3)

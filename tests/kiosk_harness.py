@@ -15,6 +15,14 @@ from kiosk.simulate import hold_button, press_button
 from protocol.clock import Clock, SystemClock
 
 TRACKING_URL = "https://warte.example.org/t/"
+FAST_A = """
+    [[services]]
+    id = "A"
+    name_de = "Allgemeine Anliegen"
+    name_en = "General concerns"
+    button_pin = 5
+    min_interval_s = 0.0
+"""  # one service, no minimum interval between presses: for tests that press quickly
 
 
 def write_config(directory: Path, port: int, office: str, device: str = "kiosk-1", printer: str = "file",

@@ -27,17 +27,9 @@ from protocol.clock import SystemClock
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
 from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import press, start_kiosk, write_config
+from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config
 
 REPO = Path(__file__).resolve().parents[1]
-FAST_A = """
-    [[services]]
-    id = "A"
-    name_de = "Allgemeine Anliegen"
-    name_en = "General concerns"
-    button_pin = 5
-    min_interval_s = 0.0
-"""
 
 
 def start_hub_process(config: Path) -> subprocess.Popen[bytes]:

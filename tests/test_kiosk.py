@@ -15,17 +15,17 @@ from kiosk.panel import LedPattern
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Ack, QueueState, ServiceQueue
-from tests.kiosk_harness import TRACKING_URL, events, hold_technician, press, printed_files, start_kiosk, write_config
+from tests.kiosk_harness import (
+    FAST_A,
+    TRACKING_URL,
+    events,
+    hold_technician,
+    press,
+    printed_files,
+    start_kiosk,
+    write_config,
+)
 from tests.test_ticket_render import native_qr_payloads
-
-FAST_A = """
-    [[services]]
-    id = "A"
-    name_de = "Allgemeine Anliegen"
-    name_en = "General concerns"
-    button_pin = 5
-    min_interval_s = 0.0
-"""
 
 
 def queue_payload(day: date, issuing_a: bool = True, waiting: int = 4, at: datetime | None = None) -> bytes:

@@ -9,21 +9,12 @@ import pytest
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Ack
-from tests.kiosk_harness import press, printed_files, start_kiosk, write_config
-
-NO_INTERVAL = """
-    [[services]]
-    id = "A"
-    name_de = "Allgemeine Anliegen"
-    name_en = "General concerns"
-    button_pin = 5
-    min_interval_s = 0.0
-"""
+from tests.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 
 
 @pytest.fixture
 def office_setup(tmp_path, broker, recorder_factory, topic_office):
-    config = write_config(tmp_path, broker.port, topic_office, services=NO_INTERVAL)
+    config = write_config(tmp_path, broker.port, topic_office, services=FAST_A)
     rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
     kiosk = start_kiosk(config)
     assert kiosk.ready.wait(10)
