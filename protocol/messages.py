@@ -260,6 +260,9 @@ class Call:
                    recall=f.integer("recall"))
 
 
+MAX_CALLS = 20
+
+
 @dataclass(frozen=True)
 class CallsState:
     """The office's recent calls, newest first; `seq` grows by one with every change."""
@@ -275,8 +278,66 @@ class CallsState:
     def from_dict(cls, data: Mapping[str, Any]) -> CallsState:
         f = Fields(data, "calls")
         calls = []
-        for item in f.array("calls"):
+        for item in f.array("calls")[:MAX_CALLS]:  # a hostile list of thousands costs nothing
             if not isinstance(item, dict):
                 raise f.fail("calls", "must be a list of objects")
             calls.append(Call.from_dict(item))
         return cls(day=f.day(), seq=f.integer("seq"), calls=tuple(calls))
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    id: str
+    name_de: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class CounterInfo:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OfficeInfo:
+    """The hub's retained `info`: what displays and pages need to know about the office."""
+
+    day: date
+    name: str
+    timezone: str
+    hours: dict[str, tuple[str, ...]]  # "mon" → ("08:00-12:00", …)
+    services: tuple[ServiceInfo, ...]
+    counters: tuple[CounterInfo, ...]
+    announcement: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OfficeInfo:
+        f = Fields(data, "info")
+        hours: dict[str, tuple[str, ...]] = {}
+        for weekday, intervals in f.mapping("hours").items():
+            if weekday not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") or not isinstance(intervals, list) \
+                    or not all(isinstance(i, str) and re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", i) for i in intervals):
+                raise f.fail("hours", f"has an invalid entry for {weekday!r}")
+            hours[weekday] = tuple(intervals)
+        services = []
+        for item in f.array("services")[:50]:
+            sf = Fields(item if isinstance(item, dict) else {}, "info.services[]")
+            names = sf.mapping("name")
+            services.append(ServiceInfo(sf.text("id", SERVICE_RE), _name(names, "de", sf), _name(names, "en", sf)))
+        counters = []
+        for item in f.array("counters")[:200]:
+            cf = Fields(item if isinstance(item, dict) else {}, "info.counters[]")
+            counters.append(CounterInfo(cf.slug("id"), cf.text("name", max_len=80)))
+        return cls(day=f.day(), name=f.text("name", max_len=120), timezone=f.text("timezone", max_len=64),
+                   hours=hours, services=tuple(services), counters=tuple(counters),
+                   announcement=f.opt_text("announcement", 300) or "")
+
+    def service(self, service_id: str) -> ServiceInfo | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+
+def _name(names: Mapping[str, Any], lang: str, f: Fields) -> str:
+    value = names.get(lang)
+    if not isinstance(value, str) or len(value) > 120:
+        raise f.fail("name", f"needs a '{lang}' text of at most 120 characters")
+    return value

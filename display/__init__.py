@@ -1,0 +1,1 @@
+"""The waiting-room display: calls, queue and announcements on a screen, with a chime."""

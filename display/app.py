@@ -1,0 +1,193 @@
+"""The running display: MQTT in, pygame frames out, sound on the side — and never a busy loop.
+
+The network thread only parses messages and posts them as pygame events; the render thread (the
+main thread) waits for events with a timeout, applies them to the Board, and redraws only what
+changed. A one-second timer drives the clock and the offline check; a faster timer runs only while
+a new call flashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pygame
+
+from display.board import Board
+from display.config import DisplayConfig
+from display.fonts import FontBook
+from display.layout import board_layout
+from display.render import FLASH_S, Renderer, View
+from display.sound import Announcement, Announcer
+from protocol import VERSION, topics
+from protocol.clock import Clock
+from protocol.fields import decode_object
+from protocol.link import MqttLink
+from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
+
+log = logging.getLogger("wartemarke.display")
+MESSAGE = pygame.event.custom_type()
+CONNECTION = pygame.event.custom_type()
+TICK = pygame.event.custom_type()
+FLASH = pygame.event.custom_type()
+
+
+@dataclass
+class Counters:
+    frames: int = 0
+    wakeups: int = 0
+
+
+def open_screen(config: DisplayConfig, window: bool) -> pygame.Surface:
+    """Open the screen with the configured driver; kmsdrm is forced so a wrong setup fails loudly."""
+    driver = "window" if window else config.video_driver
+    if driver in ("kmsdrm", "dummy"):
+        os.environ["SDL_VIDEODRIVER"] = driver
+    pygame.display.init()
+    pygame.font.init()
+    flags = pygame.FULLSCREEN if driver == "kmsdrm" else 0
+    size = (0, 0) if driver == "kmsdrm" else (config.width, config.height)
+    screen = pygame.display.set_mode(size, flags)
+    pygame.display.set_caption(f"wartemarke — {config.office}")
+    if driver == "kmsdrm":
+        pygame.mouse.set_visible(False)
+    log.info("video driver %s (configured %s), screen %d×%d", pygame.display.get_driver(), driver,
+             *screen.get_size())
+    return screen
+
+
+class DisplayApp:
+    def __init__(self, config: DisplayConfig, clock: Clock, screen: pygame.Surface,
+                 announcer: Announcer | None = None, snapshot: Path | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.screen = screen
+        self.snapshot = snapshot
+        self.board = Board(config.office, ZoneInfo("Europe/Berlin"), config.services, config.counters)
+        self.fonts = FontBook()
+        self.view = View(config.languages, config.language_mode, config.language_switch_s, config.recent_calls,
+                         config.highlight_s)
+        self.renderer = Renderer(screen, board_layout(*screen.get_size()), self.fonts, self.view)
+        self.announcer = announcer or Announcer(chime=config.chime, speech=config.speech,
+                                                languages=config.languages,
+                                                max_pending=config.max_pending_speech)
+        self.link = MqttLink(config.broker, config.office, config.device, "display", VERSION, clock,
+                             health=self.health)
+        self.counters = Counters()
+        self.stop_event = threading.Event()
+        self.frame_done = threading.Condition()
+        self.last_stale: str | None = None
+        root = topics.office_root(config.office)
+        for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
+                      f"{root}/device/+/status"):
+            self.link.subscribe(topic, self._on_message)
+        self.link.on_connection_change(self._on_connection)
+
+    def _on_connection(self, up: bool) -> None:
+        pygame.event.post(pygame.event.Event(CONNECTION, up=up))
+
+    # -- network thread: parse and hand over ------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return
+        data = decode_object(payload)
+        message: Any
+        if topic.endswith("/calls"):
+            message = CallsState.from_dict(data)
+        elif topic.endswith("/queue"):
+            message = QueueState.from_dict(data)
+        elif topic.endswith("/info"):
+            message = OfficeInfo.from_dict(data)
+        else:
+            message = DeviceStatus.from_dict(data)
+            if message.role != "hub":
+                return
+        pygame.event.post(pygame.event.Event(MESSAGE, message=message))
+
+    # -- render thread -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {"frames": self.counters.frames, "video_driver": pygame.display.get_driver(),
+                "stale": self.last_stale, "calls_seq": self.board.calls_seq}
+
+    def apply(self, event: pygame.event.Event) -> None:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        if event.type == CONNECTION:
+            self.board.broker_connected = event.up
+            return
+        if event.type != MESSAGE:
+            return
+        message = event.message
+        if isinstance(message, CallsState):
+            if self.board.set_calls(message, now, mono, self.config.highlight_s):
+                pygame.time.set_timer(FLASH, 250)
+        elif isinstance(message, QueueState):
+            self.board.set_queue(message, now, mono)
+        elif isinstance(message, OfficeInfo):
+            self.board.set_info(message, mono)
+        elif isinstance(message, DeviceStatus):
+            self.board.hub_online = message.online
+
+    def frame(self) -> list[pygame.Rect]:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        stale = self.board.stale_reason(now, mono, self.config.stale_after_s)
+        if stale != self.last_stale:
+            if stale:
+                log.warning("board may be out of date (%s)", stale)
+            else:
+                log.info("board is current again")
+            self.last_stale = stale
+            self.link.publish_status()
+        if not self.board.highlighted(mono) or mono - (self.board.highlight_until - self.config.highlight_s) > FLASH_S:
+            pygame.time.set_timer(FLASH, 0)
+        dirty = self.renderer.render(self.board, now, mono, stale)
+        pending = self.board.take_pending()
+        if pending:
+            self.announcer.announce([Announcement(c.label, c.counter_name, c.recall > 0) for c in pending])
+        if dirty:
+            pygame.display.update(dirty)
+            self.counters.frames += 1
+            if self.snapshot is not None:
+                save_png(self.screen, self.snapshot)
+        with self.frame_done:
+            self.frame_done.notify_all()
+        return dirty
+
+    def run(self) -> None:
+        """The event loop; returns when stop_event is set (from any thread)."""
+        self.announcer.start()
+        self.link.start()
+        pygame.time.set_timer(TICK, 1000)
+        self.frame()
+        try:
+            while not self.stop_event.is_set():
+                first = pygame.event.wait(1000)
+                self.counters.wakeups += 1
+                for event in [first, *pygame.event.get()]:
+                    if event.type == pygame.QUIT:
+                        self.stop_event.set()
+                    self.apply(event)
+                self.frame()
+        finally:
+            pygame.time.set_timer(TICK, 0)
+            pygame.time.set_timer(FLASH, 0)
+            self.link.stop()
+            self.announcer.stop()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        pygame.event.post(pygame.event.Event(TICK))  # wake the loop now
+
+
+def save_png(surface: pygame.Surface, path: Path) -> None:
+    """Write atomically, so a viewer never reads half a PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp.png")
+    pygame.image.save(surface, str(temp))
+    temp.replace(path)

@@ -1,0 +1,123 @@
+"""What the board shows, as pure state: today's calls, queue and office info, and whether to trust them.
+
+No pygame and no MQTT here: messages arrive already parsed, time is passed in, so the rules (which
+calls are new, what is highlighted, when the board says it may be out of date, when it goes dark)
+are tested exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from protocol.messages import Call, CallsState, OfficeInfo, QueueState
+
+log = logging.getLogger("wartemarke.display.board")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DARK_MARGIN = timedelta(minutes=30)  # lit this long before opening and after closing
+
+
+@dataclass
+class Board:
+    """The display's view of its office. Mutated only by the render thread."""
+
+    office: str
+    timezone: ZoneInfo
+    services: tuple[str, ...] = ()  # shown services (empty: all)
+    counters: tuple[str, ...] = ()
+    info: OfficeInfo | None = None
+    calls: tuple[Call, ...] = ()
+    calls_seq: int = -1
+    queue: QueueState | None = None
+    broker_connected: bool = False
+    hub_online: bool | None = None
+    last_update: float | None = None  # monotonic time of the last message from the hub
+    highlight_until: float = 0.0
+    day: date | None = None
+    pending: list[Call] = field(default_factory=list)  # new calls to announce, oldest first
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def today(self, now: datetime) -> date:
+        # The hub's business day starts at its reset time (~04:00); for a board, the calendar date of the
+        # office is the same thing during opening hours.
+        return now.astimezone(self.timezone).date()
+
+    def set_info(self, info: OfficeInfo, mono: float) -> None:
+        self.info = info
+        try:
+            self.timezone = ZoneInfo(info.timezone)
+        except (ValueError, KeyError):
+            log.warning("info names an unknown time zone %r; keeping %s", info.timezone, self.timezone)
+        self.last_update = mono
+
+    def set_queue(self, queue: QueueState, now: datetime, mono: float) -> bool:
+        if queue.day != self.today(now):
+            log.info("ignoring queue state of %s (today is %s)", queue.day, self.today(now))
+            self.queue = None
+            return False
+        self.queue, self.last_update = queue, mono
+        return True
+
+    def set_calls(self, state: CallsState, now: datetime, mono: float, highlight_s: float) -> list[Call]:
+        """Take the retained calls; returns the calls that are new since the last state (oldest first)."""
+        if state.day != self.today(now):
+            log.info("ignoring calls of %s (today is %s)", state.day, self.today(now))
+            self.calls, self.calls_seq = (), -1
+            return []
+        shown = tuple(c for c in state.calls if self._shows(c))
+        first = self.calls_seq < 0  # a (re)start: what is retained is not news
+        new: list[Call] = []
+        if not first and state.seq > self.calls_seq:
+            fresh = min(state.seq - self.calls_seq, len(state.calls))
+            new = [c for c in reversed(state.calls[:fresh]) if self._shows(c)]
+        self.calls, self.calls_seq, self.last_update = shown, state.seq, mono
+        if new:
+            self.highlight_until = mono + highlight_s
+            self.pending.extend(new)
+        return new
+
+    def _shows(self, call: Call) -> bool:
+        return (not self.services or call.service in self.services) and (
+            not self.counters or call.counter in self.counters)
+
+    # -- what to show --------------------------------------------------------------------------
+
+    def highlighted(self, mono: float) -> bool:
+        return bool(self.calls) and mono < self.highlight_until
+
+    def stale_reason(self, now: datetime, mono: float, stale_after_s: float) -> str | None:
+        """Why the board may be out of date (None: it is current)."""
+        if not self.broker_connected:
+            return "broker"
+        if self.hub_online is False:
+            return "hub"
+        if self.is_open(now) and (self.last_update is None or mono - self.last_update > stale_after_s):
+            return "silent"
+        return None
+
+    def is_open(self, now: datetime) -> bool:
+        """Within opening hours (from `info`); without info, assume open rather than go dark."""
+        if self.info is None:
+            return True
+        local = now.astimezone(self.timezone)
+        for interval in self.info.hours.get(WEEKDAYS[local.weekday()], ()):
+            start_s, end_s = interval.split("-")
+            start = datetime.combine(local.date(), time.fromisoformat(start_s), self.timezone)
+            end = datetime.combine(local.date(), time.fromisoformat(end_s), self.timezone)
+            if start <= local < end:
+                return True
+        return False
+
+    def is_dark(self, now: datetime) -> bool:
+        """Outside opening hours (with a margin) the screen goes black, so panels do not burn in."""
+        return not (self.is_open(now) or self.is_open(now + DARK_MARGIN) or self.is_open(now - DARK_MARGIN))
+
+    def counter_name(self, call: Call) -> str:
+        return call.counter_name
+
+    def take_pending(self) -> list[Call]:
+        pending, self.pending = self.pending, []
+        return pending

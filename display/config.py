@@ -1,0 +1,82 @@
+"""The display's configuration (TOML, validated like the kiosk's: unknown keys are errors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol.config import ConfigSection, load_toml
+from protocol.fields import SERVICE_RE
+from protocol.link import BrokerSettings, read_broker_settings
+
+VIDEO_DRIVERS = ("kmsdrm", "window", "dummy")
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    path: Path
+    office: str
+    device: str
+    services: tuple[str, ...]  # empty: all services
+    counters: tuple[str, ...]  # empty: all counters
+    video_driver: str
+    width: int
+    height: int
+    languages: tuple[str, ...]
+    language_mode: str  # "alternate" (switch every language_switch_s) or "both"
+    language_switch_s: float
+    highlight_s: float
+    stale_after_s: float
+    recent_calls: int
+    chime: bool
+    speech: bool
+    max_pending_speech: int
+    snapshot_dir: Path | None
+    broker: BrokerSettings
+
+
+def load_display_config(path: Path) -> DisplayConfig:
+    root = load_toml(path)
+    config = _read(root, path)
+    root.check_unknown()
+    return config
+
+
+def _read(root: ConfigSection, path: Path) -> DisplayConfig:
+    d = root.get_section("display")
+    screen = root.get_section("screen", required=False)
+    sound = root.get_section("sound", required=False)
+    services = tuple(d.get_str_list("services", []))
+    for service in services:
+        if not SERVICE_RE.match(service):
+            raise d.error("services", f"service ids are 1–3 capital letters; got {service!r}")
+    languages = tuple(d.get_str_list("languages", ["de", "en"]))
+    if not languages or any(lang not in ("de", "en") for lang in languages):
+        raise d.error("languages", f"choose from de, en; got {list(languages)}")
+    snapshot = screen.get_str("snapshot_dir", None)
+    orientation = screen.get_str("orientation", "landscape", choices=("landscape", "portrait"))
+    width = screen.get_int("width", 1920 if orientation == "landscape" else 1080, minval=320, maxval=7680)
+    height = screen.get_int("height", 1080 if orientation == "landscape" else 1920, minval=240, maxval=7680)
+    if (orientation == "portrait") != (height > width):
+        raise screen.error("orientation", f"{orientation} does not match the size {width}×{height}")
+    return DisplayConfig(
+        path=path,
+        office=d.get_slug("office"),
+        device=d.get_slug("device"),
+        services=services,
+        counters=tuple(d.get_str_list("counters", [])),
+        video_driver=screen.get_str("video_driver", "kmsdrm", choices=VIDEO_DRIVERS),
+        width=width,
+        height=height,
+        languages=languages,
+        language_mode=d.get_str("language_mode", "alternate", choices=("alternate", "both")),
+        language_switch_s=d.get_float("language_switch_s", 8.0, minval=2, maxval=120),
+        highlight_s=d.get_float("highlight_s", 10.0, minval=1, maxval=120),
+        stale_after_s=d.get_float("stale_after_s", 150.0, minval=5, maxval=3600),
+        recent_calls=d.get_int("recent_calls", 6, minval=1, maxval=12),
+        chime=sound.get_bool("chime", True),
+        speech=sound.get_bool("speech", False),
+        max_pending_speech=sound.get_int("max_pending", 3, minval=1, maxval=20),
+        snapshot_dir=(path.parent / snapshot).resolve() if snapshot else None,
+        broker=read_broker_settings(root.get_section("broker")),
+    )

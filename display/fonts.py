@@ -1,0 +1,73 @@
+"""Fonts and cached text surfaces: DejaVu Sans (Debian's fonts-dejavu-core, Bitstream Vera licence).
+
+Rendering text is the expensive part of a frame, so every (text, size, colour) surface is rendered
+once, `convert_alpha()`ed to the screen's format and reused until it falls out of a small LRU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import pygame
+
+log = logging.getLogger("wartemarke.display.fonts")
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+REGULAR, BOLD = DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"
+Color = tuple[int, int, int]
+
+
+class FontBook:
+    def __init__(self, max_surfaces: int = 400) -> None:
+        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
+        self._surfaces: OrderedDict[tuple[str, int, bool, Color], pygame.Surface] = OrderedDict()
+        self._max = max_surfaces
+        self.renders = 0  # surfaces actually rendered (cache misses), for the benchmarks
+        if not BOLD.exists():
+            log.warning("%s missing (apt-get install fonts-dejavu-core): using pygame's default font", BOLD)
+
+    def font(self, px: int, bold: bool = False) -> pygame.font.Font:
+        key = (max(px, 6), bold)
+        font = self._fonts.get(key)
+        if font is None:
+            path = BOLD if bold else REGULAR
+            font = pygame.font.Font(path if path.exists() else None, key[0])
+            self._fonts[key] = font
+        return font
+
+    def size(self, text: str, px: int, bold: bool = False) -> tuple[int, int]:
+        width, height = self.font(px, bold).size(text)
+        return int(width), int(height)
+
+    def glyph_height(self, text: str, px: int, bold: bool = True) -> int:
+        """Height of the ink of `text` (cap/digit height), not the line height."""
+        metrics = [m for m in self.font(px, bold).metrics(text) if m is not None]
+        if not metrics:
+            return 0
+        return max(m[3] for m in metrics) - min(m[2] for m in metrics)
+
+    def fit(self, text: str, px: int, box_w: int, box_h: int, bold: bool = False) -> int:
+        """The largest size ≤ px at which `text` fits the box."""
+        size = px
+        for _ in range(12):
+            width, height = self.size(text, size, bold)
+            if width <= box_w and height <= box_h:
+                return size
+            size = max(6, int(size * min(box_w / max(width, 1), box_h / max(height, 1)) * 0.98))
+        return size
+
+    def render(self, text: str, px: int, color: Color, bold: bool = False) -> pygame.Surface:
+        key = (text, px, bold, color)
+        surface = self._surfaces.get(key)
+        if surface is not None:
+            self._surfaces.move_to_end(key)
+            return surface
+        surface = self.font(px, bold).render(text, True, color)
+        if pygame.display.get_surface() is not None:
+            surface = surface.convert_alpha()
+        self.renders += 1
+        self._surfaces[key] = surface
+        if len(self._surfaces) > self._max:
+            self._surfaces.popitem(last=False)
+        return surface
