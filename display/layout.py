@@ -29,6 +29,8 @@ class BoardLayout:
     banner: Rect  # the "may be out of date" banner (over the header)
     label_px: int  # font size of the newest label
     margin: int
+    caption_share: float = 0.14  # of the newest region: its caption line …
+    label_share: float = 0.58  # … and the label line; the counter line gets the rest
 
     def regions(self) -> dict[str, Rect]:
         """The regions that must not overlap (the clock lives inside the header; the banner covers it)."""
@@ -65,7 +67,7 @@ def _landscape(w: int, h: int) -> BoardLayout:
 def _portrait(w: int, h: int) -> BoardLayout:
     m = max(4, round(0.02 * w))
     header_h, footer_h = round(0.07 * h), round(0.06 * h)
-    newest_h, services_h = round(0.27 * h), round(0.16 * h)
+    newest_h, services_h = round(0.31 * h), round(0.15 * h)
     top = header_h + m
     recent_h = h - top - newest_h - services_h - footer_h - 4 * m
     return BoardLayout(
@@ -76,6 +78,7 @@ def _portrait(w: int, h: int) -> BoardLayout:
         services=(m, top + newest_h + recent_h + 2 * m, w - 2 * m, services_h),
         footer=(m, h - footer_h - m, w - 2 * m, footer_h),
         banner=(0, 0, w, header_h), label_px=_label_px(h, PORTRAIT_GLYPH_SHARE), margin=m,
+        caption_share=0.10, label_share=0.66,
     )
 
 

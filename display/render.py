@@ -72,6 +72,11 @@ class Renderer:
         lay = self.layout
         local = now.astimezone(board.timezone)
         lang = self.view.language(mono)
+        if stale is None and self._signatures.pop("banner", None) is not None:
+            self.surface.fill(BACKGROUND, lay.banner)  # the banner is wider than the header: clear all of it
+            dirty.append(pygame.Rect(lay.banner))
+            self._signatures.pop("header", None)
+            self._signatures.pop("clock", None)
         header_sig = ("header", stale is None, board.info.name if board.info else board.office)
         dirty += self._region("header", lay.header, header_sig, lambda r: self._header(board, r))
         if stale is None:
@@ -161,9 +166,9 @@ class Renderer:
         flashing = isinstance(phase, tuple) and str(phase[4]) == "flash1"
         color = HIGHLIGHT if board.highlighted(mono) else FOREGROUND
         caption = "called_again" if call.recall else "now_calling"
-        caption_h = round(h * 0.14)
+        caption_h = round(h * self.layout.caption_share)
         self._text("newest", self.view.say(caption, mono), round(caption_h * 0.8), MUTED, (x, y, w, caption_h))
-        label_h = round(h * 0.58)
+        label_h = round(h * self.layout.label_share)
         label_px = self.layout.label_px
         self.label_box = self._text("newest", call.label, label_px, BACKGROUND if flashing else color,
                                     (x, y + caption_h, w, label_h), bold=True, align="center",
