@@ -1,5 +1,6 @@
 """`make demo`: a simulated office — a private mosquitto, the hub, a simulated kiosk printing into a
-folder (raw ESC/POS plus PNG previews) and a scripted clerk calling tickets at three counters.
+folder (raw ESC/POS plus PNG previews), a waiting-room display (a window where there is a screen,
+else a PNG of the board after every change) and a scripted clerk calling tickets at three counters.
 
 Type a service id (A or P) and Enter to press that kiosk button; `status` prints a technician status
 ticket; Ctrl-C stops. Without a terminal it presses buttons by itself. `DEMO_SECONDS=N` stops after N s.
@@ -68,6 +69,16 @@ def hub_config(port: int) -> Path:
     }, VAR / "hub.toml")
 
 
+def display_config(port: int, window: bool) -> Path:
+    return adapt("display.toml", {
+        'video_driver = "kmsdrm"': f'video_driver = "{"window" if window else "dummy"}"',
+        'host = "hub.local"\nport = 1883\nusername = "display-1"\npassword_file = "/etc/wartemarke/broker-password"':
+            f'host = "127.0.0.1"\nport = {port}',
+        "width = 1920 ": "width = 1280 ",
+        "height = 1080": "height = 720",
+    }, VAR / "display.toml")
+
+
 def watch(link: MqttLink) -> None:
     """Print ticket events as they reach the broker and every new call."""
     last_seq = -1
@@ -112,6 +123,15 @@ def main() -> int:
     kiosk = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--simulate", "--config",
                               str(kiosk_config(broker.port))], stdin=subprocess.PIPE, text=True, cwd=ROOT,
                              env={**env, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO")})
+    window = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    display_cmd = [sys.executable, "-m", "display", "run", "--config", str(display_config(broker.port, window))]
+    board_png = VAR / "board.png"
+    if not window:
+        display_cmd += ["--snapshot", str(board_png)]
+    display = subprocess.Popen(display_cmd, cwd=ROOT, env={**env, "SDL_AUDIODRIVER": os.environ.get(
+        "SDL_AUDIODRIVER", "dummy" if not window else "")})
+    print("the waiting-room display opens in a window" if window else
+          f"no screen here: the waiting-room display writes its board to {board_png} after every change")
     link = MqttLink(BrokerSettings(port=broker.port), OFFICE, "demo-clerk", "demo", VERSION,
                     SystemClock(assume_synced=True), availability=False)
     watch(link)
@@ -139,7 +159,7 @@ def main() -> int:
         pass
     finally:
         stop.set()
-        for process in (kiosk, hub):
+        for process in (kiosk, display, hub):
             process.terminate()
             process.wait(timeout=15)
         link.stop()

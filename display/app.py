@@ -81,7 +81,7 @@ class DisplayApp:
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.frame_done = threading.Condition()
-        self.last_stale: str | None = None
+        self.last_stale: str | None = "starting"
         root = topics.office_root(config.office)
         for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
                       f"{root}/device/+/status"):
@@ -138,7 +138,9 @@ class DisplayApp:
         now, mono = self.clock.now(), self.clock.monotonic()
         stale = self.board.stale_reason(now, mono, self.config.stale_after_s)
         if stale != self.last_stale:
-            if stale:
+            if stale and self.last_stale == "starting":
+                log.info("waiting for the broker and the hub's state (%s)", stale)
+            elif stale:
                 log.warning("board may be out of date (%s)", stale)
             else:
                 log.info("board is current again")
