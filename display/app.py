@@ -43,16 +43,24 @@ class Counters:
     wakeups: int = 0
 
 
+class ScreenError(RuntimeError):
+    """The configured video driver cannot open a screen: a setup problem, said plainly."""
+
+
 def open_screen(config: DisplayConfig, window: bool) -> pygame.Surface:
     """Open the screen with the configured driver; kmsdrm is forced so a wrong setup fails loudly."""
     driver = "window" if window else config.video_driver
     if driver in ("kmsdrm", "dummy"):
         os.environ["SDL_VIDEODRIVER"] = driver
-    pygame.display.init()
-    pygame.font.init()
     flags = pygame.FULLSCREEN if driver == "kmsdrm" else 0
     size = (0, 0) if driver == "kmsdrm" else (config.width, config.height)
-    screen = pygame.display.set_mode(size, flags)
+    try:
+        pygame.display.init()
+        pygame.font.init()
+        screen = pygame.display.set_mode(size, flags)
+    except pygame.error as exc:
+        hint = " (on a Pi: the unit must own tty1 and be in the video and render groups)" if driver == "kmsdrm" else ""
+        raise ScreenError(f"cannot open the screen with video driver {driver!r}: {exc}{hint}") from exc
     pygame.display.set_caption(f"wartemarke — {config.office}")
     if driver == "kmsdrm":
         pygame.mouse.set_visible(False)

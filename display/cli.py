@@ -39,9 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: DisplayConfig, window: bool, snapshot_path: Path | None) -> int:
-    from display.app import DisplayApp, open_screen
+    from display.app import DisplayApp, ScreenError, open_screen
 
-    app = DisplayApp(config, SystemClock(), open_screen(config, window), snapshot=snapshot_path)
+    try:
+        screen = open_screen(config, window)
+    except ScreenError as exc:
+        print(f"wartemarke-display: {exc}", file=sys.stderr)
+        return 1
+    app = DisplayApp(config, SystemClock(), screen, snapshot=snapshot_path)
     signal.signal(signal.SIGTERM, lambda *_: app.stop())
     signal.signal(signal.SIGINT, lambda *_: app.stop())
     app.run()  # the pygame loop wakes at least once a second, so signals are handled promptly

@@ -236,3 +236,23 @@ def test_the_hubs_info_parses_for_the_display():
     office = config.offices[0]
     info = OfficeInfo.from_dict({"v": 1, **office_info(office, OfficeEngine(office, today()))})
     assert info.name == "Bürgerbüro Test" and info.service("P") is not None and len(info.counters) == 3
+
+
+def test_the_hub_going_offline_shows_the_banner(running):
+    display, rec, office = running
+    rec.publish(topics.calls(office), calls_payload(today(), 1, ["A001"]), retain=True)
+    display.start()
+    assert display.wait(lambda a: a.last_stale is None and a.board.calls_seq == 1)
+    rec.publish(topics.device_status(office, "hub-1"), b'{"v": 1, "online": false, "role": "hub"}', retain=True)
+    assert display.wait(lambda a: a.last_stale == "hub")
+    rec.publish(topics.device_status(office, "hub-1"), b'{"v": 1, "online": true, "role": "hub"}', retain=True)
+    assert display.wait(lambda a: a.last_stale is None)
+
+
+def test_a_missing_video_driver_fails_with_a_clear_message(tmp_path, capsys, monkeypatch):
+    config = write_display_config(tmp_path, 1883, "t-kms")
+    config.write_text(config.read_text().replace('video_driver = "dummy"', 'video_driver = "kmsdrm"'))
+    monkeypatch.setenv("SDL_VIDEODRIVER", "kmsdrm")
+    assert display_main(["run", "--config", str(config)]) == 1
+    assert "cannot open the screen with video driver 'kmsdrm'" in capsys.readouterr().err
+    pygame.display.quit()
