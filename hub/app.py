@@ -21,6 +21,7 @@ from protocol.clock import Clock
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import MqttLink, response_properties
 from protocol.messages import COMMAND_OPS, OFFICE_OPS, CommandRequest, ticket_event_from_dict
+from web.app import WebServer
 
 log = logging.getLogger("wartemarke.hub")
 
@@ -45,6 +46,12 @@ class Hub:
             self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command)
             self.link.subscribe_requests(f"{root}/command", self._on_office_command)
         self.link.on_connection_change(self._on_connection)
+        self.web: WebServer | None = None
+        if config.web is not None:
+            from web.internal import add_internal_routes
+
+            self.web = WebServer(config.web, config.broker, f"{config.device}-web", clock,
+                                 internal=lambda app: add_internal_routes(app, self.store))
 
     def start(self) -> None:
         log.info("wartemarke hub %s starting: offices %s, state %s, config %s", VERSION,
@@ -57,9 +64,13 @@ class Hub:
                     self.publishers[office_id].clear(expired)
         self._ticker.start()
         self.link.start()
+        if self.web is not None:
+            self.web.start()
         self.ready.set()
 
     def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
         self._stop.set()
         self._ticker.join(timeout=5)
         self.link.stop()

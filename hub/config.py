@@ -17,6 +17,7 @@ from protocol.businessday import ResetTimeError, check_reset_time
 from protocol.config import ConfigSection, load_toml
 from protocol.fields import SERVICE_RE
 from protocol.link import BrokerSettings, read_broker_settings
+from web.config import WebSettings, read_web_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
@@ -30,6 +31,7 @@ class HubConfig:
     tick_s: float
     broker: BrokerSettings
     offices: tuple[OfficeDef, ...]
+    web: WebSettings | None = None  # the web tier in the hub's process (all pages), when [web] is present
 
     def office(self, office_id: str) -> OfficeDef | None:
         return next((o for o in self.offices if o.id == office_id), None)
@@ -50,6 +52,7 @@ def load_hub_config(path: Path) -> HubConfig:
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
         broker=read_broker_settings(root.get_section("broker")),
         offices=offices,
+        web=read_web_settings(root.get_section("web"), tuple(ids), path.parent) if root.has("web") else None,
     )
     root.check_unknown()
     return config

@@ -1,0 +1,109 @@
+"""The web tier's memory: the hub's retained topics, kept current, with change notifications.
+
+The web holds no durable state: after a restart the broker hands every retained topic over again.
+Updates arrive on paho's thread and are applied on the asyncio loop (`call_soon_threadsafe`), where
+the pages and the server-sent-event streams read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.fields import InvalidMessage, decode_object
+
+log = logging.getLogger("wartemarke.web.mirror")
+Key = tuple[str, ...]
+MAX_SUBSCRIBERS = 20000
+
+
+@dataclass
+class OfficeMirror:
+    info: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
+    calls: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Mirror:
+    offices: dict[str, OfficeMirror] = field(default_factory=dict)
+    tickets: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sha256 → (office, view)
+    mqtt_connected: bool = False
+    updates: int = 0
+    invalid: int = 0
+    _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
+
+    def office(self, office: str) -> OfficeMirror:
+        return self.offices.setdefault(office, OfficeMirror())
+
+    # -- change notification --------------------------------------------------------------------
+
+    def subscribe(self, key: Key) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+        self._subscribers[key].add(queue)
+        return queue
+
+    def unsubscribe(self, key: Key, queue: asyncio.Queue[str]) -> None:
+        self._subscribers[key].discard(queue)
+        if not self._subscribers[key]:
+            del self._subscribers[key]
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    def notify(self, key: Key, data: str) -> None:
+        for queue in list(self._subscribers.get(key, ())):
+            if queue.full():  # a slow client gets the newest state, not a backlog
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(data)
+
+    # -- updates (on the event loop) ------------------------------------------------------------
+
+    def apply(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) < 4 or parts[0] != "wartemarke" or parts[1] != "v1":
+            return
+        office, kind = parts[2], parts[3]
+        try:
+            data = decode_object(payload) if payload else None
+        except InvalidMessage as exc:
+            self.invalid += 1
+            log.warning("dropped invalid message on %s: %s", topic, exc)
+            return
+        self.updates += 1
+        mirror = self.office(office)
+        if kind == "ticket" and len(parts) == 5:
+            self._ticket(office, parts[4], data)
+        elif kind in ("info", "queue", "calls", "history") and len(parts) == 4:
+            setattr(mirror, kind, data)
+            self.notify(("office", office), kind)
+            self.notify(("offices",), office)
+        elif kind == "counter" and len(parts) == 6 and parts[5] == "state":
+            self._set(mirror.counters, parts[4], data)
+            self.notify(("counter", office, parts[4]), "state")
+        elif kind == "device" and len(parts) == 6 and parts[5] == "status":
+            self._set(mirror.devices, parts[4], data)
+            self.notify(("devices", office), parts[4])
+
+    def _ticket(self, office: str, token_hash: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            self.tickets.pop(token_hash, None)
+        else:
+            self.tickets[token_hash] = (office, data)
+        self.notify(("ticket", token_hash), json.dumps(data))
+
+    @staticmethod
+    def _set(table: dict[str, dict[str, Any]], key: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            table.pop(key, None)
+        else:
+            table[key] = data

@@ -1,0 +1,295 @@
+"""The public pages: tracking `/t/{token}`, the Ampel `/`, history and open data, health and metrics.
+
+Everything here is served by public replicas and by the hub's own web: it reads the Mirror only.
+A tracking page knows only its own ticket (looked up by the hash of the token) and no response ever
+contains another ticket's token or hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from protocol.messages import TOKEN_RE
+from protocol.topics import token_hash
+from web.i18n import language, translator
+from web.mirror import Mirror
+from web.svg import history_svg
+from web.templates_env import render
+
+HEARTBEAT_S = 20.0
+
+
+def _mirror(request: web.Request) -> Mirror:
+    mirror: Mirror = request.app["mirror"]
+    return mirror
+
+
+def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    lang = language(request)
+    settings = request.app["settings"]
+    html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
+                  privacy_url=settings.privacy_url, imprint_url=settings.imprint_url, **context)
+    return web.Response(text=html, content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+# -- tracking ----------------------------------------------------------------------------------------
+
+class MissLimiter:
+    """Unknown tokens per client and minute: guessing links is pointless (128 bits), but cheap to stop."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._misses: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, client: str) -> bool:
+        misses, now = self._misses[client], time.monotonic()
+        while misses and now - misses[0] > 60:
+            misses.popleft()
+        return len(misses) >= self.per_minute
+
+    def miss(self, client: str) -> None:
+        self._misses[client].append(time.monotonic())
+
+
+def _client(request: web.Request) -> str:
+    forwarded = request.headers.get("X-Forwarded-For") if request.app["settings"].trust_forwarded else None
+    return (forwarded or request.remote or "?").split(",")[0].strip()
+
+
+def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+    token = request.match_info["token"].strip().upper()
+    if not TOKEN_RE.match(token):
+        return None
+    return _mirror(request).tickets.get(token_hash(token))
+
+
+def _not_found(request: web.Request) -> web.Response:
+    limiter: MissLimiter = request.app["misses"]
+    client = _client(request)
+    if limiter.blocked(client):
+        return web.Response(status=429, text="Too many unknown tickets; please wait a minute.\n",
+                            headers={"Retry-After": "60"})
+    limiter.miss(client)
+    return page(request, "notfound.html", status=404)
+
+
+def _ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
+    mirror = _mirror(request)
+    info = mirror.office(office).info or {}
+    lang = language(request)
+    service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
+    ahead = int(view.get("ahead") or 0)
+    grace = view.get("grace_until")
+    return {"view": view, "office_name": info.get("name", office),
+            "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
+            "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
+            "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
+
+
+async def tracking_page(request: web.Request) -> web.Response:
+    found = _lookup(request)
+    if found is None:
+        return _not_found(request)
+    office, view = found
+    return page(request, "ticket.html", **_ticket_context(request, office, view))
+
+
+async def tracking_events(request: web.Request) -> web.StreamResponse:
+    found = _lookup(request)
+    if found is None:
+        return _not_found(request)
+    token = request.match_info["token"].strip().upper()
+    key = ("ticket", token_hash(token))
+    lang = language(request)
+
+    def event(changed: str | None = None) -> str | None:
+        current = _lookup(request)
+        if current is None:
+            return None
+        html = render("ticket_status.html", lang=lang, t=translator(lang), **_ticket_context(request, *current))
+        return json.dumps({"state": current[1].get("state"), "html": html})
+
+    return await stream(request, key, "status", event)
+
+
+async def tracking_api(request: web.Request) -> web.Response:
+    found = _lookup(request)
+    if found is None:
+        return _not_found(request) if _not_found_json_blocked(request) else web.json_response(
+            {"error": "unknown or expired ticket"}, status=404)
+    office, view = found
+    allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "counter_name",
+               "called_at", "recall", "grace_until")
+    return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
+                             headers={"Cache-Control": "no-store"})
+
+
+def _not_found_json_blocked(request: web.Request) -> bool:
+    limiter: MissLimiter = request.app["misses"]
+    client = _client(request)
+    if limiter.blocked(client):
+        return True
+    limiter.miss(client)
+    return False
+
+
+# -- server-sent events --------------------------------------------------------------------------------
+
+async def stream(request: web.Request, key: tuple[str, ...], name: str,
+                 make: Callable[[str | None], str | None]) -> web.StreamResponse:
+    """A server-sent event stream: the current state at once, then every change, heartbeats between."""
+    mirror = _mirror(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    queue = mirror.subscribe(key)
+    request.app["sse_clients"] += 1
+    try:
+        first = make(None)
+        if first is not None:
+            await response.write(f"event: {name}\ndata: {first}\n\n".encode())
+        while True:
+            try:
+                changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            data = make(changed)
+            if data is not None:
+                await response.write(f"event: {name}\ndata: {data}\n\n".encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        mirror.unsubscribe(key, queue)
+        request.app["sse_clients"] -= 1
+    return response
+
+
+# -- the Ampel, history, open data ---------------------------------------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
+    mirror = _mirror(request).office(office_id)
+    info, queue = mirror.info or {}, mirror.queue or {}
+    names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
+    services = [{"id": s["service"], "name": names.get(s["service"], s["service"]), "waiting": s.get("waiting", 0),
+                 "expected_wait_min": s.get("expected_wait_min"), "issuing": s.get("issuing", True),
+                 "reason": s.get("reason"), "ampel": s.get("ampel", "closed")} for s in queue.get("services", [])]
+    is_open = any(s["ampel"] != "closed" for s in services)
+    return {"id": office_id, "name": info.get("name", office_id), "open": is_open, "day": queue.get("day"),
+            "updated_at": queue.get("at"), "services": services}
+
+
+async def ampel_page(request: web.Request) -> web.Response:
+    lang = language(request)
+    offices = []
+    for office_id in request.app["settings"].offices:
+        summary = office_summary(request, office_id, lang)
+        summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
+        offices.append(summary)
+    return page(request, "ampel.html", offices=offices)
+
+
+async def ampel_events(request: web.Request) -> web.StreamResponse:
+    lang = language(request)
+    settings = request.app["settings"]
+
+    def event(office_id: str | None = None) -> str | None:
+        if office_id is None or office_id not in settings.offices:
+            return None
+        summary = office_summary(request, office_id, lang)
+        summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
+        html = render("office.html", lang=lang, t=translator(lang), office=summary)
+        return json.dumps({"id": office_id, "html": html})
+
+    return await stream(request, ("offices",), "office", event)
+
+
+CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
+
+
+async def offices_api(request: web.Request) -> web.Response:
+    lang = language(request)
+    body = [office_summary(request, o, lang) for o in request.app["settings"].offices]
+    return web.json_response({"offices": body}, headers=CORS)
+
+
+async def history_api(request: web.Request) -> web.Response:
+    office_id = request.match_info["office"]
+    if office_id not in request.app["settings"].offices:
+        return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
+    history = _mirror(request).office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
+    if request.query.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["office", "weekday", "hour", "typical_wait_min", "tickets_per_day"])
+        for cell in history.get("cells", []):
+            writer.writerow([office_id, WEEKDAYS[int(cell["weekday"])], cell["hour"], cell["typical_wait_min"],
+                             cell.get("tickets_per_day", "")])
+        return web.Response(text=out.getvalue(), content_type="text/csv", headers=CORS)
+    return web.json_response(history, headers=CORS)
+
+
+# -- operations ----------------------------------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.Response:
+    mirror = _mirror(request)
+    return web.json_response({"status": "ok", "mqtt_connected": mirror.mqtt_connected},
+                             status=200 if mirror.mqtt_connected else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    mirror = _mirror(request)
+    lines = [
+        "# TYPE wartemarke_web_sse_clients gauge", f"wartemarke_web_sse_clients {request.app['sse_clients']}",
+        "# TYPE wartemarke_web_mqtt_connected gauge", f"wartemarke_web_mqtt_connected {int(mirror.mqtt_connected)}",
+        "# TYPE wartemarke_web_updates_total counter", f"wartemarke_web_updates_total {mirror.updates}",
+        "# TYPE wartemarke_web_invalid_messages_total counter",
+        f"wartemarke_web_invalid_messages_total {mirror.invalid}",
+        "# TYPE wartemarke_tickets_tracked gauge", f"wartemarke_tickets_tracked {len(mirror.tickets)}",
+        "# TYPE wartemarke_waiting gauge", "# TYPE wartemarke_expected_wait_minutes gauge",
+        "# TYPE wartemarke_calls_seq counter",
+    ]
+    for office_id in request.app["settings"].offices:
+        office = mirror.office(office_id)
+        for s in (office.queue or {}).get("services", []):
+            labels = f'office="{office_id}",service="{s["service"]}"'
+            lines.append(f"wartemarke_waiting{{{labels}}} {s.get('waiting', 0)}")
+            if s.get("expected_wait_min") is not None:
+                lines.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
+        if office.calls:
+            lines.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+async def static_page(request: web.Request) -> web.Response:
+    return page(request, f"{request.match_info.route.name}.html")
+
+
+def add_public_routes(app: web.Application) -> None:
+    app.router.add_get("/", ampel_page)
+    app.router.add_get("/events/offices", ampel_events)
+    app.router.add_get(r"/{prefix:[tT]}/{token}", tracking_page)
+    app.router.add_get(r"/{prefix:[tT]}/{token}/events", tracking_events)
+    app.router.add_get("/api/v1/tickets/{token}", tracking_api)
+    app.router.add_get("/api/v1/offices", offices_api)
+    app.router.add_get("/api/v1/offices/{office}/history", history_api)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/barrierefreiheit", static_page, name="accessibility")
+    app.router.add_get("/datenschutz", static_page, name="privacy")
+    app.router.add_get("/impressum", static_page, name="imprint")
