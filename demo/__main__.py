@@ -23,13 +23,14 @@ from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CallsState, CommandRequest, ticket_event_from_dict
-from tests.broker import Broker
+from protocol.messages import CallsState, CommandRequest, TicketIssued, ticket_event_from_dict
+from tests.broker import Broker, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
 EXAMPLES = ROOT / "deploy" / "examples"
 OFFICE = "buergerbuero-mitte"
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-passwort"
 ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
 
 
@@ -44,7 +45,7 @@ def adapt(example: str, replacements: dict[str, str], out: Path) -> Path:
     return out
 
 
-def kiosk_config(port: int) -> Path:
+def kiosk_config(port: int, web_port: int) -> Path:
     return adapt("kiosk.toml", {
         'state_dir = "/var/lib/wartemarke-kiosk"': f'state_dir = "{VAR / "kiosk-1"}"',
         'host = "hub.local"\nport = 1883\nusername = "kiosk-1"                 # per-device credentials '
@@ -52,12 +53,12 @@ def kiosk_config(port: int) -> Path:
             f'host = "127.0.0.1"\nport = {port}',
         'type = "usb"': f'type = "file"\npath = "{VAR / "printed"}"\npng_previews = true',
         "usb_vendor_id = 0x04b8\nusb_product_id = 0x0202\n": "",
-        'tracking_url = "https://warte.example.org/t/"': 'tracking_url = "http://localhost:8080/t/"',
+        'tracking_url = "https://warte.example.org/t/"': f'tracking_url = "http://localhost:{web_port}/t/"',
         "min_interval_s = 3.0 ": "min_interval_s = 1.0 ",
     }, VAR / "kiosk.toml")
 
 
-def hub_config(port: int) -> Path:
+def hub_config(port: int, web_port: int) -> Path:
     hours = re.search(r"(?ms)^\[offices\.hours\].*?\n\n", (EXAMPLES / "hub.toml").read_text(encoding="utf-8"))
     assert hours is not None
     return adapt("hub.toml", {
@@ -66,6 +67,10 @@ def hub_config(port: int) -> Path:
         hours.group(0): "[offices.hours]  # the demo office never closes\n" + ALL_DAY + "\n\n",
         'hours = { mon = ["08:00-12:00"], tue = ["08:00-12:00"], thu = ["14:00-18:00"] }': "",
         "tick_s = 15": "tick_s = 2",
+        'host = "0.0.0.0"\nport = 8080\npublic_url = "https://warte.example.org"':
+            f'host = "127.0.0.1"\nport = {web_port}\npublic_url = "http://localhost:{web_port}"',
+        'session_secret_file = "/etc/wartemarke/web-session-secret"': "",
+        'privacy_url = "https://www.example.org/datenschutz"\nimprint_url = "https://www.example.org/impressum"': "",
     }, VAR / "hub.toml")
 
 
@@ -79,13 +84,15 @@ def display_config(port: int, window: bool) -> Path:
     }, VAR / "display.toml")
 
 
-def watch(link: MqttLink) -> None:
-    """Print ticket events as they reach the broker and every new call."""
+def watch(link: MqttLink, web_port: int) -> None:
+    """Print ticket events (with the tracking page's address) as they reach the broker, and every call."""
     last_seq = -1
 
     def on_ticket(topic: str, payload: bytes) -> None:
         event = ticket_event_from_dict(decode_object(payload))
         print(f"  broker ← {event.type} {event.label} from {event.device} (seq {event.seq})", flush=True)
+        if isinstance(event, TicketIssued):
+            print(f"  tracking page of {event.label}: http://localhost:{web_port}/t/{event.token}", flush=True)
 
     def on_calls(topic: str, payload: bytes) -> None:
         nonlocal last_seq
@@ -118,10 +125,17 @@ def main() -> int:
     broker.start()
     print(f"wartemarke {VERSION} demo — broker on 127.0.0.1:{broker.port}, state in {VAR}")
     env = {**os.environ, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "WARNING")}
-    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(hub_config(broker.port))],
-                           cwd=ROOT, env=env)
+    web_port = int(os.environ.get("DEMO_WEB_PORT", "0")) or free_port()
+    hub_toml = hub_config(broker.port, web_port)
+    subprocess.run([sys.executable, "-m", "hub", "users", "--config", str(hub_toml), "add", DEMO_USER, "--role",
+                    "supervisor", "--password-stdin"], input=DEMO_PASSWORD + "\n", text=True, cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(hub_toml)], cwd=ROOT, env=env)
+    base = f"http://localhost:{web_port}"
+    print(f"Ampel (public):   {base}/\ncounter (clerks):  {base}/counter?office={OFFICE}&counter=platz-1"
+          f"   login: {DEMO_USER} / {DEMO_PASSWORD}\ndevices (techs):   {base}/devices   (same login)")
     kiosk = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--simulate", "--config",
-                              str(kiosk_config(broker.port))], stdin=subprocess.PIPE, text=True, cwd=ROOT,
+                              str(kiosk_config(broker.port, web_port))], stdin=subprocess.PIPE, text=True, cwd=ROOT,
                              env={**env, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO")})
     window = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     display_cmd = [sys.executable, "-m", "display", "run", "--config", str(display_config(broker.port, window))]
@@ -134,7 +148,7 @@ def main() -> int:
           f"no screen here: the waiting-room display writes its board to {board_png} after every change")
     link = MqttLink(BrokerSettings(port=broker.port), OFFICE, "demo-clerk", "demo", VERSION,
                     SystemClock(assume_synced=True), availability=False)
-    watch(link)
+    watch(link, web_port)
     link.start()
     print(f"kiosk prints into {VAR / 'printed'} (.escpos = printer bytes, .png = what the citizen gets)")
     stop = threading.Event()
