@@ -5,7 +5,9 @@
 Parts (each in its own module): press-to-last-byte latency (kiosk_latency) and synced commits per
 ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size) — the
 `kiosk` part; the hub's wait estimates against the Munich/Berlin formula on the committed simulated
-office days (eta/evaluate.py) — the `eta` part. Without a part name, all parts run.
+office days (eta/evaluate.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
+memory beside headless Chromium, frame render time and wake-up counts (display_bench) — the `display`
+part. Without a part name, all parts run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size
+from bench import display_bench, hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size
 from bench.eta import evaluate as eta
 from bench.machine import machine_lines
 from bench.stats import Row, markdown_table, median, mib, ms, percentile, ratio, secs, text_table
@@ -27,7 +29,7 @@ from tests.broker import Broker
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5
 TICKET_TARGET_BYTES = 1024
-PARTS = ("kiosk", "eta", "hub")
+PARTS = ("kiosk", "eta", "hub", "display")
 
 
 def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
@@ -186,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         if "hub" in parts:
             print("[hub] commands per second and next → calls latency through the broker …", flush=True)
             rows += hub_latency.run(directory=work, notes=notes)
+        if "display" in parts:
+            print("[display] call → frame, CPU, memory beside Chromium, frame render time …", flush=True)
+            rows += display_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

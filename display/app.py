@@ -1,15 +1,17 @@
 """The running display: MQTT in, pygame frames out, sound on the side — and never a busy loop.
 
-The network thread only parses messages and posts them as pygame events; the render thread (the
-main thread) waits for events with a timeout, applies them to the Board, and redraws only what
-changed. A one-second timer drives the clock and the offline check; a faster timer runs only while
-a new call flashes.
+The network thread only parses messages and puts them into an inbox; the render thread blocks on
+that inbox until the next thing is due (the next second for the clock and the offline check, or the
+next flash step while a new call flashes), applies what arrived to the Board, pumps SDL's own events
+and redraws only what changed. It does not wait in `pygame.event.wait`: pygame-ce's wait polls every
+millisecond (~1000 wake-ups a second), a blocking queue wakes only when there is something to do.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +33,8 @@ from protocol.link import MqttLink
 from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
 
 log = logging.getLogger("wartemarke.display")
-MESSAGE = pygame.event.custom_type()
-CONNECTION = pygame.event.custom_type()
-TICK = pygame.event.custom_type()
-FLASH = pygame.event.custom_type()
+FLASH_STEP_S = 0.25
+Item = tuple[str, Any]  # ("message", parsed message) | ("connection", bool) | ("wake", None)
 
 
 @dataclass
@@ -90,6 +90,7 @@ class DisplayApp:
         self.stop_event = threading.Event()
         self.frame_done = threading.Condition()
         self.last_stale: str | None = "starting"
+        self.inbox: queue.Queue[Item] = queue.Queue()
         root = topics.office_root(config.office)
         for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
                       f"{root}/device/+/status"):
@@ -97,7 +98,7 @@ class DisplayApp:
         self.link.on_connection_change(self._on_connection)
 
     def _on_connection(self, up: bool) -> None:
-        pygame.event.post(pygame.event.Event(CONNECTION, up=up))
+        self.inbox.put(("connection", up))
 
     # -- network thread: parse and hand over ------------------------------------------------------
 
@@ -116,7 +117,7 @@ class DisplayApp:
             message = DeviceStatus.from_dict(data)
             if message.role != "hub":
                 return
-        pygame.event.post(pygame.event.Event(MESSAGE, message=message))
+        self.inbox.put(("message", message))
 
     # -- render thread -------------------------------------------------------------------------
 
@@ -124,23 +125,30 @@ class DisplayApp:
         return {"frames": self.counters.frames, "video_driver": pygame.display.get_driver(),
                 "stale": self.last_stale, "calls_seq": self.board.calls_seq}
 
-    def apply(self, event: pygame.event.Event) -> None:
+    def apply(self, item: Item) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()
-        if event.type == CONNECTION:
-            self.board.broker_connected = event.up
-            return
-        if event.type != MESSAGE:
-            return
-        message = event.message
-        if isinstance(message, CallsState):
-            if self.board.set_calls(message, now, mono, self.config.highlight_s):
-                pygame.time.set_timer(FLASH, 250)
+        kind, message = item
+        if kind == "connection":
+            self.board.broker_connected = message
+        elif isinstance(message, CallsState):
+            self.board.set_calls(message, now, mono, self.config.highlight_s)
         elif isinstance(message, QueueState):
             self.board.set_queue(message, now, mono)
         elif isinstance(message, OfficeInfo):
             self.board.set_info(message, mono)
         elif isinstance(message, DeviceStatus):
             self.board.hub_online = message.online
+
+    def _flashing(self, mono: float) -> bool:
+        since = mono - (self.board.highlight_until - self.config.highlight_s)
+        return self.board.highlighted(mono) and since <= FLASH_S
+
+    def _next_timeout(self) -> float:
+        """Seconds until something on the board is due: the next flash step, else the next second."""
+        mono = self.clock.monotonic()
+        if self._flashing(mono):
+            return FLASH_STEP_S
+        return max(0.01, 1.0 - (self.clock.now().timestamp() % 1.0))
 
     def frame(self) -> list[pygame.Rect]:
         now, mono = self.clock.now(), self.clock.monotonic()
@@ -154,8 +162,6 @@ class DisplayApp:
                 log.info("board is current again")
             self.last_stale = stale
             self.link.publish_status()
-        if not self.board.highlighted(mono) or mono - (self.board.highlight_until - self.config.highlight_s) > FLASH_S:
-            pygame.time.set_timer(FLASH, 0)
         dirty = self.renderer.render(self.board, now, mono, stale)
         pending = self.board.take_pending()
         if pending:
@@ -173,26 +179,31 @@ class DisplayApp:
         """The event loop; returns when stop_event is set (from any thread)."""
         self.announcer.start()
         self.link.start()
-        pygame.time.set_timer(TICK, 1000)
         self.frame()
         try:
             while not self.stop_event.is_set():
-                first = pygame.event.wait(1000)
+                try:
+                    items = [self.inbox.get(timeout=self._next_timeout())]
+                except queue.Empty:
+                    items = []
                 self.counters.wakeups += 1
-                for event in [first, *pygame.event.get()]:
-                    if event.type == pygame.QUIT:
-                        self.stop_event.set()
-                    self.apply(event)
+                while True:
+                    try:
+                        items.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                for item in items:
+                    self.apply(item)
+                if any(event.type == pygame.QUIT for event in pygame.event.get()):
+                    self.stop_event.set()
                 self.frame()
         finally:
-            pygame.time.set_timer(TICK, 0)
-            pygame.time.set_timer(FLASH, 0)
             self.link.stop()
             self.announcer.stop()
 
     def stop(self) -> None:
         self.stop_event.set()
-        pygame.event.post(pygame.event.Event(TICK))  # wake the loop now
+        self.inbox.put(("wake", None))  # wake the loop now
 
 
 def save_png(surface: pygame.Surface, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import queue
 import signal
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def snapshot(config: DisplayConfig, out: Path, sample: bool, wait_s: float) -> i
 
     import pygame
 
-    from display.app import MESSAGE, DisplayApp, open_screen, save_png
+    from display.app import DisplayApp, open_screen, save_png
     from display.sample import sample_calls, sample_info, sample_queue
 
     config = dataclasses.replace(config, video_driver="dummy", chime=False, speech=False)
@@ -78,10 +79,13 @@ def snapshot(config: DisplayConfig, out: Path, sample: bool, wait_s: float) -> i
         app.link.start()
         deadline = clock.monotonic() + wait_s
         while wanted and clock.monotonic() < deadline:  # until the retained state is in, or the wait is over
-            event = pygame.event.wait(100)
-            app.apply(event)
-            if event.type == MESSAGE:
-                wanted.discard(type(event.message).__name__)
+            try:
+                item = app.inbox.get(timeout=max(0.01, deadline - clock.monotonic()))
+            except queue.Empty:
+                break
+            app.apply(item)
+            if item[0] == "message":
+                wanted.discard(type(item[1]).__name__)
         if wanted:
             print(f"no retained {', '.join(sorted(wanted))} within {wait_s:.0f} s: drawing what there is",
                   file=sys.stderr)

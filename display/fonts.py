@@ -1,7 +1,8 @@
 """Fonts and cached text surfaces: DejaVu Sans (Debian's fonts-dejavu-core, Bitstream Vera licence).
 
 Rendering text is the expensive part of a frame, so every (text, size, colour) surface is rendered
-once, `convert_alpha()`ed to the screen's format and reused until it falls out of a small LRU.
+once, `convert_alpha()`ed to the screen's format and reused until it falls out of an LRU bounded by
+bytes (24 MiB), so a day of calls at 4K cannot grow the process.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ Color = tuple[int, int, int]
 
 
 class FontBook:
-    def __init__(self, max_surfaces: int = 400) -> None:
+    def __init__(self, max_bytes: int = 24 * 1024 * 1024) -> None:
         self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
         self._surfaces: OrderedDict[tuple[str, int, bool, Color], pygame.Surface] = OrderedDict()
-        self._max = max_surfaces
+        self._max_bytes = max_bytes  # by bytes, not count: one big 4K label alone is ~3 MB
+        self.cached_bytes = 0
         self.renders = 0  # surfaces actually rendered (cache misses), for the benchmarks
         if not BOLD.exists():
             log.warning("%s missing (apt-get install fonts-dejavu-core): using pygame's default font", BOLD)
@@ -68,6 +70,13 @@ class FontBook:
             surface = surface.convert_alpha()
         self.renders += 1
         self._surfaces[key] = surface
-        if len(self._surfaces) > self._max:
-            self._surfaces.popitem(last=False)
+        self.cached_bytes += _size(surface)
+        while self.cached_bytes > self._max_bytes and len(self._surfaces) > 1:
+            _, evicted = self._surfaces.popitem(last=False)
+            self.cached_bytes -= _size(evicted)
         return surface
+
+
+def _size(surface: pygame.Surface) -> int:
+    width, height = surface.get_size()
+    return width * height * surface.get_bytesize()

@@ -1,8 +1,9 @@
 """Drawing the board with pygame: only the regions whose content changed, from cached text surfaces.
 
 Each region has a signature (what it shows); a frame redraws the regions whose signature changed and
-returns their rectangles for `pygame.display.update(rects)`. An idle board therefore redraws only
-its clock, once a minute, although it checks once a second.
+returns their rectangles for `pygame.display.update(rects)`. An idle board redraws its clock once a
+minute (it checks once a second) and, in "alternate" language mode, the texts that change language
+every `language_switch_s`.
 """
 
 from __future__ import annotations
