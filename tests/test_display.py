@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pygame
@@ -21,6 +22,7 @@ from protocol.messages import Call, CallsState, OfficeInfo
 from tests.display_harness import DisplayThread, write_display_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def luminance(color: tuple[int, int, int]) -> float:
@@ -110,7 +112,7 @@ def test_snapshot_from_retained_state_shows_the_newest_call(tmp_path, shared_bro
                 retain=True)
     rec.publish(topics.calls(topic_office), encode_object(sample_calls(day, now).to_dict()), retain=True)
     rec.publish(topics.queue(topic_office), encode_object(sample_queue(day, now).to_dict()), retain=True)
-    full = tmp_path / "board.png"
+    full = ARTIFACTS / "display-board-1920x1080.png"  # kept as a test artefact
     assert display_main(["snapshot", "--config", str(config), "--out", str(full)]) == 0
     layout = board_layout(1920, 1080)
     x, y, w, h = layout.newest
