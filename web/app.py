@@ -9,29 +9,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from protocol.clock import Clock
 from protocol.link import BrokerSettings
 from web.bridge import Bridge
 from web.config import WebSettings
+from web.keys import BRIDGE, MIRROR, SETTINGS
 from web.mirror import Mirror
-from web.public import MissLimiter, add_public_routes
+from web.public import MISSES, MissLimiter, add_public_routes
 
 log = logging.getLogger("wartemarke.web")
-ACCESS_LOG_FORMAT = '%t "%r" %s %b %Tf'  # no client address: access logs hold no IP addresses
+TOKEN_IN_PATH = re.compile(r"/(t|T|tickets)/[A-Za-z2-7]{16,64}")
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """Access log lines without client addresses and without tracking tokens (they outlive their day
+    in a log): `GET /t/… 200 3261 B 0.002 s`."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = TOKEN_IN_PATH.sub(lambda m: f"/{m.group(1)}/…", request.path)
+        self.logger.info("%s %s %s %s B %.3f s", request.method, path, response.status, response.body_length, time)
 
 
 def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = None,
                internal: Callable[[web.Application], None] | None = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
-    app["settings"], app["mirror"], app["bridge"] = settings, mirror, bridge
-    app["misses"] = MissLimiter(settings.miss_limit_per_min)
-    app["sse_clients"] = 0
+    app[SETTINGS] = settings
+    app[MIRROR] = mirror
+    app[BRIDGE] = bridge
+    app[MISSES] = MissLimiter(settings.miss_limit_per_min)
     add_public_routes(app)
     if internal is not None:
         internal(app)
@@ -75,7 +88,8 @@ class WebServer:
                              internal=self.internal is not None)
         app = create_app(self.settings, self.mirror, self.bridge, self.internal)
         access = logging.getLogger("wartemarke.web.access") if self.settings.access_log else None
-        self._runner = web.AppRunner(app, access_log=access, access_log_format=ACCESS_LOG_FORMAT)
+        self._runner = web.AppRunner(app, access_log=access, access_log_class=RedactingAccessLogger,
+                                     handler_cancellation=True, shutdown_timeout=5)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
         self.bridge.start()

@@ -14,6 +14,7 @@ import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from aiohttp import web
 from protocol.messages import TOKEN_RE
 from protocol.topics import token_hash
 from web.i18n import language, translator
+from web.keys import MIRROR, SETTINGS
 from web.mirror import Mirror
 from web.svg import history_svg
 from web.templates_env import render
@@ -30,17 +32,20 @@ HEARTBEAT_S = 20.0
 
 
 def _mirror(request: web.Request) -> Mirror:
-    mirror: Mirror = request.app["mirror"]
+    mirror: Mirror = request.app[MIRROR]
     return mirror
 
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """A rendered page. `Referrer-Policy: same-origin`: a tracking link never reaches another site (the privacy
+    or imprint link may point to the operator's site), while our own forms still get a real `Origin` header;
+    `no-referrer` would make browsers send `Origin: null` with every form POST, which the login refuses."""
     lang = language(request)
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
     html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
                   privacy_url=settings.privacy_url, imprint_url=settings.imprint_url, **context)
     return web.Response(text=html, content_type="text/html", status=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
                                  "X-Content-Type-Options": "nosniff"})
 
 
@@ -54,18 +59,27 @@ class MissLimiter:
         self._misses: dict[str, deque[float]] = defaultdict(deque)
 
     def blocked(self, client: str) -> bool:
-        misses, now = self._misses[client], time.monotonic()
+        misses, now = self._misses.get(client), time.monotonic()
+        if misses is None:
+            return False
         while misses and now - misses[0] > 60:
             misses.popleft()
+        if not misses:  # forget clients without recent misses: the table must not grow for ever
+            del self._misses[client]
         return len(misses) >= self.per_minute
 
     def miss(self, client: str) -> None:
         self._misses[client].append(time.monotonic())
 
 
-def _client(request: web.Request) -> str:
-    forwarded = request.headers.get("X-Forwarded-For") if request.app["settings"].trust_forwarded else None
-    return (forwarded or request.remote or "?").split(",")[0].strip()
+MISSES = web.AppKey("misses", MissLimiter)
+
+
+def client_key(request: web.Request) -> str:
+    """Who is asking, for rate limits only (never logged). Behind our proxy, the LAST X-Forwarded-For
+    entry is the one the proxy appended; earlier entries are whatever the client sent."""
+    forwarded = request.headers.get("X-Forwarded-For") if request.app[SETTINGS].trust_forwarded else None
+    return (forwarded or request.remote or "?").split(",")[-1].strip()
 
 
 def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
@@ -76,8 +90,8 @@ def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
 
 
 def _not_found(request: web.Request) -> web.Response:
-    limiter: MissLimiter = request.app["misses"]
-    client = _client(request)
+    limiter = request.app[MISSES]
+    client = client_key(request)
     if limiter.blocked(client):
         return web.Response(status=429, text="Too many unknown tickets; please wait a minute.\n",
                             headers={"Retry-After": "60"})
@@ -119,7 +133,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         if current is None:
             return None
         html = render("ticket_status.html", lang=lang, t=translator(lang), **_ticket_context(request, *current))
-        return json.dumps({"state": current[1].get("state"), "html": html})
+        return json.dumps({"state": current[1].get("state"), "recall": current[1].get("recall", 0), "html": html})
 
     return await stream(request, key, "status", event)
 
@@ -137,8 +151,8 @@ async def tracking_api(request: web.Request) -> web.Response:
 
 
 def _not_found_json_blocked(request: web.Request) -> bool:
-    limiter: MissLimiter = request.app["misses"]
-    client = _client(request)
+    limiter = request.app[MISSES]
+    client = client_key(request)
     if limiter.blocked(client):
         return True
     limiter.miss(client)
@@ -147,19 +161,43 @@ def _not_found_json_blocked(request: web.Request) -> bool:
 
 # -- server-sent events --------------------------------------------------------------------------------
 
+@dataclass
+class Streams:
+    """The open event streams (their handler tasks): counted for /metrics, ended on shutdown.
+
+    A mutable object set before the app starts: a running aiohttp app's own state must not change.
+    """
+
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def clients(self) -> int:
+        return len(self.tasks)
+
+
+STREAMS = web.AppKey("streams", Streams)
+
+
 async def stream(request: web.Request, key: tuple[str, ...], name: str,
-                 make: Callable[[str | None], str | None]) -> web.StreamResponse:
-    """A server-sent event stream: the current state at once, then every change, heartbeats between."""
+                 make: Callable[[str | None], str | None],
+                 initial: Callable[[], list[str]] | None = None) -> web.StreamResponse:
+    """A server-sent event stream: the current state at once, then every change, heartbeats between.
+
+    The current state is `make(None)`, or the events `initial()` returns.
+    """
     mirror = _mirror(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     queue = mirror.subscribe(key)
-    request.app["sse_clients"] += 1
+    streams = request.app[STREAMS]
+    task = asyncio.current_task()
+    if task is not None:
+        streams.tasks.add(task)
     try:
-        first = make(None)
-        if first is not None:
-            await response.write(f"event: {name}\ndata: {first}\n\n".encode())
+        current = initial() if initial is not None else [e for e in [make(None)] if e is not None]
+        for event in current:
+            await response.write(f"event: {name}\ndata: {event}\n\n".encode())
         while True:
             try:
                 changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
@@ -172,9 +210,16 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
+        if task is not None:
+            streams.tasks.discard(task)
         mirror.unsubscribe(key, queue)
-        request.app["sse_clients"] -= 1
     return response
+
+
+async def _end_streams(app: web.Application) -> None:
+    """On shutdown: end the open event streams, or the server waits for them (they never end by themselves)."""
+    for task in list(app[STREAMS].tasks):
+        task.cancel()
 
 
 # -- the Ampel, history, open data ---------------------------------------------------------------------
@@ -197,7 +242,7 @@ def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str,
 async def ampel_page(request: web.Request) -> web.Response:
     lang = language(request)
     offices = []
-    for office_id in request.app["settings"].offices:
+    for office_id in request.app[SETTINGS].offices:
         summary = office_summary(request, office_id, lang)
         summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
         offices.append(summary)
@@ -206,7 +251,7 @@ async def ampel_page(request: web.Request) -> web.Response:
 
 async def ampel_events(request: web.Request) -> web.StreamResponse:
     lang = language(request)
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
 
     def event(office_id: str | None = None) -> str | None:
         if office_id is None or office_id not in settings.offices:
@@ -216,7 +261,10 @@ async def ampel_events(request: web.Request) -> web.StreamResponse:
         html = render("office.html", lang=lang, t=translator(lang), office=summary)
         return json.dumps({"id": office_id, "html": html})
 
-    return await stream(request, ("offices",), "office", event)
+    def current() -> list[str]:  # every office at once: a change since the page was rendered is not lost
+        return [data for data in map(event, settings.offices) if data is not None]
+
+    return await stream(request, ("offices",), "office", event, current)
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
@@ -224,22 +272,26 @@ CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"
 
 async def offices_api(request: web.Request) -> web.Response:
     lang = language(request)
-    body = [office_summary(request, o, lang) for o in request.app["settings"].offices]
+    body = [office_summary(request, o, lang) for o in request.app[SETTINGS].offices]
     return web.json_response({"offices": body}, headers=CORS)
 
 
 async def history_api(request: web.Request) -> web.Response:
     office_id = request.match_info["office"]
-    if office_id not in request.app["settings"].offices:
+    if office_id not in request.app[SETTINGS].offices:
         return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
     history = _mirror(request).office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
     if request.query.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["office", "weekday", "hour", "typical_wait_min", "tickets_per_day"])
+        writer.writerow(["office", "weekday", "hour", "typical_wait_min", "tickets_per_day",
+                         "ran_out_days", "of_days", "ran_out_typical_time"])  # the last three: per weekday
+        ran_out = history.get("ran_out") or {}
         for cell in history.get("cells", []):
+            ran = ran_out.get(str(cell["weekday"])) or {}
             writer.writerow([office_id, WEEKDAYS[int(cell["weekday"])], cell["hour"], cell["typical_wait_min"],
-                             cell.get("tickets_per_day", "")])
+                             cell.get("tickets_per_day", ""), ran.get("days", ""), ran.get("of_days", ""),
+                             ran.get("typical_time", "")])
         return web.Response(text=out.getvalue(), content_type="text/csv", headers=CORS)
     return web.json_response(history, headers=CORS)
 
@@ -253,27 +305,29 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format (0.0.4): each metric family's samples in one group after its TYPE line."""
     mirror = _mirror(request)
     lines = [
-        "# TYPE wartemarke_web_sse_clients gauge", f"wartemarke_web_sse_clients {request.app['sse_clients']}",
+        "# TYPE wartemarke_web_sse_clients gauge", f"wartemarke_web_sse_clients {request.app[STREAMS].clients}",
         "# TYPE wartemarke_web_mqtt_connected gauge", f"wartemarke_web_mqtt_connected {int(mirror.mqtt_connected)}",
         "# TYPE wartemarke_web_updates_total counter", f"wartemarke_web_updates_total {mirror.updates}",
         "# TYPE wartemarke_web_invalid_messages_total counter",
         f"wartemarke_web_invalid_messages_total {mirror.invalid}",
         "# TYPE wartemarke_tickets_tracked gauge", f"wartemarke_tickets_tracked {len(mirror.tickets)}",
-        "# TYPE wartemarke_waiting gauge", "# TYPE wartemarke_expected_wait_minutes gauge",
-        "# TYPE wartemarke_calls_seq counter",
     ]
-    for office_id in request.app["settings"].offices:
+    waiting, waits, calls = ["# TYPE wartemarke_waiting gauge"], ["# TYPE wartemarke_expected_wait_minutes gauge"], [
+        "# TYPE wartemarke_calls_seq counter"]
+    for office_id in request.app[SETTINGS].offices:
         office = mirror.office(office_id)
         for s in (office.queue or {}).get("services", []):
             labels = f'office="{office_id}",service="{s["service"]}"'
-            lines.append(f"wartemarke_waiting{{{labels}}} {s.get('waiting', 0)}")
+            waiting.append(f"wartemarke_waiting{{{labels}}} {s.get('waiting', 0)}")
             if s.get("expected_wait_min") is not None:
-                lines.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
+                waits.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
         if office.calls:
-            lines.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+            calls.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
+    return web.Response(text="\n".join(lines + waiting + waits + calls) + "\n",
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
 async def static_page(request: web.Request) -> web.Response:
@@ -281,6 +335,8 @@ async def static_page(request: web.Request) -> web.Response:
 
 
 def add_public_routes(app: web.Application) -> None:
+    app[STREAMS] = Streams()
+    app.on_shutdown.append(_end_streams)
     app.router.add_get("/", ampel_page)
     app.router.add_get("/events/offices", ampel_events)
     app.router.add_get(r"/{prefix:[tT]}/{token}", tracking_page)

@@ -15,21 +15,38 @@ def _colour(wait: float) -> str:
 
 
 def history_svg(history: dict[str, Any] | None, lang: str) -> str:
-    """An accessible SVG (title, per-cell titles) or "" when there is nothing to show."""
+    """An accessible SVG (title, per-cell titles) or "" when there is nothing to show.
+
+    One row per weekday, one column per hour (typical wait), and at the right the time tickets typically
+    ran out on that weekday (when they did on any of the recent weeks' days).
+    """
     cells = (history or {}).get("cells") or []
-    if not cells:
+    ran_out: dict[str, Any] = (history or {}).get("ran_out") or {}
+    if not cells and not ran_out:
         return ""
     hours = sorted({int(c["hour"]) for c in cells})
-    days = sorted({int(c["weekday"]) for c in cells})
+    days = sorted({int(c["weekday"]) for c in cells} | {int(d) for d in ran_out})
     cw, ch, left, top = 26, 18, 34, 16
-    width, height = left + cw * len(hours), top + ch * len(days)
-    title = "Typische Wartezeit nach Wochentag und Stunde" if lang == "de" else "Typical wait by weekday and hour"
+    grid = left + cw * len(hours)
+    width, height = grid + (60 if ran_out else 0), top + ch * len(days)
+    de = lang == "de"
+    title = "Typische Wartezeit nach Wochentag und Stunde" if de else "Typical wait by weekday and hour"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>']
     for i, hour in enumerate(hours):
         parts.append(f'<text x="{left + i * cw + 4}" y="12">{hour:02d}</text>')
+    if ran_out:
+        parts.append(f'<text x="{grid + 6}" y="12">{"leer ab" if de else "out at"}</text>')
     for j, day in enumerate(days):
         parts.append(f'<text x="0" y="{top + j * ch + 13}">{DAYS[lang][day]}</text>')
+        out = ran_out.get(str(day))
+        if out:
+            label = (f'{DAYS[lang][day]}: Wartemarken an {out.get("days")} von {out.get("of_days")} Tagen vergriffen, '
+                     f'typisch um {out.get("typical_time")} Uhr' if de else
+                     f'{DAYS[lang][day]}: tickets ran out on {out.get("days")} of {out.get("of_days")} days, '
+                     f'typically at {out.get("typical_time")}')
+            parts.append(f'<text x="{grid + 6}" y="{top + j * ch + 13}"><title>{escape(label)}</title>'
+                         f'{escape(str(out.get("typical_time", "")))}</text>')
     for cell in cells:
         i, j = hours.index(int(cell["hour"])), days.index(int(cell["weekday"]))
         wait = float(cell["typical_wait_min"])

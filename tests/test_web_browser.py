@@ -1,0 +1,167 @@
+"""The pages in a real browser: Debian's headless Chromium driven by Playwright, against a real Hub
+with `[web]`, a real mosquitto and a real in-process kiosk (mock pins) that prints the tickets.
+
+Playwright never downloads a browser here: it starts /usr/bin/chromium. Screenshots go to
+test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from protocol import topics
+from tests.broker import free_port
+from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config
+from tests.web_harness import ARTIFACTS, WebHub, wait_until, write_web_hub_config
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (deploy/install-debian-packages.sh); never a downloaded one
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LIVE_MS = 10_000  # how long a live update may take to show
+VIBRATION_COUNTER = ("window.__vibrations = 0;"  # (evaluate() would call a function the expression ends with)
+                     "navigator.vibrate = function () { window.__vibrations += 1; return true; }; 0")
+CLERK = ("clerk-anna", "clerk", "demo-password-123")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run deploy/install-debian-packages.sh"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Any]:
+    context = browser.new_context(locale="de-DE", viewport={"width": 412, "height": 860})  # a phone
+    context.set_default_timeout(LIVE_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()  # before the hub stops: the event streams end with the browser
+
+
+@pytest.fixture
+def office(tmp_path, shared_broker, recorder_factory, topic_office):
+    """A hub with its web, and a kiosk of the office that prints on a file printer."""
+    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/kiosk/+/ticket"])
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port())
+    web = WebHub.start(config, topic_office, shared_broker.port, users=(CLERK,))
+    kiosk = start_kiosk(write_config(tmp_path / "kiosk", shared_broker.port, topic_office, services=FAST_A))
+    try:
+        assert kiosk.ready.wait(10), "the kiosk did not start numbering"
+        yield web, kiosk, rec
+    finally:
+        kiosk.stop()
+        web.stop()
+
+
+def print_ticket(web: WebHub, kiosk: Any, rec: Any, count: int) -> dict[str, Any]:
+    """Press the kiosk's button; the printed ticket's event (with its token) once the web mirrors it."""
+    press(kiosk, "A")
+    assert kiosk.wait_handled(count, 10)
+    event: dict[str, Any] = rec.wait_for_json(topics.kiosk_ticket(web.office, "kiosk-1"), lambda e: e["seq"] == count)
+    key = topics.token_hash(event["token"])
+    wait_until(lambda: key in web.mirror.tickets, what=f"the web to mirror {event['label']}")
+    return event
+
+
+def open_tracking(page: Any, web: WebHub, token: str, query: str = "") -> None:
+    """Open the tracking page and wait until its event stream is connected."""
+    with page.expect_response(lambda r: r.url.split("?")[0].endswith("/events") and r.status == 200):
+        page.goto(f"{web.url}/t/{token}{query}")
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_a_printed_ticket_is_tracked_and_switches_to_called_without_reload(office, page):
+    web, kiosk, rec = office
+    event = print_ticket(web, kiosk, rec, 1)
+    open_tracking(page, web, event["token"])
+    expect(page.locator("#ticket-label")).to_have_text(event["label"])
+    expect(page.locator("#status")).to_contain_text("Sie warten")
+    expect(page.locator("#status")).to_contain_text("Vor Ihnen: 0")
+    screenshot(page, "tracking-waiting.png")
+    page.evaluate("window.__marker = 1")
+    page.evaluate(VIBRATION_COUNTER)
+    answer = web.command("platz-1", "next")
+    assert answer["ok"] and answer["label"] == event["label"]
+    expect(page.locator("#status .called")).to_have_text("Bitte jetzt zu Platz 1")
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    expect(page).to_have_title(re.compile("^\u25b6"))  # the title flags the call (a background tab shows it)
+    page.wait_for_function("window.__vibrations === 1")  # the phone vibrates (and beeps) once
+    screenshot(page, "tracking-called.png")
+    web.command("platz-1", "recall")
+    page.wait_for_function("window.__vibrations === 2")  # a recall alerts again
+    expect(page.locator("#status .called")).to_have_text("Bitte jetzt zu Platz 1")
+    web.command("platz-1", "done")
+    expect(page.locator("#status")).to_contain_text("Ihr Anliegen ist erledigt")
+    expect(page).not_to_have_title(re.compile("^\u25b6"))
+    assert page.evaluate("window.__marker") == 1 and page.evaluate("window.__vibrations") == 2
+
+
+def test_the_tracking_page_in_english(office, page):
+    web, kiosk, rec = office
+    event = print_ticket(web, kiosk, rec, 1)
+    open_tracking(page, web, event["token"], "?lang=en")
+    expect(page.locator("#status")).to_contain_text("You are waiting")
+    page.evaluate("window.__marker = 1")
+    web.command("platz-2", "next")
+    expect(page.locator("#status .called")).to_have_text("Please go to Platz 2 now")
+    assert page.evaluate("window.__marker") == 1
+
+
+def test_the_ampel_changes_live_when_a_ticket_is_printed(office, page):
+    web, kiosk, rec = office
+    with page.expect_response(lambda r: r.url.endswith("/events/offices") and r.status == 200):
+        page.goto(f"{web.url}/")
+    entry = page.locator(f"#office-{web.office}")
+    general = entry.locator("li", has_text="Allgemeine Anliegen")
+    expect(entry.locator("h2")).to_contain_text("Bürgerbüro Test")
+    expect(general).to_contain_text("0 wartend")
+    page.evaluate("window.__marker = 1")
+    print_ticket(web, kiosk, rec, 1)
+    expect(general).to_contain_text("1 wartend")
+    print_ticket(web, kiosk, rec, 2)
+    expect(general).to_contain_text("2 wartend")
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    screenshot(page, "ampel.png")
+
+
+def test_a_clerk_logs_in_and_calls_the_next_ticket_from_the_counter_page(office, browser, page):
+    web, kiosk, rec = office
+    event = print_ticket(web, kiosk, rec, 1)
+    open_tracking(page, web, event["token"])
+    page.evaluate("window.__marker = 1")
+    clerk_context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    clerk_context.set_default_timeout(LIVE_MS)
+    try:
+        clerk = clerk_context.new_page()
+        clerk.goto(f"{web.url}/counter?office={web.office}&counter=platz-1")
+        expect(clerk).to_have_url(re.compile(r"/login\b"))  # strangers are sent to the login first
+        clerk.get_by_label("Benutzername").fill(CLERK[0])
+        clerk.get_by_label("Passwort").fill(CLERK[2])
+        with clerk.expect_navigation():
+            clerk.get_by_role("button", name="Anmelden").click()
+        expect(clerk).to_have_url(re.compile(r"/counter\?.*counter=platz-1"))  # back where they wanted
+        expect(clerk.locator("#status")).to_have_attribute("data-state", "idle")
+        screenshot(clerk, "counter-before.png")
+        clerk.get_by_role("button", name=re.compile("Nächste")).first.click()
+        expect(clerk.locator("#status .ticket-label")).to_have_text(event["label"])
+        screenshot(clerk, "counter-called.png")
+    finally:
+        clerk_context.close()
+    expect(page.locator("#status .called")).to_have_text("Bitte jetzt zu Platz 1")
+    assert page.evaluate("window.__marker") == 1, "the tracking page was reloaded"

@@ -1,0 +1,361 @@
+"""The public web pages over real HTTP: a real Hub with `[web]`, a real mosquitto, no mocks.
+
+Tracking, the Ampel, history and open data, health and metrics, the security promises (no other
+ticket's data, one 404 for every unknown token, rate-limited misses, no IPs in access logs) and a
+public replica without the clerk and technician pages. Live updates are read from the event streams
+with socket timeouts, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import textwrap
+
+import pytest
+
+from protocol import topics
+from protocol.clock import SystemClock
+from protocol.fields import encode_object
+from tests.broker import free_port
+from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
+from web.app import WebServer
+from web.config import load_replica_config
+
+HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+ALLOWED_TICKET_FIELDS = {"office", "day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min",
+                         "counter_name", "called_at", "recall", "grace_until"}
+
+
+@pytest.fixture
+def web(tmp_path, shared_broker, topic_office):
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port(),
+                                  extra_web="miss_limit_per_min = 5\n")
+    instance = WebHub.start(config, topic_office, shared_broker.port)
+    yield instance
+    instance.stop()
+
+
+# -- tracking ----------------------------------------------------------------------------------------------
+
+def test_the_tracking_page_shows_the_ticket_for_upper_and_lower_case_links(web):
+    event = web.issue("A")
+    for path in (f"/t/{event.token}", f"/T/{event.token}", f"/t/{event.token.lower()}", f"/T/{event.token.lower()}"):
+        reply = get(web.url + path)
+        assert reply.status == 200, path
+        assert reply.headers["content-type"].startswith("text/html")
+        assert reply.headers["cache-control"] == "no-store"
+        assert reply.headers["referrer-policy"] == "same-origin"  # the tracking link never goes to other sites
+        page = reply.text
+        assert '<h1 id="ticket-label" class="label">A001</h1>' in page
+        assert "Allgemeine Anliegen" in page and "Bürgerbüro Test" in page
+        assert "Sie warten" in page and "Vor Ihnen: 0" in page
+        assert 'role="status"' in page and '<html lang="de">' in page
+        assert '<meta http-equiv="refresh" content="30">' in page  # without JavaScript: periodic refresh
+        assert 'href="/datenschutz"' in page and 'href="/impressum"' in page and 'href="/barrierefreiheit"' in page
+        assert len(reply.body) < 30 * 1024
+
+
+def test_waiting_turns_into_called_on_the_event_stream(web):
+    event = web.issue("A")
+    with SseClient(f"{web.url}/t/{event.token.lower()}/events") as stream:
+        assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        name, first = stream.next_event()
+        assert name == "status" and first["state"] == "waiting" and "Sie warten" in first["html"]
+        answer = web.command("platz-2", "next")
+        assert answer["ok"] and answer["label"] == "A001"
+        called = stream.wait_for(lambda data: data["state"] == "called")
+        assert "Bitte jetzt zu Platz 2" in called["html"] and 'class="called"' in called["html"]
+    reply = get(f"{web.url}/t/{event.token}")  # and a reload shows the same
+    assert "Bitte jetzt zu Platz 2" in reply.text
+
+
+def test_recall_no_show_and_done_reach_the_tracking_page(web):
+    event = web.issue("A")
+    with SseClient(f"{web.url}/t/{event.token}/events") as stream:
+        stream.next_event()
+        web.command("platz-1", "next")
+        called = stream.wait_for(lambda data: data["state"] == "called")
+        assert called["recall"] == 0
+        web.command("platz-1", "recall")  # the page alerts again on a recall: the event says it is one
+        recalled = stream.wait_for(lambda data: data["state"] == "called" and data["recall"] == 1)
+        assert "Bitte jetzt zu Platz 1" in recalled["html"]
+        web.command("platz-1", "no_show")
+        missed = stream.wait_for(lambda data: data["state"] == "no_show")
+        assert "waren aber nicht da" in missed["html"] and re.search(r"bis \d\d:\d\d Uhr", missed["html"])
+        answer = web.command("platz-1", "reactivate", label=event.label)
+        assert answer["ok"], answer
+        stream.wait_for(lambda data: data["state"] in ("waiting", "called"))
+        if web.mirror.tickets[topics.token_hash(event.token)][1]["state"] == "waiting":
+            web.command("platz-1", "next")
+            stream.wait_for(lambda data: data["state"] == "called")
+        web.command("platz-1", "done")
+        done = stream.wait_for(lambda data: data["state"] == "done")
+        assert "Ihr Anliegen ist erledigt" in done["html"]
+    assert "Ihr Anliegen ist erledigt" in get(f"{web.url}/t/{event.token}").text
+
+
+def test_the_tracking_api_returns_only_allowed_fields(web):
+    event = web.issue("A")
+    reply = get(f"{web.url}/api/v1/tickets/{event.token.lower()}")
+    assert reply.status == 200 and reply.headers["cache-control"] == "no-store"
+    data = reply.json()
+    assert set(data) <= ALLOWED_TICKET_FIELDS
+    assert data["office"] == web.office and data["label"] == "A001" and data["state"] == "waiting"
+    assert data["service"] == "A" and data["ahead"] == 0
+    assert event.token not in reply.text and event.token.lower() not in reply.text
+    assert not HEX64.search(reply.text)
+    web.command("platz-3", "next")
+    called = wait_until(lambda: (d := get(f"{web.url}/api/v1/tickets/{event.token}").json())["state"] == "called"
+                        and d, what="the API to show the call")
+    assert set(called) <= ALLOWED_TICKET_FIELDS and called["counter_name"] == "Platz 3"
+    assert "counter" not in called  # the counter's internal id is not public; its name is
+
+
+def test_no_public_response_contains_another_tickets_token_hash_or_label(web):
+    mine, other = web.issue("A"), web.issue("P")
+    answer = web.command("platz-1", "next")  # one of the two is called: their states differ
+    called = topics.token_hash({mine.label: mine, other.label: other}[answer["label"]].token)
+    wait_until(lambda: web.mirror.tickets[called][1]["state"] == "called", what="the call to be mirrored")
+    secrets_of_other = [other.token, other.token.lower(), topics.token_hash(other.token), other.label, other.id]
+    with SseClient(f"{web.url}/t/{mine.token}/events") as stream:
+        _, first = stream.next_event()
+        responses = {
+            "page": get(f"{web.url}/t/{mine.token}").text,
+            "page-en": get(f"{web.url}/t/{mine.token}?lang=en").text,
+            "api": get(f"{web.url}/api/v1/tickets/{mine.token}").text,
+            "events": json.dumps(first, ensure_ascii=False),
+            "ampel": get(f"{web.url}/").text,
+            "offices": get(f"{web.url}/api/v1/offices").text,
+            "history": get(f"{web.url}/api/v1/offices/{web.office}/history").text,
+            "metrics": get(f"{web.url}/metrics").text,
+        }
+    for name, body in responses.items():
+        for secret in secrets_of_other:
+            assert secret not in body, f"{name} shows the other ticket's {secret!r}"
+        assert not HEX64.search(body), f"{name} contains a 64-hex string (a token hash?)"
+        assert topics.token_hash(mine.token) not in body
+    assert mine.label in responses["page"] and mine.label in responses["api"]
+
+
+def test_unknown_tokens_get_one_identical_404(web):
+    first, second = random_token(), random_token()
+    pages = [get(f"{web.url}/t/{token}") for token in (first, second, "not-a-token")]
+    assert [p.status for p in pages] == [404, 404, 404]
+    assert pages[0].body == pages[1].body == pages[2].body
+    assert "Wartemarke nicht gefunden" in pages[0].text
+    assert first not in pages[0].text and second not in pages[1].text
+    apis = [get(f"{web.url}/api/v1/tickets/{token}") for token in (first, second)]
+    assert [a.status for a in apis] == [404, 404]
+    assert apis[0].body == apis[1].body and apis[0].json() == {"error": "unknown or expired ticket"}
+
+
+def test_repeated_misses_from_one_client_are_rate_limited(web):
+    known = web.issue("A")
+    for _ in range(5):  # miss_limit_per_min = 5
+        assert get(f"{web.url}/t/{random_token()}").status == 404
+    limited = get(f"{web.url}/t/{random_token()}")
+    assert limited.status == 429 and limited.headers["retry-after"] == "60"
+    assert get(f"{web.url}/api/v1/tickets/{random_token()}").status == 429
+    assert get(f"{web.url}/t/{random_token()}/events").status == 429
+    assert get(f"{web.url}/t/{known.token}").status == 200  # a real ticket is never blocked
+
+
+def test_language_follows_accept_language_and_the_switch(web):
+    event = web.issue("A")
+    english = get(f"{web.url}/t/{event.token}", headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"}).text
+    assert '<html lang="en">' in english and "Your ticket" in english and "You are waiting" in english
+    assert "General concerns" in english and 'href="?lang=de"' in english
+    german = get(f"{web.url}/t/{event.token}?lang=de", headers={"Accept-Language": "en"}).text
+    assert '<html lang="de">' in german and "Ihre Wartemarke" in german and 'href="?lang=en"' in german
+    assert "Your ticket" in get(f"{web.url}/t/{event.token}?lang=en").text
+    assert "Waiting times" in get(f"{web.url}/", headers={"Accept-Language": "en-US"}).text
+    assert "Ticket not found" in get(f"{web.url}/t/{random_token()}?lang=en").text
+    with SseClient(f"{web.url}/t/{event.token}/events?lang=en") as stream:
+        _, first = stream.next_event()
+        web.command("platz-1", "next")
+        called = stream.wait_for(lambda data: data["state"] == "called")
+    assert "You are waiting" in first["html"] and "Please go to Platz 1 now" in called["html"]
+
+
+# -- the Ampel, history, open data ----------------------------------------------------------------------------
+
+def test_the_ampel_shows_the_office_and_changes_live(web):
+    page = get(f"{web.url}/").text
+    assert f'id="office-{web.office}"' in page and "Bürgerbüro Test" in page and "(geöffnet)" in page
+    assert "Allgemeine Anliegen" in page and "Abholung" in page and page.count("0 wartend") == 2
+    assert "level-green" in page
+    with SseClient(f"{web.url}/events/offices") as stream:
+        name, current = stream.next_event()  # every office's current state first
+        assert name == "office" and current["id"] == web.office and current["html"].count("0 wartend") == 2
+        web.issue("A", wait=False)
+        update = stream.wait_for(lambda data: data["id"] == web.office and "1 wartend" in data["html"])
+    assert "Bürgerbüro Test" in update["html"] and "0 wartend" in update["html"]  # P still has nobody
+    assert "1 wartend" in get(f"{web.url}/").text
+
+
+def test_the_offices_api_is_open_to_other_sites_and_cacheable(web):
+    reply = get(f"{web.url}/api/v1/offices", headers={"Origin": "https://www.example.org"})
+    assert reply.status == 200
+    assert reply.headers["access-control-allow-origin"] == "*"
+    assert reply.headers["cache-control"] == "public, max-age=5"
+    [office] = reply.json()["offices"]
+    assert office["id"] == web.office and office["name"] == "Bürgerbüro Test" and office["open"] is True
+    assert {s["id"]: s["waiting"] for s in office["services"]} == {"A": 0, "P": 0}
+    assert {s["ampel"] for s in office["services"]} <= {"green", "yellow", "red"}
+    web.issue("A")
+    web.issue("A")
+    wait_until(lambda: get(f"{web.url}/api/v1/offices").json()["offices"][0]["services"][0]["waiting"] == 2,
+               what="two waiting in the open data")
+    english = get(f"{web.url}/api/v1/offices?lang=en").json()["offices"][0]
+    assert english["services"][0]["name"] == "General concerns"
+
+
+HISTORY = {
+    "office": None, "weeks": 8, "until": "2026-11-25",
+    "cells": [{"weekday": 0, "hour": 8, "typical_wait_min": 12, "tickets_per_day": 30.5},
+              {"weekday": 0, "hour": 9, "typical_wait_min": 45, "tickets_per_day": 41.0},
+              {"weekday": 3, "hour": 15, "typical_wait_min": 95, "tickets_per_day": 22.0}],
+    "ran_out": {"0": {"days": 3, "of_days": 8, "typical_time": "11:40"}},
+}
+
+
+def test_history_as_json_csv_and_an_svg_chart_on_the_ampel(web, recorder_factory, shared_broker):
+    history = {**HISTORY, "office": web.office}
+    rec = recorder_factory(shared_broker, [topics.history(web.office)])
+    rec.publish(topics.history(web.office), encode_object(history), retain=True)
+    try:
+        wait_until(lambda: (web.mirror.office(web.office).history or {}).get("until") == "2026-11-25",
+                   what="the web to mirror the history")
+        reply = get(f"{web.url}/api/v1/offices/{web.office}/history")
+        assert reply.status == 200 and reply.headers["access-control-allow-origin"] == "*"
+        assert reply.headers["cache-control"] == "public, max-age=5"
+        data = reply.json()
+        assert data["cells"] == history["cells"] and data["ran_out"] == history["ran_out"]
+        table = get(f"{web.url}/api/v1/offices/{web.office}/history?format=csv")
+        assert table.status == 200 and table.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(table.text)))
+        assert rows[0][:5] == ["office", "weekday", "hour", "typical_wait_min", "tickets_per_day"]
+        assert rows[1][:5] == [web.office, "mon", "8", "12", "30.5"]
+        assert rows[3][:5] == [web.office, "thu", "15", "95", "22.0"]
+        assert rows[1][5:] == ["3", "8", "11:40"] and rows[3][5:] == ["", "", ""]
+        assert len(rows) == 4
+        page = get(f"{web.url}/").text
+        assert "<svg" in page and "Typische Wartezeit nach Wochentag und Stunde" in page
+        assert "Mo 08:00 – 12 min" in page and "Do 15:00 – 95 min" in page
+        assert "11:40" in page  # when tickets typically ran out on Mondays
+        assert f'href="/api/v1/offices/{web.office}/history?format=csv"' in page
+        assert "Mon 08:00 – 12 min" in get(f"{web.url}/?lang=en").text
+        assert get(f"{web.url}/api/v1/offices/nowhere/history").status == 404
+    finally:
+        rec.clear_retained(topics.history(web.office))
+
+
+# -- operations ------------------------------------------------------------------------------------------------
+
+def test_healthz_and_prometheus_metrics(web):
+    health = get(f"{web.url}/healthz")
+    assert health.status == 200 and health.json() == {"status": "ok", "mqtt_connected": True}
+    web.issue("A")
+    web.issue("P")
+    wait_until(lambda: sum(s["waiting"] for s in web.mirror.office(web.office).queue["services"]) == 2,
+               what="two waiting")
+    with SseClient(f"{web.url}/t/{web.tokens[0]}/events") as stream:
+        stream.next_event()
+        reply = get(f"{web.url}/metrics")
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain")
+    text = reply.text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert samples["wartemarke_web_sse_clients"] == "1"
+    assert samples["wartemarke_web_mqtt_connected"] == "1"
+    assert samples["wartemarke_tickets_tracked"] == "2"
+    assert samples[f'wartemarke_waiting{{office="{web.office}",service="A"}}'] == "1"
+    assert samples[f'wartemarke_waiting{{office="{web.office}",service="P"}}'] == "1"
+    assert f'wartemarke_expected_wait_minutes{{office="{web.office}",service="A"}}' in samples
+    assert int(samples["wartemarke_web_updates_total"]) > 0
+    # the text format: a TYPE line before each family, and each family's samples in one group
+    families: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind in ("gauge", "counter") and name not in families
+            families.append(name)
+        elif line:
+            family = line.split("{")[0].split(" ")[0]
+            assert families and family == families[-1], f"{family} out of its group"
+
+
+def test_access_logs_hold_no_client_address(web, caplog):
+    caplog.set_level(logging.INFO, logger="wartemarke.web.access")
+    event = web.issue("A")
+    assert get(f"{web.url}/t/{event.token}").status == 200
+    assert get(f"{web.url}/", headers={"X-Forwarded-For": "203.0.113.9"}).status == 200
+    records = wait_until(lambda: len(r := [x for x in caplog.records if x.name == "wartemarke.web.access"]) >= 2
+                         and r, what="two access log lines")
+    lines = [r.getMessage() for r in records]
+    assert any(line.startswith("GET / 200") for line in lines)
+    for line in lines:
+        assert "127.0.0.1" not in line and "203.0.113.9" not in line
+        assert event.token not in line and event.token.lower() not in line  # tokens outlive their day in logs
+
+
+def test_static_pages_accessibility_privacy_imprint(web):
+    statement = get(f"{web.url}/barrierefreiheit")
+    assert statement.status == 200 and "Erklärung zur Barrierefreiheit" in statement.text and "BITV" in statement.text
+    assert "Accessibility statement" in get(f"{web.url}/barrierefreiheit?lang=en").text
+    assert "Datenschutz" in get(f"{web.url}/datenschutz").text
+    assert get(f"{web.url}/impressum").status == 200
+
+
+# -- a public replica ------------------------------------------------------------------------------------------
+
+def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_broker):
+    port = free_port()
+    path = tmp_path / "web.toml"
+    path.write_text(textwrap.dedent(f"""
+        [replica]
+        device = "web-replica"
+
+        [web]
+        port = {port}
+        offices = ["{web.office}"]
+        operator = "Stadt Teststadt"
+
+        [broker]
+        host = "127.0.0.1"
+        port = {shared_broker.port}
+        reconnect_max_s = 1
+    """), encoding="utf-8")
+    config = load_replica_config(path)
+    event = web.issue("A")
+    replica = WebServer(config.web, config.broker, config.device, SystemClock(assume_synced=True))
+    replica.start()
+    try:
+        key = topics.token_hash(event.token)
+        wait_until(lambda: key in replica.mirror.tickets and replica.mirror.office(web.office).queue is not None,
+                   what="the replica to mirror the office")
+        base = f"http://127.0.0.1:{port}"
+        ampel = get(f"{base}/")
+        assert ampel.status == 200 and "Bürgerbüro Test" in ampel.text and "Stadt Teststadt" in ampel.text
+        tracking = get(f"{base}/t/{event.token}")
+        assert tracking.status == 200 and "A001" in tracking.text
+        assert get(f"{base}/api/v1/tickets/{event.token}").json()["label"] == "A001"
+        assert get(f"{base}/api/v1/offices").status == 200
+        internal = ("/counter", f"/counter?office={web.office}&counter=platz-1", "/counter/events", "/devices",
+                    "/devices/events", "/login", "/api/internal/session", "/api/internal/counter",
+                    "/api/internal/devices")
+        for path_ in internal:
+            assert get(base + path_).status == 404, path_
+        for path_ in ("/login", "/logout", "/counter/command", "/api/internal/counter/command"):
+            assert get(base + path_, method="POST").status in (404, 405), path_
+        assert get(f"{web.url}/login").status == 200  # while the hub's own web has them
+        with SseClient(f"{base}/t/{event.token}/events") as stream:
+            stream.next_event()
+            web.command("platz-1", "next")
+            called = stream.wait_for(lambda data: data["state"] == "called")
+        assert "Bitte jetzt zu Platz 1" in called["html"]
+    finally:
+        replica.stop()
