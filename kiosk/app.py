@@ -276,9 +276,9 @@ class Kiosk:
                                 label=a.label, issued_at=now, day=day, device=self.config.device, seq=a.seq)
 
         event = self.store.allocate(service, day, self.config.numbering, make_event)
-        self._printing = True
-        self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
-        try:
+        try:  # from here on, whatever happens, the event is released for delivery (issued or voided)
+            self._printing = True
+            self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
             self._print_ticket(event, button.name_de, button.name_en)
         finally:
             self._printing = False
@@ -295,7 +295,7 @@ class Kiosk:
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)
-        except PrinterFault as exc:
+        except Exception as exc:  # PrinterFault, or a bug while rendering: the ticket did not come out
             self._last_error = str(exc)
             log.error("ticket %s (seq %d) did not print, voiding it: %s", event.label, event.seq, exc)
             self.store.void(TicketVoided(id=event.id, reason=str(exc)[:200], service=event.service,

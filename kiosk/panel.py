@@ -9,6 +9,7 @@ only hand the press on; the kiosk's worker does the printing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -38,6 +39,7 @@ class Panel:
                  technician_hold_s: float, on_press: Callable[[str], None],
                  on_technician: Callable[[], None], pin_factory: Any = None) -> None:
         self.pattern: LedPattern | None = None
+        self._lock = threading.Lock()  # the print worker and the monitor both set the LED
         self.buttons: dict[str, Button] = {}
         self.lights: dict[str, LED] = {}
         for service in services:
@@ -55,17 +57,18 @@ class Panel:
 
     def show(self, pattern: LedPattern) -> None:
         """Switch the status LED pattern (no-op when unchanged, so blinking is not restarted)."""
-        if pattern == self.pattern:
-            return
-        self.pattern = pattern
-        log.info("status LED: %s", pattern.name.lower().replace("_", " "))
-        if pattern is LedPattern.READY:
-            self.status_led.on()
-        elif pattern is LedPattern.OFF:
-            self.status_led.off()
-        else:
-            on_time, off_time = pattern.value
-            self.status_led.blink(on_time=on_time, off_time=off_time)
+        with self._lock:
+            if pattern == self.pattern:
+                return
+            self.pattern = pattern
+            log.info("status LED: %s", pattern.name.lower().replace("_", " "))
+            if pattern is LedPattern.READY:
+                self.status_led.on()
+            elif pattern is LedPattern.OFF:
+                self.status_led.off()
+            else:
+                on_time, off_time = pattern.value
+                self.status_led.blink(on_time=on_time, off_time=off_time)
 
     def set_light(self, service: str, issuing: bool) -> None:
         """A lit button issues tickets; a dark one means "no tickets left today"."""
