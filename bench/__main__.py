@@ -7,7 +7,9 @@ ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (
 `kiosk` part; the hub's wait estimates against the Munich/Berlin formula on the committed simulated
 office days (eta/evaluate.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
 memory beside headless Chromium, frame render time and wake-up counts (display_bench) — the `display`
-part. Without a part name, all parts run.
+part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
+tracking page, against a public replica in its own process (web_bench) — the `web` part. Without a part
+name, all parts run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import display_bench, hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size
+from bench import display_bench, hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size, web_bench
 from bench.eta import evaluate as eta
 from bench.machine import machine_lines
 from bench.stats import Row, markdown_table, median, mib, ms, percentile, ratio, secs, text_table
@@ -29,7 +31,7 @@ from tests.broker import Broker
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5
 TICKET_TARGET_BYTES = 1024
-PARTS = ("kiosk", "eta", "hub", "display")
+PARTS = ("kiosk", "eta", "hub", "display", "web")
 
 
 def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
@@ -191,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         if "display" in parts:
             print("[display] call → frame, CPU, memory beside Chromium, frame render time …", flush=True)
             rows += display_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
+        if "web" in parts:
+            print("[web] SSE fan-out to 1,000 and 5,000 clients, /api/v1/offices under wrk, page bytes …", flush=True)
+            rows += web_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -23,7 +23,7 @@ from web.bridge import Bridge
 from web.config import WebSettings
 from web.keys import BRIDGE, MIRROR, SETTINGS
 from web.mirror import Mirror
-from web.public import MISSES, MissLimiter, add_public_routes
+from web.public import FRAGMENTS, MISSES, FragmentCache, MissLimiter, add_public_routes
 
 log = logging.getLogger("wartemarke.web")
 TOKEN_IN_PATH = re.compile(r"/(t|T|tickets)/[A-Za-z2-7]{16,64}")
@@ -45,6 +45,7 @@ def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = No
     app[MIRROR] = mirror
     app[BRIDGE] = bridge
     app[MISSES] = MissLimiter(settings.miss_limit_per_min)
+    app[FRAGMENTS] = FragmentCache()
     add_public_routes(app)
     if internal is not None:
         internal(app)

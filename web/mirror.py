@@ -19,7 +19,6 @@ from protocol.fields import InvalidMessage, decode_object
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
-MAX_SUBSCRIBERS = 20000
 
 
 @dataclass
@@ -38,8 +37,12 @@ class Mirror:
     tickets: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sha256 → (office, view)
     mqtt_connected: bool = False
     updates: int = 0
+    _versions: dict[str, int] = field(default_factory=dict)  # office → count of changes, for caches
     invalid: int = 0
     _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
+
+    def version(self, office: str) -> int:
+        return self._versions.get(office, 0)
 
     def office(self, office: str) -> OfficeMirror:
         return self.offices.setdefault(office, OfficeMirror())
@@ -80,6 +83,7 @@ class Mirror:
             log.warning("dropped invalid message on %s: %s", topic, exc)
             return
         self.updates += 1
+        self._versions[office] = self._versions.get(office, 0) + 1
         mirror = self.office(office)
         if kind == "ticket" and len(parts) == 5:
             self._ticket(office, parts[4], data)

@@ -253,13 +253,15 @@ async def ampel_events(request: web.Request) -> web.StreamResponse:
     lang = language(request)
     settings = request.app[SETTINGS]
 
+    fragments = request.app[FRAGMENTS]
+    mirror = _mirror(request)
+
     def event(office_id: str | None = None) -> str | None:
         if office_id is None or office_id not in settings.offices:
             return None
-        summary = office_summary(request, office_id, lang)
-        summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
-        html = render("office.html", lang=lang, t=translator(lang), office=summary)
-        return json.dumps({"id": office_id, "html": html})
+        # Rendered once per office, language and mirror version, however many people watch.
+        return fragments.get((office_id, lang), mirror.version(office_id),
+                             lambda: _office_event(request, office_id, lang))
 
     def current() -> list[str]:  # every office at once: a change since the page was rendered is not lost
         return [data for data in map(event, settings.offices) if data is not None]
@@ -267,6 +269,28 @@ async def ampel_events(request: web.Request) -> web.StreamResponse:
     return await stream(request, ("offices",), "office", event, current)
 
 
+def _office_event(request: web.Request, office_id: str, lang: str) -> str:
+    summary = office_summary(request, office_id, lang)
+    summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
+    html = render("office.html", lang=lang, t=translator(lang), office=summary)
+    return json.dumps({"id": office_id, "html": html})
+
+
+class FragmentCache:
+    """The last rendering of each fragment with the state version it was made from."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def get(self, key: tuple[str, str], version: int, make: Callable[[], str]) -> str:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != version:
+            entry = (version, make())
+            self._entries[key] = entry
+        return entry[1]
+
+
+FRAGMENTS = web.AppKey("fragments", FragmentCache)
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
 
 
