@@ -31,7 +31,8 @@ from tests.broker import free_port
 from tests.web_harness import SseClient, WebHub, wait_until, write_web_hub_config
 from web.app import WebServer
 from web.config import WebSettings
-from web.internal import COMMAND_TIMEOUT, add_internal_routes
+from web.internal import add_internal_routes
+from web.staff import COMMAND_TIMEOUT
 
 PASSWORD = "correct horse battery"
 USERS = {"clara": "clerk", "sven": "supervisor", "tina": "technician"}

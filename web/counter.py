@@ -1,0 +1,329 @@
+"""The clerk's counter page: what it shows, and the commands it sends to the hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from protocol.config import SLUG_RE
+from protocol.fields import LABEL_RE, SERVICE_RE
+from protocol.messages import COMMAND_OPS, OFFICE_OPS, TICKET_ID_RE, CommandRequest
+from web.bridge import Bridge
+from web.i18n import language
+from web.keys import BRIDGE
+from web.mirror import Mirror
+from web.sessions import (
+    FLASH_COOKIE,
+    FLASH_LIFETIME_S,
+    SESSION_COOKIE,
+    Session,
+)
+from web.staff import (
+    ARGLESS_OPS,
+    COMMAND_TIMEOUT,
+    COUNTER_ROLES,
+    SESSIONS,
+    SHORTCUTS,
+    _clear_cookie,
+    _field,
+    _internal_page,
+    _json,
+    _merged_stream,
+    _mirror,
+    _offices,
+    _redirect,
+    _set_cookie,
+    guarded,
+    translator,
+)
+from web.templates_env import render
+
+log = logging.getLogger("wartemarke.web.counter")
+
+
+# -- what the counter page shows ----------------------------------------------------------------------
+
+def _known_counter(mirror: Mirror, office: str, counter: str | None) -> bool:
+    if not counter or not SLUG_RE.match(counter):
+        return False
+    counters = (mirror.office(office).info or {}).get("counters") or []
+    return not counters or any(c.get("id") == counter for c in counters)  # no info yet: the hub judges
+
+
+def _service_names(info: dict[str, Any], lang: str) -> dict[str, str]:
+    return {s.get("id", ""): s.get("name", {}).get(lang, s.get("id", "")) for s in info.get("services", [])}
+
+
+def _counter_name(mirror: Mirror, office: str, counter: str) -> str:
+    counters = (mirror.office(office).info or {}).get("counters") or []
+    return next((str(c.get("name", counter)) for c in counters if c.get("id") == counter), counter)
+
+
+def _hub_warning(mirror: Mirror) -> str | None:
+    if not mirror.mqtt_connected:
+        return "counter_no_broker"
+    hubs = [d for o in mirror.offices.values() for d in o.devices.values() if d.get("role") == "hub"]
+    if hubs and not any(d.get("online") for d in hubs):
+        return "counter_hub_offline"
+    return None
+
+
+def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[str, Any]:
+    office_mirror = mirror.office(office)
+    info = office_mirror.info or {}
+    names = _service_names(info, lang)
+    definition: dict[str, Any] = next((c for c in info.get("counters", []) if c.get("id") == counter), {})
+    serves = set(definition.get("services", []))
+    state = dict(office_mirror.counters.get(counter) or {"state": "unknown"})
+    if state.get("service"):
+        state["service_name"] = names.get(state["service"], state["service"])
+    queue = (office_mirror.queue or {}).get("services")
+    if queue is None:
+        queue = [{"service": s, "waiting": None, "expected_wait_min": None, "issuing": None} for s in names]
+    services = [{"id": s.get("service"), "name": names.get(s.get("service", ""), s.get("service")),
+                 "waiting": s.get("waiting"), "expected_wait_min": s.get("expected_wait_min"),
+                 "issuing": s.get("issuing"), "reason": s.get("reason"), "yours": s.get("service") in serves}
+                for s in queue]
+    return {"state": state, "services": services, "warning": _hub_warning(mirror),
+            "announcement": info.get("announcement", ""), "office_name": info.get("name", office),
+            "counter_name": _counter_name(mirror, office, counter)}
+
+
+def _rids(services: Iterable[str]) -> dict[str, str]:
+    keys = [*COMMAND_OPS, "announce"] + [f"{op}:{s}" for s in services for op in ("open_service", "close_service")]
+    return {key: uuid.uuid4().hex for key in keys}
+
+
+def _take_flash(request: web.Request, session: Session) -> dict[str, Any] | None:
+    flash = request.app[SESSIONS].decode_flash(request.cookies.get(FLASH_COOKIE))
+    return flash if flash is not None and flash.get("sid") == session.sid else None
+
+
+def _choice(request: web.Request, session: Session) -> tuple[str | None, str | None]:
+    offices, mirror = _offices(request), _mirror(request)
+    if "office" in request.query:
+        office, counter = request.query.get("office"), request.query.get("counter")
+    else:
+        office, counter = session.office, session.counter
+    if office is None and len(offices) == 1:
+        office = offices[0]
+    if office not in offices:
+        return None, None
+    assert office is not None
+    return office, counter if _known_counter(mirror, office, counter) else None
+
+
+@guarded(COUNTER_ROLES)
+async def counter_page(request: web.Request, session: Session) -> web.StreamResponse:
+    office, counter = _choice(request, session)
+    mirror, lang = _mirror(request), language(request)
+    flash = _take_flash(request, session)
+    retry = (flash or {}).get("retry") or {}
+    rids = {}
+    if retry.get("office") == office and retry.get("counter") == (counter or ""):  # for this very form only
+        rids = {str(retry.get("key")): str(retry.get("rid"))}
+    info = (mirror.office(office).info or {}) if office else {}
+    queue = (mirror.office(office).queue or {}) if office else {}
+    names = _service_names(info, lang)
+    common = {"office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
+              "announcement": info.get("announcement", ""),
+              "issuing": {q.get("service"): q for q in queue.get("services", [])}}
+    if office is None or counter is None:
+        offices = [{"id": o, "name": (mirror.office(o).info or {}).get("name", o)} for o in _offices(request)]
+        response = _internal_page(request, "counter_pick.html", session, offices=offices, counter="",
+                                  counters=info.get("counters", []), **common)
+    else:
+        view = _counter_view(mirror, office, counter, lang)
+        events = "/counter/events?" + urlencode({"office": office, "counter": counter, "lang": lang})
+        response = _internal_page(request, "counter.html", session, counter=counter, shortcuts=SHORTCUTS,
+                                  events_url=events, **common, **{k: v for k, v in view.items() if k != "announcement"})
+    if flash is not None:
+        _clear_cookie(response, request, FLASH_COOKIE)
+    if (office, counter) != (session.office, session.counter) and office is not None:
+        sessions = request.app[SESSIONS]
+        _set_cookie(response, request, SESSION_COOKIE, sessions.encode(session.choose(office, counter)),
+                    sessions.remaining_s(session))
+    return response
+
+
+# -- commands -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int  # for the JSON API: 200, 400, 403 or 503
+    kind: str  # "ok" | "refused" | "silent" | "invalid"
+    text: str
+    rid: str
+    answer: dict[str, Any] | None = None
+    retry_key: str | None = None  # the form whose request id a retry should reuse
+
+
+def _describe(op: str, args: dict[str, Any], answer: dict[str, Any], counter_name: str, names: dict[str, str],
+              lang: str) -> str:
+    t = translator(lang)
+    if not answer.get("ok"):
+        return t("msg_refused", error=str(answer.get("error", "?")))
+    label = str(answer.get("label", ""))
+    service = str(answer.get("service") or args.get("service") or "")
+    service_name = names.get(service, service)
+    if op in ("next", "reactivate"):
+        return t("msg_called", label=label, counter=counter_name)
+    if op == "recall":
+        return t("msg_recalled", label=label, counter=counter_name)
+    if op in ("done", "no_show"):
+        return t(f"msg_{op}", label=label)
+    if op == "transfer":
+        return t("msg_transfer", label=label, service=service_name)
+    if op in ("pause", "resume"):
+        return t(f"msg_{op}", counter=counter_name)
+    if op == "announce":
+        return t("msg_announce" if args.get("text") else "msg_announce_cleared")
+    return t(f"msg_{op}", service=service_name)
+
+
+class Rejected(Exception):
+    """A malformed command request (a tampered form, a wrong API call): no flash, an HTTP error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _command(request: web.Request, session: Session, fields: dict[str, str]) -> Outcome:
+    """Validate, send to the hub, describe the answer; raises Rejected when the request is malformed."""
+    office, op, lang, mirror = fields["office"], fields["op"], language(request), _mirror(request)
+    rid = fields["rid"] if TICKET_ID_RE.match(fields["rid"]) else uuid.uuid4().hex
+    t = translator(lang)
+    if office not in _offices(request) or op not in COMMAND_OPS + OFFICE_OPS:
+        raise Rejected(400, "unknown office or operation")
+    counter: str | None = None
+    if op in OFFICE_OPS:
+        if session.role != "supervisor":
+            raise Rejected(403, "forbidden: office commands are for supervisors")
+    else:
+        counter = fields["counter"]
+        if not _known_counter(mirror, office, counter):
+            raise Rejected(400, "unknown counter")
+    args: dict[str, Any] = {}
+    if op == "reactivate":
+        args["label"] = fields["label"].strip().upper()
+        if not LABEL_RE.match(args["label"]):
+            return Outcome(400, "invalid", t("msg_missing_label"), rid)
+    if op in ("transfer", "open_service", "close_service"):
+        args["service"] = fields["service"].strip().upper()
+        if not SERVICE_RE.match(args["service"]):
+            return Outcome(400, "invalid", t("msg_missing_service"), rid)
+    if op == "announce":
+        args["text"] = " ".join(fields["text"].split())[:300]
+    retry_key = None  # a retry may reuse the request id only where the form's arguments are fixed
+    if op in ARGLESS_OPS:
+        retry_key = op
+    elif op in ("open_service", "close_service"):
+        retry_key = f"{op}:{args['service']}"
+    bridge: Bridge | None = request.app[BRIDGE]
+    answer = None
+    if bridge is not None:
+        answer = await bridge.command(office, counter, CommandRequest(rid, op, args),
+                                      timeout_s=request.app[COMMAND_TIMEOUT])
+    log.info("%s: %s %s by %s → %s", office, counter or "office", op, session.user,
+             "no answer" if answer is None else "ok" if answer.get("ok") else "refused")
+    if answer is None:
+        return Outcome(503, "silent", t("msg_silent"), rid, None, retry_key)
+    info = mirror.office(office).info or {}
+    text = _describe(op, args, answer, _counter_name(mirror, office, counter or ""), _service_names(info, lang), lang)
+    return Outcome(200, "ok" if answer.get("ok") else "refused", text, rid, answer)
+
+
+@guarded(COUNTER_ROLES)
+async def counter_command_form(request: web.Request, session: Session) -> web.StreamResponse:
+    form = await request.post()
+    fields = {k: _field(form, k) for k in ("office", "counter", "op", "rid", "label", "service", "text")}
+    try:
+        outcome = await _command(request, session, fields)
+    except Rejected as exc:
+        return web.Response(status=exc.status, text=f"{exc}\n")
+    flash: dict[str, Any] = {"sid": session.sid, "kind": outcome.kind, "text": outcome.text}
+    query = {"office": fields["office"], "lang": language(request)}
+    if _known_counter(_mirror(request), fields["office"], fields["counter"]):
+        query["counter"] = fields["counter"]
+    if outcome.kind == "silent" and outcome.retry_key is not None:
+        flash["retry"] = {"office": fields["office"], "counter": query.get("counter", ""), "key": outcome.retry_key,
+                          "rid": outcome.rid}
+    response = _redirect("/counter?" + urlencode(query))
+    _set_cookie(response, request, FLASH_COOKIE, request.app[SESSIONS].encode_flash(flash),
+                FLASH_LIFETIME_S)
+    return response
+
+
+@guarded(COUNTER_ROLES, "api")
+async def counter_command_api(request: web.Request, session: Session) -> web.StreamResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _json({"error": "a JSON object is needed"}, status=400)
+    if not isinstance(body, dict):
+        return _json({"error": "a JSON object is needed"}, status=400)
+    names = {"rid": "id"}
+    fields = {k: v if isinstance(v := body.get(names.get(k, k)), str) else ""
+              for k in ("office", "counter", "op", "rid", "label", "service", "text")}
+    try:
+        outcome = await _command(request, session, fields)
+    except Rejected as exc:
+        return _json({"error": str(exc)}, status=exc.status)
+    if outcome.kind == "silent":
+        return _json({"id": outcome.rid, "ok": False, "error": "hub does not answer", "message": outcome.text},
+                     status=503)
+    if outcome.kind == "invalid":
+        return _json({"id": outcome.rid, "ok": False, "error": outcome.text}, status=400)
+    return _json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.get("ok")),
+                  "answer": outcome.answer, "message": outcome.text})
+
+
+def _query_choice(request: web.Request) -> tuple[str, str] | None:
+    office, counter = request.query.get("office", ""), request.query.get("counter", "")
+    if office not in _offices(request) or not _known_counter(_mirror(request), office, counter):
+        return None
+    return office, counter
+
+
+@guarded(COUNTER_ROLES, "api")
+async def counter_api(request: web.Request, session: Session) -> web.StreamResponse:
+    choice = _query_choice(request)
+    if choice is None:
+        return _json({"error": "unknown office or counter"}, status=404)
+    office, counter = choice
+    view = _counter_view(_mirror(request), office, counter, language(request))
+    return _json({"office": office, "counter": counter, **view, "calls": _mirror(request).office(office).calls})
+
+
+@guarded(COUNTER_ROLES, "stream")
+async def counter_events(request: web.Request, session: Session) -> web.StreamResponse:
+    choice = _query_choice(request)
+    if choice is None:
+        return web.Response(status=404, text="unknown office or counter\n")
+    office, counter = choice
+    lang, mirror = language(request), _mirror(request)
+    t = translator(lang)
+    last: list[str] = []
+
+    def event(changed: str | None) -> str | None:
+        view = _counter_view(mirror, office, counter, lang)
+        data = json.dumps({"state": view["state"].get("state"),
+                           "status": render("counter_status.html", lang=lang, t=t, **view),
+                           "queue": render("counter_queue.html", lang=lang, t=t, **view)})
+        if last and last[0] == data:
+            return None
+        last[:] = [data]
+        return data
+
+    keys = [("counter", office, counter), ("office", office), *(("devices", o) for o in _offices(request))]
+    return await _merged_stream(request, keys, "counter", event)
+
+

@@ -1,0 +1,111 @@
+"""The technician's device page: every kiosk, display and hub with its health, live."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from web.i18n import language
+from web.mirror import Mirror
+from web.sessions import (
+    Session,
+)
+from web.staff import (
+    DEVICE_ROLES,
+    ROLE_ORDER,
+    _internal_page,
+    _json,
+    _merged_stream,
+    _mirror,
+    _offices,
+    guarded,
+    translator,
+)
+from web.templates_env import render
+
+log = logging.getLogger("wartemarke.web.devices")
+
+
+# -- devices ----------------------------------------------------------------------------------------------
+
+def _local_time(value: Any, tz: str | None) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+        if tz:
+            moment = moment.astimezone(ZoneInfo(tz))
+    except (ValueError, ZoneInfoNotFoundError):
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _device_row(device_id: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
+    t = translator(lang)
+    notes: list[str] = []
+    printer = status.get("printer") if isinstance(status.get("printer"), dict) else None
+    printer_text, printer_problem = None, False
+    if printer is not None:
+        paper = str(printer.get("paper", "?"))
+        printer_problem = not printer.get("online", True) or paper in ("out", "low")
+        printer_text = ("online" if printer.get("online", True) else t("devices_printer_offline")) + f", {paper}"
+        if printer.get("detail"):
+            printer_text += f" ({printer['detail']})"
+    if status.get("last_error"):
+        notes.append(str(status["last_error"]))
+    if status.get("role") == "display" and status.get("stale"):
+        notes.append(t("devices_stale", reason=status["stale"]))
+    if status.get("role") == "kiosk" and status.get("hub_reachable") is False:
+        notes.append(t("devices_hub_unreachable"))
+    outbox = status.get("outbox_pending")
+    return {"id": str(status.get("device") or device_id), "role": str(status.get("role", "?")),
+            "online": bool(status.get("online")), "seen": _local_time(status.get("at"), tz),
+            "version": status.get("version") or "", "clock_synced": status.get("clock_synced"),
+            "printer": printer_text, "printer_problem": printer_problem,
+            "outbox": outbox if isinstance(outbox, int) else None, "notes": notes}
+
+
+def _devices_office(mirror: Mirror, office: str, lang: str) -> dict[str, Any]:
+    office_mirror = mirror.office(office)
+    info = office_mirror.info or {}
+    rows = [_device_row(d, s, info.get("timezone"), lang) for d, s in office_mirror.devices.items()]
+    rows.sort(key=lambda r: (ROLE_ORDER.get(r["role"], 9), r["id"]))
+    return {"id": office, "name": info.get("name", office), "devices": rows}
+
+
+@guarded(DEVICE_ROLES)
+async def devices_page(request: web.Request, session: Session) -> web.StreamResponse:
+    lang, mirror = language(request), _mirror(request)
+    offices = [_devices_office(mirror, o, lang) for o in _offices(request)]
+    return _internal_page(request, "devices.html", session, offices=offices,
+                          events_url="/devices/events?" + urlencode({"lang": lang}))
+
+
+@guarded(DEVICE_ROLES, "stream")
+async def devices_events(request: web.Request, session: Session) -> web.StreamResponse:
+    lang, mirror, offices = language(request), _mirror(request), _offices(request)
+    t = translator(lang)
+    sent: dict[str, str] = {}
+
+    def event(changed: str | None) -> str | None:
+        changes = {}
+        for office in offices:
+            html = render("devices_office.html", lang=lang, t=t, office=_devices_office(mirror, office, lang))
+            if sent.get(office) != html:
+                changes[office] = sent[office] = html
+        return json.dumps({"offices": changes}) if changes else None
+
+    return await _merged_stream(request, [("devices", o) for o in offices], "devices", event)
+
+
+@guarded(DEVICE_ROLES, "api")
+async def devices_api(request: web.Request, session: Session) -> web.StreamResponse:
+    mirror = _mirror(request)
+    return _json({"offices": [{"id": o, "name": (mirror.office(o).info or {}).get("name", o),
+                               "devices": mirror.office(o).devices} for o in _offices(request)]})
