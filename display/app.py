@@ -31,6 +31,7 @@ from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
 from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
+from protocol.systemd import Notifier, Watchdog
 
 log = logging.getLogger("wartemarke.display")
 FLASH_STEP_S = 0.25
@@ -91,6 +92,8 @@ class DisplayApp:
         self.frame_done = threading.Condition()
         self.last_stale: str | None = "starting"
         self.inbox: queue.Queue[Item] = queue.Queue()
+        self.loop_beat = clock.monotonic()  # the render loop's heartbeat, for systemd's watchdog
+        self.notifier = Notifier()
         root = topics.office_root(config.office)
         for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
                       f"{root}/device/+/status"):
@@ -180,8 +183,12 @@ class DisplayApp:
         self.announcer.start()
         self.link.start()
         self.frame()
+        watchdog = Watchdog(self.notifier, {"render loop": lambda: self.loop_beat}, 30.0, self.clock.monotonic)
+        watchdog.start()
+        self.notifier.ready(f"showing {self.config.office} with {pygame.display.get_driver()}")
         try:
             while not self.stop_event.is_set():
+                self.loop_beat = self.clock.monotonic()
                 try:
                     items = [self.inbox.get(timeout=self._next_timeout())]
                 except queue.Empty:
@@ -198,6 +205,8 @@ class DisplayApp:
                     self.stop_event.set()
                 self.frame()
         finally:
+            self.notifier.stopping()
+            watchdog.stop()
             self.link.stop()
             self.announcer.stop()
 

@@ -14,6 +14,7 @@ from hub.config import HubConfig, load_hub_config
 from protocol.clock import SystemClock
 from protocol.config import ConfigError
 from protocol.process import default_log_level, setup_logging, wait_for_stop
+from protocol.systemd import Notifier, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,9 +64,20 @@ def main(argv: list[str] | None = None) -> int:
 def _run(config: HubConfig) -> int:
     from hub.app import Hub
 
-    hub = Hub(config, SystemClock())
+    clock = SystemClock()
+    hub = Hub(config, clock)
     hub.start()
+    notifier = Notifier()
+    beats = {"tick": lambda: hub.beat}
+    if hub.web is not None:
+        web = hub.web
+        beats["web"] = lambda: web.beat
+    watchdog = Watchdog(notifier, beats, max(30.0, 3 * config.tick_s), clock.monotonic)
+    watchdog.start()
+    notifier.ready(f"serving {', '.join(o.id for o in config.offices)}")
     wait_for_stop()
+    notifier.stopping()
+    watchdog.stop()
     hub.stop()
     return 0
 

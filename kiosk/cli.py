@@ -8,10 +8,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
 from protocol.clock import SystemClock
 from protocol.config import ConfigError
 from protocol.process import default_log_level, setup_logging, wait_for_stop
+from protocol.systemd import Notifier, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,22 +58,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: KioskConfig, simulate: bool) -> int:
-    from kiosk.app import Kiosk
 
     pin_factory = None
     if simulate:
         from gpiozero.pins.mock import MockFactory
 
         pin_factory = MockFactory()
-    kiosk = Kiosk(config, SystemClock(), pin_factory=pin_factory)
+    clock = SystemClock()
+    kiosk = Kiosk(config, clock, pin_factory=pin_factory)
     kiosk.start()
+    notifier = Notifier()
+    watchdog = Watchdog(notifier, {"print worker": lambda: kiosk.worker_beat, "monitor": lambda: kiosk.monitor_beat,
+                                   "delivery": lambda: kiosk.delivery.last_beat}, 30.0, clock.monotonic)
+    watchdog.start()
+    threading.Thread(target=_ready_when_ready, args=(kiosk, notifier), name="ready", daemon=True).start()
     if simulate:
         from kiosk.simulate import feed_stdin
 
         threading.Thread(target=feed_stdin, args=(kiosk,), name="stdin-presses", daemon=True).start()
     wait_for_stop()
+    notifier.stopping()
+    watchdog.stop()
     kiosk.stop()
     return 0
+
+
+def _ready_when_ready(kiosk: Kiosk, notifier: Notifier) -> None:
+    """READY=1 only when a press would print (a new kiosk first resumes numbering from the hub)."""
+    notifier.status("waiting for the hub's ack to resume numbering")
+    kiosk.ready.wait()
+    notifier.ready("ready: a press prints a ticket")
 
 
 def _preview(config: KioskConfig, out: Path) -> int:

@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from protocol.clock import Clock
 from protocol.link import BrokerSettings
+from protocol.systemd import Notifier, Watchdog
 from web.bridge import Bridge
 from web.config import WebSettings
 from web.keys import BRIDGE, MIRROR, SETTINGS
@@ -66,6 +67,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._main, name="web", daemon=True)
         self.error: BaseException | None = None
+        self.beat = clock.monotonic()  # the event loop's heartbeat, for systemd's watchdog
 
     def start(self) -> None:
         self._thread.start()
@@ -94,9 +96,15 @@ class WebServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
         self.bridge.start()
+        self.loop.create_task(self._heartbeat())
         log.info("web on http://%s:%d (%s pages) for %s", self.settings.host, self.settings.port,
                  "all" if self.internal else "public", ", ".join(self.settings.offices))
         self.ready.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.beat = self.clock.monotonic()
+            await asyncio.sleep(1.0)
 
     def stop(self) -> None:
         async def shutdown() -> None:
@@ -113,5 +121,11 @@ class WebServer:
 
 def run_forever(server: WebServer, wait: Callable[[], Any]) -> None:
     server.start()
+    notifier = Notifier()
+    watchdog = Watchdog(notifier, {"event loop": lambda: server.beat}, 30.0, server.clock.monotonic)
+    watchdog.start()
+    notifier.ready(f"serving {', '.join(server.settings.offices)} on port {server.settings.port}")
     wait()
+    notifier.stopping()
+    watchdog.stop()
     server.stop()
