@@ -68,6 +68,7 @@ class WebServer:
         self._thread = threading.Thread(target=self._main, name="web", daemon=True)
         self.error: BaseException | None = None
         self.beat = clock.monotonic()  # the event loop's heartbeat, for systemd's watchdog
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -96,7 +97,7 @@ class WebServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
         self.bridge.start()
-        self.loop.create_task(self._heartbeat())
+        self._heartbeat_task = self.loop.create_task(self._heartbeat())
         log.info("web on http://%s:%d (%s pages) for %s", self.settings.host, self.settings.port,
                  "all" if self.internal else "public", ", ".join(self.settings.offices))
         self.ready.set()
@@ -108,6 +109,8 @@ class WebServer:
 
     def stop(self) -> None:
         async def shutdown() -> None:
+            if self._heartbeat_task is not None:
+                self._heartbeat_task.cancel()
             if self._runner is not None:
                 await self._runner.cleanup()
 
