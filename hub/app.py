@@ -107,35 +107,42 @@ class Hub:
 
     def _on_counter_command(self, topic: str, payload: bytes, properties: Any) -> None:
         office_id, counter = self._office_of(topic), topic.split("/")[4]
+        responses = f"{topics.office_root(office_id)}/counter/{counter}/response/"
         try:
             request = CommandRequest.from_dict(decode_object(payload), COMMAND_OPS)
         except InvalidMessage as exc:
-            self._reply(properties, {"ok": False, "error": str(exc)})
+            self._reply(properties, {"ok": False, "error": str(exc)}, responses)
             raise
         with self.lock:
             now = self.clock.now()
             result = self.runtimes[office_id].counter_command(counter, request, now)  # committed here
-            self._reply(properties, {"id": request.id, **result.to_dict()})  # the clerk first, then the rest
+            self._reply(properties, {"id": request.id, **result.to_dict()}, responses)  # the clerk first
             self.publishers[office_id].publish(now)
         log.info("%s: %s %s → %s", office_id, counter, request.op, result.to_dict())
 
     def _on_office_command(self, topic: str, payload: bytes, properties: Any) -> None:
         office_id = self._office_of(topic)
+        responses = f"{topics.office_root(office_id)}/supervisor/response/"
         try:
             request = CommandRequest.from_dict(decode_object(payload), OFFICE_OPS)
         except InvalidMessage as exc:
-            self._reply(properties, {"ok": False, "error": str(exc)})
+            self._reply(properties, {"ok": False, "error": str(exc)}, responses)
             raise
         with self.lock:
             now = self.clock.now()
             result = self.runtimes[office_id].office_command(request, now)
-            self._reply(properties, {"id": request.id, **result.to_dict()})
+            self._reply(properties, {"id": request.id, **result.to_dict()}, responses)
             self.publishers[office_id].publish(now)
         log.info("%s: office %s → %s", office_id, request.op, result.to_dict())
 
-    def _reply(self, properties: Any, answer: dict[str, Any]) -> None:
+    def _reply(self, properties: Any, answer: dict[str, Any], allowed_prefix: str) -> None:
+        """Answer on the request's response topic — only under the requester's own response tree, so a
+        request cannot make the hub publish onto `calls`, `queue` or a kiosk's `ack`."""
         response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
         if not response_topic:
+            return
+        if not str(response_topic).startswith(allowed_prefix) or "+" in response_topic or "#" in response_topic:
+            log.warning("not answering on response topic %r (must lie under %s)", response_topic, allowed_prefix)
             return
         correlation = getattr(properties, "CorrelationData", None)
         self.link.publish(response_topic, encode_object(answer), properties=response_properties(correlation))

@@ -229,3 +229,14 @@ def test_a_hub_started_after_midnight_shows_nothing_of_yesterday(shared_broker, 
         assert calls["day"] == "2026-11-25" and calls["calls"] == []
     finally:
         hub.stop()
+
+
+def test_the_hub_answers_only_under_the_requesters_response_tree(office, clerk):
+    from protocol.fields import encode_object
+    from protocol.link import request_properties
+
+    _, rec, name, _ = office
+    clerk.publish(topics.counter_command(name, "platz-1"), encode_object({"id": "hostile-reply-1", "op": "next"}),
+                  properties=request_properties(topics.calls(name), b"x"))  # asks for the answer on `calls`
+    assert command(clerk, name, "platz-1", "pause")["ok"]  # a marker: the first request was processed before
+    assert all(json.loads(p).get("id") != "hostile-reply-1" for _, p in rec.messages(topics.calls(name)) if p)

@@ -1,0 +1,605 @@
+"""The broker role's generated config, started as a real mosquitto (issue 6).
+
+The ACL and mosquitto.conf are rendered from deploy/roles/broker/templates with the role's defaults,
+exactly as the playbook installs them, for one office `t-acl`: hub-1, kiosk-1, kiosk-2, display-1, the
+hub's web hub-1-web, a public replica web-1 and a clerk's counter client platz-1-cli. Every device
+gets a random password (mosquitto_passwd), the broker a certificate from a fresh office CA, and then
+real MQTT v5 clients check what each credential may publish and read.
+
+mosquitto drops an unauthorised publish silently for subscribers (the publisher's QoS 1 PUBACK says
+0x87 "not authorized"), so absence is never waited for: after the forbidden publishes an allowed
+"marker" message follows on the same connection (or after the forbidden PUBACKs), and the receiver
+must see the marker with nothing forbidden before it. mosquitto delivers one publisher's messages to
+a subscriber in order, so whatever had been let through would have arrived first.
+
+The test-only user `test-observer` (appended to the generated ACL) reads the whole office tree, to
+watch publishes that no device role may read.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import secrets
+import ssl
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from protocol import VERSION, topics
+from protocol.clock import SystemClock
+from protocol.link import BrokerSettings, MqttLink
+from tests.broker import Broker, BrokerError, Received, free_port
+from tests.deploy_harness import (
+    NOT_AUTHORIZED,
+    MqttProbe,
+    OfficeCA,
+    make_office_ca,
+    render_broker_template,
+    write_password_file,
+)
+
+OFFICE = "t-acl"
+ROOT = topics.office_root(OFFICE)
+DEVICES: list[dict[str, Any]] = [
+    {"name": "hub-1", "role": "hub", "offices": [OFFICE]},
+    {"name": "kiosk-1", "role": "kiosk", "office": OFFICE},
+    {"name": "kiosk-2", "role": "kiosk", "office": OFFICE},
+    {"name": "display-1", "role": "display", "office": OFFICE},
+    {"name": "hub-1-web", "role": "web", "offices": [OFFICE]},
+    {"name": "web-1", "role": "replica", "offices": [OFFICE]},
+    {"name": "platz-1-cli", "role": "counter", "office": OFFICE, "counter": "platz-1"},
+]
+OBSERVER = "test-observer"
+OBSERVER_ACL = f"\n# test only\nuser {OBSERVER}\ntopic read {ROOT}/#\ntopic read $SYS/broker/version\n"
+TICKET_VIEW = topics.ticket(OFFICE, topics.token_hash("CAIREEYUCULBOGAZDINRYHI6D4"))
+
+
+def _user() -> str:
+    # As root mosquitto would drop to `mosquitto`, which cannot read the test's tmp dir.
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def base_variables(directory: Path, ca: OfficeCA, tls_port: int, local_port: int, log_file: Path,
+                   devices: list[dict[str, Any]] = DEVICES) -> dict[str, Any]:
+    return {
+        "offices": [{"id": OFFICE}],
+        "devices": devices,
+        "broker_user": _user(),
+        "broker_tls_port": tls_port,
+        "broker_tls_bind_address": "127.0.0.1",
+        "broker_local_port": local_port,
+        "broker_tls_cafile": str(ca.ca_cert),
+        "broker_tls_certfile": str(ca.server_cert),
+        "broker_tls_keyfile": str(ca.server_key),
+        "broker_password_file": str(directory / "passwd"),
+        "broker_acl_file": str(directory / "acl"),
+        "broker_persistence_location": f"{directory}/",
+        "broker_log_dest": [f"file {log_file}"],
+        "broker_log_types": ["all"],
+        "broker_log_timestamp": True,
+    }
+
+
+@dataclass
+class OfficeBroker:
+    broker: Broker
+    ca: OfficeCA
+    tls_port: int
+    local_port: int
+    passwords: dict[str, str]
+    acl: str
+    config: str
+    probes: list[MqttProbe] = field(default_factory=list)
+
+    def probe(self, user: str | None, password: str | None = None, **kwargs: Any) -> MqttProbe:
+        """An unconnected client for `user` (its real password unless given) over TLS with the CA."""
+        kwargs.setdefault("ca_file", self.ca.ca_cert)
+        port = self.local_port if kwargs.get("tls") is False else self.tls_port
+        probe = MqttProbe(port, username=user,
+                          password=password if password is not None else self.passwords.get(user or ""), **kwargs)
+        self.probes.append(probe)
+        return probe
+
+    def connect(self, user: str, **kwargs: Any) -> MqttProbe:
+        probe = self.probe(user, **kwargs)
+        code = probe.connect()
+        assert not code.is_failure, f"{user} was refused: {code}\n{self.broker.log_tail()}"
+        return probe
+
+    def close_probes(self) -> None:
+        while self.probes:
+            self.probes.pop().close()
+
+
+def start_office_broker(directory: Path, devices: list[dict[str, Any]] = DEVICES, extra_acl: str = OBSERVER_ACL,
+                        ca: OfficeCA | None = None, **overrides: Any) -> OfficeBroker:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = ca or make_office_ca(directory / "tls", hosts=("localhost",), ips=("127.0.0.1",))
+    users = [d["name"] for d in devices] + re.findall(r"^user (\S+)$", extra_acl, re.MULTILINE)
+    passwords = {user: secrets.token_urlsafe(18) for user in users}
+    write_password_file(directory / "passwd", passwords)
+    for attempt in range(3):
+        # Broker only runs the process and waits for readiness; the config is the rendered template.
+        broker = Broker(directory / f"mosquitto-{attempt}", port=free_port())
+        local_port = free_port()
+        variables = {**base_variables(directory, ca, broker.port, local_port, broker.log_path, devices), **overrides}
+        acl = render_broker_template("acl.j2", variables)
+        (directory / "acl").write_text(acl + extra_acl, encoding="utf-8")
+        config = render_broker_template("mosquitto.conf.j2", variables)
+        broker.config_path.write_text(config, encoding="utf-8")
+        try:
+            broker.start()
+        except BrokerError as exc:
+            if "Address already in use" not in str(exc) or attempt == 2:
+                raise
+            continue  # another process took one of the free ports in the meantime
+        return OfficeBroker(broker, ca, broker.port, local_port, passwords, acl, config)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeBroker]:
+    instance = start_office_broker(tmp_path_factory.mktemp("broker-acl"))
+    try:
+        yield instance
+    finally:
+        instance.close_probes()
+        instance.broker.stop()
+
+
+@pytest.fixture
+def clients(office: OfficeBroker) -> Iterator[OfficeBroker]:
+    """The module's broker; the clients a test makes are closed after it."""
+    try:
+        yield office
+    finally:
+        office.close_probes()
+
+
+def allowed(code: ReasonCode) -> bool:
+    """A PUBACK that accepted the message (0 success, or 0x10 "no matching subscribers")."""
+    return not code.is_failure
+
+
+def denied(code: ReasonCode) -> bool:
+    return code.value == NOT_AUTHORIZED
+
+
+_markers: set[bytes] = set()
+
+
+def marker() -> bytes:
+    """A unique, allowed "sync" payload. Markers are left out of `before_marker` results: with
+    overlapping subscriptions mosquitto delivers one copy per matching filter, so a copy of an
+    earlier marker may still arrive in a later phase."""
+    payload = f'{{"v":1,"marker":"{uuid.uuid4().hex}"}}'.encode()
+    _markers.add(payload)
+    return payload
+
+
+def before_marker(probe: MqttProbe, payload: bytes, since: int = 0) -> list[Received]:
+    """Everything but markers that `probe` received after `since` up to the first copy of the message
+    carrying `payload` (waits for it)."""
+    index = probe.wait_for(lambda _t, p: p == payload, since)
+    return [r for r in probe.received(since, index) if r.payload not in _markers]
+
+
+def topics_of(records: list[Received]) -> set[str]:
+    return {r.topic for r in records}
+
+
+def request(response_topic: str, correlation: bytes) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = response_topic
+    props.CorrelationData = correlation
+    return props
+
+
+def reply(correlation: bytes) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.CorrelationData = correlation
+    return props
+
+
+# -- the rendered files ---------------------------------------------------------------------------
+
+def acl_grants(acl: str) -> dict[str, set[str]]:
+    """user -> {"read TOPIC", "write TOPIC", "deny TOPIC"} from a mosquitto ACL file."""
+    grants: dict[str, set[str]] = {}
+    user: str | None = None
+    for line in acl.splitlines():
+        if line.startswith("user "):
+            user = line.split()[1]
+            grants[user] = set()
+        elif line.startswith("topic "):
+            assert user is not None, f"topic line outside a user block: {line}"
+            _, access, topic = line.split()
+            grants[user].add(f"{access} {topic}")
+    return grants
+
+
+def test_acl_grants_each_role_only_its_own_topics(office: OfficeBroker) -> None:
+    acl = office.acl
+    rules = [line for line in acl.splitlines() if line and not line.startswith("#")]
+    assert not [line for line in rules if line.startswith("pattern") or "%" in line]
+    grants = acl_grants(acl)
+    assert set(grants) == {d["name"] for d in DEVICES}
+    r = ROOT
+    assert grants["kiosk-1"] == {
+        "deny $SYS/#", f"write {r}/kiosk/kiosk-1/ticket", f"write {r}/device/kiosk-1/status",
+        f"read {r}/kiosk/kiosk-1/ack", f"read {r}/queue", f"read {r}/info"}
+    assert grants["display-1"] == {
+        "deny $SYS/#", f"write {r}/device/display-1/status",
+        f"read {r}/calls", f"read {r}/queue", f"read {r}/info", f"read {r}/device/+/status"}
+    assert grants["web-1"] == {
+        "deny $SYS/#", f"write {r}/device/web-1/status",
+        f"read {r}/info", f"read {r}/queue", f"read {r}/history", f"read {r}/ticket/+"}
+    assert grants["platz-1-cli"] == {
+        "deny $SYS/#", f"write {r}/device/platz-1-cli/status", f"write {r}/counter/platz-1/command",
+        f"read {r}/counter/platz-1/response/+"}
+    # Only the hub reads kiosk tickets (they carry the tracking token).
+    assert {user for user, g in grants.items() if any(re.fullmatch(rf"read {r}/kiosk/[^/]+/ticket", t) for t in g)} \
+        == {"hub-1"}
+    assert {t for t in grants["hub-1"] if t.startswith("read")} == {
+        f"read {r}/kiosk/+/ticket", f"read {r}/counter/+/command", f"read {r}/command"}
+    assert f"write {r}/counter/+/command" in grants["hub-1-web"]
+    assert f"read {r}/counter/+/response/+" in grants["hub-1-web"]
+
+
+def test_config_has_the_hardened_settings(office: OfficeBroker) -> None:
+    lines = set(office.config.splitlines())
+    for line in ("per_listener_settings false", "allow_anonymous false", "require_certificate false",
+                 "set_tcp_nodelay true", "persistence true", f"listener {office.local_port} 127.0.0.1",
+                 f"listener {office.tls_port} 127.0.0.1", f"cafile {office.ca.ca_cert}"):
+        assert line in lines, line
+    assert not any(line.startswith("connection ") for line in lines)  # no bridge unless asked for
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ({"name": "kiosk 1", "role": "kiosk", "office": OFFICE}, "not a slug"),
+    ({"name": "kiosk-9", "role": "printer", "office": OFFICE}, "unknown role"),
+    ({"name": "kiosk-9", "role": "kiosk", "office": "elsewhere"}, "unknown office"),
+    ({"name": "kiosk-9", "role": "kiosk"}, "no office"),
+    ({"name": "platz-9-cli", "role": "counter", "office": OFFICE}, "needs `counter`"),
+    ({"name": "platz-9-cli", "role": "counter", "office": OFFICE, "counter": "#"}, "not a slug"),
+    ({"name": "kiosk-1", "role": "kiosk", "office": OFFICE}, "listed twice"),
+])
+def test_acl_template_refuses_bad_inventory(device: dict[str, Any], message: str) -> None:
+    with pytest.raises(jinja2.UndefinedError, match=re.escape(message)):
+        render_broker_template("acl.j2", {"offices": [{"id": OFFICE}], "devices": [*DEVICES, device]})
+
+
+def test_hub_with_in_process_web_gets_the_web_grants_too() -> None:
+    acl = render_broker_template("acl.j2", {"offices": [{"id": OFFICE}, {"id": "t-acl-2"}], "devices": [
+        {"name": "hub-1", "role": "hub", "offices": [OFFICE, "t-acl-2"], "embedded_web": True}]})
+    grants = acl_grants(acl)["hub-1"]
+    for root in (ROOT, topics.office_root("t-acl-2")):
+        assert f"read {root}/kiosk/+/ticket" in grants
+        assert f"write {root}/device/hub-1-web/status" in grants  # the web's own status topic
+        assert f"read {root}/counter/+/response/+" in grants
+
+
+# -- authentication and TLS -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "local-plain"])
+def test_anonymous_and_wrong_credentials_are_refused(clients: OfficeBroker, tls: bool) -> None:
+    assert clients.probe(None, tls=tls).connect().value == NOT_AUTHORIZED
+    assert clients.probe("kiosk-1", password="wrong", tls=tls).connect().value == NOT_AUTHORIZED
+    assert clients.probe("kiosk-1", password=clients.passwords["kiosk-2"], tls=tls).connect().value == NOT_AUTHORIZED
+    assert clients.probe("nobody", password="x", tls=tls).connect().value == NOT_AUTHORIZED
+    assert not clients.probe("kiosk-1", tls=tls).connect().is_failure
+
+
+# paho 2.2 does not close the socket of a failed TLS handshake; it is collected with a ResourceWarning.
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_tls_works_with_the_office_ca_only(clients: OfficeBroker, tmp_path: Path) -> None:
+    for host in ("localhost", "127.0.0.1"):  # the certificate names both (subjectAltName)
+        assert not clients.probe("kiosk-1", host=host).connect().is_failure
+    with pytest.raises(ssl.SSLCertVerificationError):
+        clients.probe("kiosk-1", ca_file=None).connect()  # the system's CAs do not know the office CA
+    other = make_office_ca(tmp_path / "other-ca", name="another office CA")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        clients.probe("kiosk-1", ca_file=other.ca_cert).connect()
+    plain = MqttProbe(clients.tls_port, username="kiosk-1", password=clients.passwords["kiosk-1"], tls=False)
+    clients.probes.append(plain)
+    with pytest.raises(OSError):  # plain MQTT on the TLS port gets no CONNACK
+        plain.connect(timeout=3.0)
+
+
+def test_the_products_link_connects_with_tls_and_its_credentials(clients: OfficeBroker) -> None:
+    display = clients.connect("display-1")
+    display.subscribe([f"{ROOT}/device/+/status"], retained=False)
+    since = display.mark()
+    settings = BrokerSettings(host="localhost", port=clients.tls_port, username="kiosk-1",
+                              password=clients.passwords["kiosk-1"], tls=True, ca_file=str(clients.ca.ca_cert))
+    link = MqttLink(settings, OFFICE, "kiosk-1", "kiosk", VERSION, SystemClock())
+    link.start()
+    try:
+        assert link.connected.wait(5.0), clients.broker.log_tail()
+        display.wait_for(lambda t, p: t == topics.device_status(OFFICE, "kiosk-1") and b'"online":true' in p, since)
+    finally:
+        link.stop()
+    display.wait_for(lambda t, p: t == topics.device_status(OFFICE, "kiosk-1") and b'"online":false' in p
+                     and VERSION.encode() in p, since)
+
+
+# -- what each role may publish and read ----------------------------------------------------------
+
+def test_kiosk_publishes_only_its_own_ticket_and_status(clients: OfficeBroker) -> None:
+    hub = clients.connect("hub-1")
+    hub.subscribe([f"{ROOT}/kiosk/+/ticket", f"{ROOT}/counter/+/command", f"{ROOT}/command"], retained=False)
+    observer = clients.connect(OBSERVER)
+    observer.subscribe([f"{ROOT}/#"], retained=False)
+    kiosk = clients.connect("kiosk-1")
+    hub_since, observer_since = hub.mark(), observer.mark()
+    forbidden = [
+        (topics.kiosk_ticket(OFFICE, "kiosk-2"), False),
+        (topics.kiosk_ack(OFFICE, "kiosk-1"), True),
+        (topics.counter_command(OFFICE, "platz-1"), False),
+        (topics.office_command(OFFICE), False),
+        (topics.queue(OFFICE), True),
+        (topics.calls(OFFICE), True),
+        (topics.device_status(OFFICE, "kiosk-2"), True),
+        (TICKET_VIEW, True),
+    ]
+    for topic, retain in forbidden:
+        assert denied(kiosk.publish(topic, b'{"v":1,"forged":true}', retain=retain)), topic
+    assert allowed(kiosk.publish(topics.device_status(OFFICE, "kiosk-1"), b'{"v":1,"online":true}', retain=True))
+    mark = marker()
+    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), mark))
+    assert before_marker(hub, mark, hub_since) == []  # the hub got the own ticket and nothing forged
+    seen = topics_of(before_marker(observer, mark, observer_since))
+    assert seen == {topics.device_status(OFFICE, "kiosk-1")}
+
+
+def test_kiosk_reads_only_its_own_ack_the_queue_and_info(clients: OfficeBroker) -> None:
+    hub = clients.connect("hub-1")
+    retained = {
+        topics.kiosk_ack(OFFICE, "kiosk-1"): b'{"v":1,"seq":1}',
+        topics.kiosk_ack(OFFICE, "kiosk-2"): b'{"v":1,"seq":2}',
+        topics.queue(OFFICE): b'{"v":1,"q":1}',
+        topics.info(OFFICE): b'{"v":1,"i":1}',
+        topics.calls(OFFICE): b'{"v":1,"c":1}',
+        topics.history(OFFICE): b'{"v":1,"h":1}',
+        topics.counter_state(OFFICE, "platz-1"): b'{"v":1,"s":1}',
+        TICKET_VIEW: b'{"v":1,"t":1}',
+    }
+    for topic, payload in retained.items():
+        assert allowed(hub.publish(topic, payload, retain=True)), topic
+    observer = clients.connect(OBSERVER)
+    observer.subscribe(["$SYS/broker/version"])  # control: the broker does hand out retained $SYS
+    observer.wait_for(lambda t, _p: t == "$SYS/broker/version")
+
+    kiosk = clients.connect("kiosk-1")
+    # mosquitto 2.0 grants every SUBSCRIBE (the ACL file is not checked against filters); the ACL
+    # decides per message, for retained messages too.
+    kiosk.subscribe([topics.kiosk_ack(OFFICE, "kiosk-1"), topics.kiosk_ack(OFFICE, "kiosk-2"),
+                     f"{ROOT}/kiosk/+/ack", f"{ROOT}/kiosk/+/ticket", f"{ROOT}/ticket/+", f"{ROOT}/#", "$SYS/#", "#"])
+    mark = marker()
+    assert allowed(hub.publish(topics.queue(OFFICE), mark))
+    got = before_marker(kiosk, mark)
+    assert topics_of(got) == {topics.kiosk_ack(OFFICE, "kiosk-1"), topics.queue(OFFICE), topics.info(OFFICE)}, got
+    assert all(r.retain for r in got)
+
+    # Live messages too: kiosk-2's ack, a ticket view, calls, another kiosk's ticket.
+    since = kiosk.mark()
+    assert allowed(hub.publish(topics.kiosk_ack(OFFICE, "kiosk-2"), b'{"v":1,"seq":3}', retain=True))
+    assert allowed(hub.publish(TICKET_VIEW, b'{"v":1,"t":2}', retain=True))
+    assert allowed(hub.publish(topics.calls(OFFICE), b'{"v":1,"c":2}', retain=True))
+    kiosk2 = clients.connect("kiosk-2")
+    assert allowed(kiosk2.publish(topics.kiosk_ticket(OFFICE, "kiosk-2"), b'{"v":1,"token":"SECRET"}'))
+    mark = marker()
+    assert allowed(hub.publish(topics.kiosk_ack(OFFICE, "kiosk-1"), mark, retain=True))
+    assert before_marker(kiosk, mark, since) == []
+
+
+def test_display_publishes_only_its_own_status(clients: OfficeBroker) -> None:
+    hub = clients.connect("hub-1")
+    calls_payload = b'{"v":1,"calls":"real"}'
+    assert allowed(hub.publish(topics.calls(OFFICE), calls_payload, retain=True))
+    for topic in (topics.queue(OFFICE), topics.info(OFFICE), topics.kiosk_ack(OFFICE, "kiosk-1"), TICKET_VIEW):
+        assert allowed(hub.publish(topic, b'{"v":1}', retain=True))
+    observer = clients.connect(OBSERVER)
+    observer.subscribe([f"{ROOT}/#"], retained=False)
+    since = observer.mark()
+    display = clients.connect("display-1")
+    for topic in (topics.calls(OFFICE), topics.queue(OFFICE), topics.info(OFFICE),
+                  topics.device_status(OFFICE, "kiosk-1"), topics.device_status(OFFICE, "display-2"),
+                  topics.kiosk_ticket(OFFICE, "display-1"), topics.counter_command(OFFICE, "platz-1"),
+                  topics.office_command(OFFICE), topics.kiosk_ack(OFFICE, "kiosk-1")):
+        assert denied(display.publish(topic, b'{"v":1,"forged":true}', retain=True)), topic
+    mark = marker()
+    assert allowed(display.publish(topics.device_status(OFFICE, "display-1"), mark, retain=True))
+    assert before_marker(observer, mark, since) == []
+    # The retained calls are still the hub's: a display subscribing now gets those.
+    fresh = clients.connect("hub-1-web")
+    fresh.subscribe([topics.calls(OFFICE)])
+    index = fresh.wait_for(lambda t, _p: t == topics.calls(OFFICE))
+    assert fresh.received()[index].payload == calls_payload
+
+    # And it reads what a display shows, not acks or ticket views.
+    display.subscribe([f"{ROOT}/#"])
+    mark = marker()
+    assert allowed(hub.publish(topics.calls(OFFICE), mark, retain=True))
+    seen = topics_of(before_marker(display, mark))
+    assert {topics.calls(OFFICE), topics.queue(OFFICE), topics.info(OFFICE)} <= seen
+    assert all(t in (topics.calls(OFFICE), topics.queue(OFFICE), topics.info(OFFICE))
+               or re.fullmatch(rf"{ROOT}/device/[a-z0-9-]+/status", t) for t in seen), seen
+
+
+def test_replica_reads_public_views_but_no_tokens_and_sends_no_commands(clients: OfficeBroker) -> None:
+    hub = clients.connect("hub-1")
+    hub.subscribe([f"{ROOT}/counter/+/command", f"{ROOT}/command"], retained=False)
+    for topic in (TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE)):
+        assert allowed(hub.publish(topic, b'{"v":1}', retain=True))
+    replica = clients.connect("web-1")
+    replica.subscribe([f"{ROOT}/ticket/+", topics.queue(OFFICE), f"{ROOT}/kiosk/+/ticket", f"{ROOT}/#"])
+    public = {TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE)}
+    mark = marker()
+    assert allowed(hub.publish(topics.info(OFFICE), mark, retain=True))
+    assert topics_of(before_marker(replica, mark)) == public  # the retained views, nothing else
+
+    since = replica.mark()
+    kiosk = clients.connect("kiosk-1")
+    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"SECRET"}'))
+    assert allowed(kiosk.publish(topics.device_status(OFFICE, "kiosk-1"), b'{"v":1}', retain=True))
+    assert allowed(hub.publish(topics.calls(OFFICE), b'{"v":1}', retain=True))
+    assert allowed(hub.publish(topics.counter_state(OFFICE, "platz-1"), b'{"v":1}', retain=True))
+    assert allowed(hub.publish(topics.kiosk_ack(OFFICE, "kiosk-1"), b'{"v":1}', retain=True))
+    mark = marker()
+    assert allowed(hub.publish(TICKET_VIEW, mark, retain=True))
+    assert before_marker(replica, mark, since) == []  # no token, no calls, no state, no ack
+
+    hub_since = hub.mark()
+    for topic in (topics.counter_command(OFFICE, "platz-1"), topics.office_command(OFFICE), TICKET_VIEW,
+                  topics.queue(OFFICE), topics.device_status(OFFICE, "hub-1")):
+        assert denied(replica.publish(topic, b'{"v":1,"forged":true}')), topic
+    assert allowed(replica.publish(topics.device_status(OFFICE, "web-1"), b'{"v":1}', retain=True))
+    web = clients.connect("hub-1-web")  # the office's own web may command
+    mark = marker()
+    assert allowed(web.publish(topics.counter_command(OFFICE, "platz-1"), mark))
+    assert before_marker(hub, mark, hub_since) == []
+
+
+def test_web_and_counter_client_request_response(clients: OfficeBroker) -> None:
+    hub = clients.connect("hub-1")
+    hub.subscribe([f"{ROOT}/counter/+/command", f"{ROOT}/command"], retained=False)
+    tag = uuid.uuid4().hex[:12]
+    web = clients.connect("hub-1-web")  # subscribes like web/bridge.py
+    web.subscribe([f"{ROOT}/counter/+/response/{tag}", f"{ROOT}/supervisor/response/{tag}"])
+
+    def round_trip(requester: MqttProbe, command_topic: str, response_topic: str) -> None:
+        correlation = uuid.uuid4().bytes
+        since, hub_since = requester.mark(), hub.mark()
+        payload = marker()
+        assert allowed(requester.publish(command_topic, payload, properties=request(response_topic, correlation)))
+        index = hub.wait_for(lambda _t, p: p == payload, hub_since)
+        assert hub.property(index, "ResponseTopic") == response_topic
+        assert hub.property(index, "CorrelationData") == correlation
+        answer = marker()
+        assert allowed(hub.publish(response_topic, answer, properties=reply(correlation)))
+        got = requester.wait_for(lambda _t, p: p == answer, since)
+        assert requester.property(got, "CorrelationData") == correlation
+
+    round_trip(web, topics.counter_command(OFFICE, "platz-2"), f"{ROOT}/counter/platz-2/response/{tag}")
+    round_trip(web, topics.office_command(OFFICE), f"{ROOT}/supervisor/response/{tag}")
+
+    cli_tag = uuid.uuid4().hex[:12]
+    cli = clients.connect("platz-1-cli")  # subscribes like hub/counter_cli.py, plus wider filters
+    cli.subscribe([f"{ROOT}/counter/platz-1/response/{cli_tag}", f"{ROOT}/counter/+/response/+",
+                   f"{ROOT}/supervisor/response/+"])
+    round_trip(cli, topics.counter_command(OFFICE, "platz-1"), f"{ROOT}/counter/platz-1/response/{cli_tag}")
+    hub_since, since = hub.mark(), cli.mark()
+    for topic in (topics.counter_command(OFFICE, "platz-2"), topics.office_command(OFFICE),
+                  topics.counter_state(OFFICE, "platz-1")):
+        assert denied(cli.publish(topic, b'{"v":1}')), topic
+    assert allowed(hub.publish(f"{ROOT}/counter/platz-2/response/{tag}", b'{"v":1,"other":1}'))
+    assert allowed(hub.publish(f"{ROOT}/supervisor/response/{tag}", b'{"v":1,"other":2}'))
+    mark = marker()
+    assert allowed(hub.publish(f"{ROOT}/counter/platz-1/response/{cli_tag}", mark))
+    assert before_marker(cli, mark, since) == []
+    mark = marker()
+    assert allowed(web.publish(topics.counter_command(OFFICE, "platz-1"), mark))
+    assert before_marker(hub, mark, hub_since) == []
+
+    # The hub answers only on response topics and cannot speak for a kiosk or another device.
+    for topic in (topics.kiosk_ticket(OFFICE, "kiosk-1"), topics.device_status(OFFICE, "kiosk-1"),
+                  f"{ROOT}/elsewhere/response/x", topics.counter_command(OFFICE, "platz-1")):
+        assert denied(hub.publish(topic, b'{"v":1}')), topic
+
+
+def test_a_will_on_a_foreign_topic_is_never_published(clients: OfficeBroker) -> None:
+    """mosquitto accepts the CONNECT but checks the will's topic when it would publish it."""
+    observer = clients.connect(OBSERVER)
+    observer.subscribe([f"{ROOT}/device/+/status"], retained=False)
+    for device, published in (("kiosk-2", False), ("kiosk-1", True)):
+        client_id = f"will-{uuid.uuid4().hex[:8]}"
+        will_payload = f'{{"v":1,"will":"{uuid.uuid4().hex}"}}'.encode()
+        since = observer.mark()
+        clients.connect("kiosk-1", client_id=client_id, will=(topics.device_status(OFFICE, device), will_payload))
+        # Taking the client id over ends the first connection, which publishes (or drops) its will
+        # before the new connection is acknowledged.
+        second = clients.connect("kiosk-1", client_id=client_id)
+        mark = marker()
+        assert allowed(second.publish(topics.device_status(OFFICE, "kiosk-1"), mark, retain=True))
+        wills = [r for r in before_marker(observer, mark, since) if r.payload == will_payload]
+        assert [r.topic for r in wills] == ([topics.device_status(OFFICE, device)] if published else [])
+
+
+def test_a_stolen_client_id_does_not_leak_the_hubs_tickets(clients: OfficeBroker) -> None:
+    """The acl_file cannot bind client ids to users: kiosk-2 may take over the hub's client id and
+    its persistent session (kicking the hub off), but deliveries are checked against kiosk-2's ACL,
+    so the tickets queued for the hub (with their tokens) never reach it."""
+    client_id = f"wm-{OFFICE}-hub-1"
+    hub = clients.connect("hub-1", client_id=client_id, clean_start=False, session_expiry_s=300)
+    hub.subscribe([f"{ROOT}/kiosk/+/ticket"])
+    hub.close()
+    kiosk = clients.connect("kiosk-1")
+    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"QUEUED"}'))
+    thief = clients.connect("kiosk-2", client_id=client_id, clean_start=False, session_expiry_s=300)
+    assert thief.session_present  # the hub's session (subscriptions, queue) was taken over
+    thief.subscribe([topics.queue(OFFICE)])
+    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"LIVE"}'))
+    other_hub = clients.connect("hub-1")
+    mark = marker()
+    assert allowed(other_hub.publish(topics.queue(OFFICE), mark, retain=True))
+    assert not [r for r in before_marker(thief, mark) if r.topic != topics.queue(OFFICE)]
+
+
+# -- the optional bridge to a central broker -------------------------------------------------------
+
+def test_bridge_carries_the_office_tree_to_a_central_broker(tmp_path: Path) -> None:
+    central_spy = "test-central-spy"
+    central_acl = (f"\n# test only\nuser bridge-{OFFICE}\ntopic readwrite {ROOT}/#\n"
+                   f"topic write $SYS/broker/connection/{OFFICE}-central/state\n"
+                   f"user {central_spy}\ntopic read {ROOT}/#\ntopic read $SYS/broker/connection/#\n")
+    central = start_office_broker(tmp_path / "central", [{"name": "central-web", "role": "web", "offices": [OFFICE]}],
+                                  extra_acl=central_acl)
+    office: OfficeBroker | None = None
+    try:
+        spy = central.connect(central_spy)
+        spy.subscribe([f"{ROOT}/#", "$SYS/broker/connection/#"])
+        office = start_office_broker(
+            tmp_path / "office", ca=central.ca,
+            broker_bridge_enabled=True, broker_bridge_name=f"{OFFICE}-central",
+            broker_bridge_address=f"localhost:{central.tls_port}", broker_bridge_cafile=str(central.ca.ca_cert),
+            broker_bridge_username=f"bridge-{OFFICE}", broker_bridge_password=central.passwords[f"bridge-{OFFICE}"])
+        assert f"connection {OFFICE}-central" in office.config
+        spy.wait_for(lambda t, p: t == f"$SYS/broker/connection/{OFFICE}-central/state" and p == b"1", timeout=10.0)
+
+        hub = office.connect("hub-1")
+        hub.subscribe([f"{ROOT}/counter/+/command"])
+        queue_payload = marker()
+        assert allowed(hub.publish(topics.queue(OFFICE), queue_payload, retain=True))
+        spy.wait_for(lambda t, p: t == topics.queue(OFFICE) and p == queue_payload)
+
+        # A command from the central side reaches the office hub with its v5 request properties.
+        central_web = central.connect("central-web")
+        response_topic = f"{ROOT}/counter/platz-1/response/central"
+        central_web.subscribe([response_topic])
+        command = marker()
+        assert allowed(central_web.publish(topics.counter_command(OFFICE, "platz-1"), command,
+                                   properties=request(response_topic, b"corr")))
+        index = hub.wait_for(lambda _t, p: p == command, timeout=10.0)
+        assert hub.property(index, "ResponseTopic") == response_topic  # a v5 bridge keeps the properties
+        assert hub.property(index, "CorrelationData") == b"corr"
+        answer = marker()
+        assert allowed(hub.publish(response_topic, answer, properties=reply(b"corr")))
+        central_web.wait_for(lambda _t, p: p == answer, timeout=10.0)
+    finally:
+        central.close_probes()
+        if office is not None:
+            office.close_probes()
+            office.broker.stop()
+        central.broker.stop()
+
