@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import display_bench, hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size, web_bench
 from bench.eta import evaluate as eta
 from bench.machine import machine_lines
-from bench.stats import Row, markdown_table, median, mib, ms, percentile, ratio, secs, text_table
+from bench.stats import Row, median, mib, ms, percentile, print_report, ratio, secs
 from tests.broker import Broker
 
 LATENCY_P99_TARGET_S = 0.020
@@ -205,17 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if eta_text:
         print()
         print(eta_text)
-    print()
-    print(text_table(rows))
-    for note in notes:
-        print(f"* {note}")
-    if args.markdown:
-        print()
-        print(markdown_table(rows))
-        print()
-        print("\n".join(f"* {note}" for note in notes))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
+    print_report(rows, notes, args.markdown, started)
     missed = [r.what.strip() for r in rows if r.ok is False]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

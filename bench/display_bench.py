@@ -65,7 +65,7 @@ from zoneinfo import ZoneInfo
 
 from bench.hub_latency import Ping, _link, _started, private_broker
 from bench.machine import machine_lines
-from bench.stats import Row, markdown_table, median, mib, ms, percentile, ratio, text_table
+from bench.stats import Row, median, mib, ms, percentile, print_report, ratio
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Call, CallsState
@@ -942,17 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     print(flush=True)
     notes: list[str] = []
     table = run(parent, notes=notes, progress=lambda m: print(m, flush=True), calls=args.calls)
-    print()
-    print(text_table(table))
-    for note in notes:
-        print(f"* {note}")
-    if args.markdown:
-        print()
-        print(markdown_table(table))
-        print()
-        print("\n".join(f"* {note}" for note in notes))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
+    print_report(table, notes, args.markdown, started)
     return 0
 
 

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine_lines
-from bench.stats import Row, markdown_table, median, ms, percentile, ratio, text_table
+from bench.stats import Row, median, ms, percentile, print_report, ratio
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import decode_object, encode_object
@@ -833,17 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     table = run(parent, notes=notes, progress=lambda m: print(m, flush=True), waiting=args.waiting,
                 duration=args.duration, clients=tuple(args.clients), presses=args.presses,
                 shipped_duration=args.shipped_duration, shipped_presses=args.shipped_presses)
-    print()
-    print(text_table(table))
-    for note in notes:
-        print(f"* {note}")
-    if args.markdown:
-        print()
-        print(markdown_table(table))
-        print()
-        print("\n".join(f"* {note}" for note in notes))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
+    print_report(table, notes, args.markdown, started)
     return 0
 
 

@@ -87,3 +87,21 @@ def markdown_table(rows: Sequence[Row]) -> str:
     body = [(("↳ " + c[0].strip()) if c[0].startswith("  ") else c[0], *c[1:]) for c in cells[1:]]
     out += ["| " + " | ".join(v.replace("|", "\\|") for v in c) + " |" for c in body]
     return "\n".join(out)
+
+
+def print_report(rows: Sequence[Row], notes: Sequence[str], markdown: bool, started: float) -> None:
+    """The table, its notes, optionally the same as Markdown, and the run's length and load."""
+    import os
+    import time
+
+    print()
+    print(text_table(rows))
+    for note in notes:
+        print(f"* {note}")
+    if markdown:
+        print()
+        print(markdown_table(rows))
+        print()
+        print("\n".join(f"* {note}" for note in notes))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")

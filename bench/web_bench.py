@@ -77,7 +77,7 @@ from typing import IO, Any
 
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
-from bench.stats import Row, markdown_table, median, ms, percentile, ratio, text_table
+from bench.stats import Row, median, ms, percentile, print_report, ratio
 from bench.web_replica import raise_open_files_limit
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
@@ -1021,17 +1021,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     table = run(parent, notes=notes, progress=lambda m: print(m, flush=True), clients=args.clients,
                 wrk_seconds=args.wrk_seconds)
-    print()
-    print(text_table(table))
-    for note in notes:
-        print(f"* {note}")
-    if args.markdown:
-        print()
-        print(markdown_table(table))
-        print()
-        print("\n".join(f"* {note}" for note in notes))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n(total {time.monotonic() - started:.0f} s; load avg now {load})")
+    print_report(table, notes, args.markdown, started)
     return 0
 
 
