@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--format", choices=("csv", "json"), default="csv")
     backup = sub.add_parser("backup", help="an online copy of the hub's database")
     backup.add_argument("--config", type=Path, required=True)
-    backup.add_argument("--out", type=Path, required=True)
+    target = backup.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="the backup file")
+    target.add_argument("--out-dir", type=Path, help="a folder: hub-YYYYMMDD-HHMMSS.sqlite3, the newest --keep kept")
+    backup.add_argument("--keep", type=int, default=14, help="with --out-dir: how many backups to keep")
     users = sub.add_parser("users", help="clerk, supervisor and technician accounts")
     users.add_argument("--config", type=Path, required=True)
     users.add_argument("action", choices=("add", "remove", "list"))
@@ -53,12 +56,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stats":
             return _stats(config, store, args.day, args.office, args.format)
         if args.command == "backup":
-            store.backup(args.out)
-            print(f"backup written to {args.out}")
+            out = args.out or _timestamped(args.out_dir)
+            store.backup(out)
+            print(f"backup written to {out}")
+            if args.out_dir is not None:
+                for old in sorted(args.out_dir.glob("hub-*.sqlite3"))[:-max(1, args.keep)]:
+                    old.unlink()
             return 0
         return _users(store, args.action, args.name, args.role, args.password_stdin)
     finally:
         store.close()
+
+
+def _timestamped(folder: Path) -> Path:
+    from datetime import UTC, datetime
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"hub-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3"
 
 
 def _run(config: HubConfig) -> int:

@@ -111,3 +111,16 @@ def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_o
         hub.stop()
     assert counter_main([*base[:-1], "1", "next"]) == 3
     assert "did not answer" in capsys.readouterr().err
+
+
+def test_nightly_backups_into_a_folder_keep_the_newest(tmp_path, capsys):
+    path = write_hub_config(tmp_path, 1883, "t-backup")
+    HubStore(load_hub_config(path).state_dir / "hub.sqlite3").close()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for day in range(1, 4):  # older backups from earlier nights
+        (folder / f"hub-2026110{day}-213000.sqlite3").write_bytes(b"old")
+    assert hub_main(["backup", "--config", str(path), "--out-dir", str(folder), "--keep", "2"]) == 0
+    kept = sorted(p.name for p in folder.iterdir())
+    assert len(kept) == 2 and kept[0] == "hub-20261103-213000.sqlite3" and kept[1].startswith("hub-2026")
+    assert HubStore(folder / kept[1]).acks("t-backup") == {}  # a database the hub can open
