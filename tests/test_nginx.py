@@ -1,0 +1,136 @@
+"""The public web's nginx configuration, rendered from the web role's template and run for real in
+front of a real replica: `nginx -t` accepts it, the API is cached, event streams pass, office pages
+are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from protocol import topics
+from protocol.clock import SystemClock
+from protocol.link import BrokerSettings
+from tests.broker import free_port
+from web.app import WebServer
+from web.config import WebSettings
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "deploy" / "roles" / "web" / "templates"
+
+
+def render(**variables) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("nginx-wartemarke.conf.j2").render(**variables)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def proxy(tmp_path, shared_broker, recorder_factory, topic_office):
+    cert, key = self_signed(tmp_path)
+    replica_port, http_port, https_port = free_port(), free_port(), free_port()
+    site = tmp_path / "wartemarke.conf"
+    site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
+                           web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
+                           web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log")))
+    main = tmp_path / "nginx.conf"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    main.write_text(f"""{'user root;' if os.geteuid() == 0 else ''}
+worker_processes 1;
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
+    access_log off;
+    include {site};
+}}
+""")
+    check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    settings = WebSettings(host="127.0.0.1", port=replica_port, public_url="https://localhost", offices=(topic_office,),
+                           operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=False,
+                           session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True)
+    replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
+    replica.start()
+    nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    try:
+        wait_port(https_port)
+        context = ssl.create_default_context(cafile=str(cert))
+        yield {"base": f"https://localhost:{https_port}", "context": context, "rec": rec, "office": topic_office,
+               "http": f"http://127.0.0.1:{http_port}", "log": tmp_path / "access.log"}
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        replica.stop()
+
+
+def fetch(proxy, path: str):
+    return urllib.request.urlopen(proxy["base"] + path, context=proxy["context"], timeout=10)
+
+
+def test_nginx_caches_the_api_and_refuses_office_pages(proxy):
+    queue = {"v": 1, "day": "2026-11-25", "at": "2026-11-25T10:00:00+01:00", "services": [
+        {"service": "A", "waiting": 4, "expected_wait_min": 20, "issuing": True, "reason": None, "ampel": "green"}]}
+    proxy["rec"].publish(topics.queue(proxy["office"]), json.dumps(queue).encode(), retain=True)
+    first = fetch(proxy, "/api/v1/offices")
+    assert first.status == 200 and first.headers["Access-Control-Allow-Origin"] == "*"
+    second = fetch(proxy, "/api/v1/offices")
+    assert second.headers["X-Cache-Status"] == "HIT"
+    for path in ("/counter", "/devices", "/login", "/api/internal/session"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            fetch(proxy, path)
+        assert refused.value.code == 404
+    assert fetch(proxy, "/").status == 200
+    redirect = urllib.request.Request(proxy["http"] + "/", method="GET")
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as moved:
+        opener.open(redirect, timeout=10)
+    assert moved.value.code == 301 and moved.value.headers["Location"].startswith("https://")
+    log = proxy["log"].read_text()
+    assert "127.0.0.1" not in log and "/api/v1/offices" in log
+
+
+def test_event_streams_pass_through_unbuffered(proxy):
+    stream = fetch(proxy, "/events/offices")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    line = stream.readline().decode()
+    assert line.startswith("event: office") or line.startswith(":")
+    stream.close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
