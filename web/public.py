@@ -350,8 +350,47 @@ async def metrics(request: web.Request) -> web.Response:
                 waits.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
         if office.calls:
             calls.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
-    return web.Response(text="\n".join(lines + waiting + waits + calls) + "\n",
+    return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)) + "\n",
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def device_metrics(request: web.Request) -> list[str]:
+    """Office and device health for the alert rules (deploy/prometheus): device statuses are mirrored
+    only by the hub's own web, so replicas export just the office lines."""
+    mirror = _mirror(request)
+    families: dict[str, tuple[str, list[str]]] = {
+        "wartemarke_office_open": ("gauge", []), "wartemarke_device_online": ("gauge", []),
+        "wartemarke_device_clock_synced": ("gauge", []), "wartemarke_kiosk_paper_state": ("gauge", []),
+        "wartemarke_kiosk_outbox_pending": ("gauge", []), "wartemarke_kiosk_tickets_acked": ("counter", []),
+    }
+    for office_id in request.app[SETTINGS].offices:
+        office = mirror.office(office_id)
+        services = (office.queue or {}).get("services", [])
+        is_open = any(s.get("ampel") != "closed" for s in services)
+        families["wartemarke_office_open"][1].append(f'wartemarke_office_open{{office="{office_id}"}} {int(is_open)}')
+        for device, status in sorted(office.devices.items()):
+            role = str(status.get("role", "unknown"))
+            labels = f'office="{office_id}",device="{device}",role="{role}"'
+            families["wartemarke_device_online"][1].append(
+                f"wartemarke_device_online{{{labels}}} {int(bool(status.get('online')))}")
+            if status.get("clock_synced") is not None:
+                families["wartemarke_device_clock_synced"][1].append(
+                    f"wartemarke_device_clock_synced{{{labels}}} {int(bool(status['clock_synced']))}")
+            if role != "kiosk":
+                continue
+            paper = (status.get("printer") or {}).get("paper")
+            if paper in ("ok", "low", "out", "unknown"):
+                families["wartemarke_kiosk_paper_state"][1].append(
+                    f'wartemarke_kiosk_paper_state{{{labels},state="{paper}"}} 1')
+            for key, family in (("outbox_pending", "wartemarke_kiosk_outbox_pending"),
+                                ("acked_seq", "wartemarke_kiosk_tickets_acked")):
+                if isinstance(status.get(key), int):
+                    families[family][1].append(f"{family}{{{labels}}} {status[key]}")
+    out: list[str] = []
+    for name, (kind, samples) in families.items():
+        out.append(f"# TYPE {name} {kind}")
+        out.extend(samples)
+    return out
 
 
 async def static_page(request: web.Request) -> web.Response:
