@@ -70,6 +70,8 @@ def hub_config(port: int, web_port: int) -> Path:
         'host = "0.0.0.0"\nport = 8080\npublic_url = "https://warte.example.org"':
             f'host = "127.0.0.1"\nport = {web_port}\npublic_url = "http://localhost:{web_port}"',
         'session_secret_file = "/etc/wartemarke/web-session-secret"': "",
+        'broker_username = "hub-1-web"': "",
+        'broker_password_file = "/etc/wartemarke/web-broker-password"': "",
         'privacy_url = "https://www.example.org/datenschutz"\nimprint_url = "https://www.example.org/impressum"': "",
     }, VAR / "hub.toml")
 

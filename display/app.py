@@ -133,6 +133,8 @@ class DisplayApp:
         kind, message = item
         if kind == "connection":
             self.board.broker_connected = message
+            if message and self.board.connected_at is None:
+                self.board.connected_at = mono
         elif isinstance(message, CallsState):
             self.board.set_calls(message, now, mono, self.config.highlight_s)
         elif isinstance(message, QueueState):

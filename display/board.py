@@ -34,6 +34,7 @@ class Board:
     broker_connected: bool = False
     hub_online: bool | None = None
     last_update: float | None = None  # monotonic time of the last message from the hub
+    connected_at: float | None = None  # monotonic time of the broker connection, the clock for "silent"
     highlight_until: float = 0.0
     day: date | None = None
     pending: list[Call] = field(default_factory=list)  # new calls to announce, oldest first
@@ -94,7 +95,8 @@ class Board:
             return "broker"
         if self.hub_online is False:
             return "hub"
-        if self.is_open(now) and (self.last_update is None or mono - self.last_update > stale_after_s):
+        heard = self.last_update if self.last_update is not None else self.connected_at
+        if self.is_open(now) and heard is not None and mono - heard > stale_after_s:
             return "silent"
         return None
 

@@ -8,6 +8,7 @@ moment get two different tickets.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any
@@ -50,7 +51,11 @@ class Hub:
         if config.web is not None:
             from web.internal import add_internal_routes
 
-            self.web = WebServer(config.web, config.broker, f"{config.device}-web", clock,
+            broker = config.broker
+            if config.web.broker_username is not None:  # its own account: the web cannot act as the hub
+                broker = dataclasses.replace(broker, username=config.web.broker_username,
+                                             password=config.web.broker_password)
+            self.web = WebServer(config.web, broker, f"{config.device}-web", clock,
                                  internal=lambda app: add_internal_routes(app, self.store))
 
     def start(self) -> None:

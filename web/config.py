@@ -22,7 +22,9 @@ class WebSettings:
     access_log: bool  # without IP addresses in any case
     session_secret: bytes
     miss_limit_per_min: int  # unknown tracking tokens per client and minute before 429
-    trust_forwarded: bool  # behind our reverse proxy: the client is the first X-Forwarded-For entry
+    trust_forwarded: bool  # behind our reverse proxy: the client is the last X-Forwarded-For entry
+    broker_username: str | None = None  # the hub's web: its own broker account (least privilege)
+    broker_password: str | None = None
 
 
 def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Path) -> WebSettings:
@@ -48,7 +50,19 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Pa
         session_secret=secret,
         miss_limit_per_min=section.get_int("miss_limit_per_min", 20, minval=1, maxval=10000),
         trust_forwarded=section.get_bool("trust_forwarded", False),
+        broker_username=section.get_str("broker_username", None),
+        broker_password=_password(section),
     )
+
+
+def _password(section: ConfigSection) -> str | None:
+    path = section.get_str("broker_password_file", None)
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise section.error("broker_password_file", f"cannot be read: {exc}") from None
 
 
 @dataclass(frozen=True)
