@@ -117,9 +117,6 @@ class Board:
         """Outside opening hours (with a margin) the screen goes black, so panels do not burn in."""
         return not (self.is_open(now) or self.is_open(now + DARK_MARGIN) or self.is_open(now - DARK_MARGIN))
 
-    def counter_name(self, call: Call) -> str:
-        return call.counter_name
-
     def take_pending(self) -> list[Call]:
         pending, self.pending = self.pending, []
         return pending

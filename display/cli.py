@@ -10,8 +10,7 @@ from pathlib import Path
 
 from display.config import DisplayConfig, load_display_config
 from protocol.clock import SystemClock
-from protocol.config import ConfigError
-from protocol.process import default_log_level, setup_logging
+from protocol.process import default_log_level, load_config, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     snap.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the broker's retained state")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    try:
-        config = load_display_config(args.config)
-    except ConfigError as exc:
-        print(f"wartemarke-display: configuration error: {exc}", file=sys.stderr)
+    config = load_config(load_display_config, args.config, "wartemarke-display")
+    if config is None:
         return 2
     if args.command == "snapshot":
         return snapshot(config, args.out, args.sample, args.wait)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from hub.config import HubConfig, load_hub_config
 from protocol.clock import SystemClock
-from protocol.config import ConfigError
-from protocol.process import default_log_level, setup_logging, wait_for_stop
+from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
 from protocol.systemd import Notifier, Watchdog
 
 
@@ -42,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    try:
-        config = load_hub_config(args.config)
-    except ConfigError as exc:
-        print(f"wartemarke-hub: configuration error: {exc}", file=sys.stderr)
+    config = load_config(load_hub_config, args.config, "wartemarke-hub")
+    if config is None:
         return 2
     if args.command == "run":
         return _run(config)

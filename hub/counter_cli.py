@@ -16,10 +16,10 @@ from typing import Any
 from hub.config import load_hub_config
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
-from protocol.config import ConfigError
 from protocol.fields import decode_object, encode_object
 from protocol.link import MqttLink, request_properties
 from protocol.messages import CommandRequest
+from protocol.process import load_config
 
 
 def send_command(link: MqttLink, office: str, counter: str, request: CommandRequest,
@@ -53,10 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "resume"))
     parser.add_argument("arg", nargs="?", help="LABEL for reactivate, SERVICE for transfer")
     args = parser.parse_args(argv)
-    try:
-        config = load_hub_config(args.config)
-    except ConfigError as exc:
-        print(f"wartemarke-counter: configuration error: {exc}", file=sys.stderr)
+    config = load_config(load_hub_config, args.config, "wartemarke-counter")
+    if config is None:
         return 2
     op = args.op.replace("-", "_")
     extra = {"label": args.arg} if op == "reactivate" else {"service": args.arg} if op == "transfer" else {}

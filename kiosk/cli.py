@@ -11,8 +11,7 @@ from pathlib import Path
 from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
 from protocol.clock import SystemClock
-from protocol.config import ConfigError
-from protocol.process import default_log_level, setup_logging, wait_for_stop
+from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
 from protocol.systemd import Notifier, Watchdog
 
 
@@ -34,10 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default=default_log_level())
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    try:
-        config = load_kiosk_config(args.config)
-    except ConfigError as exc:
-        print(f"wartemarke-kiosk: configuration error: {exc}", file=sys.stderr)
+    config = load_config(load_kiosk_config, args.config, "wartemarke-kiosk")
+    if config is None:
         return 2
     if args.command == "preview":
         return _preview(config, args.out)

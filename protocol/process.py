@@ -8,6 +8,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from protocol.config import ConfigError
+
+T = TypeVar("T")
 
 
 def default_log_level() -> str:
@@ -32,3 +39,12 @@ def wait_for_stop() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while not stop.wait(timeout=0.5):
         pass
+
+
+def load_config(load: Callable[[Path], T], path: Path, prog: str) -> T | None:
+    """The validated config, or None after printing the error (file and key named) for the technician."""
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(f"{prog}: configuration error: {exc}", file=sys.stderr)
+        return None

@@ -23,6 +23,7 @@ from protocol.systemd import Notifier, Watchdog
 from web.bridge import Bridge
 from web.config import WebSettings
 from web.keys import BRIDGE, MIRROR, SETTINGS
+from web.metrics import metrics
 from web.mirror import Mirror
 from web.public import FRAGMENTS, MISSES, FragmentCache, MissLimiter, add_public_routes
 
@@ -48,6 +49,7 @@ def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = No
     app[MISSES] = MissLimiter(settings.miss_limit_per_min)
     app[FRAGMENTS] = FragmentCache()
     add_public_routes(app)
+    app.router.add_get("/metrics", metrics)
     if internal is not None:
         internal(app)
     return app

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from protocol.clock import SystemClock
-from protocol.config import ConfigError
-from protocol.process import default_log_level, setup_logging, wait_for_stop
+from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
 from web.app import WebServer, run_forever
 from web.config import load_replica_config
 
@@ -21,10 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    try:
-        config = load_replica_config(args.config)
-    except ConfigError as exc:
-        print(f"wartemarke-web: configuration error: {exc}", file=sys.stderr)
+    config = load_config(load_replica_config, args.config, "wartemarke-web")
+    if config is None:
         return 2
     run_forever(WebServer(config.web, config.broker, config.device, SystemClock()), wait_for_stop)
     return 0

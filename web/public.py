@@ -89,14 +89,19 @@ def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     return _mirror(request).tickets.get(token_hash(token))
 
 
-def _not_found(request: web.Request) -> web.Response:
+def _too_many_misses(request: web.Request) -> web.Response | None:
+    """A 429 for a client that guessed too many unknown tokens; otherwise count this miss."""
     limiter = request.app[MISSES]
     client = client_key(request)
     if limiter.blocked(client):
         return web.Response(status=429, text="Too many unknown tickets; please wait a minute.\n",
                             headers={"Retry-After": "60"})
     limiter.miss(client)
-    return page(request, "notfound.html", status=404)
+    return None
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return _too_many_misses(request) or page(request, "notfound.html", status=404)
 
 
 def _ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -141,22 +146,12 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
 async def tracking_api(request: web.Request) -> web.Response:
     found = _lookup(request)
     if found is None:
-        return _not_found(request) if _not_found_json_blocked(request) else web.json_response(
-            {"error": "unknown or expired ticket"}, status=404)
+        return _too_many_misses(request) or web.json_response({"error": "unknown or expired ticket"}, status=404)
     office, view = found
     allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "counter_name",
                "called_at", "recall", "grace_until")
     return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
                              headers={"Cache-Control": "no-store"})
-
-
-def _not_found_json_blocked(request: web.Request) -> bool:
-    limiter = request.app[MISSES]
-    client = client_key(request)
-    if limiter.blocked(client):
-        return True
-    limiter.miss(client)
-    return False
 
 
 # -- server-sent events --------------------------------------------------------------------------------
@@ -328,71 +323,6 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if mirror.mqtt_connected else 503)
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format (0.0.4): each metric family's samples in one group after its TYPE line."""
-    mirror = _mirror(request)
-    lines = [
-        "# TYPE wartemarke_web_sse_clients gauge", f"wartemarke_web_sse_clients {request.app[STREAMS].clients}",
-        "# TYPE wartemarke_web_mqtt_connected gauge", f"wartemarke_web_mqtt_connected {int(mirror.mqtt_connected)}",
-        "# TYPE wartemarke_web_updates_total counter", f"wartemarke_web_updates_total {mirror.updates}",
-        "# TYPE wartemarke_web_invalid_messages_total counter",
-        f"wartemarke_web_invalid_messages_total {mirror.invalid}",
-        "# TYPE wartemarke_tickets_tracked gauge", f"wartemarke_tickets_tracked {len(mirror.tickets)}",
-    ]
-    waiting, waits, calls = ["# TYPE wartemarke_waiting gauge"], ["# TYPE wartemarke_expected_wait_minutes gauge"], [
-        "# TYPE wartemarke_calls_seq counter"]
-    for office_id in request.app[SETTINGS].offices:
-        office = mirror.office(office_id)
-        for s in (office.queue or {}).get("services", []):
-            labels = f'office="{office_id}",service="{s["service"]}"'
-            waiting.append(f"wartemarke_waiting{{{labels}}} {s.get('waiting', 0)}")
-            if s.get("expected_wait_min") is not None:
-                waits.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
-        if office.calls:
-            calls.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
-    return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)) + "\n",
-                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
-
-
-def device_metrics(request: web.Request) -> list[str]:
-    """Office and device health for the alert rules (deploy/prometheus): device statuses are mirrored
-    only by the hub's own web, so replicas export just the office lines."""
-    mirror = _mirror(request)
-    families: dict[str, tuple[str, list[str]]] = {
-        "wartemarke_office_open": ("gauge", []), "wartemarke_device_online": ("gauge", []),
-        "wartemarke_device_clock_synced": ("gauge", []), "wartemarke_kiosk_paper_state": ("gauge", []),
-        "wartemarke_kiosk_outbox_pending": ("gauge", []), "wartemarke_kiosk_tickets_acked": ("counter", []),
-    }
-    for office_id in request.app[SETTINGS].offices:
-        office = mirror.office(office_id)
-        services = (office.queue or {}).get("services", [])
-        is_open = any(s.get("ampel") != "closed" for s in services)
-        families["wartemarke_office_open"][1].append(f'wartemarke_office_open{{office="{office_id}"}} {int(is_open)}')
-        for device, status in sorted(office.devices.items()):
-            role = str(status.get("role", "unknown"))
-            labels = f'office="{office_id}",device="{device}",role="{role}"'
-            families["wartemarke_device_online"][1].append(
-                f"wartemarke_device_online{{{labels}}} {int(bool(status.get('online')))}")
-            if status.get("clock_synced") is not None:
-                families["wartemarke_device_clock_synced"][1].append(
-                    f"wartemarke_device_clock_synced{{{labels}}} {int(bool(status['clock_synced']))}")
-            if role != "kiosk":
-                continue
-            paper = (status.get("printer") or {}).get("paper")
-            if paper in ("ok", "low", "out", "unknown"):
-                families["wartemarke_kiosk_paper_state"][1].append(
-                    f'wartemarke_kiosk_paper_state{{{labels},state="{paper}"}} 1')
-            for key, family in (("outbox_pending", "wartemarke_kiosk_outbox_pending"),
-                                ("acked_seq", "wartemarke_kiosk_tickets_acked")):
-                if isinstance(status.get(key), int):
-                    families[family][1].append(f"{family}{{{labels}}} {status[key]}")
-    out: list[str] = []
-    for name, (kind, samples) in families.items():
-        out.append(f"# TYPE {name} {kind}")
-        out.extend(samples)
-    return out
-
-
 async def static_page(request: web.Request) -> web.Response:
     return page(request, f"{request.match_info.route.name}.html")
 
@@ -408,7 +338,6 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
     app.router.add_get("/barrierefreiheit", static_page, name="accessibility")
     app.router.add_get("/datenschutz", static_page, name="privacy")
     app.router.add_get("/impressum", static_page, name="imprint")
