@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo test lint typecheck pytest bench clean wheelhouse test-deploy
 
 setup: $(STAMP)
 
@@ -23,6 +23,8 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	cd deploy && ../$(BIN)/ansible-lint --offline site.yml rollback.yml
+	cd deploy && ../$(BIN)/ansible-playbook --syntax-check site.yml rollback.yml
 
 typecheck: setup
 	$(BIN)/mypy
@@ -32,8 +34,18 @@ pytest: setup
 
 test: lint typecheck pytest
 
+# The release the playbook installs: the project's wheel and every dependency (for this machine's
+# architecture), so devices install without internet access.
+wheelhouse: setup
+	rm -rf dist/wheelhouse
+	$(BIN)/python -m pip wheel -q --wheel-dir dist/wheelhouse .
+
+# Applies deploy/site.yml for real to debootstrapped Debian roots (slow; the base root is cached).
+test-deploy: setup wheelhouse
+	$(BIN)/pytest -m provisioning -p no:xdist tests/test_provision.py
+
 bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache var test-artifacts
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache var test-artifacts

@@ -26,11 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     snap.add_argument("--out", type=Path, required=True)
     snap.add_argument("--sample", action="store_true", help="built-in sample data instead of the broker's")
     snap.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the broker's retained state")
+    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
+    check.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_display_config, args.config, "wartemarke-display")
     if config is None:
         return 2
+    if args.command == "check-config":
+        print(f"{args.config}: valid")
+        return 0
     if args.command == "snapshot":
         return snapshot(config, args.out, args.sample, args.wait)
     return _run(config, args.window, args.snapshot)

@@ -39,11 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
+    check.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_hub_config, args.config, "wartemarke-hub")
     if config is None:
         return 2
+    if args.command == "check-config":
+        print(f"{args.config}: valid")
+        return 0
     if args.command == "run":
         return _run(config)
     from hub.store import HubStore

@@ -31,11 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     paper = sub.add_parser("paper-replaced", help="a new paper roll is in: reset the paper estimate")
     paper.add_argument("--config", type=Path, required=True)
     parser.add_argument("--log-level", default=default_log_level())
+    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
+    check.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_kiosk_config, args.config, "wartemarke-kiosk")
     if config is None:
         return 2
+    if args.command == "check-config":
+        print(f"{args.config}: valid")
+        return 0
     if args.command == "preview":
         return _preview(config, args.out)
     if args.command == "selftest":

@@ -1,0 +1,99 @@
+"""Jinja filters of the wartemarke playbook (deploy/site.yml).
+
+- `mosquitto_hash`: a mosquitto 2.x password-file hash ($7$, PBKDF2-SHA512) with a salt derived from a
+  stored random string, so the rendered password file is the same on every run (mosquitto_passwd picks a
+  new salt each time, which would make every run a change and restart the broker).
+- `toml`: one TOML value (string, number, boolean, list, inline table) for the config templates.
+- `wartemarke_broker_devices`: the broker users of one hub, read from the inventory, in the form
+  roles/broker/templates/acl.j2 expects (see roles/broker/README.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's default for $7$
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class DeployError(Exception):
+    """An inventory value the playbook cannot use; the message names the host and the variable."""
+
+
+def mosquitto_hash(password: str, salt_seed: str, iterations: int = MOSQUITTO_ITERATIONS) -> str:
+    salt = hashlib.sha256(salt_seed.encode()).digest()[:12]
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_key(k)} = {toml(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml(v) for v in value) + "]"
+    raise DeployError(f"cannot write {value!r} ({type(value).__name__}) as a TOML value")
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if _BARE_KEY.match(text) else json.dumps(text, ensure_ascii=False)
+
+
+def wartemarke_broker_devices(hostvars: Mapping[str, Any], hub_host: str,
+                              extra_clients: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every inventory host whose `wartemarke_hub_host` is `hub_host`, the hub itself and its web.
+
+    The result lists one dict per broker user: name, role and office(s) (plus counter for counters).
+    """
+    hub = hostvars[hub_host]
+    hub_name = hub_host  # inventory names are device ids (broker usernames)
+    office = _required(hub, hub_host, "wartemarke_office")
+    devices: list[dict[str, Any]] = [
+        {"name": hub_name, "role": "hub", "offices": [office]},
+        {"name": f"{hub_name}-web", "role": "web", "offices": [office]},
+    ]
+    for host in sorted(hostvars):
+        variables = hostvars[host]
+        if host == hub_host or variables.get("wartemarke_hub_host") != hub_host:
+            continue
+        role = _required(variables, host, "wartemarke_role")
+        if role in {"kiosk", "display"}:
+            devices.append({"name": host, "role": role,
+                            "office": _required(variables, host, "wartemarke_office")})
+        elif role == "web":
+            devices.append({"name": host, "role": "replica",
+                            "offices": variables.get("wartemarke_offices") or [office]})
+        else:
+            raise DeployError(f"host {host}: wartemarke_role {role!r} is not kiosk, display or web")
+    for client in extra_clients or []:
+        devices.append(dict(client))
+    return devices
+
+
+def _required(variables: Mapping[str, Any], host: str, key: str) -> Any:
+    if key not in variables or variables[key] in (None, ""):
+        raise DeployError(f"host {host}: inventory variable {key} is not set")
+    return variables[key]
+
+
+class FilterModule:
+    """Ansible's entry point for filter plugins."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "mosquitto_hash": mosquitto_hash,
+            "toml": toml,
+            "wartemarke_broker_devices": wartemarke_broker_devices,
+        }
