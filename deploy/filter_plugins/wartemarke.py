@@ -51,12 +51,14 @@ def _key(key: Any) -> str:
     return text if _BARE_KEY.match(text) else json.dumps(text, ensure_ascii=False)
 
 
-def wartemarke_broker_devices(hostvars: Mapping[str, Any], hub_host: str,
+def wartemarke_broker_devices(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]], hub_host: str,
                               extra_clients: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every inventory host whose `wartemarke_hub_host` is `hub_host`, the hub itself and its web.
 
-    The result lists one dict per broker user: name, role and office(s) (plus counter for counters).
+    A host's role is its group (kiosk, display, web). The result lists one dict per broker user: name,
+    role and office(s) (plus counter for counters).
     """
+    role_of = {host: role for role in ("kiosk", "display", "web") for host in groups.get(role, [])}
     hub = hostvars[hub_host]
     hub_name = hub_host  # inventory names are device ids (broker usernames)
     office = _required(hub, hub_host, "wartemarke_office")
@@ -68,7 +70,7 @@ def wartemarke_broker_devices(hostvars: Mapping[str, Any], hub_host: str,
         variables = hostvars[host]
         if host == hub_host or variables.get("wartemarke_hub_host") != hub_host:
             continue
-        role = _required(variables, host, "wartemarke_role")
+        role = role_of.get(host)
         if role in {"kiosk", "display"}:
             devices.append({"name": host, "role": role,
                             "office": _required(variables, host, "wartemarke_office")})
@@ -76,7 +78,7 @@ def wartemarke_broker_devices(hostvars: Mapping[str, Any], hub_host: str,
             devices.append({"name": host, "role": "replica",
                             "offices": variables.get("wartemarke_offices") or [office]})
         else:
-            raise DeployError(f"host {host}: wartemarke_role {role!r} is not kiosk, display or web")
+            raise DeployError(f"host {host} uses hub {hub_host} but is in none of the groups kiosk, display, web")
     for client in extra_clients or []:
         devices.append(dict(client))
     return devices

@@ -1,0 +1,363 @@
+"""`make test-deploy`: deploy/site.yml applied for real to Debian bookworm roots made with debootstrap.
+
+Four roots (hub, kiosk, display, public web) are copied from a cached base root and provisioned
+through Ansible's chroot connection, exactly as a technician's run provisions Pis over SSH, except
+that nothing is booted: units are enabled, not started. Then the result is checked from the outside
+(users, venv, configs accepted by the processes' own validation, enabled units, nginx -t), the
+generated broker runs for real with its generated credentials, ACL and TLS, the provisioned hub
+and kiosk run from their roots and a button press reaches the hub, a second run changes nothing, and
+an update is rolled back.
+
+The base root is made once per machine (debootstrap, about a minute) in
+$WARTEMARKE_DEBOOTSTRAP_CACHE (default /var/cache/wartemarke-test/bookworm-base).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+from tests.broker import free_port
+from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe
+
+pytestmark = [pytest.mark.provisioning, pytest.mark.timeout(3600)]
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+BIN = Path(sys.executable).parent
+BASE = Path(os.environ.get("WARTEMARKE_DEBOOTSTRAP_CACHE", "/var/cache/wartemarke-test/bookworm-base"))
+WORK = REPO / "test-artifacts" / "provision"
+OFFICE = "testamt"
+HOSTS = {"t-hub": "hub", "t-kiosk-1": "kiosk", "t-display-1": "display", "t-web-1": "web"}
+BASE_PACKAGES = "python3,systemd,systemd-sysv,udev,ca-certificates,sudo,iproute2"
+
+
+@dataclass
+class Office:
+    roots: dict[str, Path]
+    inventory: Path
+    secrets: Path
+    ports: dict[str, int]
+    first_run_s: float
+    first_log: str
+    second_log: str
+
+
+def ensure_base_root() -> float:
+    """Make the cached bookworm root once per machine; returns the seconds it took (0 when cached)."""
+    if (BASE / "etc" / "debian_version").exists():
+        return 0.0
+    started = time.monotonic()
+    partial = BASE.with_name(BASE.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", str(partial),
+                    "http://deb.debian.org/debian"], check=True, stdout=subprocess.DEVNULL, timeout=1800)
+    partial.rename(BASE)
+    return time.monotonic() - started
+
+
+def unmount_all(root: Path) -> None:
+    for sub in ("dev", "proc"):
+        target = root / sub
+        subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+
+
+def prepare_root(root: Path) -> None:
+    if root.exists():
+        unmount_all(root)
+        shutil.rmtree(root)
+    subprocess.run(["cp", "-a", str(BASE), str(root)], check=True)
+    # As in any image build: package scripts must not start services in the chroot.
+    policy = root / "usr" / "sbin" / "policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+    subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+    subprocess.run(["mount", "--bind", "/dev", str(root / "dev")], check=True)
+
+
+def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: dict[str, int],
+                    wheelhouse: Path) -> None:
+    office_vars = yaml.safe_load((DEPLOY / "inventory" / "example" / "group_vars" / "office_mitte.yml").read_text())
+    office_vars.update({
+        "wartemarke_office": OFFICE, "wartemarke_office_name": "Testamt", "wartemarke_hub_host": "t-hub",
+        "wartemarke_broker_address": "127.0.0.1", "broker_tls_port": ports["tls"],
+        "broker_local_port": ports["local"], "time_office_subnets": ["127.0.0.0/8"],
+        # Every day open, so the hub issues tickets whenever this test runs.
+        "wartemarke_hours": {day: ["00:00-23:59"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    })
+
+    def host(name: str, **extra: object) -> dict[str, object]:
+        return {"ansible_host": str(roots[name]), **extra}
+
+    inventory = {"all": {
+        "vars": {
+            "ansible_connection": "community.general.chroot",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "wartemarke_secrets_dir": str(secrets),
+            "release_wheelhouse": str(wheelhouse),
+            "wartemarke_public_url": "https://warte.test",
+            "wartemarke_operator": "Testkommune",
+            "wartemarke_privacy_url": "https://warte.test/datenschutz",
+            "wartemarke_imprint_url": "https://warte.test/impressum",
+        },
+        "children": {
+            "office_test": {"vars": office_vars, "children": {
+                "hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
+                                                hub_accounts=[{"name": "leitung", "role": "supervisor"}],
+                                                hub_web_port=ports["hub_web"])}},
+                "kiosk": {"hosts": {"t-kiosk-1": host(
+                    "t-kiosk-1", kiosk_index=0,
+                    kiosk_printer={"type": "file", "path": "/var/lib/wartemarke-kiosk/printed",
+                                   "profile": "TM-T88V"})}},
+                "display": {"hosts": {"t-display-1": host("t-display-1", display_speech=True)}},
+            }},
+            "web": {"hosts": {"t-web-1": host(
+                "t-web-1", wartemarke_office=OFFICE, wartemarke_offices=[OFFICE], wartemarke_hub_host="t-hub",
+                wartemarke_broker_address="127.0.0.1", broker_tls_port=ports["tls"], web_server_name="warte.test",
+                web_http_port=ports["http"], web_https_port=ports["https"], web_replica_port=ports["replica"])}},
+        },
+    }}
+    path.write_text(yaml.safe_dump(inventory, allow_unicode=True, sort_keys=False))
+
+
+def run_playbook(playbook: str, inventory: Path, log: Path, *extra: str) -> tuple[str, float]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(DEPLOY / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    started = time.monotonic()
+    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *extra],
+                            cwd=DEPLOY, env=env, capture_output=True, text=True, timeout=3000)
+    elapsed = time.monotonic() - started
+    log.write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, f"{playbook} failed (log: {log}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    return result.stdout, elapsed
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    hosts: dict[str, dict[str, int]] = {}
+    for line in output.split("PLAY RECAP", 1)[1].splitlines():
+        match = re.match(r"^(\S+)\s*:\s*(.*)$", line.strip())
+        if match:
+            hosts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
+    return hosts
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The 'TASK [...]' headers followed by a 'changed:' line, for a readable failure."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith("changed:"):
+            found.append(f"{task} {line}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def office() -> Iterator[Office]:
+    wheelhouse = REPO / "dist" / "wheelhouse"
+    assert list(wheelhouse.glob("wartemarke-*.whl")), "run `make wheelhouse` first (make test-deploy does)"
+    base_s = ensure_base_root()
+    WORK.mkdir(parents=True, exist_ok=True)
+    roots = {name: WORK / "roots" / name for name in HOSTS}
+    (WORK / "roots").mkdir(exist_ok=True)
+    secrets = WORK / "secrets"
+    shutil.rmtree(secrets, ignore_errors=True)
+    ports = {name: free_port() for name in ("tls", "local", "hub_web", "http", "https", "replica")}
+    inventory = WORK / "inventory.yml"
+    try:
+        copy_started = time.monotonic()
+        for root in roots.values():
+            prepare_root(root)
+        copy_s = time.monotonic() - copy_started
+        write_inventory(inventory, roots, secrets, ports, wheelhouse)
+        first, first_s = run_playbook("site.yml", inventory, WORK / "run-1.log")
+        second, _ = run_playbook("site.yml", inventory, WORK / "run-2.log")
+        print(f"\nprovisioning: base root {base_s:.0f} s (0 = cached), 4 root copies {copy_s:.0f} s, "
+              f"first run of site.yml {first_s:.0f} s for {len(HOSTS)} hosts")
+        (WORK / "timing.json").write_text(json.dumps({"base_root_s": base_s, "copies_s": copy_s,
+                                                      "first_run_s": first_s}))
+        yield Office(roots, inventory, secrets, ports, first_s, first, second)
+    finally:
+        for root in roots.values():
+            unmount_all(root)
+
+
+def in_root(root: Path, *argv: str, user: str | None = None, check: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    command = ["chroot", str(root)] + (["runuser", "-u", user, "--"] if user else []) + list(argv)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if check:
+        assert result.returncode == 0, f"{' '.join(argv)} in {root.name}: {result.stdout}{result.stderr}"
+    return result
+
+
+def test_a_second_run_changes_nothing(office: Office) -> None:
+    first = recap(office.first_log)
+    assert set(first) >= set(HOSTS), first
+    assert all(first[h]["failed"] == 0 and first[h]["unreachable"] == 0 for h in HOSTS), first
+    second = recap(office.second_log)
+    assert {h: second[h]["changed"] for h in HOSTS} == dict.fromkeys(HOSTS, 0), changed_tasks(office.second_log)
+
+
+def test_each_role_has_its_user_and_groups(office: Office) -> None:
+    for name, role in HOSTS.items():
+        passwd = (office.roots[name] / "etc" / "passwd").read_text()
+        line = next((x for x in passwd.splitlines() if x.startswith(f"wartemarke-{role}:")), None)
+        assert line is not None, f"no wartemarke-{role} user in {name}"
+        assert line.endswith(":/usr/sbin/nologin"), line
+    groups = in_root(office.roots["t-kiosk-1"], "id", "-nG", "wartemarke-kiosk").stdout.split()
+    assert {"lp", "plugdev", "dialout"} <= set(groups), groups
+    groups = in_root(office.roots["t-display-1"], "id", "-nG", "wartemarke-display").stdout.split()
+    assert {"video", "render", "input", "audio", "tty"} <= set(groups), groups
+
+
+def test_the_release_venv_imports_every_package(office: Office) -> None:
+    for name in HOSTS:
+        root = office.roots[name]
+        current = root / "opt" / "wartemarke" / "current"
+        assert current.is_symlink() and os.readlink(current).startswith("/opt/wartemarke/releases/0.1.0-")
+        in_root(root, "/opt/wartemarke/current/venv/bin/python", "-c",
+                "import protocol, kiosk, hub, display, web, paho.mqtt, escpos, gpiozero, PIL, pygame, aiohttp")
+        assert (current / "docs" / "operations.md").exists() or (root / os.readlink(current).lstrip("/") / "docs"
+                                                                  / "operations.md").exists()
+
+
+def test_configs_pass_the_processes_own_validation(office: Office) -> None:
+    for name, role in HOSTS.items():
+        result = in_root(office.roots[name], f"/opt/wartemarke/current/venv/bin/wartemarke-{role}", "check-config",
+                         "--config", f"/etc/wartemarke/{role}.toml", user=f"wartemarke-{role}")
+        assert "valid" in result.stdout
+        mode = (office.roots[name] / "etc" / "wartemarke" / "broker-password").stat().st_mode & 0o777
+        assert mode == 0o640
+
+
+def test_units_are_enabled(office: Office) -> None:
+    expected = {"t-hub": ["wartemarke-hub.service", "wartemarke-hub-backup.timer", "mosquitto.service",
+                          "chrony.service"],
+                "t-kiosk-1": ["wartemarke-kiosk.service", "chrony.service"],
+                "t-display-1": ["wartemarke-display.service", "chrony.service"],
+                "t-web-1": ["wartemarke-web.service", "nginx.service"]}
+    for name, units in expected.items():
+        result = subprocess.run(["systemctl", f"--root={office.roots[name]}", "is-enabled", *units],
+                                capture_output=True, text=True, check=False)
+        assert result.stdout.split() == ["enabled"] * len(units), (name, units, result.stdout, result.stderr)
+    masked = subprocess.run(["systemctl", f"--root={office.roots['t-display-1']}", "is-enabled", "getty@tty1.service"],
+                            capture_output=True, text=True, check=False)
+    assert masked.stdout.strip() == "masked"
+    for name in HOSTS:
+        journald = office.roots[name] / "etc" / "systemd" / "journald.conf.d" / "50-wartemarke.conf"
+        assert "SystemMaxUse=64M" in journald.read_text()
+    drop_in = office.roots["t-kiosk-1"] / "etc" / "systemd" / "system" / "wartemarke-kiosk.service.d" / "50-groups.conf"
+    assert "gpio" not in drop_in.read_text().split("SupplementaryGroups=\n", 1)[1]  # plain Debian: no gpio group
+    assert "not Raspberry Pi OS" in office.first_log
+
+
+def test_nginx_accepts_its_config(office: Office) -> None:
+    result = in_root(office.roots["t-web-1"], "nginx", "-t")
+    assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
+
+
+def test_chrony_config_is_the_office_one(office: Office) -> None:
+    hub = (office.roots["t-hub"] / "etc" / "chrony" / "chrony.conf").read_text()
+    assert "allow 127.0.0.0/8" in hub and "local stratum" in hub
+    kiosk = (office.roots["t-kiosk-1"] / "etc" / "chrony" / "chrony.conf").read_text()
+    assert "server 127.0.0.1 iburst prefer" in kiosk
+
+
+@contextlib.contextmanager
+def running(root: Path, *argv: str, user: str | None = None, stdin: bool = False) -> Iterator[subprocess.Popen[str]]:
+    command = ["chroot", str(root)] + (["runuser", "-u", user, "--"] if user else []) + list(argv)
+    log = (WORK / f"{root.name}-{Path(argv[0]).name}.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
+                               stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def secret(root: Path, name: str) -> str:
+    return (root / "etc" / "wartemarke" / name).read_text().strip()
+
+
+def test_the_provisioned_office_issues_a_ticket(office: Office) -> None:
+    """The generated broker (TLS, passwords, ACL) with the provisioned hub and kiosk, all from their roots."""
+    hub, kiosk = office.roots["t-hub"], office.roots["t-kiosk-1"]
+    ca = kiosk / "etc" / "wartemarke" / "office-ca.crt"
+    port = office.ports["tls"]
+    with running(hub, "mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"):
+        probe = None
+        deadline = time.monotonic() + 15
+        while probe is None:
+            try:
+                probe = MqttProbe.connect_ok(port, username="t-hub-web", password=secret(hub, "web-broker-password"),
+                                             ca_file=ca)
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            anonymous = MqttProbe(port, ca_file=ca)
+            assert anonymous.connect().value != 0, "anonymous clients must be refused"
+            anonymous.close()
+            kiosk_probe = MqttProbe.connect_ok(port, username="t-kiosk-1", password=secret(kiosk, "broker-password"),
+                                               ca_file=ca, client_id="acl-probe")
+            assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/t-kiosk-1/ack").value == NOT_AUTHORIZED
+            assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/other/ticket").value == NOT_AUTHORIZED
+            kiosk_probe.close()
+            probe.subscribe([f"wartemarke/v1/{OFFICE}/queue"])
+            with running(hub, "/opt/wartemarke/current/venv/bin/wartemarke-hub", "run", "--config",
+                         "/etc/wartemarke/hub.toml", user="wartemarke-hub"), \
+                 running(kiosk, "/opt/wartemarke/current/venv/bin/wartemarke-kiosk", "run", "--simulate",
+                         "--config", "/etc/wartemarke/kiosk.toml", user="wartemarke-kiosk", stdin=True) as kiosk_run:
+                probe.wait_for(lambda t, p: t.endswith("/queue"), timeout=60)
+                assert kiosk_run.stdin is not None
+                kiosk_run.stdin.write("A\n")
+                kiosk_run.stdin.flush()
+                probe.wait_for(lambda t, p: t.endswith("/queue") and b'"waiting":1' in p.replace(b" ", b""),
+                               timeout=60)
+                printed = list((kiosk / "var" / "lib" / "wartemarke-kiosk" / "printed").iterdir())
+                assert printed, "the kiosk printed nothing"
+        finally:
+            probe.close()
+
+
+def test_an_update_is_rolled_back(office: Office, tmp_path: Path) -> None:
+    """A new release goes into its own folder, `current` switches to it, rollback.yml switches back."""
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(REPO / "dist" / "wheelhouse", wheelhouse)
+    wheel = next(wheelhouse.glob("wartemarke-*.whl"))
+    with zipfile.ZipFile(wheel, "a") as archive:  # same version, different bytes: a rebuilt release
+        archive.writestr("wartemarke-rebuild.txt", "rebuilt\n")
+    kiosk = office.roots["t-kiosk-1"]
+    before = os.readlink(kiosk / "opt" / "wartemarke" / "current")
+    run_playbook("site.yml", office.inventory, WORK / "run-update.log", "--limit", "t-kiosk-1",
+                 "-e", f"release_wheelhouse={wheelhouse}")
+    after = os.readlink(kiosk / "opt" / "wartemarke" / "current")
+    assert after != before and os.readlink(kiosk / "opt" / "wartemarke" / "previous") == before
+    in_root(kiosk, "/opt/wartemarke/current/venv/bin/wartemarke-kiosk", "check-config", "--config",
+            "/etc/wartemarke/kiosk.toml")
+    run_playbook("rollback.yml", office.inventory, WORK / "run-rollback.log", "--limit", "t-kiosk-1")
+    assert os.readlink(kiosk / "opt" / "wartemarke" / "current") == before
+    assert os.readlink(kiosk / "opt" / "wartemarke" / "previous") == after
