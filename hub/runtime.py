@@ -8,6 +8,7 @@ again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -93,10 +94,11 @@ class OfficeRuntime:
         if duplicate or event.day != self.engine.day or self.office.service(event.service) is None:
             if not duplicate:
                 self.engine.ingest(event, now)  # logs why it is ignored
-            contiguous = self.store.receive_only(self.office.id, event.device, event.seq)
+            contiguous = self.store.receive_only(self.office.id, event.device, event.seq, event.pending_from)
             return self._ack(event.device, contiguous), False
-        item = Input("ticket", now, event.to_dict())
-        acked = self.store.append(self.office.id, self.engine.day, item, kiosk=(event.device, event.seq))
+        item = Input("ticket", now, dataclasses.replace(event, pending_from=None).to_dict())
+        acked = self.store.append(self.office.id, self.engine.day, item,
+                                  kiosk=(event.device, event.seq, event.pending_from))
         changed = bool(self._apply(item))
         assert acked is not None
         return self._ack(event.device, acked), changed

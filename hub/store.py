@@ -9,12 +9,15 @@ only aggregates (hub/statistics.py) stay.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("wartemarke.hub.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inputs (
@@ -71,7 +74,8 @@ class HubStore:
                                    (office, day.isoformat())).fetchall()
         return [Input(kind, datetime.fromisoformat(at), json.loads(payload)) for kind, at, payload in rows]
 
-    def append(self, office: str, day: date, item: Input, kiosk: tuple[str, int] | None = None) -> int | None:
+    def append(self, office: str, day: date, item: Input,
+               kiosk: tuple[str, int, int | None] | None = None) -> int | None:
         """Commit one input (and, for a kiosk event, its seq); returns the kiosk's new contiguous ack."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -86,20 +90,30 @@ class HubStore:
                 raise
         return contiguous
 
-    def receive_only(self, office: str, device: str, seq: int) -> int:
+    def receive_only(self, office: str, device: str, seq: int, pending_from: int | None = None) -> int:
         """A kiosk event that changes nothing (a duplicate) still moves the ack forward."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                contiguous = self._receive(office, device, seq)
+                contiguous = self._receive(office, device, seq, pending_from)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
         return contiguous
 
-    def _receive(self, office: str, device: str, seq: int) -> int:
+    def _receive(self, office: str, device: str, seq: int, pending_from: int | None = None) -> int:
         contiguous = self._contiguous(office, device)
+        if pending_from is not None and contiguous < pending_from - 1:
+            # The kiosk deleted everything below pending_from after a hub acknowledged it: this database
+            # is older than that hub's (a restore from backup). Waiting for those events would stall
+            # the kiosk's acks for good; their tickets are missing from this hub's queue either way.
+            log.warning("%s/%s: events %d..%d were acknowledged by an earlier hub state (restored from a "
+                        "backup?) and are gone from the kiosk: their tickets are not in this queue",
+                        office, device, contiguous + 1, pending_from - 1)
+            contiguous = pending_from - 1
+            self.db.execute("INSERT OR REPLACE INTO kiosk_acks (office, device, contiguous) VALUES (?, ?, ?)",
+                            (office, device, contiguous))
         if seq > contiguous:
             self.db.execute("INSERT OR IGNORE INTO kiosk_received (office, device, seq) VALUES (?, ?, ?)",
                             (office, device, seq))

@@ -10,6 +10,7 @@ Printing never waits for any of this.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -117,7 +118,9 @@ class OutboxDelivery:
             return
         resent: list[int] = []
         next_due = now + self._backoff
-        for event in self.store.pending(limit=BATCH):
+        pending = self.store.pending(limit=BATCH)
+        pending_from = pending[0].seq if pending else None  # nothing below it is left here
+        for event in pending:
             if event.seq > releasable:
                 break
             if event.seq <= acked:
@@ -126,7 +129,8 @@ class OutboxDelivery:
             if sent is not None and now - sent < self._backoff:
                 next_due = min(next_due, sent + self._backoff)
                 continue
-            if not self.link.publish(self.topic, encode_object(event.to_dict()), qos=1):
+            message = dataclasses.replace(event, pending_from=pending_from)
+            if not self.link.publish(self.topic, encode_object(message.to_dict()), qos=1):
                 break
             if sent is not None:
                 resent.append(event.seq)

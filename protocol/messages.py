@@ -32,15 +32,19 @@ class TicketIssued:
     day: date
     device: str
     seq: int
+    # The lowest seq still in the kiosk's outbox when it sent this: everything below was acknowledged by
+    # a hub and deleted, so a hub restored from an older backup must not wait for it (docs/protocol.md §7).
+    pending_from: int | None = None
 
     type = "ticket.issued"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "type": self.type, "id": self.id, "token": self.token, "service": self.service,
             "number": self.number, "label": self.label, "issued_at": self.issued_at.isoformat(),
             "day": self.day.isoformat(), "device": self.device, "seq": self.seq,
         }
+        return _with_pending_from(data, self.pending_from)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TicketIssued:
@@ -50,7 +54,14 @@ class TicketIssued:
             service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
             label=f.text("label", LABEL_RE), issued_at=f.time("issued_at"),
             day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
+            pending_from=f.opt_integer("pending_from", 1),
         )
+
+
+def _with_pending_from(data: dict[str, Any], pending_from: int | None) -> dict[str, Any]:
+    if pending_from is not None:
+        data["pending_from"] = pending_from
+    return data
 
 
 @dataclass(frozen=True)
@@ -65,15 +76,17 @@ class TicketVoided:
     day: date
     device: str
     seq: int
+    pending_from: int | None = None  # as in TicketIssued
 
     type = "ticket.voided"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "type": self.type, "id": self.id, "reason": self.reason, "service": self.service,
             "number": self.number, "label": self.label, "day": self.day.isoformat(),
             "device": self.device, "seq": self.seq,
         }
+        return _with_pending_from(data, self.pending_from)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TicketVoided:
@@ -82,6 +95,7 @@ class TicketVoided:
             id=f.text("id", TICKET_ID_RE), reason=f.text("reason", max_len=200),
             service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
             label=f.text("label", LABEL_RE), day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
+            pending_from=f.opt_integer("pending_from", 1),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -124,3 +125,24 @@ def test_nightly_backups_into_a_folder_keep_the_newest(tmp_path, capsys):
     kept = sorted(p.name for p in folder.iterdir())
     assert len(kept) == 2 and kept[0] == "hub-20261103-213000.sqlite3" and kept[1].startswith("hub-2026")
     assert HubStore(folder / kept[1]).acks("t-backup") == {}  # a database the hub can open
+
+
+def test_a_restored_hub_does_not_wait_for_events_the_kiosk_already_deleted(tmp_path, topic_office):
+    """After the backup the old hub acked seq 3 and 4; the kiosk deleted them. The restored hub (ack 2)
+    must take the kiosk's word (pending_from = 5) instead of waiting for 3 and 4 for ever."""
+    path = write_hub_config(tmp_path, 1883, topic_office)
+    office = load_hub_config(path).offices[0]
+    store = HubStore(tmp_path / "restored.sqlite3")
+    runtime = OfficeRuntime(office, store)
+    now = datetime.now(UTC)
+    runtime.start(now)
+    day = runtime.engine.day
+    for n in (1, 2):
+        runtime.ticket(issued(day, f"A00{n}", n), now)
+    assert store.acks(topic_office) == {"kiosk-1": 2}
+    without_hint, _ = runtime.ticket(issued(day, "A005", 5), now)
+    assert without_hint.seq == 2  # an ordinary gap: 3 and 4 may still come
+    ack, changed = runtime.ticket(dataclasses.replace(issued(day, "A006", 6), pending_from=5), now)
+    assert ack.seq == 6 and changed
+    assert sorted(t.label for t in runtime.engine.tickets.values()) == ["A001", "A002", "A005", "A006"]
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
@@ -781,3 +782,12 @@ def test_docs_will_example_is_what_the_link_sends() -> None:
 
 def test_docs_token_hash_example() -> None:
     assert topics.token_hash("CAIREEYUCULBOGAZDINRYHI6D4") in DOC.read_text("utf-8")
+
+
+def test_pending_from_is_optional_and_checked() -> None:
+    msg = dataclasses.replace(voided(), pending_from=40)
+    assert msg.to_dict()["pending_from"] == 40
+    assert ticket_event_from_dict(wire(msg.to_dict())) == msg
+    assert "pending_from" not in voided().to_dict()  # older kiosks send none: still valid
+    with pytest.raises(InvalidMessage, match="pending_from"):
+        ticket_event_from_dict(wire({**msg.to_dict(), "pending_from": 0}))
