@@ -42,7 +42,7 @@ wheelhouse: setup
 
 # Applies deploy/site.yml for real to debootstrapped Debian roots (slow; the base root is cached).
 test-deploy: setup wheelhouse
-	$(BIN)/pytest -m provisioning -p no:xdist tests/test_provision.py
+	$(BIN)/pytest -s -m provisioning -p no:xdist tests/test_provision.py
 
 bench: setup
 	$(BIN)/python -m bench
