@@ -19,9 +19,11 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -361,3 +363,75 @@ def test_an_update_is_rolled_back(office: Office, tmp_path: Path) -> None:
     run_playbook("rollback.yml", office.inventory, WORK / "run-rollback.log", "--limit", "t-kiosk-1")
     assert os.readlink(kiosk / "opt" / "wartemarke" / "current") == before
     assert os.readlink(kiosk / "opt" / "wartemarke" / "previous") == after
+
+
+@contextlib.contextmanager
+def booted(root: Path) -> Iterator[int]:
+    """Boot a provisioned root with systemd-nspawn (host network); yields the container's init PID."""
+    unmount_all(root)  # nspawn mounts its own /proc and /dev
+    # The containers share the host's network: a second sshd could not bind port 22.
+    subprocess.run(["systemctl", f"--root={root}", "mask", "ssh.service"], capture_output=True, check=True)
+    log = (WORK / f"{root.name}-boot.log").open("w")
+    container = subprocess.Popen(["systemd-nspawn", "--directory", str(root), "--boot", "--register=no",
+                                  "--keep-unit", "--console=passive", "--quiet"],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        children: list[str] = []
+        while not children:
+            assert container.poll() is None, f"systemd-nspawn ended: see {log.name}"
+            assert time.monotonic() < deadline, "the container's init did not start"
+            children = Path(f"/proc/{container.pid}/task/{container.pid}/children").read_text().split()
+            if not children:
+                time.sleep(0.1)  # init is being spawned
+        yield int(children[0])
+    finally:
+        container.terminate()  # nspawn asks the container's systemd to power off
+        try:
+            container.wait(60)
+        except subprocess.TimeoutExpired:
+            container.kill()
+            container.wait(10)
+        log.close()
+
+
+def in_container(pid: int, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", "-t", str(pid), "-a", *argv], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def wait_running(pid: int, units: list[str]) -> None:
+    """`systemctl is-system-running --wait`: the boot finished with no failed unit; the units are active."""
+    deadline = time.monotonic() + 60
+    while True:  # until the container's systemd answers on its bus
+        result = in_container(pid, "systemctl", "is-system-running", "--wait")
+        state = result.stdout.strip()
+        if state or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state, f"the container's systemd did not answer: {result.stderr}"
+    failed = in_container(pid, "systemctl", "--failed", "--no-legend", "--plain").stdout
+    assert state == "running", f"system state {state!r}; failed units:\n{failed}"
+    active = in_container(pid, "systemctl", "is-active", *units).stdout.split()
+    assert active == ["active"] * len(units), dict(zip(units, active, strict=False))
+
+
+def test_the_hub_and_the_public_web_boot_and_serve(office: Office) -> None:
+    """The provisioned hub and web roots booted under systemd: every unit starts (Type=notify units reach
+    READY=1 inside their sandbox), and the public page, through nginx, shows the office from the hub."""
+    with booted(office.roots["t-hub"]) as hub:
+        wait_running(hub, ["mosquitto.service", "wartemarke-hub.service", "wartemarke-hub-backup.timer"])
+        with booted(office.roots["t-web-1"]) as web:
+            wait_running(web, ["nginx.service", "wartemarke-web.service"])
+            context = ssl.create_default_context(cafile=str(office.secrets / "t-web-1" / "tls" / "web.crt"))
+            context.check_hostname = False  # the certificate names warte.test; we connect to 127.0.0.1
+            url = f"https://127.0.0.1:{office.ports['https']}/api/v1/offices"
+            deadline = time.monotonic() + 30
+            while True:
+                with urllib.request.urlopen(url, context=context, timeout=10) as response:
+                    body = json.loads(response.read())
+                offices = body.get("offices", body) if isinstance(body, dict) else body
+                if OFFICE in json.dumps(offices):
+                    break
+                assert time.monotonic() < deadline, f"the replica never showed {OFFICE}: {body}"
+                time.sleep(0.5)  # the replica is still receiving the hub's retained state
