@@ -416,11 +416,18 @@ def wait_running(pid: int, units: list[str]) -> None:
     assert active == ["active"] * len(units), dict(zip(units, active, strict=False))
 
 
-def test_the_hub_and_the_public_web_boot_and_serve(office: Office) -> None:
-    """The provisioned hub and web roots booted under systemd: every unit starts (Type=notify units reach
-    READY=1 inside their sandbox), and the public page, through nginx, shows the office from the hub."""
+def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
+    """The provisioned hub, kiosk (mock pins) and web roots booted under systemd: every unit starts
+    (Type=notify units reach READY=1 inside their sandbox), and the public page, through nginx, shows
+    the office from the hub."""
+    kiosk = office.roots["t-kiosk-1"]
+    mock_pins = kiosk / "etc" / "systemd" / "system" / "wartemarke-kiosk.service.d" / "90-test-mock-pins.conf"
+    mock_pins.write_text("[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n")  # no GPIO here: the seam
     with booted(office.roots["t-hub"]) as hub:
         wait_running(hub, ["mosquitto.service", "wartemarke-hub.service", "wartemarke-hub-backup.timer"])
+        with booted(kiosk) as kiosk_pid:
+            # Type=notify under its sandbox and the groups drop-in; READY=1 after the hub's ack.
+            wait_running(kiosk_pid, ["wartemarke-kiosk.service"])
         with booted(office.roots["t-web-1"]) as web:
             wait_running(web, ["nginx.service", "wartemarke-web.service"])
             context = ssl.create_default_context(cafile=str(office.secrets / "t-web-1" / "tls" / "web.crt"))
