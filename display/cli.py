@@ -10,7 +10,7 @@ from pathlib import Path
 
 from display.config import DisplayConfig, load_display_config
 from protocol.clock import SystemClock
-from protocol.process import default_log_level, load_config, setup_logging
+from protocol.process import add_check_config_command, default_log_level, load_config, report_valid, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,16 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     snap.add_argument("--out", type=Path, required=True)
     snap.add_argument("--sample", action="store_true", help="built-in sample data instead of the broker's")
     snap.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the broker's retained state")
-    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
-    check.add_argument("--config", type=Path, required=True)
+    add_check_config_command(sub)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_display_config, args.config, "wartemarke-display")
     if config is None:
         return 2
     if args.command == "check-config":
-        print(f"{args.config}: valid")
-        return 0
+        return report_valid(args.config)
     if args.command == "snapshot":
         return snapshot(config, args.out, args.sample, args.wait)
     return _run(config, args.window, args.snapshot)

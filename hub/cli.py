@@ -12,7 +12,14 @@ from pathlib import Path
 
 from hub.config import HubConfig, load_hub_config
 from protocol.clock import SystemClock
-from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
+from protocol.process import (
+    add_check_config_command,
+    default_log_level,
+    load_config,
+    report_valid,
+    setup_logging,
+    wait_for_stop,
+)
 from protocol.systemd import Notifier, Watchdog
 
 
@@ -39,16 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
-    check.add_argument("--config", type=Path, required=True)
+    add_check_config_command(sub)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_hub_config, args.config, "wartemarke-hub")
     if config is None:
         return 2
     if args.command == "check-config":
-        print(f"{args.config}: valid")
-        return 0
+        return report_valid(args.config)
     if args.command == "run":
         return _run(config)
     from hub.store import HubStore

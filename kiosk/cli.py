@@ -11,7 +11,14 @@ from pathlib import Path
 from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
 from protocol.clock import SystemClock
-from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
+from protocol.process import (
+    add_check_config_command,
+    default_log_level,
+    load_config,
+    report_valid,
+    setup_logging,
+    wait_for_stop,
+)
 from protocol.systemd import Notifier, Watchdog
 
 
@@ -31,16 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     paper = sub.add_parser("paper-replaced", help="a new paper roll is in: reset the paper estimate")
     paper.add_argument("--config", type=Path, required=True)
     parser.add_argument("--log-level", default=default_log_level())
-    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
-    check.add_argument("--config", type=Path, required=True)
+    add_check_config_command(sub)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_kiosk_config, args.config, "wartemarke-kiosk")
     if config is None:
         return 2
     if args.command == "check-config":
-        print(f"{args.config}: valid")
-        return 0
+        return report_valid(args.config)
     if args.command == "preview":
         return _preview(config, args.out)
     if args.command == "selftest":

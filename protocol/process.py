@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import faulthandler
 import logging
 import os
@@ -48,3 +49,15 @@ def load_config(load: Callable[[Path], T], path: Path, prog: str) -> T | None:
     except ConfigError as exc:
         print(f"{prog}: configuration error: {exc}", file=sys.stderr)
         return None
+
+
+def add_check_config_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`check-config --config FILE`: the playbook validates every config it writes with it."""
+    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
+    check.add_argument("--config", type=Path, required=True)
+
+
+def report_valid(path: Path) -> int:
+    """What `check-config` prints once `load_config` accepted the file."""
+    print(f"{path}: valid")
+    return 0

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import pwd
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.broker import free_port
+from tests.broker import Broker
 from tests.deploy_harness import MqttProbe, render_broker_template
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -37,31 +34,14 @@ filters = load_filters()
 
 
 def test_mosquitto_accepts_the_generated_password_hashes(tmp_path: Path) -> None:
-    port = free_port()
     (tmp_path / "passwd").write_text("kiosk-1:" + filters.mosquitto_hash("s3cret-Pass", "salt-seed-kiosk-1") + "\n")
-    (tmp_path / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path / 'passwd'}\n"
-        f"user {pwd.getpwuid(os.geteuid()).pw_name}\n")  # as root it would drop to `mosquitto`: no access here
-    broker = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        probe = None
-        for _ in range(50):
-            try:
-                probe = MqttProbe.connect_ok(port, username="kiosk-1", password="s3cret-Pass", tls=False)
-                break
-            except (AssertionError, OSError):
-                if broker.poll() is not None:
-                    raise
-                time.sleep(0.1)  # the broker is still opening its port
-        assert probe is not None, "mosquitto refused the right password"
+    auth = f"allow_anonymous false\npassword_file {tmp_path / 'passwd'}"
+    with Broker(tmp_path / "broker", extra_config=auth) as broker:
+        probe = MqttProbe.connect_ok(broker.port, username="kiosk-1", password="s3cret-Pass", tls=False)
         probe.close()
-        wrong = MqttProbe(port, username="kiosk-1", password="wrong", tls=False)
+        wrong = MqttProbe(broker.port, username="kiosk-1", password="wrong", tls=False)
         assert wrong.connect().is_failure
         wrong.close()
-    finally:
-        broker.terminate()
-        broker.wait(10)
 
 
 def test_the_hash_is_stable_and_salted_per_seed() -> None:

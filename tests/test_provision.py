@@ -199,10 +199,15 @@ def office() -> Iterator[Office]:
             unmount_all(root)
 
 
+def chroot_command(root: Path, argv: tuple[str, ...], user: str | None) -> list[str]:
+    """`argv` inside the root, as `user` (the service user) when given."""
+    return ["chroot", str(root)] + (["runuser", "-u", user, "--"] if user else []) + list(argv)
+
+
 def in_root(root: Path, *argv: str, user: str | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    command = ["chroot", str(root)] + (["runuser", "-u", user, "--"] if user else []) + list(argv)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(chroot_command(root, argv, user), capture_output=True, text=True, timeout=timeout,
+                            check=False)
     if check:
         assert result.returncode == 0, f"{' '.join(argv)} in {root.name}: {result.stdout}{result.stderr}"
     return result
@@ -283,9 +288,8 @@ def test_chrony_config_is_the_office_one(office: Office) -> None:
 
 @contextlib.contextmanager
 def running(root: Path, *argv: str, user: str | None = None, stdin: bool = False) -> Iterator[subprocess.Popen[str]]:
-    command = ["chroot", str(root)] + (["runuser", "-u", user, "--"] if user else []) + list(argv)
     log = (WORK / f"{root.name}-{Path(argv[0]).name}.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
+    process = subprocess.Popen(chroot_command(root, argv, user), stdout=log, stderr=subprocess.STDOUT, text=True,
                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
     try:
         yield process

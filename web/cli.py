@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from protocol.clock import SystemClock
-from protocol.process import default_log_level, load_config, setup_logging, wait_for_stop
+from protocol.process import (
+    add_check_config_command,
+    default_log_level,
+    load_config,
+    report_valid,
+    setup_logging,
+    wait_for_stop,
+)
 from web.app import WebServer, run_forever
 from web.config import load_replica_config
 
@@ -18,16 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the public pages")
     run.add_argument("--config", type=Path, required=True)
-    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
-    check.add_argument("--config", type=Path, required=True)
+    add_check_config_command(sub)
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
     config = load_config(load_replica_config, args.config, "wartemarke-web")
     if config is None:
         return 2
     if args.command == "check-config":
-        print(f"{args.config}: valid")
-        return 0
+        return report_valid(args.config)
     run_forever(WebServer(config.web, config.broker, config.device, SystemClock()), wait_for_stop)
     return 0
 
