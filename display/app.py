@@ -13,7 +13,9 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,7 +37,7 @@ from protocol.systemd import Notifier, Watchdog
 
 log = logging.getLogger("wartemarke.display")
 FLASH_STEP_S = 0.25
-Item = tuple[str, Any]  # ("message", parsed message) | ("connection", bool) | ("wake", None)
+Item = tuple[str, Any]  # ("message", parsed) | ("status", (device, online)) | ("connection", bool) | ("wake", None)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def open_screen(config: DisplayConfig, window: bool) -> pygame.Surface:
 
 class DisplayApp:
     def __init__(self, config: DisplayConfig, clock: Clock, screen: pygame.Surface,
-                 announcer: Announcer | None = None, snapshot: Path | None = None) -> None:
+                 announcer: Announcer | None = None, snapshot: Path | None = None, availability: bool = True) -> None:
         self.config = config
         self.clock = clock
         self.screen = screen
@@ -86,7 +88,7 @@ class DisplayApp:
                                                 languages=config.languages,
                                                 max_pending=config.max_pending_speech)
         self.link = MqttLink(config.broker, config.office, config.device, "display", VERSION, clock,
-                             health=self.health)
+                             health=self.health, availability=availability)
         self.counters = Counters()
         self.stop_event = threading.Event()
         self.frame_done = threading.Condition()
@@ -94,6 +96,7 @@ class DisplayApp:
         self.inbox: queue.Queue[Item] = queue.Queue()
         self.loop_beat = clock.monotonic()  # the render loop's heartbeat, for systemd's watchdog
         self.notifier = Notifier()
+        self._failing: set[str] = set()  # loop steps whose last run raised (logged once)
         root = topics.office_root(config.office)
         for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
                       f"{root}/device/+/status"):
@@ -116,10 +119,10 @@ class DisplayApp:
             message = QueueState.from_dict(data)
         elif topic.endswith("/info"):
             message = OfficeInfo.from_dict(data)
-        else:
-            message = DeviceStatus.from_dict(data)
-            if message.role != "hub":
-                return
+        else:  # device/{device}/status: who it is comes from the topic (the ACL binds it), not the payload
+            status = DeviceStatus.from_dict(data)
+            self.inbox.put(("status", (topic.split("/")[4], status.online)))
+            return
         self.inbox.put(("message", message))
 
     # -- render thread -------------------------------------------------------------------------
@@ -135,14 +138,14 @@ class DisplayApp:
             self.board.broker_connected = message
             if message and self.board.connected_at is None:
                 self.board.connected_at = mono
+        elif kind == "status":
+            self.board.set_status(*message)
         elif isinstance(message, CallsState):
             self.board.set_calls(message, now, mono, self.config.highlight_s)
         elif isinstance(message, QueueState):
             self.board.set_queue(message, now, mono)
         elif isinstance(message, OfficeInfo):
             self.board.set_info(message, mono)
-        elif isinstance(message, DeviceStatus):
-            self.board.hub_online = message.online
 
     def _flashing(self, mono: float) -> bool:
         since = mono - (self.board.highlight_until - self.config.highlight_s)
@@ -202,15 +205,27 @@ class DisplayApp:
                     except queue.Empty:
                         break
                 for item in items:
-                    self.apply(item)
+                    self._survive("applying a message", partial(self.apply, item))
                 if any(event.type == pygame.QUIT for event in pygame.event.get()):
                     self.stop_event.set()
-                self.frame()
+                self._survive("drawing a frame", self.frame)
         finally:
             self.notifier.stopping()
             watchdog.stop()
             self.link.stop()
             self.announcer.stop()
+
+    def _survive(self, step: str, action: Callable[[], object]) -> None:
+        """Run one step of the loop. No payload may end the display: an error is logged (once, until
+        the step works again) and the board keeps what it showed last."""
+        try:
+            action()
+        except Exception:
+            if step not in self._failing:
+                log.exception("%s failed; the board keeps its last good state", step)
+            self._failing.add(step)
+        else:
+            self._failing.discard(step)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -17,6 +17,7 @@ from protocol.messages import Call, CallsState, OfficeInfo, QueueState
 log = logging.getLogger("wartemarke.display.board")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DARK_MARGIN = timedelta(minutes=30)  # lit this long before opening and after closing
+MAX_DEVICES = 1000  # statuses remembered; an office has a few dozen devices
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Board:
     calls_seq: int = -1
     queue: QueueState | None = None
     broker_connected: bool = False
-    hub_online: bool | None = None
+    device_online: dict[str, bool] = field(default_factory=dict)  # device id (from the topic) → online
     last_update: float | None = None  # monotonic time of the last message from the hub
     connected_at: float | None = None  # monotonic time of the broker connection, the clock for "silent"
     highlight_until: float = 0.0
@@ -47,12 +48,23 @@ class Board:
         return now.astimezone(self.timezone).date()
 
     def set_info(self, info: OfficeInfo, mono: float) -> None:
-        self.info = info
         try:
             self.timezone = ZoneInfo(info.timezone)
-        except (ValueError, KeyError):
+        except Exception:  # not found, not a valid key, an unreadable file: the time zone stays
             log.warning("info names an unknown time zone %r; keeping %s", info.timezone, self.timezone)
+        self.info = info
         self.last_update = mono
+
+    def set_status(self, device: str, online: bool) -> None:
+        """A device's retained status; which device is the hub, only the hub's own `info` says."""
+        if device in self.device_online or len(self.device_online) < MAX_DEVICES:
+            self.device_online[device] = online
+
+    @property
+    def hub_online(self) -> bool | None:
+        """The hub's availability from `device/{info.hub}/status`: no other device speaks for it."""
+        hub = self.info.hub if self.info is not None else None
+        return self.device_online.get(hub) if hub is not None else None
 
     def set_queue(self, queue: QueueState, now: datetime, mono: float) -> bool:
         if queue.day != self.today(now):

@@ -65,7 +65,8 @@ def snapshot(config: DisplayConfig, out: Path, sample: bool, wait_s: float) -> i
 
     config = dataclasses.replace(config, video_driver="dummy", chime=False, speech=False)
     clock = SystemClock()
-    app = DisplayApp(config, clock, open_screen(config, window=False))
+    # A second connection with the display's account: it must not speak for the display (no status).
+    app = DisplayApp(config, clock, open_screen(config, window=False), availability=False)
     board, now = app.board, clock.now()
     if sample:
         day = app.board.today(now)

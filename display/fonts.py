@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pygame
 
+from protocol.text import printable
+
 log = logging.getLogger("wartemarke.display.fonts")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 REGULAR, BOLD = DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"
 Color = tuple[int, int, int]
+MAX_CHARS = 500  # longer than any text the contract allows; a bound on surface sizes all the same
 
 
 class FontBook:
@@ -39,12 +42,12 @@ class FontBook:
         return font
 
     def size(self, text: str, px: int, bold: bool = False) -> tuple[int, int]:
-        width, height = self.font(px, bold).size(text)
+        width, height = self.font(px, bold).size(_drawable(text))
         return int(width), int(height)
 
     def glyph_height(self, text: str, px: int, bold: bool = True) -> int:
         """Height of the ink of `text` (cap/digit height), not the line height."""
-        metrics = [m for m in self.font(px, bold).metrics(text) if m is not None]
+        metrics = [m for m in self.font(px, bold).metrics(_drawable(text)) if m is not None]
         if not metrics:
             return 0
         return max(m[3] for m in metrics) - min(m[2] for m in metrics)
@@ -65,7 +68,7 @@ class FontBook:
         if surface is not None:
             self._surfaces.move_to_end(key)
             return surface
-        surface = self.font(px, bold).render(text, True, color)
+        surface = self.font(px, bold).render(_drawable(text), True, color)
         if pygame.display.get_surface() is not None:
             surface = surface.convert_alpha()
         self.renders += 1
@@ -75,6 +78,12 @@ class FontBook:
             _, evicted = self._surfaces.popitem(last=False)
             self.cached_bytes -= _size(evicted)
         return surface
+
+
+def _drawable(text: str) -> str:
+    """What the font may be given: pygame raises on NUL and lone surrogates. Messages are checked long
+    before (protocol/text.py), so this only guards against a path that forgot to."""
+    return printable(text[:MAX_CHARS])
 
 
 def _size(surface: pygame.Surface) -> int:

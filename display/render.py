@@ -8,6 +8,7 @@ every `language_switch_s`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from display.fonts import Color, FontBook
 from display.layout import BoardLayout, Rect
 from display.texts import WEEKDAYS, text
 
+log = logging.getLogger("wartemarke.display.render")
 BACKGROUND: Color = (0, 0, 0)
 FOREGROUND: Color = (255, 255, 255)
 MUTED: Color = (205, 205, 205)  # 12.9:1 on black
@@ -107,7 +109,11 @@ class Renderer:
         self._signatures[name] = signature
         self.drawn[name] = []
         self.surface.fill(BACKGROUND, rect)
-        draw(rect)
+        try:
+            draw(rect)
+        except Exception:  # one region's failure must not take the board (or the process) down
+            log.exception("cannot draw the %s region; it stays empty until its content changes", name)
+            self.surface.fill(BACKGROUND, rect)
         self.pixels_drawn += rect[2] * rect[3]
         return [pygame.Rect(rect)]
 

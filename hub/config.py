@@ -73,7 +73,7 @@ def _read_office(section: ConfigSection) -> OfficeDef:
     green = ampel.get_float("green_max_min", 30.0, minval=1, maxval=600)
     return OfficeDef(
         id=section.get_slug("id"),
-        name=section.get_str("name"),
+        name=section.get_text("name", max_len=120),
         timezone=_read_zone(section),
         day_reset=_read_reset(section),
         hours=_read_hours(section.get_section("hours")),
@@ -132,8 +132,8 @@ def _read_service(section: ConfigSection) -> ServiceDef:
         raise section.error("id", f"must be 1–3 capital letters (the label prefix); got {service_id!r}")
     return ServiceDef(
         id=service_id,
-        name_de=section.get_str("name_de"),
-        name_en=section.get_str("name_en"),
+        name_de=section.get_text("name_de", max_len=120),
+        name_en=section.get_text("name_en", max_len=120),
         prior_handling_min=section.get_float("prior_handling_min", minval=0.5, maxval=240),
         daily_quota=section.get_int("daily_quota", None, minval=1, maxval=100000),
     )
@@ -148,7 +148,7 @@ def _read_counter(section: ConfigSection, service_ids: set[str]) -> CounterDef:
     weights = {s: weights_section.get_float(s, minval=0.01, maxval=100) for s in services if weights_section.has(s)}
     return CounterDef(
         id=section.get_slug("id"),
-        name=section.get_str("name"),
+        name=section.get_text("name", max_len=80),
         services=services,
         weights=weights,
         hours=_read_hours(section.get_section("hours")) if section.has("hours") else None,

@@ -18,6 +18,7 @@ from typing import Any
 from hub.office import OfficeDef
 from hub.policy import pick_service
 from protocol.messages import TicketIssued, TicketVoided
+from protocol.text import text_problem
 from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub.engine")
@@ -289,8 +290,9 @@ class OfficeEngine:
     def _office_op(self, op: str, args: dict[str, Any]) -> CommandResult:
         if op == "announce":
             text = args.get("text", "")
-            if not isinstance(text, str) or len(text) > 300:
-                return CommandResult(False, "announcement must be a text of at most 300 characters")
+            problem = text_problem(text, 300)
+            if problem is not None:
+                return CommandResult(False, f"the announcement {problem}")
             self.announcement = text
             return CommandResult(True)
         if op in ("open_service", "close_service"):

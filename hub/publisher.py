@@ -69,7 +69,7 @@ class OfficePublisher:
         self._put(topics.queue(self.office), queue, compare)
         if self._last.get(topics.queue(self.office)) != before:
             self._queue_at = now
-        self._put(topics.info(self.office), office_info(self.runtime.office, engine))
+        self._put(topics.info(self.office), {**office_info(self.runtime.office, engine), "hub": self.link.device})
         if topics.history(self.office) not in self._last:  # changes only when a day ends (or on reconnect)
             history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day)
             self._put(topics.history(self.office), history)

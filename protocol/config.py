@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from protocol.text import text_problem
+
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")
 T = TypeVar("T")
 
@@ -48,6 +50,10 @@ class ConfigSection:
     def has(self, key: str) -> bool:
         return key in self._data
 
+    def own_keys(self) -> list[str]:
+        """The table's keys, for tables whose keys are data (e.g. device ids), not settings."""
+        return list(self._data)
+
     def _raw(self, key: str, default: Any) -> Any:
         self._read.add(key)
         if key not in self._data:
@@ -68,6 +74,14 @@ class ConfigSection:
             raise self.error(key, f"expected a string, got {value!r}")
         if choices is not None and value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def get_text(self, key: str, default: Any = REQUIRED, max_len: int = 120) -> Any:
+        """Text people read (names shown on screens and tickets): protocol/text.py's rule."""
+        value = self.get_str(key, default)
+        problem = text_problem(value, max_len) if isinstance(value, str) else None
+        if problem is not None:
+            raise self.error(key, problem)
         return value
 
     def get_slug(self, key: str, default: Any = REQUIRED) -> Any:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from protocol.config import SLUG_RE
+from protocol.text import text_problem
 
 PROTOCOL_VERSION = 1
 LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}\Z")
@@ -29,6 +30,8 @@ def decode_object(payload: bytes) -> dict[str, Any]:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessage(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidMessage("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidMessage("payload is not a JSON object")
     if type(data.get("v")) is not int or data["v"] != PROTOCOL_VERSION:
@@ -63,10 +66,18 @@ class Fields:
             raise self.fail(name, f"has an invalid value {value!r}")
         return value
 
-    def opt_text(self, name: str, max_len: int = 2000) -> str | None:
+    def human(self, name: str, max_len: int) -> str:
+        """Text a person reads (a name, a reason, the announcement): protocol/text.py's rule."""
+        value = self._get(name)
+        problem = text_problem(value, max_len)
+        if problem is not None:
+            raise self.fail(name, problem)
+        return str(value)
+
+    def opt_human(self, name: str, max_len: int) -> str | None:
         if self.data.get(name) is None:
             return None
-        return self.text(name, max_len=max_len)
+        return self.human(name, max_len)
 
     def slug(self, name: str) -> str:
         return self.text(name, SLUG_RE)

@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from protocol.config import SLUG_RE
 from protocol.fields import LABEL_RE, SERVICE_RE, Fields, InvalidMessage
+from protocol.text import text_problem
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")
+TIMEZONE_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*\Z")
+INTERVAL_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]\Z")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")
 AMPEL_LEVELS = ("green", "yellow", "red", "closed")
 
@@ -92,7 +97,7 @@ class TicketVoided:
     def from_dict(cls, data: Mapping[str, Any]) -> TicketVoided:
         f = Fields(data, cls.type)
         return cls(
-            id=f.text("id", TICKET_ID_RE), reason=f.text("reason", max_len=200),
+            id=f.text("id", TICKET_ID_RE), reason=f.human("reason", 200),
             service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
             label=f.text("label", LABEL_RE), day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
             pending_from=f.opt_integer("pending_from", 1),
@@ -161,7 +166,7 @@ class ServiceQueue:
         return cls(
             service=f.text("service", SERVICE_RE), waiting=f.integer("waiting"),
             expected_wait_min=f.opt_integer("expected_wait_min"), issuing=f.flag("issuing"),
-            reason=f.opt_text("reason", 200), ampel=ampel,
+            reason=f.opt_human("reason", 200), ampel=ampel,
         )
 
 
@@ -218,7 +223,7 @@ class DeviceStatus:
         f = Fields(data, "device status")
         known = {"v", "online", "role", "version", "at", "clock_synced"}
         return cls(
-            online=f.flag("online"), role=f.text("role", max_len=40), version=f.opt_text("version", 80),
+            online=f.flag("online"), role=f.text("role", SLUG_RE), version=f.opt_human("version", 80),
             at=f.time("at") if data.get("at") is not None else None,
             clock_synced=f.flag("clock_synced") if data.get("clock_synced") is not None else None,
             health={k: v for k, v in data.items() if k not in known},
@@ -227,6 +232,8 @@ class DeviceStatus:
 
 COMMAND_OPS = ("next", "recall", "no_show", "reactivate", "done", "transfer", "pause", "resume")
 OFFICE_OPS = ("announce", "open_service", "close_service")
+COMMAND_ARGS = ("label", "service", "text")
+COMMAND_TEXT_MAX = 300  # the announcement's limit; labels and services are far shorter
 
 
 @dataclass(frozen=True)
@@ -247,10 +254,18 @@ class CommandRequest:
         if op not in ops:
             raise f.fail("op", f"must be one of {', '.join(ops)}; got {op!r}")
         args: dict[str, Any] = {}
-        for key in ("label", "service", "text"):
+        for key in COMMAND_ARGS:
             if data.get(key) is not None:
-                args[key] = f.text(key, max_len=300)
+                args[key] = f.human(key, COMMAND_TEXT_MAX)
         return cls(id=f.text("id", TICKET_ID_RE), op=op, args=args)
+
+    def __post_init__(self) -> None:
+        """The builder keeps the parser's rule: a request the hub would refuse is never built."""
+        for key, value in self.args.items():
+            problem = "is not an argument of any command" if key not in COMMAND_ARGS else \
+                text_problem(value, COMMAND_TEXT_MAX)
+            if problem is not None:
+                raise InvalidMessage(f"command: field '{key}' {problem}")
 
 
 @dataclass(frozen=True)
@@ -270,7 +285,7 @@ class Call:
     def from_dict(cls, data: Mapping[str, Any]) -> Call:
         f = Fields(data, "calls.calls[]")
         return cls(label=f.text("label", LABEL_RE), service=f.text("service", SERVICE_RE), counter=f.slug("counter"),
-                   counter_name=f.text("counter_name", max_len=80), called_at=f.time("called_at"),
+                   counter_name=f.human("counter_name", 80), called_at=f.time("called_at"),
                    recall=f.integer("recall"))
 
 
@@ -323,35 +338,31 @@ class OfficeInfo:
     services: tuple[ServiceInfo, ...]
     counters: tuple[CounterInfo, ...]
     announcement: str = ""
+    hub: str | None = None  # the hub's device id: only `device/{hub}/status` speaks for the hub
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OfficeInfo:
         f = Fields(data, "info")
         hours: dict[str, tuple[str, ...]] = {}
         for weekday, intervals in f.mapping("hours").items():
-            if weekday not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") or not isinstance(intervals, list) \
-                    or not all(isinstance(i, str) and re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", i) for i in intervals):
+            if weekday not in WEEKDAYS or not isinstance(intervals, list) or len(intervals) > 12 \
+                    or not all(isinstance(i, str) and INTERVAL_RE.match(i) for i in intervals):
                 raise f.fail("hours", f"has an invalid entry for {weekday!r}")
             hours[weekday] = tuple(intervals)
         services = []
         for item in f.array("services")[:50]:
             sf = Fields(item if isinstance(item, dict) else {}, "info.services[]")
-            names = sf.mapping("name")
-            services.append(ServiceInfo(sf.text("id", SERVICE_RE), _name(names, "de", sf), _name(names, "en", sf)))
+            names = Fields(sf.mapping("name"), "info.services[].name")
+            services.append(ServiceInfo(sf.text("id", SERVICE_RE), names.human("de", 120), names.human("en", 120)))
         counters = []
         for item in f.array("counters")[:200]:
             cf = Fields(item if isinstance(item, dict) else {}, "info.counters[]")
-            counters.append(CounterInfo(cf.slug("id"), cf.text("name", max_len=80)))
-        return cls(day=f.day(), name=f.text("name", max_len=120), timezone=f.text("timezone", max_len=64),
+            counters.append(CounterInfo(cf.slug("id"), cf.human("name", 80)))
+        return cls(day=f.day(), name=f.human("name", 120), timezone=f.text("timezone", TIMEZONE_RE, max_len=64),
                    hours=hours, services=tuple(services), counters=tuple(counters),
-                   announcement=f.opt_text("announcement", 300) or "")
+                   announcement=f.opt_human("announcement", 300) or "",
+                   hub=f.slug("hub") if data.get("hub") is not None else None)
 
     def service(self, service_id: str) -> ServiceInfo | None:
         return next((s for s in self.services if s.id == service_id), None)
 
-
-def _name(names: Mapping[str, Any], lang: str, f: Fields) -> str:
-    value = names.get(lang)
-    if not isinstance(value, str) or len(value) > 120:
-        raise f.fail("name", f"needs a '{lang}' text of at most 120 characters")
-    return value

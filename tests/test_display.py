@@ -187,6 +187,7 @@ def test_silence_from_the_hub_while_open_shows_the_banner(running):
 def test_hostile_payloads_do_not_break_the_board(running):
     display, rec, office = running
     app = display.start()
+    assert display.wait(lambda a: a.board.broker_connected)  # subscribed: the live messages below reach it
     day = today().isoformat()
     rec.publish(topics.calls(office), b"\xff\xfe not utf-8", retain=True)
     rec.publish(topics.calls(office), json.dumps({"v": 1, "day": day, "seq": "x", "calls": []}).encode())
@@ -240,15 +241,35 @@ def test_the_hubs_info_parses_for_the_display():
     assert info.name == "Bürgerbüro Test" and info.service("P") is not None and len(info.counters) == 3
 
 
-def test_the_hub_going_offline_shows_the_banner(running):
+def info_payload(day: date, hub: str | None = "hub-1", **extra: object) -> bytes:
+    """The hub's `info`, open all day (so the board is never dark while a test runs)."""
+    info = {"v": 1, "day": day.isoformat(), "name": "Bürgerbüro Test", "timezone": "Europe/Berlin",
+            "hours": {d: ["00:00-23:59"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+            "services": [{"id": "A", "name": {"de": "Anliegen", "en": "Matters"}}],
+            "counters": [{"id": "platz-1", "name": "Platz 1"}], "announcement": "", **extra}
+    if hub is not None:
+        info["hub"] = hub
+    return json.dumps(info).encode()
+
+
+def test_only_the_hub_named_in_info_can_say_the_hub_is_offline(running):
     display, rec, office = running
+    rec.publish(topics.info(office), info_payload(today()), retain=True)
     rec.publish(topics.calls(office), calls_payload(today(), 1, ["A001"]), retain=True)
     display.start()
-    assert display.wait(lambda a: a.last_stale is None and a.board.calls_seq == 1)
-    rec.publish(topics.device_status(office, "hub-1"), b'{"v": 1, "online": false, "role": "hub"}', retain=True)
+    assert display.wait(lambda a: a.last_stale is None and a.board.calls_seq == 1 and a.board.info is not None)
+    # A kiosk (it may write only its own status topic) claims to be the hub, offline.
+    rec.publish(topics.device_status(office, "kiosk-1"), b'{"v": 1, "online": false, "role": "hub"}', retain=True)
+    rec.publish(topics.calls(office), calls_payload(today(), 2, ["A002", "A001"]), retain=True)  # a marker after it
+    assert display.wait(lambda a: a.board.calls_seq == 2)
+    assert display.app is not None and display.app.last_stale is None and display.app.board.hub_online is None
+    # The hub itself, on its own topic — whatever role its payload claims.
+    rec.publish(topics.device_status(office, "hub-1"), b'{"v": 1, "online": false, "role": "kiosk"}', retain=True)
     assert display.wait(lambda a: a.last_stale == "hub")
     rec.publish(topics.device_status(office, "hub-1"), b'{"v": 1, "online": true, "role": "hub"}', retain=True)
     assert display.wait(lambda a: a.last_stale is None)
+    for device in ("kiosk-1", "hub-1"):
+        rec.clear_retained(topics.device_status(office, device))
 
 
 def test_a_missing_video_driver_fails_with_a_clear_message(tmp_path, capsys, monkeypatch):

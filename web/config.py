@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol.config import ConfigSection, load_toml
+from protocol.config import SLUG_RE, ConfigSection, load_toml
 from protocol.link import BrokerSettings, read_broker_settings
+from web.identity import ROLES
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WebSettings:
     trust_forwarded: bool  # behind our reverse proxy: the client is the last X-Forwarded-For entry
     broker_username: str | None = None  # the hub's web: its own broker account (least privilege)
     broker_password: str | None = None
+    device_roles: dict[str, str] = field(default_factory=dict)  # the inventory: device id → role (web/identity.py)
 
 
 def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Path) -> WebSettings:
@@ -52,7 +54,18 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Pa
         trust_forwarded=section.get_bool("trust_forwarded", False),
         broker_username=section.get_str("broker_username", None),
         broker_password=_password(section),
+        device_roles=_device_roles(section.get_section("device_roles", required=False)),
     )
+
+
+def _device_roles(section: ConfigSection) -> dict[str, str]:
+    """`device_roles = { "mitte-kiosk-1" = "kiosk", … }`: who is who, from the inventory."""
+    roles = {}
+    for device in section.own_keys():
+        if not SLUG_RE.match(device):
+            raise section.error(device, "is not a device id (a slug of a-z, 0-9 and '-')")
+        roles[device] = section.get_str(device, choices=ROLES)
+    return roles
 
 
 def _password(section: ConfigSection) -> str | None:

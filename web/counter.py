@@ -14,9 +14,11 @@ from aiohttp import web
 
 from protocol.config import SLUG_RE
 from protocol.fields import LABEL_RE, SERVICE_RE
-from protocol.messages import COMMAND_OPS, OFFICE_OPS, TICKET_ID_RE, CommandRequest
+from protocol.messages import COMMAND_OPS, COMMAND_TEXT_MAX, OFFICE_OPS, TICKET_ID_RE, CommandRequest
+from protocol.text import text_problem
 from web.bridge import Bridge
 from web.i18n import language
+from web.identity import hub_online
 from web.keys import BRIDGE
 from web.mirror import Mirror
 from web.sessions import (
@@ -66,11 +68,11 @@ def _counter_name(mirror: Mirror, office: str, counter: str) -> str:
     return next((str(c.get("name", counter)) for c in counters if c.get("id") == counter), counter)
 
 
-def _hub_warning(mirror: Mirror) -> str | None:
+def _hub_warning(mirror: Mirror, office: str) -> str | None:
     if not mirror.mqtt_connected:
         return "counter_no_broker"
-    hubs = [d for o in mirror.offices.values() for d in o.devices.values() if d.get("role") == "hub"]
-    if hubs and not any(d.get("online") for d in hubs):
+    office_mirror = mirror.office(office)
+    if hub_online(office_mirror.devices, office_mirror.info) is False:  # the hub info names, no other device
         return "counter_hub_offline"
     return None
 
@@ -91,7 +93,7 @@ def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[
                  "waiting": s.get("waiting"), "expected_wait_min": s.get("expected_wait_min"),
                  "issuing": s.get("issuing"), "reason": s.get("reason"), "yours": s.get("service") in serves}
                 for s in queue]
-    return {"state": state, "services": services, "warning": _hub_warning(mirror),
+    return {"state": state, "services": services, "warning": _hub_warning(mirror, office),
             "announcement": info.get("announcement", ""), "office_name": info.get("name", office),
             "counter_name": _counter_name(mirror, office, counter)}
 
@@ -221,7 +223,10 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
         if not SERVICE_RE.match(args["service"]):
             return Outcome(400, "invalid", t("msg_missing_service"), rid)
     if op == "announce":
-        args["text"] = " ".join(fields["text"].split())[:300]
+        args["text"] = " ".join(fields["text"].split())[:COMMAND_TEXT_MAX]
+        problem = text_problem(args["text"], COMMAND_TEXT_MAX)
+        if problem is not None:  # what the hub would refuse (a control character, …): said before sending
+            return Outcome(400, "invalid", t("msg_bad_text", error=problem), rid)
     retry_key = None  # a retry may reuse the request id only where the form's arguments are fixed
     if op in ARGLESS_OPS:
         retry_key = op

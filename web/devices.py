@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 
 from web.i18n import language
+from web.identity import device_role
+from web.keys import SETTINGS
 from web.mirror import Mirror
 from web.sessions import (
     Session,
@@ -46,7 +48,7 @@ def _local_time(value: Any, tz: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _device_row(device_id: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
+def _device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
     t = translator(lang)
     notes: list[str] = []
     printer = status.get("printer") if isinstance(status.get("printer"), dict) else None
@@ -59,22 +61,23 @@ def _device_row(device_id: str, status: dict[str, Any], tz: str | None, lang: st
             printer_text += f" ({printer['detail']})"
     if status.get("last_error"):
         notes.append(str(status["last_error"]))
-    if status.get("role") == "display" and status.get("stale"):
+    if role == "display" and status.get("stale"):
         notes.append(t("devices_stale", reason=status["stale"]))
-    if status.get("role") == "kiosk" and status.get("hub_reachable") is False:
+    if role == "kiosk" and status.get("hub_reachable") is False:
         notes.append(t("devices_hub_unreachable"))
     outbox = status.get("outbox_pending")
-    return {"id": str(status.get("device") or device_id), "role": str(status.get("role", "?")),
+    return {"id": device_id, "role": role,
             "online": bool(status.get("online")), "seen": _local_time(status.get("at"), tz),
             "version": status.get("version") or "", "clock_synced": status.get("clock_synced"),
             "printer": printer_text, "printer_problem": printer_problem,
             "outbox": outbox if isinstance(outbox, int) else None, "notes": notes}
 
 
-def _devices_office(mirror: Mirror, office: str, lang: str) -> dict[str, Any]:
+def _devices_office(mirror: Mirror, office: str, inventory: dict[str, str], lang: str) -> dict[str, Any]:
     office_mirror = mirror.office(office)
     info = office_mirror.info or {}
-    rows = [_device_row(d, s, info.get("timezone"), lang) for d, s in office_mirror.devices.items()]
+    rows = [_device_row(d, device_role(d, s, office_mirror.info, inventory), s, info.get("timezone"), lang)
+            for d, s in office_mirror.devices.items()]
     rows.sort(key=lambda r: (ROLE_ORDER.get(r["role"], 9), r["id"]))
     return {"id": office, "name": info.get("name", office), "devices": rows}
 
@@ -82,7 +85,8 @@ def _devices_office(mirror: Mirror, office: str, lang: str) -> dict[str, Any]:
 @guarded(DEVICE_ROLES)
 async def devices_page(request: web.Request, session: Session) -> web.StreamResponse:
     lang, mirror = language(request), _mirror(request)
-    offices = [_devices_office(mirror, o, lang) for o in _offices(request)]
+    inventory = request.app[SETTINGS].device_roles
+    offices = [_devices_office(mirror, o, inventory, lang) for o in _offices(request)]
     return _internal_page(request, "devices.html", session, offices=offices,
                           events_url="/devices/events?" + urlencode({"lang": lang}))
 
@@ -90,13 +94,15 @@ async def devices_page(request: web.Request, session: Session) -> web.StreamResp
 @guarded(DEVICE_ROLES, "stream")
 async def devices_events(request: web.Request, session: Session) -> web.StreamResponse:
     lang, mirror, offices = language(request), _mirror(request), _offices(request)
+    inventory = request.app[SETTINGS].device_roles
     t = translator(lang)
     sent: dict[str, str] = {}
 
     def event(changed: str | None) -> str | None:
         changes = {}
         for office in offices:
-            html = render("devices_office.html", lang=lang, t=t, office=_devices_office(mirror, office, lang))
+            office_view = _devices_office(mirror, office, inventory, lang)
+            html = render("devices_office.html", lang=lang, t=t, office=office_view)
             if sent.get(office) != html:
                 changes[office] = sent[office] = html
         return json.dumps({"offices": changes}) if changes else None

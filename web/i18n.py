@@ -132,6 +132,8 @@ T.update({
                          "the command is not carried out twice."},
     "msg_missing_label": {"de": "Bitte die Nummer angeben (z. B. A042).", "en": "Please enter the number (e.g. A042)."},
     "msg_missing_service": {"de": "Bitte ein Anliegen wählen.", "en": "Please choose a service."},
+    "msg_bad_text": {"de": "Dieser Text kann nicht angezeigt werden: {error}",
+                     "en": "This text cannot be shown: {error}"},
     "sup_title": {"de": "Leitung", "en": "Supervisor"},
     "sup_announce": {"de": "Ansage (leer: keine)", "en": "Announcement (empty: none)"},
     "sup_announce_submit": {"de": "Ansage setzen", "en": "Set announcement"},

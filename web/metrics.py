@@ -1,14 +1,36 @@
 """`/metrics`: Prometheus text format for the web tier, the offices and (in the hub's web) the devices.
 
-The alert rules in deploy/prometheus/wartemarke-alerts.yml are written against these names.
+The alert rules in deploy/prometheus/wartemarke-alerts.yml are written against these names. Label
+values are escaped as the exposition format requires and a device's role comes from web/identity.py,
+so no payload can forge a sample or relabel a device; a value that is not a number is left out.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from aiohttp import web
 
+from web.identity import device_role
 from web.keys import MIRROR, SETTINGS
 from web.public import STREAMS
+
+
+def label_value(value: object) -> str:
+    """A label value in the text exposition format: backslash, double quote and line feed escaped."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def labels(**pairs: object) -> str:
+    return ",".join(f'{name}="{label_value(value)}"' for name, value in pairs.items())
+
+
+def sample(name: str, label_text: str, value: Any) -> list[str]:
+    """One sample line, or none when `value` is not a finite number (`true` is not a number either)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return []
+    return [f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}"]
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -27,12 +49,11 @@ async def metrics(request: web.Request) -> web.Response:
     for office_id in request.app[SETTINGS].offices:
         office = mirror.office(office_id)
         for s in (office.queue or {}).get("services", []):
-            labels = f'office="{office_id}",service="{s["service"]}"'
-            waiting.append(f"wartemarke_waiting{{{labels}}} {s.get('waiting', 0)}")
-            if s.get("expected_wait_min") is not None:
-                waits.append(f"wartemarke_expected_wait_minutes{{{labels}}} {s['expected_wait_min']}")
+            service = labels(office=office_id, service=s.get("service"))
+            waiting += sample("wartemarke_waiting", service, s.get("waiting", 0))
+            waits += sample("wartemarke_expected_wait_minutes", service, s.get("expected_wait_min"))
         if office.calls:
-            calls.append(f'wartemarke_calls_seq{{office="{office_id}"}} {office.calls.get("seq", 0)}')
+            calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.get("seq", 0))
     return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)) + "\n",
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -41,6 +62,7 @@ def device_metrics(request: web.Request) -> list[str]:
     """Office and device health for the alert rules (deploy/prometheus): device statuses are mirrored
     only by the hub's own web, so replicas export just the office lines."""
     mirror = request.app[MIRROR]
+    inventory = request.app[SETTINGS].device_roles
     families: dict[str, tuple[str, list[str]]] = {
         "wartemarke_office_open": ("gauge", []), "wartemarke_device_online": ("gauge", []),
         "wartemarke_device_clock_synced": ("gauge", []), "wartemarke_kiosk_paper_state": ("gauge", []),
@@ -50,25 +72,26 @@ def device_metrics(request: web.Request) -> list[str]:
         office = mirror.office(office_id)
         services = (office.queue or {}).get("services", [])
         is_open = any(s.get("ampel") != "closed" for s in services)
-        families["wartemarke_office_open"][1].append(f'wartemarke_office_open{{office="{office_id}"}} {int(is_open)}')
+        families["wartemarke_office_open"][1].extend(sample("wartemarke_office_open", labels(office=office_id),
+                                                            int(is_open)))
         for device, status in sorted(office.devices.items()):
-            role = str(status.get("role", "unknown"))
-            labels = f'office="{office_id}",device="{device}",role="{role}"'
-            families["wartemarke_device_online"][1].append(
-                f"wartemarke_device_online{{{labels}}} {int(bool(status.get('online')))}")
+            role = device_role(device, status, office.info, inventory)
+            device_labels = labels(office=office_id, device=device, role=role)
+            families["wartemarke_device_online"][1].extend(
+                sample("wartemarke_device_online", device_labels, int(bool(status.get("online")))))
             if status.get("clock_synced") is not None:
-                families["wartemarke_device_clock_synced"][1].append(
-                    f"wartemarke_device_clock_synced{{{labels}}} {int(bool(status['clock_synced']))}")
+                families["wartemarke_device_clock_synced"][1].extend(
+                    sample("wartemarke_device_clock_synced", device_labels, int(bool(status["clock_synced"]))))
             if role != "kiosk":
                 continue
-            paper = (status.get("printer") or {}).get("paper")
+            printer = status.get("printer")
+            paper = printer.get("paper") if isinstance(printer, dict) else None
             if paper in ("ok", "low", "out", "unknown"):
-                families["wartemarke_kiosk_paper_state"][1].append(
-                    f'wartemarke_kiosk_paper_state{{{labels},state="{paper}"}} 1')
+                families["wartemarke_kiosk_paper_state"][1].extend(
+                    sample("wartemarke_kiosk_paper_state", f'{device_labels},{labels(state=paper)}', 1))
             for key, family in (("outbox_pending", "wartemarke_kiosk_outbox_pending"),
                                 ("acked_seq", "wartemarke_kiosk_tickets_acked")):
-                if isinstance(status.get(key), int):
-                    families[family][1].append(f"{family}{{{labels}}} {status[key]}")
+                families[family][1].extend(sample(family, device_labels, status.get(key)))
     out: list[str] = []
     for name, (kind, samples) in families.items():
         out.append(f"# TYPE {name} {kind}")

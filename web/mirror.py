@@ -1,6 +1,8 @@
 """The web tier's memory: the hub's retained topics, kept current, with change notifications.
 
 The web holds no durable state: after a restart the broker hands every retained topic over again.
+Every message is checked against the contract first (protocol/): one that breaks it is logged, counted
+and dropped, and the pages keep the last good state.
 Updates arrive on paho's thread and are applied on the asyncio loop (`call_soon_threadsafe`), where
 the pages and the server-sent-event streams read them.
 """
@@ -12,13 +14,22 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.fields import InvalidMessage, decode_object
+from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
+from protocol.views import check_counter_state, check_history, check_ticket_view
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
+# What each retained kind must satisfy before a page may see it (the pages read the plain dicts).
+CHECKS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "info": OfficeInfo.from_dict, "queue": QueueState.from_dict, "calls": CallsState.from_dict,
+    "history": check_history, "ticket": check_ticket_view, "counter": check_counter_state,
+    "device": DeviceStatus.from_dict,
+}
 
 
 @dataclass
@@ -78,6 +89,8 @@ class Mirror:
         office, kind = parts[2], parts[3]
         try:
             data = decode_object(payload) if payload else None
+            if data is not None and kind in CHECKS:
+                CHECKS[kind](data)
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("dropped invalid message on %s: %s", topic, exc)

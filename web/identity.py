@@ -1,0 +1,33 @@
+"""Who a device is, for the device page, the clerk's hub warning and `/metrics`.
+
+A device's id comes from its status topic (`…/device/{id}/status`): the broker's ACL lets a device
+write only its own. Its role never comes from what the device says about itself (a kiosk could claim
+to be the hub): the hub is the device the hub's own retained `info` names (`hub`), every other role
+comes from the inventory the playbook writes into `[web] device_roles`. Without that table (the demo,
+a hand-written config) a device's own claim is shown, but never "hub".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+ROLES = ("hub", "web", "kiosk", "display", "replica", "counter")
+UNKNOWN = "unknown"
+
+
+def device_role(device: str, status: Mapping[str, Any], info: Mapping[str, Any] | None,
+                inventory: Mapping[str, str]) -> str:
+    if inventory:
+        return inventory.get(device, UNKNOWN)
+    if info is not None and info.get("hub") == device:
+        return "hub"
+    claimed = status.get("role")
+    return claimed if isinstance(claimed, str) and claimed in ROLES and claimed != "hub" else UNKNOWN
+
+
+def hub_online(devices: Mapping[str, Mapping[str, Any]], info: Mapping[str, Any] | None) -> bool | None:
+    """The office hub's availability from its own status topic; None when unknown."""
+    hub = info.get("hub") if info is not None else None
+    status = devices.get(hub) if isinstance(hub, str) else None
+    return None if status is None else bool(status.get("online"))
