@@ -45,17 +45,31 @@ def load_hub_config(path: Path) -> HubConfig:
     ids = [o.id for o in offices]
     if len(set(ids)) != len(ids):
         raise root.error("offices", f"office ids must be unique; got {', '.join(ids)}")
+    broker = read_broker_settings(root.get_section("broker"))
+    web = None
+    if root.has("web"):
+        web_section = root.get_section("web")
+        web = read_web_settings(web_section, tuple(ids), path.parent)
+        _check_own_account(web_section, broker, web)
     config = HubConfig(
         path=path,
         device=hub.get_slug("device", "hub"),
         state_dir=state_dir if state_dir.is_absolute() else (path.parent / state_dir).resolve(),
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
-        broker=read_broker_settings(root.get_section("broker")),
+        broker=broker,
         offices=offices,
-        web=read_web_settings(root.get_section("web"), tuple(ids), path.parent) if root.has("web") else None,
+        web=web,
     )
     root.check_unknown()
     return config
+
+
+def _check_own_account(section: ConfigSection, broker: BrokerSettings, web: WebSettings) -> None:
+    """The broker binds client ids to usernames: a web logged in as the hub would disconnect the hub
+    (and the hub it) for ever. With a broker account, the web needs one of its own."""
+    if broker.username is not None and web.broker_username in (None, broker.username):
+        raise section.error("broker_username", "the hub's web needs its own broker account (e.g. "
+                            f"'{broker.username}-web'): sharing the hub's would make them disconnect each other")
 
 
 def _read_office(section: ConfigSection) -> OfficeDef:

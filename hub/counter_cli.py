@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(load_hub_config, args.config, "wartemarke-counter")
     if config is None:
         return 2
+    if config.broker.username is not None and config.broker.username in (
+            config.device, config.web.broker_username if config.web else None):
+        print(f"wartemarke-counter: {args.config} logs in as {config.broker.username!r}, an account of the running "
+              "hub; the broker binds client ids to usernames, so this would disconnect it. Use a counter "
+              "client's account (broker_extra_clients, docs/operations.md §4).", file=sys.stderr)
+        return 2
     op = args.op.replace("-", "_")
     extra = {"label": args.arg} if op == "reactivate" else {"service": args.arg} if op == "transfer" else {}
     if op in ("reactivate", "transfer") and not args.arg:

@@ -157,8 +157,10 @@ class MqttLink:
         props.SessionExpiryInterval = self.settings.session_expiry_s
         log.info("connecting to broker %s:%d as %s (tls=%s)", self.settings.host, self.settings.port,
                  self.settings.username or "anonymous", self.settings.tls)
+        if not self.availability:  # a diagnostic connection starts clean and leaves no session behind
+            props.SessionExpiryInterval = 0
         self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive_s,
-                                   clean_start=False, properties=props)
+                                   clean_start=not self.availability, properties=props)
         self._client.loop_start()
 
     def stop(self, timeout_s: float = 3.0) -> None:

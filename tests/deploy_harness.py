@@ -250,6 +250,11 @@ class MqttProbe:
         with self._cond:
             return len(self._received)
 
+    def wait_disconnected(self, timeout: float = 5.0) -> bool:
+        """Wait until the broker (or the network) ended this connection."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.disconnected is not None, timeout)
+
     def wait_for(self, predicate: Predicate, since: int = 0, timeout: float = 5.0) -> int:
         """Index of the first delivery after `since` matching the predicate (waits for it)."""
         def find() -> int | None:

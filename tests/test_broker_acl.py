@@ -18,6 +18,7 @@ watch publishes that no device role may read.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -35,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hub.counter_cli import main as counter_main
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.link import BrokerSettings, MqttLink
@@ -47,6 +49,7 @@ from tests.deploy_harness import (
     render_broker_template,
     write_password_file,
 )
+from tests.hub_harness import write_hub_config
 
 OFFICE = "t-acl"
 ROOT = topics.office_root(OFFICE)
@@ -263,6 +266,10 @@ def test_config_has_the_hardened_settings(office: OfficeBroker) -> None:
                  f"listener {office.tls_port} 127.0.0.1", f"cafile {office.ca.ca_cert}"):
         assert line in lines, line
     assert not any(line.startswith("connection ") for line in lines)  # no bridge unless asked for
+    # Client ids are usernames on every listener (a per-listener option: right after each `listener`).
+    listeners = office.config.split("\nlistener ")[1:]
+    assert len(listeners) == 2 and all("\nuse_username_as_clientid true\n" in block.split("\n\n")[0] + "\n"
+                                       for block in listeners), office.config
 
 
 @pytest.mark.parametrize(("device", "message"), [
@@ -273,20 +280,11 @@ def test_config_has_the_hardened_settings(office: OfficeBroker) -> None:
     ({"name": "platz-9-cli", "role": "counter", "office": OFFICE}, "needs `counter`"),
     ({"name": "platz-9-cli", "role": "counter", "office": OFFICE, "counter": "#"}, "not a slug"),
     ({"name": "kiosk-1", "role": "kiosk", "office": OFFICE}, "listed twice"),
+    ({"name": "hub-9", "role": "hub", "offices": [OFFICE], "embedded_web": True}, "needs its own user hub-9-web"),
 ])
 def test_acl_template_refuses_bad_inventory(device: dict[str, Any], message: str) -> None:
     with pytest.raises(jinja2.UndefinedError, match=re.escape(message)):
         render_broker_template("acl.j2", {"offices": [{"id": OFFICE}], "devices": [*DEVICES, device]})
-
-
-def test_hub_with_in_process_web_gets_the_web_grants_too() -> None:
-    acl = render_broker_template("acl.j2", {"offices": [{"id": OFFICE}, {"id": "t-acl-2"}], "devices": [
-        {"name": "hub-1", "role": "hub", "offices": [OFFICE, "t-acl-2"], "embedded_web": True}]})
-    grants = acl_grants(acl)["hub-1"]
-    for root in (ROOT, topics.office_root("t-acl-2")):
-        assert f"read {root}/kiosk/+/ticket" in grants
-        assert f"write {root}/device/hub-1-web/status" in grants  # the web's own status topic
-        assert f"read {root}/counter/+/response/+" in grants
 
 
 # -- authentication and TLS -----------------------------------------------------------------------
@@ -536,24 +534,55 @@ def test_a_will_on_a_foreign_topic_is_never_published(clients: OfficeBroker) -> 
         assert [r.topic for r in wills] == ([topics.device_status(OFFICE, device)] if published else [])
 
 
-def test_a_stolen_client_id_does_not_leak_the_hubs_tickets(clients: OfficeBroker) -> None:
-    """The acl_file cannot bind client ids to users: kiosk-2 may take over the hub's client id and
-    its persistent session (kicking the hub off), but deliveries are checked against kiosk-2's ACL,
-    so the tickets queued for the hub (with their tokens) never reach it."""
+def test_another_devices_credentials_cannot_take_over_the_hubs_client_id(clients: OfficeBroker) -> None:
+    """`use_username_as_clientid`: a kiosk connecting with the hub's client id gets its own username as
+    its id instead, so the hub stays connected (no kick, no reconnect war) and keeps its session."""
     client_id = f"wm-{OFFICE}-hub-1"
     hub = clients.connect("hub-1", client_id=client_id, clean_start=False, session_expiry_s=300)
-    hub.subscribe([f"{ROOT}/kiosk/+/ticket"])
-    hub.close()
+    hub.subscribe([f"{ROOT}/kiosk/+/ticket"], retained=False)
+    since = hub.mark()
+    thieves = [clients.connect(user, client_id=client_id, clean_start=False, session_expiry_s=300, tls=tls)
+               for user, tls in (("kiosk-2", True), ("display-1", True), ("hub-1-web", True), ("web-1", False))]
+    assert [t.session_present for t in thieves] == [False] * 4  # the hub's session stays the hub's
     kiosk = clients.connect("kiosk-1")
-    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"QUEUED"}'))
-    thief = clients.connect("kiosk-2", client_id=client_id, clean_start=False, session_expiry_s=300)
-    assert thief.session_present  # the hub's session (subscriptions, queue) was taken over
-    thief.subscribe([topics.queue(OFFICE)])
-    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"LIVE"}'))
-    other_hub = clients.connect("hub-1")
     mark = marker()
-    assert allowed(other_hub.publish(topics.queue(OFFICE), mark, retain=True))
-    assert not [r for r in before_marker(thief, mark) if r.topic != topics.queue(OFFICE)]
+    assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), mark))
+    assert before_marker(hub, mark, since) == []  # still connected: it receives the ticket …
+    assert hub.disconnected is None  # … and was never disconnected
+    log = clients.broker.log_path.read_text(encoding="utf-8", errors="replace")
+    assert re.search(r"New client connected from \S+ as kiosk-2 \(", log), clients.broker.log_tail()
+    assert f"as {client_id} (" not in log  # nobody is known by the id it sent
+
+    # The same username twice is still one client: the newer connection replaces the older one.
+    again = clients.connect("kiosk-2")
+    assert again.connack is not None and not again.connack.is_failure
+    assert thieves[0].wait_disconnected(5.0)
+
+
+def _hub_config_for(clients: OfficeBroker, directory: Path, user: str) -> Path:
+    """A hub-format config (what wartemarke-counter reads) that logs in as `user` over TLS."""
+    path = write_hub_config(directory, clients.tls_port, OFFICE)
+    (directory / "password").write_text(clients.passwords[user] + "\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8").replace('device = "hub-test"', 'device = "hub-1"').replace(
+        'host = "127.0.0.1"', f'host = "localhost"\ntls = true\nca_file = "{clients.ca.ca_cert}"\n'
+                              f'username = "{user}"\npassword_file = "{directory / "password"}"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBroker, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    hub = clients.connect("hub-1", client_id=f"wm-{OFFICE}-hub-1", clean_start=False, session_expiry_s=300)
+    hub.subscribe([f"{ROOT}/counter/+/command"], retained=False)
+    since = hub.mark()
+    base = ["--office", OFFICE, "--counter", "platz-1", "--timeout", "2", "next"]
+    assert counter_main(["--config", str(_hub_config_for(clients, tmp_path / "as-hub", "hub-1")), *base]) == 2
+    assert "an account of the running hub" in capsys.readouterr().err
+    # With a counter client's own account it gets through (nobody answers here: exit 3), the hub stays on.
+    assert counter_main(["--config", str(_hub_config_for(clients, tmp_path / "as-cli", "platz-1-cli")), *base]) == 3
+    index = hub.wait_for(lambda t, _p: t == topics.counter_command(OFFICE, "platz-1"), since)
+    assert json.loads(hub.received()[index].payload)["op"] == "next"
+    assert hub.disconnected is None
 
 
 # -- the optional bridge to a central broker -------------------------------------------------------

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from protocol.config import ConfigSection
 from tests.broker import Broker
 from tests.deploy_harness import MqttProbe, render_broker_template
+from web.config import read_web_settings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -79,6 +81,12 @@ def test_the_example_inventory_gives_one_broker_user_per_device() -> None:
     assert {d["name"]: d["role"] for d in devices} == {
         "mitte-hub": "hub", "mitte-hub-web": "web", "mitte-kiosk-1": "kiosk", "mitte-kiosk-2": "kiosk",
         "mitte-display-1": "display", "mitte-display-2": "display", "web-1": "replica"}
+    # What roles/hub/templates/hub.toml.j2 writes as `[web] device_roles`, read back by the hub's web.
+    roles = filters.wartemarke_device_roles(devices)
+    section = ConfigSection({"device_roles": tomllib.loads(f"device_roles = {filters.toml(roles)}")["device_roles"]},
+                            Path("hub.toml"), "web")
+    assert read_web_settings(section, ("buergerbuero-mitte",), Path()).device_roles == {
+        d["name"]: d["role"] for d in devices}
     acl = render_broker_template("acl.j2", {"offices": [{"id": "buergerbuero-mitte"}], "devices": devices})
     assert "user mitte-kiosk-2" in acl
     assert "topic write wartemarke/v1/buergerbuero-mitte/kiosk/mitte-kiosk-2/ticket" in acl

@@ -9,6 +9,8 @@ import shutil
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from hub.accounts import check_login
 from hub.app import Hub
 from hub.cli import main as hub_main
@@ -18,6 +20,7 @@ from hub.runtime import OfficeRuntime
 from hub.store import HubStore
 from protocol import topics
 from protocol.clock import FakeClock, SystemClock
+from protocol.config import ConfigError
 from protocol.messages import CommandRequest
 from tests.hub_harness import issued, payload, write_hub_config
 
@@ -112,6 +115,21 @@ def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_o
         hub.stop()
     assert counter_main([*base[:-1], "1", "next"]) == 3
     assert "did not answer" in capsys.readouterr().err
+
+
+def test_the_hubs_web_needs_its_own_broker_account(tmp_path):
+    """The broker binds client ids to usernames: a web logged in as the hub would kick the hub for ever."""
+    path = write_hub_config(tmp_path, 1883, "t-account")
+    text = path.read_text(encoding="utf-8")
+    with_user = text.replace("reconnect_max_s = 1", 'reconnect_max_s = 1\nusername = "hub-1"')
+    for web, ok in (("", False), ('broker_username = "hub-1"', False), ('broker_username = "hub-1-web"', True)):
+        path.write_text(with_user + f"\n[web]\nport = 18080\n{web}\n", encoding="utf-8")
+        if ok:
+            web_settings = load_hub_config(path).web
+            assert web_settings is not None and web_settings.broker_username == "hub-1-web"
+        else:
+            with pytest.raises(ConfigError, match=r"key 'web.broker_username': the hub's web needs its own"):
+                load_hub_config(path)
 
 
 def test_nightly_backups_into_a_folder_keep_the_newest(tmp_path, capsys):

@@ -6,6 +6,8 @@
 - `toml`: one TOML value (string, number, boolean, list, inline table) for the config templates.
 - `wartemarke_broker_devices`: the broker users of one hub, read from the inventory, in the form
   roles/broker/templates/acl.j2 expects (see roles/broker/README.md).
+- `wartemarke_device_roles`: those users as `{device id: role}`, the hub web's `[web] device_roles`
+  (who is who on /devices and in /metrics, never what a device says about itself).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def wartemarke_broker_devices(hostvars: Mapping[str, Any], groups: Mapping[str, 
     return devices
 
 
+def wartemarke_device_roles(devices: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(d["name"]): str(d["role"]) for d in devices}
+
+
 def _required(variables: Mapping[str, Any], host: str, key: str) -> Any:
     if key not in variables or variables[key] in (None, ""):
         raise DeployError(f"host {host}: inventory variable {key} is not set")
@@ -98,4 +104,5 @@ class FilterModule:
             "mosquitto_hash": mosquitto_hash,
             "toml": toml,
             "wartemarke_broker_devices": wartemarke_broker_devices,
+            "wartemarke_device_roles": wartemarke_device_roles,
         }
