@@ -18,6 +18,7 @@ watch publishes that no device role may read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -587,44 +588,31 @@ def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBrok
 
 # -- the optional bridge to a central broker -------------------------------------------------------
 
-def test_bridge_carries_the_office_tree_to_a_central_broker(tmp_path: Path) -> None:
-    central_spy = "test-central-spy"
-    central_acl = (f"\n# test only\nuser bridge-{OFFICE}\ntopic readwrite {ROOT}/#\n"
+BRIDGE_USER = f"bridge-{OFFICE}"
+CENTRAL_SPY = "test-central-spy"
+
+
+@contextlib.contextmanager
+def bridged(tmp_path: Path, **overrides: Any) -> Iterator[tuple[OfficeBroker, OfficeBroker, MqttProbe]]:
+    """A central mosquitto and an office mosquitto bridged to it (both from the role's templates) and a
+    spy on the central side that reads the office tree; yields (office, central, spy) once connected."""
+    central_acl = (f"\n# test only\nuser {BRIDGE_USER}\ntopic readwrite {ROOT}/#\n"
                    f"topic write $SYS/broker/connection/{OFFICE}-central/state\n"
-                   f"user {central_spy}\ntopic read {ROOT}/#\ntopic read $SYS/broker/connection/#\n")
+                   f"user {CENTRAL_SPY}\ntopic read {ROOT}/#\ntopic read $SYS/broker/connection/#\n")
     central = start_office_broker(tmp_path / "central", [{"name": "central-web", "role": "web", "offices": [OFFICE]}],
                                   extra_acl=central_acl)
     office: OfficeBroker | None = None
     try:
-        spy = central.connect(central_spy)
+        spy = central.connect(CENTRAL_SPY)
         spy.subscribe([f"{ROOT}/#", "$SYS/broker/connection/#"])
         office = start_office_broker(
             tmp_path / "office", ca=central.ca,
             broker_bridge_enabled=True, broker_bridge_name=f"{OFFICE}-central",
             broker_bridge_address=f"localhost:{central.tls_port}", broker_bridge_cafile=str(central.ca.ca_cert),
-            broker_bridge_username=f"bridge-{OFFICE}", broker_bridge_password=central.passwords[f"bridge-{OFFICE}"])
+            broker_bridge_username=BRIDGE_USER, broker_bridge_password=central.passwords[BRIDGE_USER], **overrides)
         assert f"connection {OFFICE}-central" in office.config
         spy.wait_for(lambda t, p: t == f"$SYS/broker/connection/{OFFICE}-central/state" and p == b"1", timeout=10.0)
-
-        hub = office.connect("hub-1")
-        hub.subscribe([f"{ROOT}/counter/+/command"])
-        queue_payload = marker()
-        assert allowed(hub.publish(topics.queue(OFFICE), queue_payload, retain=True))
-        spy.wait_for(lambda t, p: t == topics.queue(OFFICE) and p == queue_payload)
-
-        # A command from the central side reaches the office hub with its v5 request properties.
-        central_web = central.connect("central-web")
-        response_topic = f"{ROOT}/counter/platz-1/response/central"
-        central_web.subscribe([response_topic])
-        command = marker()
-        assert allowed(central_web.publish(topics.counter_command(OFFICE, "platz-1"), command,
-                                   properties=request(response_topic, b"corr")))
-        index = hub.wait_for(lambda _t, p: p == command, timeout=10.0)
-        assert hub.property(index, "ResponseTopic") == response_topic  # a v5 bridge keeps the properties
-        assert hub.property(index, "CorrelationData") == b"corr"
-        answer = marker()
-        assert allowed(hub.publish(response_topic, answer, properties=reply(b"corr")))
-        central_web.wait_for(lambda _t, p: p == answer, timeout=10.0)
+        yield office, central, spy
     finally:
         central.close_probes()
         if office is not None:
@@ -632,3 +620,81 @@ def test_bridge_carries_the_office_tree_to_a_central_broker(tmp_path: Path) -> N
             office.broker.stop()
         central.broker.stop()
 
+
+def bridge_subscribed(central: OfficeBroker) -> bool:
+    """Whether the office's bridge subscribed to anything at the central broker: nothing can come in
+    over a bridge that subscribed to nothing (the central broker sends a client only what it asked for)."""
+    log = central.broker.log_path.read_text(encoding="utf-8", errors="replace")
+    return f"Received SUBSCRIBE from {BRIDGE_USER}" in log
+
+
+def test_the_default_bridge_carries_public_views_out_and_nothing_in(tmp_path: Path) -> None:
+    with bridged(tmp_path) as (office, central, spy):
+        topic_lines = [line for line in office.config.splitlines() if line.startswith("topic ")]
+        assert topic_lines and all(line.split()[2] == "out" for line in topic_lines), topic_lines
+        hub = office.connect("hub-1")
+        hub.subscribe([f"{ROOT}/counter/+/command", f"{ROOT}/command", f"{ROOT}/kiosk/+/ticket"], retained=False)
+        kiosk = office.connect("kiosk-1")
+        since = spy.mark()
+        public = {topics.info(OFFICE), topics.queue(OFFICE), topics.history(OFFICE), TICKET_VIEW,
+                  topics.device_status(OFFICE, "hub-1")}
+        for topic in (*sorted(public), topics.calls(OFFICE), topics.kiosk_ack(OFFICE, "kiosk-1"),
+                      topics.counter_state(OFFICE, "platz-1"), f"{ROOT}/supervisor/response/x"):
+            assert allowed(hub.publish(topic, b'{"v":1}', retain="response" not in topic)), topic
+        assert allowed(kiosk.publish(topics.kiosk_ticket(OFFICE, "kiosk-1"), b'{"v":1,"token":"SECRET"}'))
+        assert allowed(kiosk.publish(topics.device_status(OFFICE, "kiosk-1"), b'{"v":1}', retain=True))
+        mark = marker()
+        assert allowed(hub.publish(topics.queue(OFFICE), mark, retain=True))
+        assert topics_of(before_marker(spy, mark, since)) == public  # no ticket event, no token, no kiosk
+
+        # From the central side: commands, a forged queue, a forged kiosk ticket — none may come in.
+        central_web = central.connect("central-web")
+        hub_since = hub.mark()
+        for topic in (topics.counter_command(OFFICE, "platz-1"), topics.office_command(OFFICE)):
+            assert allowed(central_web.publish(topic, b'{"v":1,"op":"next","id":"from-central"}'))
+        assert not bridge_subscribed(central)
+        mark = marker()  # a round trip out after them: the bridge is up and has passed on what it had
+        assert allowed(hub.publish(topics.info(OFFICE), mark, retain=True))
+        spy.wait_for(lambda _t, p: p == mark)
+        assert hub.received(hub_since) == []
+
+
+def test_a_bridge_opted_in_to_commands_carries_them_in(tmp_path: Path) -> None:
+    """The control for the test above: with broker_bridge_allow_unsafe and `in` topics, the same
+    bridge subscribes at the central broker and a central command reaches the office hub."""
+    topics_in = [{"topic": "counter/+/command", "direction": "in"},
+                 {"topic": "counter/+/response/#", "direction": "out"}]
+    with bridged(tmp_path, broker_bridge_allow_unsafe=True, broker_bridge_topics=topics_in) as (office, central, _spy):
+        hub = office.connect("hub-1")
+        hub.subscribe([f"{ROOT}/counter/+/command"])
+        central_web = central.connect("central-web")
+        response_topic = f"{ROOT}/counter/platz-1/response/central"
+        central_web.subscribe([response_topic])
+        command = marker()
+        assert allowed(central_web.publish(topics.counter_command(OFFICE, "platz-1"), command,
+                                           properties=request(response_topic, b"corr")))
+        index = hub.wait_for(lambda _t, p: p == command, timeout=10.0)
+        assert hub.property(index, "ResponseTopic") == response_topic  # a v5 bridge keeps the properties
+        assert hub.property(index, "CorrelationData") == b"corr"
+        assert bridge_subscribed(central)
+        answer = marker()
+        assert allowed(hub.publish(response_topic, answer, properties=reply(b"corr")))
+        central_web.wait_for(lambda _t, p: p == answer, timeout=10.0)
+
+
+@pytest.mark.parametrize(("bridged_topic", "message"), [
+    ({"topic": "#", "direction": "both"}, "unless broker_bridge_allow_unsafe is true"),
+    ({"topic": "kiosk/+/ticket"}, "only info, queue, calls, history, ticket/+ may be bridged"),
+    ({"topic": "counter/+/command", "direction": "in"}, "unless broker_bridge_allow_unsafe is true"),
+    ({"topic": "queue", "direction": "sideways"}, "direction must be out, in or both"),
+])
+def test_a_broader_bridge_is_an_explicit_opt_in(bridged_topic: dict[str, str], message: str) -> None:
+    variables = {"offices": [{"id": OFFICE}], "devices": DEVICES, "broker_bridge_enabled": True,
+                 "broker_bridge_topics": [{"topic": "info"}, bridged_topic]}
+    with pytest.raises(jinja2.UndefinedError, match=re.escape(message)):
+        render_broker_template("mosquitto.conf.j2", variables)
+    if bridged_topic.get("direction") != "sideways":
+        config = render_broker_template("mosquitto.conf.j2", {**variables, "broker_bridge_allow_unsafe": True})
+        assert f"topic {bridged_topic['topic']} {bridged_topic.get('direction', 'out')} 1 " in config
+    calls = render_broker_template("mosquitto.conf.j2", {**variables, "broker_bridge_topics": [{"topic": "calls"}]})
+    assert f"topic calls out 1 {ROOT}/ {ROOT}/" in calls and f"topic device/hub-1/status out 1 {ROOT}/" in calls
