@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -130,6 +131,21 @@ def test_the_hubs_web_needs_its_own_broker_account(tmp_path):
         else:
             with pytest.raises(ConfigError, match=r"key 'web.broker_username': the hub's web needs its own"):
                 load_hub_config(path)
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('name = "Platz 2"', 'name = "Platz\\u00002"', "offices[0].counters[1].name"),
+    ('name_en = "Pickup"', 'name_en = "Pick\\u001bup"', "offices[0].services[1].name_en"),
+    ('name = "Bürgerbüro Test"', 'name = "\\u202eBürgerbüro"', "offices[0].name"),
+    ('name = "Bürgerbüro Test"', f'name = "{"B" * 121}"', "offices[0].name"),
+])
+def test_names_shown_to_people_follow_the_text_rule_at_start_up(tmp_path, old, new, key):
+    path = write_hub_config(tmp_path, 1883, "t-names")
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"key '{key}'")):
+        load_hub_config(path)
 
 
 def test_nightly_backups_into_a_folder_keep_the_newest(tmp_path, capsys):

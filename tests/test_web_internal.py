@@ -343,6 +343,20 @@ def test_a_refusal_and_the_supervisor_forms(web_hub: WebHub) -> None:
     assert "not issuing" in boss.get(counter_path(office)).text
 
 
+def test_an_announcement_with_a_control_character_is_refused_before_it_is_sent(web_hub: WebHub) -> None:
+    office = web_hub.office
+    boss = Browser(web_hub.port)
+    boss.login("sven")
+    form = find_form(boss.get(counter_path(office)), op="announce")
+    for text in ("Heute\x00 zu", "\x1b[2J", "\u202egeschlossen"):
+        refused = boss.follow(boss.post("/counter/command", {**form, "text": text}))
+        assert "This text cannot be shown" in refused.text and 'class="flash flash-invalid"' in refused.text
+    assert web_hub.hub.runtimes[office].engine.announcement == ""
+    shown = boss.follow(boss.post("/counter/command", {**form, "text": "Heute   bis\t12 Uhr"}))
+    assert "Announcement set" in shown.text  # whitespace is folded, not refused
+    assert web_hub.hub.runtimes[office].engine.announcement == "Heute bis 12 Uhr"
+
+
 def test_a_hub_that_does_not_answer_is_reported_and_a_retry_reuses_the_request_id(
         web_only: Callable[[bool], WebServer], topic_office: str) -> None:
     server = web_only(True)
