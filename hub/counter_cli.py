@@ -16,7 +16,7 @@ from typing import Any
 from hub.config import load_hub_config
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
-from protocol.fields import decode_object, encode_object
+from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import MqttLink, request_properties
 from protocol.messages import CommandRequest
 from protocol.process import load_config
@@ -68,12 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wartemarke-counter: {args.op} needs {'a LABEL' if op == 'reactivate' else 'a SERVICE'}",
               file=sys.stderr)
         return 2
+    try:
+        request = CommandRequest(uuid.uuid4().hex, op, extra)  # the contract's text rule, before connecting
+    except InvalidMessage as exc:
+        print(f"wartemarke-counter: {exc}", file=sys.stderr)
+        return 2
     link = MqttLink(config.broker, args.office, f"{args.counter}-cli-{uuid.uuid4().hex[:6]}", "counter-cli",
                     VERSION, SystemClock(), availability=False)
     link.start()
     try:
-        answer = send_command(link, args.office, args.counter, CommandRequest(uuid.uuid4().hex, op, extra),
-                              args.timeout)
+        answer = send_command(link, args.office, args.counter, request, args.timeout)
     finally:
         link.stop()
     if answer is None:

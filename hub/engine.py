@@ -17,7 +17,7 @@ from typing import Any
 
 from hub.office import OfficeDef
 from hub.policy import pick_service
-from protocol.messages import TicketIssued, TicketVoided
+from protocol.messages import COMMAND_TEXT_MAX, TicketIssued, TicketVoided
 from protocol.text import text_problem
 from protocol.topics import token_hash
 
@@ -290,7 +290,7 @@ class OfficeEngine:
     def _office_op(self, op: str, args: dict[str, Any]) -> CommandResult:
         if op == "announce":
             text = args.get("text", "")
-            problem = text_problem(text, 300)
+            problem = text_problem(text, COMMAND_TEXT_MAX)
             if problem is not None:
                 return CommandResult(False, f"the announcement {problem}")
             self.announcement = text

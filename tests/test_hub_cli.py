@@ -112,6 +112,8 @@ def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_o
         assert counter_main([*base, "next"]) == 1
         assert "refused: nobody is waiting" in capsys.readouterr().err
         assert counter_main([*base, "transfer"]) == 2
+        assert counter_main([*base, "reactivate", "A001\x1b[2J"]) == 2  # refused before it is sent
+        assert "must not contain control" in capsys.readouterr().err
     finally:
         hub.stop()
     assert counter_main([*base[:-1], "1", "next"]) == 3
