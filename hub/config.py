@@ -52,7 +52,8 @@ def load_hub_config(path: Path) -> HubConfig:
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
         broker=read_broker_settings(root.get_section("broker")),
         offices=offices,
-        web=read_web_settings(root.get_section("web"), tuple(ids), path.parent) if root.has("web") else None,
+        web=read_web_settings(root.get_section("web"), tuple(ids), path.parent, staff=True)
+        if root.has("web") else None,
     )
     root.check_unknown()
     return config

@@ -69,6 +69,7 @@ class Page:
 class Browser:
     port: int
     cookies: dict[str, str] = field(default_factory=dict)
+    source: str = "127.0.0.1"  # the client's own address (any of 127.0.0.0/8)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None, body: Any = None,
                 headers: dict[str, str] | None = None) -> Page:
@@ -82,7 +83,7 @@ class Browser:
         elif body is not None:
             data = json.dumps(body).encode()
             sent["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(self.source, 0))
         try:
             conn.request(method, path, body=data, headers=sent)
             response = conn.getresponse()

@@ -41,9 +41,13 @@ def web(tmp_path, shared_broker, topic_office):
 
 # -- tracking ----------------------------------------------------------------------------------------------
 
-def test_the_tracking_page_shows_the_ticket_for_upper_and_lower_case_links(web):
+def test_the_tracking_page_shows_the_ticket_and_other_cases_redirect_to_it(web):
     event = web.issue("A")
-    for path in (f"/t/{event.token}", f"/T/{event.token}", f"/t/{event.token.lower()}", f"/T/{event.token.lower()}"):
+    for path in (f"/T/{event.token}", f"/t/{event.token.lower()}", f"/T/{event.token.lower()}?lang=en"):
+        moved = get(web.url + path)  # the QR code's upper-case /T/, a typed lower-case token: one canonical form
+        assert moved.status == 301 and moved.body == b"", path
+        assert moved.headers["location"] == f"/t/{event.token}" + ("?lang=en" if "?" in path else "")
+    for path in (f"/t/{event.token}",):
         reply = get(web.url + path)
         assert reply.status == 200, path
         assert reply.headers["content-type"].startswith("text/html")
@@ -61,7 +65,8 @@ def test_the_tracking_page_shows_the_ticket_for_upper_and_lower_case_links(web):
 
 def test_waiting_turns_into_called_on_the_event_stream(web):
     event = web.issue("A")
-    with SseClient(f"{web.url}/t/{event.token.lower()}/events") as stream:
+    assert get(f"{web.url}/t/{event.token.lower()}/events").status == 404  # streams: the canonical form only
+    with SseClient(f"{web.url}/t/{event.token}/events") as stream:
         assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
         name, first = stream.next_event()
         assert name == "status" and first["state"] == "waiting" and "Sie warten" in first["html"]
@@ -100,7 +105,8 @@ def test_recall_no_show_and_done_reach_the_tracking_page(web):
 
 def test_the_tracking_api_returns_only_allowed_fields(web):
     event = web.issue("A")
-    reply = get(f"{web.url}/api/v1/tickets/{event.token.lower()}")
+    assert get(f"{web.url}/api/v1/tickets/{event.token.lower()}").status == 404  # the canonical form only
+    reply = get(f"{web.url}/api/v1/tickets/{event.token}")
     assert reply.status == 200 and reply.headers["cache-control"] == "no-store"
     data = reply.json()
     assert set(data) <= ALLOWED_TICKET_FIELDS
