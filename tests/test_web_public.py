@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import socket
 import textwrap
 
 import pytest
@@ -306,6 +307,34 @@ def test_access_logs_hold_no_client_address(web, caplog):
     for line in lines:
         assert "127.0.0.1" not in line and "203.0.113.9" not in line
         assert event.token not in line and event.token.lower() not in line  # tokens outlive their day in logs
+
+
+def raw_status(port: int, path: str) -> int:
+    """A GET with the path exactly as given on the wire (http.client would reject or quote some)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_one_spelling_of_a_tracking_link_and_no_token_in_the_log_for_any(web, caplog):
+    caplog.set_level(logging.DEBUG)
+    event = web.issue("A")
+    token = event.token
+    expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/t/%20{token}": 404,
+                f"/t/{token}%20": 404, f"/t/{token[:10]}%2F{token[10:]}": 404, f"//t/{token}": 404,
+                f"/t//{token}": 404, f"/t/{token}/": 404, f"/api/v1/tickets/%20{token}": 404,
+                f"/api/v1/tickets/{token.lower()}": 404, f"/t/%20{token}/events": 404,
+                f"/T/{token}/events": 404, f"/x/{token}": 404}
+    for path, status in expected.items():  # odd spellings count as misses: the 6th is refused (miss limit 5)
+        assert raw_status(web.port, path) in ((status,) if status != 404 else (404, 429)), path
+    assert raw_status(web.port, f"/api/v1/tickets/{token}") == 200
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "GET /t/{token} 200" in text and "GET /{prefix}/{token} 301" in text  # the access log, by route
+    for part in (token, token.lower(), token[:10], token[10:], token[10:].lower()):
+        assert part not in text
 
 
 def test_static_pages_accessibility_privacy_imprint(web):
