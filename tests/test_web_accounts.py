@@ -17,7 +17,7 @@ import pytest
 from hub.accounts import check_login
 from hub.cli import main as hub_main
 from hub.store import HubStore
-from tests.test_web_internal import PASSWORD, Browser, counter_path, web_hub  # noqa: F401 — web_hub: a fixture
+from tests.staff_harness import PASSWORD, Browser, counter_path
 from tests.web_harness import WebHub
 from web.staff import ACCOUNT_FAILURES_PER_MIN, LOGIN_FAILURES_PER_MIN
 
@@ -61,7 +61,8 @@ def test_an_unknown_name_takes_as_long_as_a_wrong_password(tmp_path: Path) -> No
         from hub.accounts import add_user
 
         add_user(store, "clara", "clerk", PASSWORD)
-        known, unknown = [], []
+        known: list[float] = []
+        unknown: list[float] = []
         for _ in range(25):  # interleaved, so load on the machine hits both alike
             for name, samples in (("clara", known), ("nobody", unknown)):
                 started = time.perf_counter()

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tests.test_web_internal import Browser, web_hub  # noqa: F401 — web_hub: a fixture
+from tests.staff_harness import Browser
 from tests.web_harness import WebHub
 
 MULTIPART = "multipart/form-data; boundary=XX"

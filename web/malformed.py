@@ -61,7 +61,7 @@ async def malformed_input(request: web.Request,
 def route_name(request: web.BaseRequest) -> str:
     """The route's template (`/t/{token}`), never the path as typed: a path may hold a tracking token in
     any spelling. Unmatched paths, and requests the parser refused, are `(no route)`."""
-    return request.get(ROUTE, "(no route)")
+    return str(request.get(ROUTE, "(no route)"))
 
 
 class ServerLogFilter(logging.Filter):
