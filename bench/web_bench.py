@@ -78,12 +78,12 @@ from typing import IO, Any
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
 from bench.stats import Row, median, ms, percentile, print_report, ratio
-from web.gate import raise_open_files_limit
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings, MqttLink
 from tests.broker import _die_with_parent, free_port
+from web.gate import raise_open_files_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICES = (("buergerbuero-mitte", "Bürgerbüro Mitte"), ("buergerbuero-nord", "Bürgerbüro Nord"),
