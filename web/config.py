@@ -27,7 +27,7 @@ class Limits:
     max_streams_per_client: int
 
 
-HUB_LIMITS = Limits(max_connections=2000, max_connections_per_client=64, header_timeout_s=10.0,
+HUB_LIMITS = Limits(max_connections=1000, max_connections_per_client=64, header_timeout_s=10.0,
                     request_timeout_s=30.0, max_streams=500, max_streams_per_client=8)
 REPLICA_LIMITS = Limits(max_connections=10000, max_connections_per_client=0, header_timeout_s=10.0,
                         request_timeout_s=30.0, max_streams=8000, max_streams_per_client=8)

@@ -6,10 +6,13 @@ of file descriptors, logs a traceback per attempt. Here our own accept loop read
 
 - an address that already holds `max_connections_per_client` connections is refused at once (closed;
   on plain HTTP after a one-line 503) before a TLS handshake or a parser costs anything;
-- when `max_connections` are open, the connection that has waited longest for a request (a TLS
-  handshake, headers that never finish, an idle keep-alive) is closed to make room; only when every
-  open connection is busy is the new one refused. So a clerk still gets in while an attacker holds
-  thousands of sockets: the attacker's own idle sockets make room;
+- a new connection is "silent" until its first bytes arrive: only then does its TLS handshake (or
+  its HTTP parser) start, so a socket that never says a word costs a descriptor and nothing else;
+- when `max_connections` are open, the oldest silent connection is closed to make room, else the one
+  that has waited longest for a request (a TLS handshake, headers that never finish, an idle
+  keep-alive); only when every open connection is busy is the new one refused. So a clerk still gets
+  in while an attacker holds thousands of sockets: the attacker's own idle sockets make room, and a
+  clerk's connection, which speaks at once, is never the first to go;
 - a connection must finish its request headers within `header_timeout_s` (from connecting, or from the
   end of its last response); a request other than an event stream must be answered within
   `request_timeout_s`;
@@ -29,6 +32,7 @@ import logging
 import resource
 import socket
 import ssl
+from asyncio import sslproto
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
@@ -46,17 +50,20 @@ SWEEP_S = 0.5
 RESERVED_FILES = 128  # descriptors kept free for the broker connection, SQLite, logs, TLS files
 REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\n"
            b"Content-Type: text/plain\r\nContent-Length: 20\r\n\r\ntoo many connections")
-WAITING, BUSY, STREAM = "waiting", "busy", "stream"
+SILENT, WAITING, BUSY, STREAM = "silent", "waiting", "busy", "stream"
+# asyncio gives every TLS connection a read buffer of SSLProtocol.max_size (256 KiB) from the start: 2,000
+# held connections would hold half a gigabyte. A TLS record is at most 16 KiB; 32 KiB reads are plenty.
+TLS_READ_BUFFER = 32 * 1024
 
 
 class Conn:
     """One accepted connection and what it is doing."""
 
-    __slots__ = ("address", "closed", "since", "sock", "state", "transport")
+    __slots__ = ("address", "closed", "listener", "since", "sock", "state", "transport")
 
-    def __init__(self, address: str, sock: socket.socket, now: float) -> None:
-        self.address, self.sock, self.since = address, sock, now
-        self.state = WAITING
+    def __init__(self, address: str, sock: socket.socket, now: float, listener: Listener) -> None:
+        self.address, self.sock, self.since, self.listener = address, sock, now, listener
+        self.state = SILENT
         self.transport: asyncio.Transport | None = None
         self.closed = False
 
@@ -67,7 +74,8 @@ class Gate:
         self.max_connections = limits.max_connections
         self.open = 0
         self._per_address: Counter[str] = Counter()
-        self._waiting: dict[Conn, None] = {}  # insertion order = oldest first
+        self._silent: dict[Conn, None] = {}  # insertion order = oldest first
+        self._waiting: dict[Conn, None] = {}
         self._busy: dict[Conn, None] = {}
         self._by_transport: dict[asyncio.BaseTransport, Conn] = {}
         self._listeners: list[Listener] = []
@@ -89,6 +97,8 @@ class Gate:
     def listen(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol],
                tls: ssl.SSLContext | None) -> None:
         self.loop = asyncio.get_running_loop()
+        if tls is not None:
+            sslproto.SSLProtocol.max_size = min(sslproto.SSLProtocol.max_size, TLS_READ_BUFFER)
         listener = Listener(self, sock, factory, tls)
         self._listeners.append(listener)
         listener.start()
@@ -104,6 +114,8 @@ class Gate:
             self._sweeper = None
         for task in list(self._tasks):  # connections still in their TLS handshake
             task.cancel()
+        for conn in list(self._silent):
+            self.close(conn)
 
     # -- accepting ----------------------------------------------------------------------------------
 
@@ -117,11 +129,18 @@ class Gate:
             self._refuse(sock, listener, "connections refused: every connection busy")
             return
         assert self.loop is not None
-        conn = Conn(address, sock, self.loop.time())
+        conn = Conn(address, sock, self.loop.time(), listener)
         self.open += 1
         self._per_address[address] += 1
-        self._waiting[conn] = None
-        task = self.loop.create_task(self._attach(conn, listener))
+        self._silent[conn] = None
+        self.loop.add_reader(sock.fileno(), self._first_bytes, conn)
+
+    def _first_bytes(self, conn: Conn) -> None:
+        """The client spoke: now its TLS handshake and HTTP parser may cost something."""
+        assert self.loop is not None
+        self.loop.remove_reader(conn.sock.fileno())
+        self.set_state(conn, WAITING)
+        task = self.loop.create_task(self._attach(conn, conn.listener))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -133,12 +152,21 @@ class Gate:
         self.tally.count(reason)
 
     def _make_room(self) -> bool:
-        """Close the connection that has waited longest for a request; False when all are busy."""
-        if not self._waiting:
-            return False
-        self.close(next(iter(self._waiting)))
-        self.tally.count("idle connections closed to make room")
-        return True
+        """Close the oldest silent connection, else the one that has waited longest for a request; False
+        when all are busy. A "silent" one whose first bytes have arrived but were not read yet (a clerk
+        accepted a moment ago, in the same batch) is not silent: it starts instead."""
+        while self._silent:
+            conn = next(iter(self._silent))
+            if not _has_spoken(conn.sock):
+                self.close(conn)
+                self.tally.count("silent connections closed to make room")
+                return True
+            self._first_bytes(conn)
+        if self._waiting:
+            self.close(next(iter(self._waiting)))
+            self.tally.count("idle connections closed to make room")
+            return True
+        return False
 
     async def _attach(self, conn: Conn, listener: Listener) -> None:
         assert self.loop is not None
@@ -168,6 +196,7 @@ class Gate:
     def set_state(self, conn: Conn, state: str) -> None:
         if conn.closed or self.loop is None:
             return
+        self._silent.pop(conn, None)
         self._waiting.pop(conn, None)
         self._busy.pop(conn, None)
         conn.state, conn.since = state, self.loop.time()
@@ -185,13 +214,20 @@ class Gate:
         self._per_address[conn.address] -= 1
         if self._per_address[conn.address] <= 0:
             del self._per_address[conn.address]
+        if conn.state == SILENT and self.loop is not None and conn.sock.fileno() >= 0:
+            self.loop.remove_reader(conn.sock.fileno())
+        self._silent.pop(conn, None)
         self._waiting.pop(conn, None)
         self._busy.pop(conn, None)
         if conn.transport is not None:
             self._by_transport.pop(conn.transport, None)
 
     def close(self, conn: Conn) -> None:
+        silent = conn.state == SILENT
         self.release(conn)
+        if silent:  # asyncio has not seen it yet: ours to close
+            conn.sock.close()
+            return
         if conn.transport is not None:
             conn.transport.abort()
             return
@@ -201,7 +237,8 @@ class Gate:
     def _sweep(self) -> None:
         assert self.loop is not None
         now = self.loop.time()
-        for table, timeout in ((self._waiting, self.limits.header_timeout_s),
+        for table, timeout in ((self._silent, self.limits.header_timeout_s),
+                               (self._waiting, self.limits.header_timeout_s),
                                (self._busy, self.limits.request_timeout_s)):
             while table:
                 conn = next(iter(table))
@@ -212,8 +249,19 @@ class Gate:
         self._sweeper = self.loop.call_later(SWEEP_S, self._sweep)
 
     def stats(self) -> dict[str, int]:
-        return {"open": self.open, "waiting": len(self._waiting), "busy": len(self._busy),
+        return {"open": self.open, "silent": len(self._silent), "waiting": len(self._waiting), "busy": len(self._busy),
                 "addresses": len(self._per_address)}
+
+
+def _has_spoken(sock: socket.socket) -> bool:
+    """Bytes (or the end) are waiting to be read — without reading them."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # an error to be found by whoever reads it
+    return True
 
 
 GATE = web.AppKey("gate", Gate)

@@ -18,22 +18,27 @@ INTERVAL_S = 60.0
 
 
 class Tally:
+    """The first case of each reason in an interval is logged at once; the rest of the interval's cases
+    as one summary line when it ends. The reasons are a small fixed set, so the lines are bounded."""
+
     def __init__(self, log: logging.Logger, interval_s: float = INTERVAL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.log, self.interval_s, self.clock = log, interval_s, clock
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()  # cases after the first of their reason
+        self._seen: set[str] = set()
         self._since: float | None = None  # when the current interval began; None: quiet
 
     def count(self, reason: str, n: int = 1) -> None:
         now = self.clock()
+        self.flush(now)
         if self._since is None:
             self._since = now
-            self.log.warning("%s (further cases are counted: one summary line every %.0f s)", reason,
-                             self.interval_s)
+        if reason not in self._seen:
+            self._seen.add(reason)
+            self.log.warning("%s (further cases are counted: a summary every %.0f s)", reason, self.interval_s)
             n -= 1
         if n > 0:
             self._counts[reason] += n
-        self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
         """Write the summary when the interval is over (called by count() and by a periodic timer)."""
@@ -42,11 +47,10 @@ class Tally:
             return
         if self._counts:
             summary = "; ".join(f"{reason}: {n}" for reason, n in self._counts.most_common())
-            self.log.warning("in the last %.0f s: %s", now - self._since, summary)
+            self.log.warning("in the last %.0f s, besides the cases logged: %s", now - self._since, summary)
             self._counts.clear()
-            self._since = now
-        else:
-            self._since = None  # a quiet interval: the next case is logged at once again
+        self._seen.clear()
+        self._since = None
 
 
 THROTTLED = web.RequestKey("throttled", str)  # set on a request refused by a limit: counted, not access-logged
