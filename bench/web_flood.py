@@ -51,6 +51,7 @@ class FloodResult:
     recovery_s: float = math.nan
     log_lines: int = 0
     rss_kib: float = math.nan
+    idle_rss_kib: float = math.nan
     open_files: int = 0
     calls: list[str] = field(default_factory=list)
 
@@ -80,6 +81,7 @@ def measure(directory: Path, rounds: int = ROUNDS) -> FloodResult:
             result.calls.append(flash)
         idle_ended = time.monotonic()
         lines_before = hub.log_lines()
+        result.idle_rss_kib, _ = _proc(hub.process.pid)
         attacker = Attacker(hub.port, hub.context)
         try:
             started = time.monotonic()
@@ -130,7 +132,8 @@ def rows(r: FloodResult, notes: list[str]) -> list[Row]:
             ratio(k99, h99), "p99 < 1 s, none failed", k99 < 1.0 and r.healthz_failed == 0),
         Row("flood: hub log lines during attack and recovery", str(r.log_lines), "", "", "< 100", r.log_lines < 100),
         Row("flood: sockets closed → no streams left and a clerk round done", secs(r.recovery_s)),
-        Row("flood: hub RSS / open files while attacked", f"{r.rss_kib / 1024:.1f} MiB / {r.open_files:,}"),
+        Row("flood: hub RSS / open files while attacked", f"{r.rss_kib / 1024:.1f} MiB / {r.open_files:,}",
+            f"idle RSS {r.idle_rss_kib / 1024:.1f} MiB"),
     ]
 
 

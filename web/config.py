@@ -137,9 +137,9 @@ def _limits(section: ConfigSection, default: Limits) -> Limits:
         max_connections=section.get_int("max_connections", default.max_connections, minval=16, maxval=1_000_000),
         max_connections_per_client=section.get_int("max_connections_per_client", default.max_connections_per_client,
                                                    minval=0, maxval=1_000_000),
-        header_timeout_s=section.get_float("header_timeout_s", default.header_timeout_s, minval=1, maxval=300),
-        request_timeout_s=section.get_float("request_timeout_s", default.request_timeout_s, minval=5, maxval=600),
-        max_streams=section.get_int("max_streams", default.max_streams, minval=0, maxval=1_000_000),
+        header_timeout_s=section.get_float("header_timeout_s", default.header_timeout_s, minval=0.5, maxval=300),
+        request_timeout_s=section.get_float("request_timeout_s", default.request_timeout_s, minval=1, maxval=600),
+        max_streams=section.get_int("max_streams", default.max_streams, minval=1, maxval=1_000_000),
         max_streams_per_client=section.get_int("max_streams_per_client", default.max_streams_per_client,
                                                minval=0, maxval=1_000_000),
     )
