@@ -24,6 +24,7 @@ import asyncio
 import http.client
 import os
 import re
+import resource
 import ssl
 import subprocess
 import sys
@@ -48,6 +49,12 @@ REPO = Path(__file__).resolve().parents[1]
 CLERK = ("clara", "clerk", "correct horse battery")
 CLERK_SOURCE, PROBE_SOURCE = "127.0.200.1", "127.0.201.1"
 ONE_ADDRESS = "127.0.0.1"
+
+
+def systemd_file_limits() -> None:
+    """In the hub's child process: open files as systemd gives a service by default (soft 1,024; the
+    hard limit stays), not the raised limit of the test process."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 def many_addresses(count: int) -> list[str]:
@@ -86,7 +93,8 @@ tls_key = "{ca.server_key}"
         with log.open("wb") as out:
             process = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)], cwd=REPO,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1", "WARTEMARKE_LOG_LEVEL": "INFO"})
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1", "WARTEMARKE_LOG_LEVEL": "INFO"},
+                                       preexec_fn=systemd_file_limits)
         hub = cls(process, port, ssl.create_default_context(cafile=str(ca.ca_cert)), office, log)
         deadline = time.monotonic() + 30
         while https_get(hub.port, hub.context, "/healthz", PROBE_SOURCE)[0] != 200:
