@@ -12,12 +12,13 @@ of file descriptors, logs a traceback per attempt. Here our own accept loop read
   that has waited longest for a request (a TLS handshake, headers that never finish, an idle
   keep-alive); only when every open connection is busy is the new one refused. So a clerk still gets
   in while an attacker holds thousands of sockets: the attacker's own idle sockets make room, and a
-  clerk's connection, which speaks at once, is never the first to go;
+  clerk's connection, which speaks at once, is not closed while silent ones remain;
 - a connection must finish its request headers within `header_timeout_s` (from connecting, or from the
   end of its last response); a request other than an event stream must be answered within
   `request_timeout_s`;
 - accept errors (EMFILE, ENFILE, …) pause accepting for a moment and are counted, never logged per
-  attempt. Refusals are counted by a Tally too: one log line a minute.
+  attempt. Refusals are counted by a Tally too (web/limits.py): the first of each kind is logged,
+  the rest as one summary line a minute.
 
 `track` (an aiohttp middleware) tells the gate when a request starts and ends; web/streams.py tells it
 when a request becomes an event stream (no request timeout).
@@ -247,10 +248,6 @@ class Gate:
                 self.close(conn)
         self.tally.flush()
         self._sweeper = self.loop.call_later(SWEEP_S, self._sweep)
-
-    def stats(self) -> dict[str, int]:
-        return {"open": self.open, "silent": len(self._silent), "waiting": len(self._waiting), "busy": len(self._busy),
-                "addresses": len(self._per_address)}
 
 
 def _has_spoken(sock: socket.socket) -> bool:

@@ -1,7 +1,7 @@
 """Rate limits and their bookkeeping: who is asking (`client_key`), per-client counters over a minute
 (`MissLimiter`), and a `Tally` of what happens too often to log one by one (refused connections,
-throttled requests, left-out access-log lines): the first case after a quiet interval is logged at
-once, the rest as one summary line per interval. An attack must not be able to fill the journal."""
+throttled requests, left-out access-log lines): the first case of each reason is logged at once, the
+rest as one summary line a minute. An attack must not be able to fill the journal."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from hub.accounts import ROLES, Account, account, check_login
 from hub.store import HubStore
 from web.i18n import translator as _untyped_translator
 from web.keys import MIRROR, SETTINGS
-from web.limits import MissLimiter, client_key, throttled
+from web.limits import TALLY, MissLimiter, client_key, throttled
 from web.malformed import read_form
 from web.mirror import Mirror
 from web.public import page
@@ -269,7 +269,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user and password:
         found = await run_blocking(check_login, request.app[STORE], user, password)
     if found is None:
-        log.warning("failed login")  # neither the client's address nor what was typed
+        # Neither the client's address nor what was typed; counted, so a flood of guesses from many
+        # addresses is one line a minute.
+        request.app[TALLY].count("failed logins")
         return _login_page(request, 401, "login_failed", next_url)
     password_accepted(request, user)
     response = _redirect(_safe_next(next_url) or HOME.get(found.role, "/login"))
