@@ -144,12 +144,19 @@ OUT_OF_FILES = textwrap.dedent("""
                            miss_limit_per_min=5, trust_forwarded=False, limits=HUB_LIMITS)
     server = WebServer(settings, BrokerSettings(port=int(sys.argv[2])), "files", SystemClock())
     server.start()
+    import threading
+    connected = threading.Event()
+    while not connected.wait(0.05):  # the broker connection first: it needs files of its own
+        if server.mirror.mqtt_connected:
+            connected.set()
     hoard = []
     try:
         while True:
             hoard.append(os.open("/dev/null", os.O_RDONLY))
     except OSError:
         pass
+    for _ in range(8):  # a few left: the first accepts succeed, then EMFILE
+        os.close(hoard.pop())
     print("full", flush=True)
     sys.stdin.readline()  # the test has hammered the full process
     for fd in hoard:

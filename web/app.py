@@ -46,34 +46,34 @@ class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_s: float) -> None:
         route = route_name(request)
         parser_refused = ROUTE not in request  # no middleware ran: aiohttp's parser answered (ServerLogFilter counts)
-        if request.get(THROTTLED) or parser_refused or route in QUIET_ROUTES or not ACCESS_LOG_BUDGET.take():
+        if request.get(THROTTLED) or parser_refused or route in QUIET_ROUTES:
+            return
+        if not cast(web.Request, request).app[ACCESS_LOG_BUDGET].take():
             return
         self.logger.info("%s %s %s %s B %.3f s", request.method, route, response.status, response.body_length, time_s)
 
 
 class LogBudget:
-    """A token bucket for log lines, shared by every connection's access logger (aiohttp makes one per
-    connection); what it refuses is counted."""
+    """A token bucket for log lines, one per web server and shared by every connection's access logger
+    (aiohttp makes one per connection); what it refuses is counted."""
 
     def __init__(self, burst: int, per_s: float, logger: logging.Logger) -> None:
         self.burst, self.per_s = burst, per_s
         self._tokens, self._last = float(burst), time.monotonic()
         self._left_out = Tally(logger)
-        self._lock = threading.Lock()  # tests run several webs in one process
 
     def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.per_s)
-            self._last = now
-            if self._tokens < 1:
-                self._left_out.count("access log lines left out (more than the log's rate)")
-                return False
-            self._tokens -= 1
-            return True
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.per_s)
+        self._last = now
+        if self._tokens < 1:
+            self._left_out.count("access log lines left out (more than the log's rate)")
+            return False
+        self._tokens -= 1
+        return True
 
 
-ACCESS_LOG_BUDGET = LogBudget(ACCESS_LOG_BURST, ACCESS_LOG_PER_S, logging.getLogger("wartemarke.web.access"))
+ACCESS_LOG_BUDGET = web.AppKey("access_log_budget", LogBudget)
 
 
 def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = None,
@@ -84,6 +84,7 @@ def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = No
     app[BRIDGE] = bridge
     app[TALLY] = Tally(logging.getLogger("wartemarke.web.limits"))
     app[GATE] = Gate(settings.limits, app[TALLY])
+    app[ACCESS_LOG_BUDGET] = LogBudget(ACCESS_LOG_BURST, ACCESS_LOG_PER_S, logging.getLogger("wartemarke.web.access"))
     app[MISSES] = MissLimiter(settings.miss_limit_per_min)
     app[FRAGMENTS] = FragmentCache()
     if settings.tls is not None:
