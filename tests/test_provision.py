@@ -409,10 +409,10 @@ def in_container(pid: int, *argv: str, timeout: float = 120) -> subprocess.Compl
 def wait_running(pid: int, units: list[str]) -> None:
     """`systemctl is-system-running --wait`: the boot finished with no failed unit; the units are active."""
     deadline = time.monotonic() + 60
-    while True:  # until the container's systemd answers on its bus
+    while True:  # until the container's systemd answers on its bus ("offline": PID 1 is not systemd yet)
         result = in_container(pid, "systemctl", "is-system-running", "--wait")
         state = result.stdout.strip()
-        if state or time.monotonic() > deadline:
+        if state not in ("", "offline") or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert state, f"the container's systemd did not answer: {result.stderr}"
