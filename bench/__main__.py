@@ -8,8 +8,9 @@ ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (
 office days (eta/evaluate.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
 memory beside headless Chromium, frame render time and wake-up counts (display_bench) — the `display`
 part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
-tracking page, against a public replica in its own process (web_bench) — the `web` part. Without a part
-name, all parts run.
+tracking page, against a public replica in its own process (web_bench) — the `web` part; a clerk's
+latency and /healthz while an attacker holds over 5,000 sockets on the hub's web, beside the same idle
+(web_flood) — the `flood` part. Without a part name, all parts run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import display_bench, hub_latency, kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size, web_bench
+from bench import (
+    display_bench,
+    hub_latency,
+    kiosk_fsync,
+    kiosk_latency,
+    kiosk_startup,
+    ticket_size,
+    web_bench,
+    web_flood,
+)
 from bench.eta import evaluate as eta
 from bench.machine import machine_lines
 from bench.stats import Row, median, mib, ms, percentile, print_report, ratio, secs
@@ -31,7 +41,7 @@ from tests.broker import Broker
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5
 TICKET_TARGET_BYTES = 1024
-PARTS = ("kiosk", "eta", "hub", "display", "web")
+PARTS = ("kiosk", "eta", "hub", "display", "web", "flood")
 
 
 def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
@@ -196,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         if "web" in parts:
             print("[web] SSE fan-out to 1,000 and 5,000 clients, /api/v1/offices under wrk, page bytes …", flush=True)
             rows += web_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
+        if "flood" in parts:
+            print("[flood] a clerk and /healthz on the hub's web while over 5,000 sockets are held …", flush=True)
+            rows += web_flood.run(directory=work, notes=notes)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

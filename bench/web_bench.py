@@ -78,12 +78,12 @@ from typing import IO, Any
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
 from bench.stats import Row, median, ms, percentile, print_report, ratio
-from bench.web_replica import raise_open_files_limit
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings, MqttLink
 from tests.broker import _die_with_parent, free_port
+from web.gate import raise_open_files_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICES = (("buergerbuero-mitte", "Bürgerbüro Mitte"), ("buergerbuero-nord", "Bürgerbüro Nord"),
@@ -368,6 +368,7 @@ def write_replica_config(directory: Path, web_port: int, broker_port: int) -> Pa
         public_url = "http://127.0.0.1:{web_port}"
         operator = "Landeshauptstadt Musterstadt"
         access_log = true
+        max_streams_per_client = 0  # the benchmark's thousands of clients share one address (no nginx here)
 
         [broker]
         host = "127.0.0.1"

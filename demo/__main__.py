@@ -67,8 +67,12 @@ def hub_config(port: int, web_port: int) -> Path:
         hours.group(0): "[offices.hours]  # the demo office never closes\n" + ALL_DAY + "\n\n",
         'hours = { mon = ["08:00-12:00"], tue = ["08:00-12:00"], thu = ["14:00-18:00"] }': "",
         "tick_s = 15": "tick_s = 2",
-        'host = "0.0.0.0"\nport = 8080\npublic_url = "https://warte.example.org"':
-            f'host = "127.0.0.1"\nport = {web_port}\npublic_url = "http://localhost:{web_port}"',
+        'host = "0.0.0.0"': 'host = "127.0.0.1"',  # plain HTTP is allowed on loopback only
+        'port = 8443': f"port = {web_port}",
+        'tls_certificate = "/etc/wartemarke/tls/hub-web.crt"': "",
+        'tls_key = "/etc/wartemarke/tls/hub-web.key"': "",
+        "redirect_port = 8080": "",
+        'public_url = "https://warte.example.org"': f'public_url = "http://localhost:{web_port}"',
         'session_secret_file = "/etc/wartemarke/web-session-secret"': "",
         'broker_username = "hub-1-web"': "",
         'broker_password_file = "/etc/wartemarke/web-broker-password"': "",

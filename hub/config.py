@@ -49,7 +49,7 @@ def load_hub_config(path: Path) -> HubConfig:
     web = None
     if root.has("web"):
         web_section = root.get_section("web")
-        web = read_web_settings(web_section, tuple(ids), path.parent)
+        web = read_web_settings(web_section, tuple(ids), path.parent, staff=True)
         _check_own_account(web_section, broker, web)
     config = HubConfig(
         path=path,

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS offices (office TEXT PRIMARY KEY, day TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS daily_stats (
     office TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (office, day));
 CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created TEXT NOT NULL);
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created TEXT NOT NULL,
+    stamp TEXT NOT NULL DEFAULT '');
 """
 
 
@@ -56,6 +57,13 @@ class HubStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Databases made by older versions: accounts get the session stamp (hub/accounts.py)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(users)")}
+        if "stamp" not in columns:
+            self.db.execute("ALTER TABLE users ADD COLUMN stamp TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self.lock:

@@ -11,6 +11,8 @@ Fixtures (see tests/broker.py for the classes):
 - `recorder_factory` -> Callable[[Broker, Iterable[str]], Recorder]: `recorder_factory(broker,
   ["wartemarke/v1/<office>/#"], retain_as_published=False)` returns a subscribed Recorder; all are
   closed at teardown.
+- `web_hub` -> WebHub: a Hub with its web (plain HTTP on 127.0.0.1, two counters) on the shared broker,
+  with the accounts of tests/staff_harness.py.
 
 The SDL video and audio drivers are set to `dummy` at import, so display tests never open a window.
 """
@@ -25,7 +27,10 @@ from typing import Any
 
 import pytest
 
-from tests.broker import Broker, Recorder, make_recorder
+from hub.config import load_hub_config
+from tests.broker import Broker, Recorder, free_port, make_recorder
+from tests.staff_harness import add_users
+from tests.web_harness import WebHub, write_web_hub_config
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ["SDL_AUDIODRIVER"] = "dummy"
@@ -88,3 +93,14 @@ def recorder_factory() -> Iterator[Callable[..., Recorder]]:
     finally:
         for recorder in made:
             recorder.close()
+
+
+@pytest.fixture
+def web_hub(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[WebHub]:
+    config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(), counters=2)
+    add_users(load_hub_config(config).state_dir / "hub.sqlite3")
+    hub = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        yield hub
+    finally:
+        hub.stop()

@@ -105,3 +105,8 @@ def test_a_device_without_a_role_group_is_named() -> None:
     hostvars = {"hub-1": {"wartemarke_office": "o"}, "stray": {"wartemarke_hub_host": "hub-1"}}
     with pytest.raises(filters.DeployError, match="stray"):
         filters.wartemarke_broker_devices(hostvars, {"hub": ["hub-1"]}, "hub-1")
+
+
+def test_subject_alt_names_tell_addresses_from_names() -> None:
+    assert filters.subject_alt_names(["192.168.10.2", "mitte-hub.local", "fd00::2", "hub"]) == [
+        "IP:192.168.10.2", "DNS:mitte-hub.local", "IP:fd00::2", "DNS:hub"]

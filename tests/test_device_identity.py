@@ -20,7 +20,7 @@ import pytest
 from hub.config import load_hub_config
 from protocol import topics
 from tests.broker import free_port
-from tests.test_web_internal import Browser, add_users, counter_path
+from tests.staff_harness import Browser, add_users, counter_path
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 
 INVENTORY = 'device_roles = { hub-test = "hub", hub-test-web = "web", kiosk-1 = "kiosk", display-1 = "display" }'

@@ -39,8 +39,9 @@ from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueSt
 from protocol.views import check_counter_state, check_history, check_ticket_view
 from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import FAST_A, write_config
+from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
-from tests.test_web_internal import Browser, counter_path, web_only  # noqa: F401 (web_only is a fixture)
+from tests.test_web_internal import web_only  # noqa: F401 (a fixture)
 from tests.web_harness import get, wait_until
 
 REPO = Path(__file__).resolve().parents[1]

@@ -41,7 +41,8 @@ def test_users_are_stored_with_scrypt_hashes(tmp_path, monkeypatch, capsys):
     try:
         [(stored,)] = store.db.execute("SELECT password_hash FROM users").fetchall()
         assert stored.startswith("scrypt$16384$8$1$") and "horse" not in stored
-        assert check_login(store, "anna", "correct horse battery") == "clerk"
+        found = check_login(store, "anna", "correct horse battery")
+        assert found is not None and found.role == "clerk"
         assert check_login(store, "anna", "wrong password") is None
         assert check_login(store, "nobody", "correct horse battery") is None
     finally:

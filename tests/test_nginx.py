@@ -5,6 +5,7 @@ are refused."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import ssl
@@ -21,8 +22,9 @@ from protocol import topics
 from protocol.clock import SystemClock
 from protocol.link import BrokerSettings
 from tests.broker import free_port
+from tests.web_harness import random_token, wait_until
 from web.app import WebServer
-from web.config import WebSettings
+from web.config import REPLICA_LIMITS, WebSettings
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "deploy" / "roles" / "web" / "templates"
@@ -60,7 +62,8 @@ def proxy(tmp_path, shared_broker, recorder_factory, topic_office):
     site = tmp_path / "wartemarke.conf"
     site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
                            web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
-                           web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log")))
+                           web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
+                           web_error_log=str(tmp_path / "wartemarke.error.log"), web_metrics_allow=["127.0.0.2"]))
     main = tmp_path / "nginx.conf"
     temp = tmp_path / "temp"
     temp.mkdir()
@@ -80,8 +83,9 @@ http {{
     check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     settings = WebSettings(host="127.0.0.1", port=replica_port, public_url="https://localhost", offices=(topic_office,),
-                           operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=False,
-                           session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True)
+                           operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=True,
+                           session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True,
+                           limits=REPLICA_LIMITS)
     replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
     replica.start()
     nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,7 +94,9 @@ http {{
         wait_port(https_port)
         context = ssl.create_default_context(cafile=str(cert))
         yield {"base": f"https://localhost:{https_port}", "context": context, "rec": rec, "office": topic_office,
-               "http": f"http://127.0.0.1:{http_port}", "log": tmp_path / "access.log"}
+               "http": f"http://127.0.0.1:{http_port}", "log": tmp_path / "access.log", "port": https_port,
+               "http_port": http_port, "replica": replica, "logs": [tmp_path / "access.log", tmp_path / "error.log",
+                                                                    tmp_path / "wartemarke.error.log"]}
     finally:
         nginx.terminate()
         nginx.wait(10)
@@ -109,7 +115,7 @@ def test_nginx_caches_the_api_and_refuses_office_pages(proxy):
     assert first.status == 200 and first.headers["Access-Control-Allow-Origin"] == "*"
     second = fetch(proxy, "/api/v1/offices")
     assert second.headers["X-Cache-Status"] == "HIT"
-    for path in ("/counter", "/devices", "/login", "/api/internal/session"):
+    for path in ("/counter", "/devices", "/login", "/account", "/api/internal/session", "/Counter"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             fetch(proxy, path)
         assert refused.value.code == 404
@@ -134,3 +140,74 @@ def test_event_streams_pass_through_unbuffered(proxy):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
+
+
+# -- no tracking token in any log, one spelling for the stream limit, /metrics refused -----------------------
+
+def raw(proxy, path: str, source: str = "127.0.0.1", keep: bool = False, tls: bool = True):
+    """A GET with the path exactly as given (no client-side normalising). Returns (status, socket or None)."""
+    port = proxy["port"] if tls else proxy["http_port"]
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    if tls:
+        sock = proxy["context"].wrap_socket(sock, server_hostname="localhost")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+                 .encode("latin-1"))
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, f"{path}: no answer"
+        head += chunk
+    status = int(head.split(b" ", 2)[1])
+    if keep:
+        return status, sock
+    while sock.recv(65536):
+        pass
+    sock.close()
+    return status, None
+
+
+def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = random_token()
+    view = {"v": 1, "day": "2026-11-25", "label": "A001", "service": "A", "state": "waiting",
+            "issued_at": "2026-11-25T09:00:00+01:00", "ahead": 0}
+    proxy["rec"].publish(topics.ticket(proxy["office"], topics.token_hash(token)), json.dumps(view).encode(),
+                         retain=True)
+    wait_until(lambda: topics.token_hash(token) in proxy["replica"].mirror.tickets, what="the replica's ticket")
+    expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/T/{token.lower()}": 301,
+                f"/t/%20{token}": 404, f"/t/{token}%20": 404, f"/t/%20{token}%20": 404,
+                f"/t/{token[:10]}%2F{token[10:]}": 404, f"/t%2F{token}": 404, f"//t/{token}": 404,
+                f"/t//{token}": 404, f"/t/{token}/": 404, f"/t/%{ord(token[0]):02X}{token[1:]}": 200,
+                f"/api/v1/tickets/{token}": 200, f"/api/v1/tickets/%20{token}": 404,
+                f"/api/v1/tickets/{token.lower()}": 404, f"/x/{token}": 404, f"/{token}": 404,
+                f"/t/%20{token}/events": 404, f"/t/{token.lower()}/events": 404}
+    for path, status in expected.items():
+        assert raw(proxy, path)[0] == status, path
+    assert raw(proxy, f"/t/{token}", tls=False)[0] == 301  # the plain-HTTP redirect logs too
+
+    streams = [raw(proxy, f"/t/{token}/events", keep=True) for _ in range(8)]  # nginx: 8 per client
+    try:
+        assert [status for status, _ in streams] == [200] * 8
+        assert raw(proxy, f"/t/{token}/events", keep=True)[0] == 429  # the 9th: limited
+        for odd in (f"/t/%20{token}/events", f"/T/{token}/events", f"/t/{token}/events%20"):
+            assert raw(proxy, odd)[0] in (301, 404), odd  # no other spelling opens a stream past the limit
+        assert raw(proxy, f"/t/{token}/events", keep=True, source="127.0.0.3")[0] == 200  # another client may
+        burst = [raw(proxy, f"/t/{token}")[0] for _ in range(80)]  # 20 r/s, burst 40: rate-limit lines
+        assert 429 in burst
+    finally:
+        for _, sock in streams:
+            sock.close()
+
+    assert raw(proxy, "/metrics")[0] == 403  # /metrics: only web_metrics_allow
+    assert raw(proxy, "/%6Detrics")[0] == 403 and raw(proxy, "//metrics")[0] == 403
+    assert raw(proxy, "/metrics", source="127.0.0.2")[0] == 200
+
+    texts = {str(path): path.read_text() if path.exists() else "" for path in proxy["logs"]}
+    texts["replica"] = "\n".join(r.getMessage() for r in caplog.records)
+    for where, text in texts.items():
+        for part in (token, token.lower(), token[:10], token[10:], token[10:].lower()):
+            assert part not in text, f"a piece of the token in {where}"
+        assert "limiting" not in text, where
+    access = texts[str(proxy["log"])]
+    assert '"GET /t/{token}" 200' in access and '"GET /t/{token}" 301' in access and '"GET (other)" 404' in access
+    assert '"GET /t/{token}/events" 429' in access and "127.0.0.1" not in access

@@ -23,6 +23,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -121,7 +122,8 @@ def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: di
             "office_test": {"vars": office_vars, "children": {
                 "hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
                                                 hub_accounts=[{"name": "leitung", "role": "supervisor"}],
-                                                hub_web_port=ports["hub_web"])}},
+                                                hub_web_port=ports["hub_web"],
+                                                hub_web_redirect_port=ports["hub_redirect"])}},
                 "kiosk": {"hosts": {"t-kiosk-1": host(
                     "t-kiosk-1", kiosk_index=0,
                     kiosk_printer={"type": "file", "path": "/var/lib/wartemarke-kiosk/printed",
@@ -179,7 +181,7 @@ def office() -> Iterator[Office]:
     (WORK / "roots").mkdir(exist_ok=True)
     secrets = WORK / "secrets"
     shutil.rmtree(secrets, ignore_errors=True)
-    ports = {name: free_port() for name in ("tls", "local", "hub_web", "http", "https", "replica")}
+    ports = {name: free_port() for name in ("tls", "local", "hub_web", "hub_redirect", "http", "https", "replica")}
     inventory = WORK / "inventory.yml"
     try:
         copy_started = time.monotonic()
@@ -432,6 +434,18 @@ def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
     mock_pins.write_text("[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n")  # no GPIO here: the seam
     with booted(office.roots["t-hub"]) as hub:
         wait_running(hub, ["mosquitto.service", "wartemarke-hub.service", "wartemarke-hub-backup.timer"])
+        # The office web: HTTPS with the certificate the playbook signed with the office CA (it names
+        # 127.0.0.1, from broker_tls_names); its plain port only redirects.
+        office_ca = ssl.create_default_context(cafile=str(office.secrets / "t-hub" / "ca" / "ca.crt"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{office.ports['hub_web']}/login", context=office_ca,
+                                    timeout=10) as response:
+            assert response.status == 200 and "wm_login=" in response.headers["Set-Cookie"]
+            assert "Secure" in response.headers["Set-Cookie"]
+        redirect = urllib.request.Request(f"http://127.0.0.1:{office.ports['hub_redirect']}/counter")
+        with pytest.raises(urllib.error.HTTPError) as moved:
+            urllib.request.build_opener(NoRedirect).open(redirect, timeout=10)
+        assert moved.value.code == 301
+        assert moved.value.headers["Location"] == f"https://127.0.0.1:{office.ports['hub_web']}/counter"
         with booted(kiosk) as kiosk_pid:
             # Type=notify under its sandbox and the groups drop-in; READY=1 after the hub's ack.
             wait_running(kiosk_pid, ["wartemarke-kiosk.service"])
@@ -449,3 +463,8 @@ def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
                     break
                 assert time.monotonic() < deadline, f"the replica never showed {OFFICE}: {body}"
                 time.sleep(0.5)  # the replica is still receiving the hub's retained state
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None

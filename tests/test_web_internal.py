@@ -4,23 +4,17 @@ status, the login rate limit — and their absence from public replicas."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from hub.accounts import add_user
-from hub.config import load_hub_config
 from hub.store import HubStore
 from protocol import topics
 from protocol.clock import SystemClock
@@ -28,119 +22,14 @@ from protocol.fields import encode_object
 from protocol.link import BrokerSettings
 from protocol.messages import DeviceStatus
 from tests.broker import free_port
-from tests.web_harness import SseClient, WebHub, wait_until, write_web_hub_config
+from tests.staff_harness import PASSWORD, Browser, Page, add_users, counter_path
+from tests.web_harness import WebHub, wait_until
 from web.app import WebServer
 from web.config import WebSettings
 from web.internal import add_internal_routes
 from web.staff import COMMAND_TIMEOUT
 
-PASSWORD = "correct horse battery"
-USERS = {"clara": "clerk", "sven": "supervisor", "tina": "technician"}
-
-
-# -- an HTTP client with a cookie jar -------------------------------------------------------------------
-
-@dataclass
-class Page:
-    status: int
-    headers: dict[str, str]
-    set_cookies: list[str]
-    text: str
-
-    @property
-    def location(self) -> str:
-        return self.headers.get("location", "")
-
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-    def form_value(self, name: str, form_id: str | None = None) -> str:
-        scope = self.text
-        if form_id is not None:
-            found = re.search(rf'<form[^>]*id="{form_id}".*?</form>', self.text, re.S)
-            assert found, f"no form {form_id} in the page"
-            scope = found.group(0)
-        match = re.search(rf'name="{name}" value="([^"]*)"', scope)
-        assert match, f"no field {name} in {form_id or 'the page'}"
-        return match.group(1)
-
-
-@dataclass
-class Browser:
-    port: int
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def request(self, method: str, path: str, form: dict[str, str] | None = None, body: Any = None,
-                headers: dict[str, str] | None = None) -> Page:
-        sent = {"Accept-Language": "en", **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if form is not None:
-            data = urlencode(form).encode()
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=data, headers=sent)
-            response = conn.getresponse()
-            raw = response.getheaders()
-            text = response.read().decode("utf-8")
-        finally:
-            conn.close()
-        set_cookies = [v for k, v in raw if k.lower() == "set-cookie"]
-        for header in set_cookies:
-            for name, morsel in SimpleCookie(header).items():
-                if morsel["max-age"] == "0":
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-        return Page(response.status, {k.lower(): v for k, v in raw}, set_cookies, text)
-
-    def get(self, path: str, **kwargs: Any) -> Page:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, form: dict[str, str] | None = None, **kwargs: Any) -> Page:
-        return self.request("POST", path, form=form, **kwargs)
-
-    def follow(self, page: Page) -> Page:
-        assert page.status == 303, (page.status, page.text[:300])
-        return self.get(page.location)
-
-    def login(self, user: str, password: str = PASSWORD) -> Page:
-        form = self.get("/login")
-        assert form.status == 200
-        return self.post("/login", {"token": form.form_value("token"), "user": user, "password": password,
-                                    "next": ""})
-
-    def sse(self, path: str) -> SseClient:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return SseClient(f"http://127.0.0.1:{self.port}{path}", headers={"Cookie": cookie})
-
-
-# -- fixtures ------------------------------------------------------------------------------------------------
-
-def add_users(store_path: Path) -> None:
-    store = HubStore(store_path)
-    try:
-        for user, role in USERS.items():
-            add_user(store, user, role, PASSWORD)
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def web_hub(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[WebHub]:
-    config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(), counters=2)
-    add_users(load_hub_config(config).state_dir / "hub.sqlite3")
-    hub = WebHub.start(config, topic_office, shared_broker.port)
-    try:
-        yield hub
-    finally:
-        hub.stop()
-
+# -- fixtures (and `web_hub` in tests/conftest.py) --------------------------------------------------------------
 
 def web_settings(office: str) -> WebSettings:
     return WebSettings(host="127.0.0.1", port=free_port(), public_url="http://127.0.0.1", offices=(office,),
@@ -178,10 +67,6 @@ def web_only(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[
             server.stop()
         for store in stores:
             store.close()
-
-
-def counter_path(office: str, counter: str = "platz-1") -> str:
-    return "/counter?" + urlencode({"office": office, "counter": counter})
 
 
 def find_form(page: Page, **must: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import socket
 import textwrap
 
 import pytest
@@ -41,9 +42,13 @@ def web(tmp_path, shared_broker, topic_office):
 
 # -- tracking ----------------------------------------------------------------------------------------------
 
-def test_the_tracking_page_shows_the_ticket_for_upper_and_lower_case_links(web):
+def test_the_tracking_page_shows_the_ticket_and_other_cases_redirect_to_it(web):
     event = web.issue("A")
-    for path in (f"/t/{event.token}", f"/T/{event.token}", f"/t/{event.token.lower()}", f"/T/{event.token.lower()}"):
+    for path in (f"/T/{event.token}", f"/t/{event.token.lower()}", f"/T/{event.token.lower()}?lang=en"):
+        moved = get(web.url + path)  # the QR code's upper-case /T/, a typed lower-case token: one canonical form
+        assert moved.status == 301 and moved.body == b"", path
+        assert moved.headers["location"] == f"/t/{event.token}" + ("?lang=en" if "?" in path else "")
+    for path in (f"/t/{event.token}",):
         reply = get(web.url + path)
         assert reply.status == 200, path
         assert reply.headers["content-type"].startswith("text/html")
@@ -61,7 +66,8 @@ def test_the_tracking_page_shows_the_ticket_for_upper_and_lower_case_links(web):
 
 def test_waiting_turns_into_called_on_the_event_stream(web):
     event = web.issue("A")
-    with SseClient(f"{web.url}/t/{event.token.lower()}/events") as stream:
+    assert get(f"{web.url}/t/{event.token.lower()}/events").status == 404  # streams: the canonical form only
+    with SseClient(f"{web.url}/t/{event.token}/events") as stream:
         assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
         name, first = stream.next_event()
         assert name == "status" and first["state"] == "waiting" and "Sie warten" in first["html"]
@@ -100,7 +106,8 @@ def test_recall_no_show_and_done_reach_the_tracking_page(web):
 
 def test_the_tracking_api_returns_only_allowed_fields(web):
     event = web.issue("A")
-    reply = get(f"{web.url}/api/v1/tickets/{event.token.lower()}")
+    assert get(f"{web.url}/api/v1/tickets/{event.token.lower()}").status == 404  # the canonical form only
+    reply = get(f"{web.url}/api/v1/tickets/{event.token}")
     assert reply.status == 200 and reply.headers["cache-control"] == "no-store"
     data = reply.json()
     assert set(data) <= ALLOWED_TICKET_FIELDS
@@ -300,6 +307,34 @@ def test_access_logs_hold_no_client_address(web, caplog):
     for line in lines:
         assert "127.0.0.1" not in line and "203.0.113.9" not in line
         assert event.token not in line and event.token.lower() not in line  # tokens outlive their day in logs
+
+
+def raw_status(port: int, path: str) -> int:
+    """A GET with the path exactly as given on the wire (http.client would reject or quote some)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_one_spelling_of_a_tracking_link_and_no_token_in_the_log_for_any(web, caplog):
+    caplog.set_level(logging.DEBUG)
+    event = web.issue("A")
+    token = event.token
+    expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/t/%20{token}": 404,
+                f"/t/{token}%20": 404, f"/t/{token[:10]}%2F{token[10:]}": 404, f"//t/{token}": 404,
+                f"/t//{token}": 404, f"/t/{token}/": 404, f"/api/v1/tickets/%20{token}": 404,
+                f"/api/v1/tickets/{token.lower()}": 404, f"/t/%20{token}/events": 404,
+                f"/T/{token}/events": 404, f"/x/{token}": 404}
+    for path, status in expected.items():  # odd spellings count as misses: the 6th is refused (miss limit 5)
+        assert raw_status(web.port, path) in ((status,) if status != 404 else (404, 429)), path
+    assert raw_status(web.port, f"/api/v1/tickets/{token}") == 200
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "GET /t/{token} 200" in text and "GET /{prefix}/{token} 301" in text  # the access log, by route
+    for part in (token, token.lower(), token[:10], token[10:], token[10:].lower()):
+        assert part not in text
 
 
 def test_static_pages_accessibility_privacy_imprint(web):

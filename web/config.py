@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from protocol.config import SLUG_RE, ConfigSection, load_toml
 from protocol.link import BrokerSettings, read_broker_settings
 from web.identity import ROLES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client, and all of them together, may hold of the web server (web/gate.py, web/streams.py).
+
+    0 means "no limit" for the per-client values (a replica behind nginx sees every connection come from
+    nginx's address; nginx limits per client there)."""
+
+    max_connections: int  # open connections; when full, the oldest idle one makes room, else a new one is refused
+    max_connections_per_client: int  # per client address, at accept time
+    header_timeout_s: float  # to send a request's headers: from connecting, or from the end of the last response
+    request_timeout_s: float  # to send the body and get the answer (event streams excepted)
+    max_streams: int  # open public event streams (tracking, Ampel); staff streams are not counted here
+    max_streams_per_client: int
+
+
+HUB_LIMITS = Limits(max_connections=1000, max_connections_per_client=64, header_timeout_s=10.0,
+                    request_timeout_s=30.0, max_streams=500, max_streams_per_client=8)
+REPLICA_LIMITS = Limits(max_connections=10000, max_connections_per_client=0, header_timeout_s=10.0,
+                        request_timeout_s=30.0, max_streams=8000, max_streams_per_client=8)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    certificate: Path
+    key: Path
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certificate, self.key)
+        return context
 
 
 @dataclass(frozen=True)
@@ -27,21 +62,32 @@ class WebSettings:
     broker_username: str | None = None  # the hub's web: its own broker account (least privilege)
     broker_password: str | None = None
     device_roles: dict[str, str] = field(default_factory=dict)  # the inventory: device id → role (web/identity.py)
+    tls: TlsFiles | None = None  # HTTPS on `port`; None: plain HTTP (a loopback address only, for staff pages)
+    redirect_port: int | None = None  # with tls: plain HTTP here answers with a redirect to HTTPS, nothing else
+    limits: Limits = HUB_LIMITS
 
 
-def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Path) -> WebSettings:
+def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Path, staff: bool = False) -> WebSettings:
+    """`staff`: the hub's web with the login and clerk pages — it needs HTTPS unless it binds to loopback."""
     secret_file = section.get_str("session_secret_file", None)
     secret = secrets.token_bytes(32)
     if secret_file is not None:
-        path = (base / secret_file) if not Path(secret_file).is_absolute() else Path(secret_file)
         try:
-            secret = path.read_bytes().strip()
+            secret = _path(base, secret_file).read_bytes().strip()
         except OSError as exc:
             raise section.error("session_secret_file", f"cannot be read: {exc}") from None
         if len(secret) < 16:
             raise section.error("session_secret_file", "holds fewer than 16 bytes")
+    host = section.get_str("host", "127.0.0.1")
+    tls = _tls(section, base)
+    if staff and tls is None and not _loopback(host):
+        raise section.error("host", f"{host!r} is not a loopback address: the staff pages need HTTPS there; set "
+                                    "tls_certificate and tls_key (plain HTTP only on 127.0.0.1, e.g. make demo)")
+    redirect_port = section.get_int("redirect_port", None, minval=1, maxval=65535)
+    if redirect_port is not None and tls is None:
+        raise section.error("redirect_port", "redirects to HTTPS, so it needs tls_certificate and tls_key")
     return WebSettings(
-        host=section.get_str("host", "127.0.0.1"),
+        host=host,
         port=section.get_int("port", 8080, minval=1, maxval=65535),
         public_url=section.get_str("public_url", "http://localhost:8080").rstrip("/"),
         offices=tuple(section.get_str_list("offices", list(offices))),
@@ -55,6 +101,50 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Pa
         broker_username=section.get_str("broker_username", None),
         broker_password=_password(section),
         device_roles=_device_roles(section.get_section("device_roles", required=False)),
+        tls=tls,
+        redirect_port=redirect_port,
+        limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
+    )
+
+
+def _path(base: Path, value: str) -> Path:
+    return Path(value) if Path(value).is_absolute() else base / value
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls(section: ConfigSection, base: Path) -> TlsFiles | None:
+    certificate, key = section.get_str("tls_certificate", None), section.get_str("tls_key", None)
+    if certificate is None and key is None:
+        return None
+    if certificate is None or key is None:
+        raise section.error("tls_key" if key is None else "tls_certificate",
+                            "tls_certificate and tls_key go together")
+    files = TlsFiles(_path(base, certificate), _path(base, key))
+    try:
+        files.context()
+    except (OSError, ssl.SSLError) as exc:
+        raise section.error("tls_certificate", f"certificate and key cannot be used: {exc}") from None
+    return files
+
+
+def _limits(section: ConfigSection, default: Limits) -> Limits:
+    return Limits(
+        max_connections=section.get_int("max_connections", default.max_connections, minval=16, maxval=1_000_000),
+        max_connections_per_client=section.get_int("max_connections_per_client", default.max_connections_per_client,
+                                                   minval=0, maxval=1_000_000),
+        header_timeout_s=section.get_float("header_timeout_s", default.header_timeout_s, minval=0.5, maxval=300),
+        request_timeout_s=section.get_float("request_timeout_s", default.request_timeout_s, minval=1, maxval=600),
+        max_streams=section.get_int("max_streams", default.max_streams, minval=1, maxval=1_000_000),
+        max_streams_per_client=section.get_int("max_streams_per_client", default.max_streams_per_client,
+                                               minval=0, maxval=1_000_000),
     )
 
 

@@ -20,6 +20,7 @@ from web.bridge import Bridge
 from web.i18n import language
 from web.identity import hub_online
 from web.keys import BRIDGE
+from web.malformed import read_form, read_json
 from web.mirror import Mirror
 from web.sessions import (
     FLASH_COOKIE,
@@ -248,7 +249,7 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
 
 @guarded(COUNTER_ROLES)
 async def counter_command_form(request: web.Request, session: Session) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     fields = {k: _field(form, k) for k in ("office", "counter", "op", "rid", "label", "service", "text")}
     try:
         outcome = await _command(request, session, fields)
@@ -269,10 +270,7 @@ async def counter_command_form(request: web.Request, session: Session) -> web.St
 
 @guarded(COUNTER_ROLES, "api")
 async def counter_command_api(request: web.Request, session: Session) -> web.StreamResponse:
-    try:
-        body = await request.json()
-    except ValueError:
-        return _json({"error": "a JSON object is needed"}, status=400)
+    body = await read_json(request)
     if not isinstance(body, dict):
         return _json({"error": "a JSON object is needed"}, status=400)
     names = {"rid": "id"}

@@ -7,14 +7,10 @@ contains another ticket's token or hash.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,11 +20,12 @@ from protocol.messages import TOKEN_RE
 from protocol.topics import token_hash
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
+from web.limits import MissLimiter, client_key, throttled
 from web.mirror import Mirror
+from web.streams import STREAMS as STREAMS  # noqa: PLC0414 — re-exported: web/metrics.py reads it here
+from web.streams import Streams, end_streams, stream
 from web.svg import history_svg
 from web.templates_env import render
-
-HEARTBEAT_S = 20.0
 
 
 def _mirror(request: web.Request) -> Mirror:
@@ -50,40 +47,19 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
 
 
 # -- tracking ----------------------------------------------------------------------------------------
+#
+# One spelling only: `/t/{TOKEN}` with the token in upper case, as the kiosk prints it. The QR code's
+# upper-case `/T/TOKEN` and a typed lower-case token are redirected to it; anything else (spaces, `%2F`,
+# double slashes, …) is a plain 404. So nginx's location for event streams, its per-client limits, its
+# cache and both access logs see one form, and no odd spelling reaches a lookup.
 
-class MissLimiter:
-    """Unknown tokens per client and minute: guessing links is pointless (128 bits), but cheap to stop."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._misses: dict[str, deque[float]] = defaultdict(deque)
-
-    def blocked(self, client: str) -> bool:
-        misses, now = self._misses.get(client), time.monotonic()
-        if misses is None:
-            return False
-        while misses and now - misses[0] > 60:
-            misses.popleft()
-        if not misses:  # forget clients without recent misses: the table must not grow for ever
-            del self._misses[client]
-        return len(misses) >= self.per_minute
-
-    def miss(self, client: str) -> None:
-        self._misses[client].append(time.monotonic())
-
-
+IN_PATH = TOKEN_RE.pattern.removeprefix("^").removesuffix(r"\Z")  # [A-Z2-7]{26,64}
+ANY_CASE_IN_PATH = IN_PATH.replace("A-Z", "A-Za-z")
 MISSES = web.AppKey("misses", MissLimiter)
 
 
-def client_key(request: web.Request) -> str:
-    """Who is asking, for rate limits only (never logged). Behind our proxy, the LAST X-Forwarded-For
-    entry is the one the proxy appended; earlier entries are whatever the client sent."""
-    forwarded = request.headers.get("X-Forwarded-For") if request.app[SETTINGS].trust_forwarded else None
-    return (forwarded or request.remote or "?").split(",")[-1].strip()
-
-
 def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
-    token = request.match_info["token"].strip().upper()
+    token = request.match_info["token"]
     if not TOKEN_RE.match(token):
         return None
     return _mirror(request).tickets.get(token_hash(token))
@@ -91,17 +67,32 @@ def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
 
 def _too_many_misses(request: web.Request) -> web.Response | None:
     """A 429 for a client that guessed too many unknown tokens; otherwise count this miss."""
-    limiter = request.app[MISSES]
-    client = client_key(request)
-    if limiter.blocked(client):
-        return web.Response(status=429, text="Too many unknown tickets; please wait a minute.\n",
-                            headers={"Retry-After": "60"})
-    limiter.miss(client)
+    if not request.app[MISSES].take(client_key(request)):
+        return throttled(request, 429, "unknown tracking links refused: too many from one client",
+                         "Too many unknown tickets; please wait a minute.", 60)
     return None
 
 
 def _not_found(request: web.Request) -> web.Response:
     return _too_many_misses(request) or page(request, "notfound.html", status=404)
+
+
+async def tracking_unknown(request: web.Request) -> web.Response:
+    """Any other spelling under /t/ or /T/: the same "unknown ticket" page as an unknown token."""
+    return _not_found(request)
+
+
+async def tracking_api_unknown(request: web.Request) -> web.Response:
+    return _too_many_misses(request) or web.json_response({"error": "unknown or expired ticket"}, status=404)
+
+
+async def tracking_redirect(request: web.Request) -> web.Response:
+    """`/T/TOKEN` (the QR code) or a lower-case token → the one canonical `/t/TOKEN`."""
+    location = f"/t/{request.match_info['token'].upper()}"
+    if request.query_string:
+        location += f"?{request.query_string}"
+    return web.Response(status=301, headers={"Location": location, "Cache-Control": "no-store",
+                                             "Referrer-Policy": "same-origin"})
 
 
 def _ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -129,8 +120,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
     found = _lookup(request)
     if found is None:
         return _not_found(request)
-    token = request.match_info["token"].strip().upper()
-    key = ("ticket", token_hash(token))
+    key = ("ticket", token_hash(request.match_info["token"]))
     lang = language(request)
 
     def event(changed: str | None = None) -> str | None:
@@ -146,75 +136,12 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
 async def tracking_api(request: web.Request) -> web.Response:
     found = _lookup(request)
     if found is None:
-        return _too_many_misses(request) or web.json_response({"error": "unknown or expired ticket"}, status=404)
+        return await tracking_api_unknown(request)
     office, view = found
     allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "counter_name",
                "called_at", "recall", "grace_until")
     return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
                              headers={"Cache-Control": "no-store"})
-
-
-# -- server-sent events --------------------------------------------------------------------------------
-
-@dataclass
-class Streams:
-    """The open event streams (their handler tasks): counted for /metrics, ended on shutdown.
-
-    A mutable object set before the app starts: a running aiohttp app's own state must not change.
-    """
-
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    @property
-    def clients(self) -> int:
-        return len(self.tasks)
-
-
-STREAMS = web.AppKey("streams", Streams)
-
-
-async def stream(request: web.Request, key: tuple[str, ...], name: str,
-                 make: Callable[[str | None], str | None],
-                 initial: Callable[[], list[str]] | None = None) -> web.StreamResponse:
-    """A server-sent event stream: the current state at once, then every change, heartbeats between.
-
-    The current state is `make(None)`, or the events `initial()` returns.
-    """
-    mirror = _mirror(request)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
-    await response.prepare(request)
-    queue = mirror.subscribe(key)
-    streams = request.app[STREAMS]
-    task = asyncio.current_task()
-    if task is not None:
-        streams.tasks.add(task)
-    try:
-        current = initial() if initial is not None else [e for e in [make(None)] if e is not None]
-        for event in current:
-            await response.write(f"event: {name}\ndata: {event}\n\n".encode())
-        while True:
-            try:
-                changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            data = make(changed)
-            if data is not None:
-                await response.write(f"event: {name}\ndata: {data}\n\n".encode())
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        if task is not None:
-            streams.tasks.discard(task)
-        mirror.unsubscribe(key, queue)
-    return response
-
-
-async def _end_streams(app: web.Application) -> None:
-    """On shutdown: end the open event streams, or the server waits for them (they never end by themselves)."""
-    for task in list(app[STREAMS].tasks):
-        task.cancel()
 
 
 # -- the Ampel, history, open data ---------------------------------------------------------------------
@@ -328,13 +255,16 @@ async def static_page(request: web.Request) -> web.Response:
 
 
 def add_public_routes(app: web.Application) -> None:
-    app[STREAMS] = Streams()
-    app.on_shutdown.append(_end_streams)
+    app[STREAMS] = Streams(app[SETTINGS].limits)
+    app.on_shutdown.append(end_streams)
     app.router.add_get("/", ampel_page)
     app.router.add_get("/events/offices", ampel_events)
-    app.router.add_get(r"/{prefix:[tT]}/{token}", tracking_page)
-    app.router.add_get(r"/{prefix:[tT]}/{token}/events", tracking_events)
-    app.router.add_get("/api/v1/tickets/{token}", tracking_api)
+    app.router.add_get(f"/t/{{token:{IN_PATH}}}", tracking_page)
+    app.router.add_get(f"/t/{{token:{IN_PATH}}}/events", tracking_events)
+    app.router.add_get(f"/{{prefix:[tT]}}/{{token:{ANY_CASE_IN_PATH}}}", tracking_redirect)
+    app.router.add_get(r"/{prefix:[tT]}/{rest:.*}", tracking_unknown)
+    app.router.add_get(f"/api/v1/tickets/{{token:{IN_PATH}}}", tracking_api)
+    app.router.add_get(r"/api/v1/tickets/{rest:.*}", tracking_api_unknown)
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
     app.router.add_get("/healthz", healthz)

@@ -6,7 +6,9 @@ MAC, so a flash cookie can never pass as a session and the other way round. Whoe
 (`[web] session_secret_file`; a random one per process otherwise) can mint sessions, so it is read
 from a file only root and the hub can read.
 
-- A session says who is logged in, as what and until when, and carries a random session id `sid`.
+- A session says who is logged in, as what and until when, and carries a random session id `sid` and
+  the account's stamp at login (hub/accounts.py): a password or role change, or the account's removal,
+  ends every session made before it.
 - The CSRF token of a session is HMAC(secret, "csrf" NUL sid): nothing to store, and a new login
   (a new sid) gives a new token.
 - Logging out revokes the sid in memory until the session would have expired anyway. (With a
@@ -91,6 +93,7 @@ class Session:
     role: str
     expires: int  # Unix seconds
     sid: str  # random per login
+    stamp: str = ""  # the account's stamp at login: a session of an older stamp is over
     office: str | None = None  # the counter page's remembered choice
     counter: str | None = None
 
@@ -110,11 +113,13 @@ class Sessions:
 
     # -- sessions -----------------------------------------------------------------------------
 
-    def new(self, user: str, role: str) -> Session:
-        return Session(user=user, role=role, expires=int(self.now()) + self.lifetime_s, sid=secrets.token_hex(16))
+    def new(self, user: str, role: str, stamp: str) -> Session:
+        return Session(user=user, role=role, expires=int(self.now()) + self.lifetime_s, sid=secrets.token_hex(16),
+                       stamp=stamp)
 
     def encode(self, session: Session) -> str:
-        data: dict[str, Any] = {"u": session.user, "r": session.role, "e": session.expires, "s": session.sid}
+        data: dict[str, Any] = {"u": session.user, "r": session.role, "e": session.expires, "s": session.sid,
+                                "g": session.stamp}
         if session.office is not None:
             data["o"] = session.office
         if session.counter is not None:
@@ -127,7 +132,7 @@ class Sessions:
             return None
         try:
             session = Session(user=str(data["u"]), role=str(data["r"]), expires=int(data["e"]), sid=str(data["s"]),
-                              office=_opt_str(data.get("o")), counter=_opt_str(data.get("c")))
+                              stamp=str(data["g"]), office=_opt_str(data.get("o")), counter=_opt_str(data.get("c")))
         except (KeyError, TypeError, ValueError):
             return None
         if session.expires <= self.now() or session.sid in self._revoked:

@@ -9,7 +9,8 @@ public replicas have none of them, not even a login form.
 Routes (every one but the login form refuses a request without a valid session: pages redirect to
 `/login`, event streams and APIs answer 401; a wrong role gets 403):
 
-- `GET /login`, `POST /login`, `POST /logout`
+- `GET /login`, `POST /login`, `POST /logout`; `GET /account`, `POST /account` (web/account.py: change
+  your own password)
 - `GET /counter[?office=…&counter=…]` (clerk, supervisor) — a picker until office and counter are
   chosen; the choice is remembered in the session. `POST /counter/command` (form; Post/Redirect/Get
   with a signed flash cookie), `GET /counter/events?office=…&counter=…` (server-sent events)
@@ -37,12 +38,14 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from hub.accounts import ROLES, check_login
+from hub.accounts import ROLES, Account, account, check_login
 from hub.store import HubStore
 from web.i18n import translator as _untyped_translator
 from web.keys import MIRROR, SETTINGS
+from web.limits import TALLY, MissLimiter, client_key, throttled
+from web.malformed import read_form
 from web.mirror import Mirror
-from web.public import MissLimiter, client_key, page, stream
+from web.public import page
 from web.sessions import (
     FLASH_COOKIE,
     LOGIN_COOKIE,
@@ -51,20 +54,23 @@ from web.sessions import (
     Session,
     Sessions,
 )
+from web.streams import stream
 
 log = logging.getLogger("wartemarke.web.internal")
 
 STORE = web.AppKey("internal_store", HubStore)
 SESSIONS = web.AppKey("internal_sessions", Sessions)
-LOGIN_LIMITER = web.AppKey("internal_login_limiter", MissLimiter)
+LOGIN_LIMITER = web.AppKey("internal_login_limiter", MissLimiter)  # per client address
+ACCOUNT_LIMITER = web.AppKey("internal_account_limiter", MissLimiter)  # per account name typed
 COMMAND_TIMEOUT = web.AppKey("internal_command_timeout_s", float)
 
 LOGIN_FAILURES_PER_MIN = 5  # per client; a blocked client does not even cost a scrypt
+ACCOUNT_FAILURES_PER_MIN = 10  # per account name, from all clients together
 COMMAND_TIMEOUT_S = 5.0
 COUNTER_ROLES = ("clerk", "supervisor")
 DEVICE_ROLES = ("technician", "supervisor")
 HOME = {"clerk": "/counter", "supervisor": "/counter", "technician": "/devices"}
-NEXT_ALLOWED = ("/counter", "/devices")
+NEXT_ALLOWED = ("/counter", "/devices", "/account")
 SHORTCUTS = {"next": "N", "recall": "R", "no_show": "X", "done": "D", "pause": "P", "resume": "P"}
 ARGLESS_OPS = ("next", "recall", "no_show", "done", "pause", "resume")
 FRAME_HEADERS = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
@@ -127,19 +133,14 @@ def _same_origin(request: web.Request) -> bool:
     return origin != "null" and urlsplit(origin).netloc.lower() == host
 
 
-def _current_role(store: HubStore, user: str) -> str | None:
-    """The account's role now (it may have been removed or changed since the login)."""
-    with store.lock:
-        row = store.db.execute("SELECT role FROM users WHERE name = ?", (user,)).fetchone()
-    return None if row is None else str(row[0])
-
-
 async def _authenticate(request: web.Request) -> Session | None:
+    """The request's session while its account still has the role and the stamp it was made with (a
+    password or role change, or the account's removal, ends it at once)."""
     session = request.app[SESSIONS].decode(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    role = await asyncio.get_running_loop().run_in_executor(None, _current_role, request.app[STORE], session.user)
-    return session if role == session.role else None
+    now = await asyncio.get_running_loop().run_in_executor(None, account, request.app[STORE], session.user)
+    return session if now is not None and (now.role, now.stamp) == (session.role, session.stamp) else None
 
 
 def _internal_page(request: web.Request, template: str, session: Session | None, status: int = 200,
@@ -206,7 +207,7 @@ async def _csrf_ok(request: web.Request, session: Session) -> bool:
         return False
     token = request.headers.get("X-CSRF-Token")
     if token is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        token = _field(await request.post(), "csrf") or None
+        token = _field(await read_form(request), "csrf") or None
     return request.app[SESSIONS].check_csrf(session, token)
 
 
@@ -225,32 +226,58 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, next_url=request.query.get("next", ""), session=await _authenticate(request))
 
 
+def password_attempt(request: web.Request, user: str) -> web.Response | None:
+    """Count a password check before it is made, per client and per account name: concurrent guesses
+    cannot all slip through before the first failure is recorded. A 429 when either is used up."""
+    client = client_key(request)
+    if request.app[LOGIN_LIMITER].blocked(client) or request.app[ACCOUNT_LIMITER].blocked(user.casefold()):
+        return throttled(request, 429, "password checks refused: too many failures", "too many failed logins", 60)
+    request.app[LOGIN_LIMITER].miss(client)
+    request.app[ACCOUNT_LIMITER].miss(user.casefold())
+    return None
+
+
+def password_accepted(request: web.Request, user: str) -> None:
+    """A right password: its attempt does not count as a failure."""
+    request.app[LOGIN_LIMITER].give_back(client_key(request))
+    request.app[ACCOUNT_LIMITER].give_back(user.casefold())
+
+
+async def run_blocking(function: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+def set_session(response: web.StreamResponse, request: web.Request, session: Session) -> None:
+    sessions = request.app[SESSIONS]
+    _set_cookie(response, request, SESSION_COOKIE, sessions.encode(session), sessions.lifetime_s)
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     next_url = _field(form, "next")
     sessions = request.app[SESSIONS]
     if not _same_origin(request) or not sessions.check_login_token(request.cookies.get(LOGIN_COOKIE),
                                                                     _field(form, "token")):
         return _login_page(request, 403, "login_form_expired", next_url)
-    limiter, client = request.app[LOGIN_LIMITER], client_key(request)
-    if limiter.blocked(client):
-        response = _login_page(request, 429, "login_blocked", next_url)
-        response.headers["Retry-After"] = "60"
-        return response
     user, password = _field(form, "user").strip()[:64], _field(form, "password")[:1024]
-    role = None
+    refused = password_attempt(request, user)
+    if refused is not None:
+        response = _login_page(request, 429, "login_blocked", next_url)
+        response.headers["Retry-After"] = refused.headers["Retry-After"]
+        return response
+    found: Account | None = None
     if user and password:
-        role = await asyncio.get_running_loop().run_in_executor(None, check_login, request.app[STORE], user,
-                                                                password)
-    if role is None:
-        limiter.miss(client)
-        log.warning("failed login")  # neither the client's address nor what was typed
+        found = await run_blocking(check_login, request.app[STORE], user, password)
+    if found is None:
+        # Neither the client's address nor what was typed; counted, so a flood of guesses from many
+        # addresses is one line a minute.
+        request.app[TALLY].count("failed logins")
         return _login_page(request, 401, "login_failed", next_url)
-    session = sessions.new(user, role)
-    response = _redirect(_safe_next(next_url) or HOME.get(role, "/login"))
-    _set_cookie(response, request, SESSION_COOKIE, sessions.encode(session), sessions.lifetime_s)
+    password_accepted(request, user)
+    response = _redirect(_safe_next(next_url) or HOME.get(found.role, "/login"))
+    set_session(response, request, sessions.new(found.name, found.role, found.stamp))
     _clear_cookie(response, request, LOGIN_COOKIE, path="/login")
-    log.info("%s logged in (%s)", user, role)
+    log.info("%s logged in (%s)", user, found.role)
     return response
 
 
@@ -283,7 +310,7 @@ async def _merged_stream(request: web.Request, keys: list[tuple[str, ...]], name
     queues = [(key, mirror.subscribe(key)) for key in keys]
     tasks = [asyncio.create_task(forward(key, queue)) for key, queue in queues]
     try:
-        return await stream(request, own, name, make)
+        return await stream(request, own, name, make, staff=True)
     finally:
         for task in tasks:
             task.cancel()

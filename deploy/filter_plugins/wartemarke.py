@@ -8,12 +8,15 @@
   roles/broker/templates/acl.j2 expects (see roles/broker/README.md).
 - `wartemarke_device_roles`: those users as `{device id: role}`, the hub web's `[web] device_roles`
   (who is who on /devices and in /metrics, never what a device says about itself).
+- `subject_alt_names`: names and addresses as a certificate's subjectAltName entries (`IP:192.168.1.2`,
+  `DNS:hub.local`), for the broker's and the office web's certificates.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -96,12 +99,23 @@ def _required(variables: Mapping[str, Any], host: str, key: str) -> Any:
     return variables[key]
 
 
+def subject_alt_names(names: list[str]) -> list[str]:
+    entries = []
+    for name in names:
+        try:
+            entries.append(f"IP:{ipaddress.ip_address(name)}")
+        except ValueError:
+            entries.append(f"DNS:{name}")
+    return entries
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
     def filters(self) -> dict[str, Any]:
         return {
             "mosquitto_hash": mosquitto_hash,
+            "subject_alt_names": subject_alt_names,
             "toml": toml,
             "wartemarke_broker_devices": wartemarke_broker_devices,
             "wartemarke_device_roles": wartemarke_device_roles,

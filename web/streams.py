@@ -1,0 +1,135 @@
+"""Server-sent event streams: the current state at once, then every change, heartbeats between — and
+how many of them one client, and everybody, may hold.
+
+A stream lives as long as its client wants, so it is the cheapest way to hold a server's sockets:
+public streams (tracking, Ampel) are limited per client (`max_streams_per_client`, then 429) and in
+total (`max_streams`, then 503), both with Retry-After. The staff's streams (counter, devices) need a
+session and are counted apart, so citizens (or an attacker) filling the public streams never lock a
+clerk out of the counter page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from web.config import Limits
+from web.gate import GATE, STREAM
+from web.keys import MIRROR
+from web.limits import client_key, throttled
+
+HEARTBEAT_S = 20.0
+STAFF_STREAMS = 200  # open staff streams at most (a busy office has a few dozen clerks and technicians)
+RETRY_AFTER_S = 30
+
+
+@dataclass
+class Streams:
+    """The open event streams (their handler tasks): limited, counted for /metrics, ended on shutdown.
+
+    A mutable object set before the app starts: a running aiohttp app's own state must not change.
+    """
+
+    limits: Limits
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    public: int = 0
+    staff: int = 0
+    per_client: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def clients(self) -> int:
+        return len(self.tasks)
+
+    def refusal(self, request: web.Request, client: str, staff: bool) -> web.Response | None:
+        """A 429/503 when this client, or everybody, holds as many streams as allowed; None to go ahead."""
+        if staff:
+            if self.staff >= STAFF_STREAMS:
+                return throttled(request, 503, "staff event streams refused: server full",
+                                 "too many open event streams; retry later", RETRY_AFTER_S)
+            return None
+        per_client = self.limits.max_streams_per_client
+        if per_client and self.per_client[client] >= per_client:
+            return throttled(request, 429, "event streams refused: too many from one client",
+                             "too many open event streams from this client", RETRY_AFTER_S)
+        if self.public >= self.limits.max_streams:
+            return throttled(request, 503, "event streams refused: server full",
+                             "too many open event streams; retry later", RETRY_AFTER_S)
+        return None
+
+    def opened(self, client: str, staff: bool) -> None:
+        if staff:
+            self.staff += 1
+        else:
+            self.public += 1
+            self.per_client[client] += 1
+
+    def closed(self, client: str, staff: bool) -> None:
+        if staff:
+            self.staff -= 1
+            return
+        self.public -= 1
+        self.per_client[client] -= 1
+        if self.per_client[client] <= 0:
+            del self.per_client[client]
+
+
+STREAMS = web.AppKey("streams", Streams)
+
+
+async def stream(request: web.Request, key: tuple[str, ...], name: str,
+                 make: Callable[[str | None], str | None],
+                 initial: Callable[[], list[str]] | None = None, staff: bool = False) -> web.StreamResponse:
+    """A server-sent event stream: the current state at once, then every change, heartbeats between.
+
+    The current state is `make(None)`, or the events `initial()` returns. `staff`: a logged-in page's
+    stream (not counted against the public limits).
+    """
+    streams, client = request.app[STREAMS], client_key(request)
+    refused = streams.refusal(request, client, staff)
+    if refused is not None:
+        return refused
+    gate = request.app[GATE]
+    conn = gate.lookup(request)
+    if conn is not None:
+        gate.set_state(conn, STREAM)  # no request timeout from now on
+    mirror = request.app[MIRROR]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    streams.opened(client, staff)
+    queue = mirror.subscribe(key)
+    task = asyncio.current_task()
+    if task is not None:
+        streams.tasks.add(task)
+    try:
+        await response.prepare(request)
+        current = initial() if initial is not None else [e for e in [make(None)] if e is not None]
+        for event in current:
+            await response.write(f"event: {name}\ndata: {event}\n\n".encode())
+        while True:
+            try:
+                changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            data = make(changed)
+            if data is not None:
+                await response.write(f"event: {name}\ndata: {data}\n\n".encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        if task is not None:
+            streams.tasks.discard(task)
+        streams.closed(client, staff)
+        mirror.unsubscribe(key, queue)
+    return response
+
+
+async def end_streams(app: web.Application) -> None:
+    """On shutdown: end the open event streams, or the server waits for them (they never end by themselves)."""
+    for task in list(app[STREAMS].tasks):
+        task.cancel()
