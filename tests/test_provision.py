@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -383,6 +384,7 @@ def booted(root: Path) -> Iterator[int]:
     container = subprocess.Popen(["systemd-nspawn", "--directory", str(root), "--boot", "--register=no",
                                   "--keep-unit", "--console=passive", "--quiet"],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    init: int | None = None
     try:
         deadline = time.monotonic() + 30
         children: list[str] = []
@@ -392,7 +394,8 @@ def booted(root: Path) -> Iterator[int]:
             children = Path(f"/proc/{container.pid}/task/{container.pid}/children").read_text().split()
             if not children:
                 time.sleep(0.1)  # init is being spawned
-        yield int(children[0])
+        init = int(children[0])
+        yield init
     finally:
         container.terminate()  # nspawn asks the container's systemd to power off
         try:
@@ -400,6 +403,9 @@ def booted(root: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             container.kill()
             container.wait(10)
+        if init is not None:  # a killed nspawn leaves its container running: end its PID namespace
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(init, signal.SIGKILL)
         log.close()
 
 
