@@ -60,7 +60,7 @@ class Kiosk:
         self.link = MqttLink(config.broker, config.office, config.device, "kiosk", VERSION, clock,
                              health=self.health)
         self.delivery = OutboxDelivery(self.store, self.link, clock, config.resend_after_s, on_ack=self._on_ack)
-        self.link.subscribe(topics.queue(config.office), self._on_queue_message)
+        self.link.subscribe_state(topics.queue(config.office), self._on_queue_message)
         self.link.on_connection_change(self._on_connection)
         self.panel = Panel(config.services, config.status_led_pin, config.technician_pin,
                            config.technician_hold_s, on_press=self.press,
@@ -73,7 +73,11 @@ class Kiosk:
         self._last_accepted: dict[str, float] = {}
         self._queue: QueueState | None = None
         self._queue_received = 0.0
-        self._hub_day: date | None = None
+        self._queue_live = False  # published while we were subscribed (not a stored retained message)
+        self._hub_day: date | None = None  # the newest day seen from the hub
+        self._live_hub: tuple[date, float] | None = None  # the day of the hub's last live message, and when
+        self._ack: Ack | None = None  # the newest ack: its `last` numbers are a floor for allocating
+        self._refused = 0
         self._connected_at: float | None = None
         self._printing = False
         self._printer_status = PrinterStatus(online=True, paper=PaperState.UNKNOWN)
@@ -98,6 +102,9 @@ class Kiosk:
         initialized = self.store.is_initialized()
         if not initialized:
             log.warning("no local numbering state: waiting for the hub's ack to resume seq and numbers")
+        for event in self.store.flag_unprinted():
+            log.warning("ticket %s (seq %d): the kiosk stopped before its print finished; it is sent to the hub as "
+                        "assumed printed", event.label, event.seq)
         self._printer_status = self.printer.status(self.store.roll_count())
         self.printer.warm_up()  # import and render once now, so the first citizen does not wait for it
         self.delivery.start()
@@ -144,7 +151,9 @@ class Kiosk:
     def _on_connection(self, connected: bool) -> None:
         self._connected_at = self.clock.monotonic() if connected else None
 
-    def _on_ack(self, ack: Ack) -> None:
+    def _on_ack(self, ack: Ack, live: bool) -> None:
+        if live:
+            self._hub_is_live(ack.day)
         today = self.current_day()
         if ack.day > today:
             self._hub_day = ack.day
@@ -153,37 +162,59 @@ class Kiosk:
             log.info("ack from %s (today is %s): only its seq %d is used", ack.day, today, ack.seq)
         if self.store.resume(ack, today):
             log.info("resumed from the hub's ack: seq %d, last numbers %s", ack.seq, ack.last)
+        self._ack = ack
+        if ack.day == today and ack.refused != self._refused:
+            if ack.refused > self._refused:
+                self._last_error = (f"the hub refused {ack.refused} ticket(s) of another day (hub's day {ack.day}): "
+                                    "check this kiosk's clock")
+                log.error("%s", self._last_error)
+            self._refused = ack.refused
         self._become_ready()
         self._wake.set()
 
-    def _on_queue_message(self, topic: str, payload: bytes) -> None:
+    def _on_queue_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if not payload:
             return
         state = QueueState.from_dict(decode_object(payload))
+        if not retained:
+            self._hub_is_live(state.day)
         if self._hub_day is None or state.day > self._hub_day:
             self._hub_day = state.day
         today = self.current_day()
         if state.day != today:
             log.warning("ignoring queue state of %s (today is %s)", state.day, today)
             return
-        self._queue, self._queue_received = state, self.clock.monotonic()
+        self._queue, self._queue_received, self._queue_live = state, self.clock.monotonic(), not retained
         self._wake.set()
+
+    def _hub_is_live(self, day: date) -> None:
+        """The hub just published: its day is the office's day, whatever this kiosk's clock says."""
+        self._live_hub = (day, self.clock.monotonic())
+        stored = self.store.stored_day()
+        if stored is not None and stored != day:
+            log.warning("following the hub's business day %s (this kiosk had %s; its clock says %s)", day, stored,
+                        local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset))
+            self.store.set_day(day)
 
     # -- state ------------------------------------------------------------------------------------
 
     def current_day(self) -> date:
+        """The hub's day while it is live (it decides, docs/protocol.md §6); else the kiosk's own rules."""
         candidate = local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset)
-        return next_business_day(self.store.stored_day(), candidate, self.clock.synced(), self._hub_day)
+        live = self._live_hub
+        live_day = live[0] if live and self.clock.monotonic() - live[1] <= self.config.queue_max_age_s else None
+        return next_business_day(self.store.stored_day(), candidate, self.clock.synced(), self._hub_day, live_day)
 
     def fresh_queue(self) -> QueueState | None:
-        """The hub's queue state if it is today's and recent; None means 'hub unreachable'."""
+        """The hub's queue state if it is today's and recent; None means 'hub unreachable'. A retained
+        state handed over at subscribing may be old: it also needs a recent `at` by a synced clock."""
         state = self._queue
         if state is None or state.day != self.current_day():
             return None
         max_age = self.config.queue_max_age_s
         if self.clock.monotonic() - self._queue_received > max_age:
             return None
-        if self.clock.synced() and (self.clock.now() - state.at).total_seconds() > max_age:
+        if not self._queue_live and self.clock.synced() and (self.clock.now() - state.at).total_seconds() > max_age:
             return None
         return state
 
@@ -208,6 +239,7 @@ class Kiosk:
             "hub_reachable": self.fresh_queue() is not None,
             "issuing": {s.id: self.issuing(s.id) for s in self.config.services},
             "invalid_messages": self.link.invalid_messages,
+            "hub_refused": self._refused,
             **self.delivery.summary(),
         }
 
@@ -275,16 +307,20 @@ class Kiosk:
             return TicketIssued(id=str(uuid.uuid4()), token=token, service=service, number=a.number,
                                 label=a.label, issued_at=now, day=day, device=self.config.device, seq=a.seq)
 
-        event = self.store.allocate(service, day, self.config.numbering, make_event)
+        ack = self._ack
+        floor = ack.last.get(service, 0) if ack is not None and ack.day == day else 0
+        event = self.store.allocate(service, day, self.config.numbering, make_event, floor)
         try:  # from here on, whatever happens, the event is released for delivery (issued or voided)
             self._printing = True
             self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
-            self._print_ticket(event, button.name_de, button.name_en)
+            if self._print_ticket(event, button.name_de, button.name_en):
+                self.store.mark_printed(event.seq)
         finally:
             self._printing = False
             self.delivery.release(event.seq)
 
-    def _print_ticket(self, event: TicketIssued, name_de: str, name_en: str) -> None:
+    def _print_ticket(self, event: TicketIssued, name_de: str, name_en: str) -> bool:
+        """Print; False (and the event voided) when the ticket did not come out."""
         sq = self.service_state(event.service)
         content = TicketContent(
             office_name=self.config.office_name, label=event.label, service_de=name_de, service_en=name_en,
@@ -302,10 +338,11 @@ class Kiosk:
                                          number=event.number, label=event.label, day=event.day,
                                          device=event.device, seq=event.seq))
             self._printer_status = PrinterStatus(online=False, paper=PaperState.UNKNOWN, detail=str(exc))
-            return
+            return False
         self._last_error = None
         self.printed_labels.append(event.label)
         log.info("printed %s (seq %d, %d bytes)", event.label, event.seq, size)
+        return True
 
     def _print_slip(self, service: str) -> None:
         button = self.config.service(service)
