@@ -61,7 +61,7 @@ def link(port: int, office: str) -> MqttLink:
     return clerk
 
 
-def bridge_command(port: int, office: str, op: str, timeout_s: float) -> dict | None:
+def bridge_command(port: int, office: str, op: str, timeout_s: float) -> dict[str, object] | None:
     """A command from the web's counter page, through web/bridge.py."""
     loop = asyncio.new_event_loop()
     bridge = Bridge(BrokerSettings(port=port), (office,), f"web-{uuid.uuid4().hex[:6]}", SystemClock(), Mirror(),

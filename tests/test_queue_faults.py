@@ -5,6 +5,7 @@ sent again, only the hub's clock decides the day, and an ended day's tracking li
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -228,8 +229,11 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
             rec.publish(topics.kiosk_ticket(topic_office, "kiosk-1"),
                         payload(issued(hub.runtimes[topic_office].engine.day, f"A{seq:03d}", seq, at=clock.now(),
                                        token=token)))
+        def page_is(token: str, status: int) -> bool:
+            return get(f"{base}/t/{token}").status == status
+
         for token in tokens:
-            wait_for(lambda t=token: get(f"{base}/t/{t}").status == 200, 10, "the tracking page")
+            wait_for(functools.partial(page_is, token, 200), 10, "the tracking page")
         hub.stop()
         clock.advance(timedelta(hours=18).total_seconds())  # 06:00 the next day
         if broker_down_at_start:
@@ -242,7 +246,7 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
         wait_for(lambda: retained(broker, f"wartemarke/v1/{topic_office}/ticket/+") == [], 20,
                  "the broker to drop yesterday's tracking topics")
         for token in tokens:
-            wait_for(lambda t=token: get(f"{base}/t/{t}").status == 404, 20, "yesterday's link to be gone")
+            wait_for(functools.partial(page_is, token, 404), 20, "yesterday's link to be gone")
         assert get(f"{base}/api/v1/tickets/{tokens[0]}").status == 404
     finally:
         hub.stop()
