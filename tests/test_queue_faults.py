@@ -251,3 +251,19 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
     finally:
         hub.stop()
         replica.stop()
+
+
+def test_a_web_that_missed_the_clearing_still_forgets_yesterdays_tickets_when_the_day_moves_on():
+    """A replica whose broker lost its session (and so the clearing messages) while it was away."""
+    from web.mirror import Mirror
+
+    mirror = Mirror()
+    root = topics.office_root("t-mirror")
+    view = {"v": 1, "day": "2026-11-24", "label": "A001", "service": "A", "state": "waiting",
+            "issued_at": "2026-11-24T09:00:00+01:00"}
+    ticket_topic = topics.ticket("t-mirror", topics.token_hash("CAIREEYUCULBOGAZDINRYHI6D4"))
+    mirror.apply(ticket_topic, json.dumps(view).encode())
+    mirror.apply(f"{root}/queue", json.dumps({"v": 1, "day": "2026-11-24", "services": []}).encode())
+    assert len(mirror.tickets) == 1
+    mirror.apply(f"{root}/queue", json.dumps({"v": 1, "day": "2026-11-25", "services": []}).encode())
+    assert mirror.tickets == {}
