@@ -77,8 +77,11 @@ class OfficePublisher:
         self._clear_expired()
         # What people are waiting to see first (displays, the clerk's screen), the forecast after.
         self._put(topics.calls(self.office), calls_state(engine).to_dict())
-        for counter in self.runtime.office.counters:
-            self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
+        states = [counter_state(engine, counter.id) for counter in self.runtime.office.counters]
+        # Counters that let a ticket go before those that took one: after an outage (a republish of every
+        # counter) a subscriber's old picture never shows a ticket at two counters for this reason.
+        for state in sorted(states, key=lambda s: s["state"] == "serving"):
+            self._put(topics.counter_state(self.office, state["counter"]), state)
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
         fc = forecast(engine, now)
