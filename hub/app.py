@@ -45,9 +45,8 @@ class Hub:
         for office in config.offices:
             root = topics.office_root(office.id)
             self.link.subscribe(f"{root}/kiosk/+/ticket", self._on_ticket)
-            # clear_retained: a command published with the retain flag is never executed, and cleared
-            self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command, clear_retained=True)
-            self.link.subscribe_requests(f"{root}/command", self._on_office_command, clear_retained=True)
+            self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command)  # never retained
+            self.link.subscribe_requests(f"{root}/command", self._on_office_command)
         self.link.on_connection_change(self._on_connection)
         self.web: WebServer | None = None
         if config.web is not None:

@@ -136,21 +136,18 @@ class MqttLink:
         over on subscribing (stored, maybe old) rather than one published just now (the publisher is alive)."""
         self._add(topic_filter, lambda m: handler(m.topic, bytes(m.payload), bool(m.retain)))
 
-    def subscribe_requests(self, topic_filter: str, handler: RequestHandler, clear_retained: bool = False) -> None:
+    def subscribe_requests(self, topic_filter: str, handler: RequestHandler) -> None:
         """Like subscribe, for requests and answers: the handler also gets the message's v5 properties
-        (response topic, correlation data). A message published with the retain flag is never handed on:
-        it is dropped, logged and counted (and, with `clear_retained`, cleared from the broker), so a
-        retained command cannot run again at every later subscription."""
+        (response topic, correlation data). A message published with the retain flag is never handed on
+        (dropped, logged and counted), so a retained command cannot run at any later subscription."""
 
         def deliver(message: mqtt.MQTTMessage) -> None:
             payload = bytes(message.payload)
             if message.retain:
-                if payload and clear_retained:
-                    self._client.publish(message.topic, b"", qos=1, retain=True)
-                if payload:
+                if payload:  # (an empty one only clears a retained message)
                     raise InvalidMessage("published with the retain flag: requests are never retained, "
-                                         "so it is not executed" + (" (cleared)" if clear_retained else ""))
-                return  # the empty retained message that clears one
+                                         "so it is not executed")
+                return
             handler(message.topic, payload, message.properties)
 
         self._add(topic_filter, deliver, retain_as_published=True)

@@ -512,10 +512,9 @@ def test_web_and_counter_client_request_response(clients: OfficeBroker) -> None:
     assert allowed(web.publish(topics.counter_command(OFFICE, "platz-1"), mark))
     assert before_marker(hub, mark, hub_since) == []
 
-    # The hub answers only on response topics and cannot speak for a kiosk or another device. It may
-    # write the command topics, to clear a retained command (tests/test_commands_under_faults.py).
+    # The hub answers only on response topics and cannot speak for a kiosk or another device.
     for topic in (topics.kiosk_ticket(OFFICE, "kiosk-1"), topics.device_status(OFFICE, "kiosk-1"),
-                  f"{ROOT}/elsewhere/response/x"):
+                  f"{ROOT}/elsewhere/response/x", topics.counter_command(OFFICE, "platz-1")):
         assert denied(hub.publish(topic, b'{"v":1}')), topic
 
 
