@@ -31,7 +31,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS numbers (service TEXT PRIMARY KEY, day TEXT NOT NULL, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS day_numbers (
-    service TEXT NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (service, day));
+    service TEXT NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (service, day)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 """
 
@@ -131,8 +131,8 @@ class KioskStore:
         return changed
 
     def _last_number(self, service: str, day: date) -> int:
-        """The highest number this kiosk holds for a service and day (`numbers` is the pre-day_numbers
-        table, still written so a rolled-back release continues today's numbers)."""
+        """The highest number this kiosk holds for a service and day (`numbers`, the table of releases
+        before `day_numbers`, is still read: the day of an update continues its numbers)."""
         row = self._db.execute("SELECT last FROM day_numbers WHERE service = ? AND day = ?",
                                (service, day.isoformat())).fetchone()
         old = self._db.execute("SELECT last FROM numbers WHERE service = ? AND day = ?",
@@ -141,8 +141,6 @@ class KioskStore:
 
     def _set_last_number(self, service: str, day: date, number: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO day_numbers (service, day, last) VALUES (?, ?, ?)",
-                         (service, day.isoformat(), number))
-        self._db.execute("INSERT OR REPLACE INTO numbers (service, day, last) VALUES (?, ?, ?)",
                          (service, day.isoformat(), number))
 
     def allocate(self, service: str, day: date, scheme: NumberingScheme,

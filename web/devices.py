@@ -66,8 +66,8 @@ def _device_row(device_id: str, status: dict[str, Any], tz: str | None, lang: st
     assumed = status.get("assumed_printed")
     if status.get("role") == "hub" and isinstance(assumed, list) and assumed:
         notes.append(t("devices_assumed_printed", labels=", ".join(str(label) for label in assumed[-20:])))
-    refused = status.get("refused_events")
-    if status.get("role") == "hub" and isinstance(refused, int) and refused > 0:
+    refused = status.get("refused_events") if status.get("role") == "hub" else status.get("hub_refused")
+    if isinstance(refused, int) and refused > 0:
         notes.append(t("devices_refused", count=refused))
     outbox = status.get("outbox_pending")
     return {"id": str(status.get("device") or device_id), "role": str(status.get("role", "?")),
