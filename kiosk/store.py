@@ -131,8 +131,9 @@ class KioskStore:
         return changed
 
     def _last_number(self, service: str, day: date) -> int:
-        """The highest number this kiosk holds for a service and day (`numbers`, the table of releases
-        before `day_numbers`, is still read: the day of an update continues its numbers)."""
+        """The highest number this kiosk holds for a service and day. `numbers`, the table of releases
+        before `day_numbers`, is still read and written: an update, or a rollback, on a working day
+        continues that day's numbers."""
         row = self._db.execute("SELECT last FROM day_numbers WHERE service = ? AND day = ?",
                                (service, day.isoformat())).fetchone()
         old = self._db.execute("SELECT last FROM numbers WHERE service = ? AND day = ?",
@@ -141,6 +142,8 @@ class KioskStore:
 
     def _set_last_number(self, service: str, day: date, number: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO day_numbers (service, day, last) VALUES (?, ?, ?)",
+                         (service, day.isoformat(), number))
+        self._db.execute("INSERT OR REPLACE INTO numbers (service, day, last) VALUES (?, ?, ?)",
                          (service, day.isoformat(), number))
 
     def allocate(self, service: str, day: date, scheme: NumberingScheme,
