@@ -313,14 +313,13 @@ class Kiosk:
         try:  # from here on, whatever happens, the event is released for delivery (issued or voided)
             self._printing = True
             self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
-            if self._print_ticket(event, button.name_de, button.name_en):
-                self.store.mark_printed(event.seq)
+            self._print_ticket(event, button.name_de, button.name_en)
         finally:
             self._printing = False
             self.delivery.release(event.seq)
 
-    def _print_ticket(self, event: TicketIssued, name_de: str, name_en: str) -> bool:
-        """Print; False (and the event voided) when the ticket did not come out."""
+    def _print_ticket(self, event: TicketIssued, name_de: str, name_en: str) -> None:
+        """Print, and note it (so a restart knows it came out); void the event when it did not."""
         sq = self.service_state(event.service)
         content = TicketContent(
             office_name=self.config.office_name, label=event.label, service_de=name_de, service_en=name_en,
@@ -338,11 +337,11 @@ class Kiosk:
                                          number=event.number, label=event.label, day=event.day,
                                          device=event.device, seq=event.seq))
             self._printer_status = PrinterStatus(online=False, paper=PaperState.UNKNOWN, detail=str(exc))
-            return False
+            return
+        self.store.mark_printed(event.seq)
         self._last_error = None
         self.printed_labels.append(event.label)
         log.info("printed %s (seq %d, %d bytes)", event.label, event.seq, size)
-        return True
 
     def _print_slip(self, service: str) -> None:
         button = self.config.service(service)

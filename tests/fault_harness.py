@@ -8,6 +8,7 @@ direction of a real connection, a public web replica, and checks on recorded ret
   connections, `drop_all()` cuts every connection.
 - `start_replica(directory, office, broker_port)`: a `wartemarke-web` replica (real HTTP) in-process.
 - `retained(broker, filter)`: what a new subscriber gets as retained under a filter.
+- `start_hub(config, rec)`, `clerk_link(port, office)`: a hub in this process, a link for commands.
 - `never_backwards(records, key)`: the recorded values of one topic, checked to never decrease.
 """
 
@@ -18,15 +19,18 @@ import json
 import socket
 import textwrap
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from protocol.clock import SystemClock
-from tests.broker import Broker, Received, free_port, make_recorder
+from hub.app import Hub
+from hub.config import load_hub_config
+from protocol import VERSION, topics
+from protocol.clock import Clock, SystemClock
+from protocol.link import BrokerSettings, MqttLink
+from tests.broker import Broker, Received, Recorder, free_port, make_recorder
 from web.app import WebServer
 from web.config import load_replica_config
 
@@ -162,17 +166,24 @@ def retained(broker: Broker, topic_filter: str) -> list[tuple[str, bytes]]:
     return found
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll a cheap predicate until it holds (for state in other threads or processes)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        pause.wait(0.05)
+def start_hub(config: Path, rec: Recorder | None = None, clock: Clock | None = None) -> Hub:
+    """A hub in this process; with a recorder, returns once it is subscribed (its status is online)."""
+    mark = rec.mark() if rec is not None else 0
+    hub = Hub(load_hub_config(config), clock or SystemClock(assume_synced=True))
+    hub.start()
+    if rec is not None:
+        rec.wait_for_json(topics.device_status(hub.config.offices[0].id, hub.config.device),
+                          lambda s: bool(s["online"]), since=mark)
+    return hub
+
+
+def clerk_link(port: int, office: str) -> MqttLink:
+    """A connected MQTT link for sending commands (`hub.counter_cli.send_command`)."""
+    link = MqttLink(BrokerSettings(port=port), office, f"clerk-{uuid.uuid4().hex[:6]}", "cli", VERSION,
+                    SystemClock(), availability=False)
+    link.start()
+    assert link.connected.wait(10)
+    return link
 
 
 def never_backwards(records: list[Received], key: Callable[[dict[str, Any]], Any]) -> list[Any]:

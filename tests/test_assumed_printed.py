@@ -17,10 +17,10 @@ from hub.app import Hub
 from hub.config import load_hub_config
 from protocol import topics
 from protocol.clock import SystemClock
-from tests.fault_harness import wait_for
 from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import write_config
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
+from tests.web_harness import wait_until
 
 
 def allocated(state: sqlite3.Connection) -> int:
@@ -46,7 +46,7 @@ def test_a_ticket_interrupted_mid_print_is_delivered_as_assumed_printed(tmp_path
         os.mkfifo(tmp_path / "printed" / ".00000002-A002.escpos.tmp")  # the printer hangs on the next ticket
         kiosk.press("A")
         with sqlite3.connect(tmp_path / "state" / "kiosk.sqlite3") as state:
-            wait_for(lambda: allocated(state) == 2, 20, "A002's number to be allocated")
+            wait_until(lambda: allocated(state) == 2, 20, "A002's number to be allocated")
         kiosk.kill()  # between the allocation's commit and the print's outcome
         (tmp_path / "printed" / ".00000002-A002.escpos.tmp").unlink()
         kiosk = KioskProcess(config)

@@ -18,28 +18,20 @@ from pathlib import Path
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
-from protocol import VERSION, topics
+from protocol import topics
 from protocol.clock import SystemClock
 from protocol.fields import encode_object
-from protocol.link import BrokerSettings, MqttLink, request_properties
+from protocol.link import BrokerSettings, request_properties
 from protocol.messages import CommandRequest
-from tests.broker import Recorder
-from tests.fault_harness import TcpProxy, never_backwards, retained, wait_for
+from tests.fault_harness import TcpProxy, clerk_link, never_backwards, retained, start_hub
 from tests.hub_harness import issued, payload, write_hub_config
 from tests.test_broker_acl import OBSERVER, start_office_broker
+from tests.web_harness import wait_until
 from web.bridge import Bridge
 from web.mirror import Mirror
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-
-
-def start_hub(config: Path, rec: Recorder, device: str = "hub-test") -> Hub:
-    mark = rec.mark()
-    hub = Hub(load_hub_config(config), SystemClock(assume_synced=True))
-    hub.start()
-    rec.wait_for_json(topics.device_status(hub.config.offices[0].id, device), lambda s: s["online"], since=mark)
-    return hub
 
 
 def hub_process(config: Path) -> subprocess.Popen[bytes]:
@@ -51,14 +43,6 @@ def counter_cli(config: Path, office: str, *args: str) -> subprocess.CompletedPr
     return subprocess.run([sys.executable, "-m", "hub.counter_cli", "--config", str(config), "--office", office,
                            "--counter", "platz-1", *args], cwd=REPO, env=ENV, capture_output=True, text=True,
                           timeout=60)
-
-
-def link(port: int, office: str) -> MqttLink:
-    clerk = MqttLink(BrokerSettings(port=port), office, f"clerk-{uuid.uuid4().hex[:6]}", "cli", VERSION,
-                     SystemClock(), availability=False)
-    clerk.start()
-    assert clerk.connected.wait(10)
-    return clerk
 
 
 def bridge_command(port: int, office: str, op: str, timeout_s: float) -> dict[str, object] | None:
@@ -101,7 +85,7 @@ def test_a_command_the_requester_gave_up_on_is_never_executed_later(tmp_path, br
         hub = hub_process(config)
         rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"], since=mark,
                           timeout=20)
-        clerk = link(broker.port, topic_office)
+        clerk = clerk_link(broker.port, topic_office)
         try:  # a marker: whatever the broker still held for the hub was handed over before this answer
             answer = send_command(clerk, topic_office, "platz-2", CommandRequest(uuid.uuid4().hex, "pause"), 10)
             assert answer is not None and answer["ok"]
@@ -128,7 +112,7 @@ def test_a_command_the_requester_gave_up_on_is_never_executed_later(tmp_path, br
 def test_a_command_without_message_expiry_is_refused(tmp_path, broker, topic_office, recorder_factory):
     rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
     hub = start_hub(write_hub_config(tmp_path, broker.port, topic_office), rec)
-    clerk = link(broker.port, topic_office)
+    clerk = clerk_link(broker.port, topic_office)
     try:
         for n, expiry in enumerate((None, 3600)):
             response = f"{topics.office_root(topic_office)}/counter/platz-1/response/x{n}"
@@ -149,7 +133,7 @@ def test_a_retained_command_is_never_executed_and_expires_at_the_broker(tmp_path
     rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
     config = write_hub_config(tmp_path, broker.port, topic_office)
     hub = start_hub(config, rec)
-    clerk = link(broker.port, topic_office)
+    clerk = clerk_link(broker.port, topic_office)
     command_topic = topics.counter_command(topic_office, "platz-1")
     try:
         day = hub.runtimes[topic_office].engine.day
@@ -168,7 +152,7 @@ def test_a_retained_command_is_never_executed_and_expires_at_the_broker(tmp_path
             assert hub.runtimes[topic_office].engine.calls_seq == 0, "a retained command was executed"
             assert hub.link.invalid_messages == 1  # dropped, logged and counted
         # Its message expiry (at most 60 s, or the hub refuses it anyway) applies to the retained copy too.
-        wait_for(lambda: retained(broker, command_topic) == [], 15, "the broker to drop the expired command")
+        wait_until(lambda: retained(broker, command_topic) == [], 15, "the broker to drop the expired command")
         assert not any(p and json.loads(p).get("id") == "retained-next-1" for _, p in rec.messages(response))
     finally:
         clerk.stop()
@@ -201,7 +185,7 @@ def test_the_deployed_acl_cannot_refuse_the_retain_flag_and_the_hub_does_not_exe
                                encode_object({"id": "retained-pause-2", "op": "pause"}), retain=True,
                                properties=request_properties(response, b"c", 30))
             assert not code.is_failure, "mosquitto refused the retain flag after all: update the docs"
-            wait_for(lambda: hub.link.invalid_messages == 1, 10, "the hub to drop the retained command")
+            wait_until(lambda: hub.link.invalid_messages == 1, 10, "the hub to drop the retained command")
             assert hub.runtimes[OFFICE].engine.counters["platz-1"].paused is False
         finally:
             hub.stop()
@@ -218,7 +202,7 @@ def test_after_a_broker_kill_the_hubs_acks_and_calls_never_go_backwards(tmp_path
     rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
     config = write_hub_config(tmp_path, proxy.port, topic_office)
     hub = start_hub(config, rec)
-    feeder = link(broker.port, topic_office)
+    feeder = clerk_link(broker.port, topic_office)
     ack_topic, calls_topic = topics.kiosk_ack(topic_office, "kiosk-1"), topics.calls(topic_office)
     try:
         day = hub.runtimes[topic_office].engine.day
@@ -247,7 +231,7 @@ def test_after_a_broker_kill_the_hubs_acks_and_calls_never_go_backwards(tmp_path
         call("platz-2")
         call("platz-3")
         engine = hub.runtimes[topic_office].engine
-        wait_for(lambda: hub.store.acks(topic_office).get("kiosk-1") == 14 and engine.calls_seq == 3, 10,
+        wait_until(lambda: hub.store.acks(topic_office).get("kiosk-1") == 14 and engine.calls_seq == 3, 10,
                  "the hub to take the events and commands")
         proxy.accepting = False
         broker.kill()

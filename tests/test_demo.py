@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker import free_port
-from tests.fault_harness import wait_for
-from tests.web_harness import get
+from tests.web_harness import get, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,17 +65,17 @@ def test_the_demo_stops_everything_it_started(tmp_path, command, sig, to_group):
     reader.start()
     pgid = demo.pid
     try:
-        wait_for(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200, 60,
+        wait_until(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200, 60,
                  "the demo's hub web")
         parts = ("mosquitto", "-m hub run", "-m kiosk run", "-m display run")
-        wait_for(lambda: all(any(part in p for p in group_members(pgid)) for part in parts), 30,
+        wait_until(lambda: all(any(part in p for p in group_members(pgid)) for part in parts), 30,
                  "mosquitto, hub, kiosk and display")
         if to_group:
             os.killpg(pgid, sig)
         else:
             demo.send_signal(sig)
         code = demo.wait(40)
-        wait_for(lambda: not group_members(pgid), 20, "every process of the demo to end")
+        wait_until(lambda: not group_members(pgid), 20, "every process of the demo to end")
     finally:
         if group_members(pgid):
             os.killpg(pgid, signal.SIGKILL)

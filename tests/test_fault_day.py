@@ -43,11 +43,11 @@ from protocol.clock import FakeClock
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
 from tests.broker import Broker, Recorder
-from tests.fault_harness import never_backwards, retained, start_replica, wait_for
+from tests.fault_harness import never_backwards, retained, start_replica
 from tests.hub_harness import issued, payload, write_hub_config
 from tests.kiosk_harness import write_config
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
-from tests.web_harness import get, random_token
+from tests.web_harness import get, random_token, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20261129
@@ -200,7 +200,7 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
     def pages(status: int) -> bool:
         return all(get(f"{web}/t/{t}").status == status for t in yesterday)
 
-    wait_for(lambda: pages(200), 10, "yesterday's tracking pages")
+    wait_until(lambda: pages(200), 10, "yesterday's tracking pages")
 
     hub_log = tmp_path / "hub.log"
     mark = rec.mark()
@@ -230,7 +230,7 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
     rng.shuffle(faults)
     try:
         hub_online(mark)
-        wait_for(lambda: pages(404), 20, "yesterday's links to be gone after the day change")
+        wait_until(lambda: pages(404), 20, "yesterday's links to be gone after the day change")
         for kiosk in kiosks:
             kiosk.start()
         clerks.start()
@@ -258,8 +258,9 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
                 kiosk.stop()
                 delivered(kiosk)
                 ack_topic = topics.kiosk_ack(office, kiosk.device)
-                wait_for(lambda: any(json.loads(p)["seq"] == kiosk.allocated() for _, p in retained(broker, ack_topic)),
-                         30, "the retained ack a new kiosk resumes from")
+                wait_until(lambda: any(json.loads(p)["seq"] == kiosk.allocated()
+                                       for _, p in retained(broker, ack_topic)),
+                           30, "the retained ack a new kiosk resumes from")
                 shutil.rmtree(kiosk.directory / "state")
                 kiosk.start()
             elif fault == "burst":

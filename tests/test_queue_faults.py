@@ -15,41 +15,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.app import Hub
-from hub.config import load_hub_config
 from hub.counter_cli import send_command
 from hub.statistics import day_summary
-from protocol import VERSION, topics
-from protocol.clock import FakeClock, SystemClock
-from protocol.link import BrokerSettings, MqttLink
+from protocol import topics
+from protocol.clock import FakeClock
+from protocol.link import MqttLink
 from protocol.messages import CommandRequest
 from tests.broker import Recorder
-from tests.fault_harness import OffsetClock, retained, start_replica, wait_for
+from tests.fault_harness import OffsetClock, clerk_link, retained, start_hub, start_replica
 from tests.hub_harness import issued, payload, write_hub_config
 from tests.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 from tests.test_kiosk_crash import FAST_SERVICES
-from tests.web_harness import get, random_token
+from tests.web_harness import get, random_token, wait_until
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def start_hub(config, clock=None, rec=None) -> Hub:
-    """A hub in this process; with a recorder, returns once the hub is subscribed (its status is online)."""
-    mark = rec.mark() if rec is not None else 0
-    hub = Hub(load_hub_config(config), clock or SystemClock(assume_synced=True))
-    hub.start()
-    if rec is not None:
-        rec.wait_for_json(topics.device_status(hub.config.offices[0].id, hub.config.device),
-                          lambda s: s["online"], since=mark)
-    return hub
-
-
-def clerk_link(port: int, office: str) -> MqttLink:
-    link = MqttLink(BrokerSettings(port=port), office, f"clerk-{uuid.uuid4().hex[:6]}", "cli", VERSION,
-                    SystemClock(), availability=False)
-    link.start()
-    assert link.connected.wait(10)
-    return link
 
 
 def command(link: MqttLink, office: str, counter: str, op: str, **args):
@@ -222,7 +201,7 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
     clock = FakeClock(datetime(2026, 11, 24, 12, 0, tzinfo=BERLIN).astimezone(UTC))
     rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
     replica, base = start_replica(tmp_path / "web", topic_office, broker.port)
-    hub = start_hub(config, clock, rec=rec)
+    hub = start_hub(config, rec, clock)
     try:
         tokens = [random_token() for _ in range(3)]
         for seq, token in enumerate(tokens, 1):
@@ -233,20 +212,20 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
             return get(f"{base}/t/{token}").status == status
 
         for token in tokens:
-            wait_for(functools.partial(page_is, token, 200), 10, "the tracking page")
+            wait_until(functools.partial(page_is, token, 200), 10, "the tracking page")
         hub.stop()
         clock.advance(timedelta(hours=18).total_seconds())  # 06:00 the next day
         if broker_down_at_start:
             broker.stop()  # a clean stop: the broker saves its retained messages
-            hub = start_hub(config, clock)  # rolls the day before any connection
+            hub = start_hub(config, clock=clock)  # rolls the day before any connection
             broker.start()
         else:
             broker.restart()
-            hub = start_hub(config, clock)
-        wait_for(lambda: retained(broker, f"wartemarke/v1/{topic_office}/ticket/+") == [], 20,
+            hub = start_hub(config, clock=clock)
+        wait_until(lambda: retained(broker, f"wartemarke/v1/{topic_office}/ticket/+") == [], 20,
                  "the broker to drop yesterday's tracking topics")
         for token in tokens:
-            wait_for(functools.partial(page_is, token, 404), 20, "yesterday's link to be gone")
+            wait_until(functools.partial(page_is, token, 404), 20, "yesterday's link to be gone")
         assert get(f"{base}/api/v1/tickets/{tokens[0]}").status == 404
     finally:
         hub.stop()
