@@ -18,13 +18,14 @@ from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.delivery import OutboxDelivery
+from kiosk.hubview import HubView
 from kiosk.panel import LedPattern, Panel
 from kiosk.printer import PaperState, PrinterFault, PrinterStatus, TicketPrinter, describe, ensure_folder
 from kiosk.store import Allocation, KioskStore
 from kiosk.ticket import Document, TicketContent, no_tickets_slip, status_document, ticket_document
 from kiosk.tracking import new_token, qr_link, short_link
 from protocol import VERSION, topics
-from protocol.businessday import local_business_day, next_business_day
+from protocol.businessday import local_business_day
 from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
@@ -71,13 +72,7 @@ class Kiosk:
         self._stop = threading.Event()
         self._wake = threading.Event()  # hub state changed: refresh LED, lights and status now
         self._last_accepted: dict[str, float] = {}
-        self._queue: QueueState | None = None
-        self._queue_received = 0.0
-        self._queue_live = False  # published while we were subscribed (not a stored retained message)
-        self._hub_day: date | None = None  # the newest day seen from the hub
-        self._live_hub: tuple[date, float] | None = None  # the day of the hub's last live message, and when
-        self._ack: Ack | None = None  # the newest ack: its `last` numbers are a floor for allocating
-        self._refused = 0
+        self.hub = HubView(config.queue_max_age_s)
         self._connected_at: float | None = None
         self._printing = False
         self._printer_status = PrinterStatus(online=True, paper=PaperState.UNKNOWN)
@@ -152,23 +147,16 @@ class Kiosk:
         self._connected_at = self.clock.monotonic() if connected else None
 
     def _on_ack(self, ack: Ack, live: bool) -> None:
-        if live:
-            self._hub_is_live(ack.day)
+        self._heard(ack.day, live)
         today = self.current_day()
-        if ack.day > today:
-            self._hub_day = ack.day
-            today = self.current_day()
         if ack.day != today:
             log.info("ack from %s (today is %s): only its seq %d is used", ack.day, today, ack.seq)
         if self.store.resume(ack, today):
             log.info("resumed from the hub's ack: seq %d, last numbers %s", ack.seq, ack.last)
-        self._ack = ack
-        if ack.day == today and ack.refused != self._refused:
-            if ack.refused > self._refused:
-                self._last_error = (f"the hub refused {ack.refused} ticket(s) of another day (hub's day {ack.day}): "
-                                    "check this kiosk's clock")
-                log.error("%s", self._last_error)
-            self._refused = ack.refused
+        if self.hub.take_ack(ack, today):  # more of this kiosk's tickets refused
+            self._last_error = (f"the hub refused {ack.refused} ticket(s) of another day (hub's day {ack.day}): "
+                                "check this kiosk's clock")
+            log.error("%s", self._last_error)
         self._become_ready()
         self._wake.set()
 
@@ -176,47 +164,36 @@ class Kiosk:
         if not payload:
             return
         state = QueueState.from_dict(decode_object(payload))
-        if not retained:
-            self._hub_is_live(state.day)
-        if self._hub_day is None or state.day > self._hub_day:
-            self._hub_day = state.day
+        self._heard(state.day, not retained)
         today = self.current_day()
         if state.day != today:
             log.warning("ignoring queue state of %s (today is %s)", state.day, today)
             return
-        self._queue, self._queue_received, self._queue_live = state, self.clock.monotonic(), not retained
+        self.hub.take_queue(state, not retained, self.clock.monotonic())
         self._wake.set()
 
-    def _hub_is_live(self, day: date) -> None:
-        """The hub just published: its day is the office's day, whatever this kiosk's clock says."""
-        self._live_hub = (day, self.clock.monotonic())
+    def _heard(self, day: date, live: bool) -> None:
+        """A message of the hub's. A live hub's day is the office's day, whatever this kiosk's clock says:
+        the kiosk stores it, so it keeps that day if the hub goes away again."""
+        self.hub.heard(day, live, self.clock.monotonic())
         stored = self.store.stored_day()
-        if stored is not None and stored != day:
+        if live and stored is not None and stored != day:
             log.warning("following the hub's business day %s (this kiosk had %s; its clock says %s)", day, stored,
-                        local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset))
+                        self._clock_day())
             self.store.set_day(day)
 
     # -- state ------------------------------------------------------------------------------------
 
+    def _clock_day(self) -> date:
+        return local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset)
+
     def current_day(self) -> date:
         """The hub's day while it is live (it decides, docs/protocol.md §6); else the kiosk's own rules."""
-        candidate = local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset)
-        live = self._live_hub
-        live_day = live[0] if live and self.clock.monotonic() - live[1] <= self.config.queue_max_age_s else None
-        return next_business_day(self.store.stored_day(), candidate, self.clock.synced(), self._hub_day, live_day)
+        return self.hub.day(self.store.stored_day(), self._clock_day(), self.clock.synced(), self.clock.monotonic())
 
     def fresh_queue(self) -> QueueState | None:
-        """The hub's queue state if it is today's and recent; None means 'hub unreachable'. A retained
-        state handed over at subscribing may be old: it also needs a recent `at` by a synced clock."""
-        state = self._queue
-        if state is None or state.day != self.current_day():
-            return None
-        max_age = self.config.queue_max_age_s
-        if self.clock.monotonic() - self._queue_received > max_age:
-            return None
-        if not self._queue_live and self.clock.synced() and (self.clock.now() - state.at).total_seconds() > max_age:
-            return None
-        return state
+        """The hub's queue state if it is today's and recent; None means 'hub unreachable'."""
+        return self.hub.fresh_queue(self.current_day(), self.clock.monotonic(), self.clock.now(), self.clock.synced())
 
     def service_state(self, service: str) -> ServiceQueue | None:
         state = self.fresh_queue()
@@ -239,7 +216,7 @@ class Kiosk:
             "hub_reachable": self.fresh_queue() is not None,
             "issuing": {s.id: self.issuing(s.id) for s in self.config.services},
             "invalid_messages": self.link.invalid_messages,
-            "hub_refused": self._refused,
+            "hub_refused": self.hub.refused,
             **self.delivery.summary(),
         }
 
@@ -307,9 +284,8 @@ class Kiosk:
             return TicketIssued(id=str(uuid.uuid4()), token=token, service=service, number=a.number,
                                 label=a.label, issued_at=now, day=day, device=self.config.device, seq=a.seq)
 
-        ack = self._ack
-        floor = ack.last.get(service, 0) if ack is not None and ack.day == day else 0
-        event = self.store.allocate(service, day, self.config.numbering, make_event, floor)
+        event = self.store.allocate(service, day, self.config.numbering, make_event,
+                                    self.hub.number_floor(service, day))
         try:  # from here on, whatever happens, the event is released for delivery (issued or voided)
             self._printing = True
             self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte

@@ -246,3 +246,18 @@ def test_a_web_that_missed_the_clearing_still_forgets_yesterdays_tickets_when_th
     assert len(mirror.tickets) == 1
     mirror.apply(f"{root}/queue", json.dumps({"v": 1, "day": "2026-11-25", "services": []}).encode())
     assert mirror.tickets == {}
+
+
+def test_a_live_hubs_day_is_the_kiosks_day_and_without_it_the_day_never_goes_back():
+    from datetime import date
+
+    from kiosk.hubview import HubView
+
+    hub = HubView(max_age_s=180)
+    today, ahead = date(2026, 11, 25), date(2026, 12, 25)
+    assert hub.day(ahead, ahead, True, mono=0.0) == ahead  # nothing heard: the kiosk's own (synced) clock
+    hub.heard(today, live=False, mono=0.0)  # a retained message: maybe a dead hub's last word
+    assert hub.day(ahead, ahead, True, mono=1.0) == ahead
+    hub.heard(today, live=True, mono=10.0)  # the hub published just now: it decides, backwards too
+    assert hub.day(ahead, ahead, True, mono=11.0) == today
+    assert hub.day(ahead, ahead, True, mono=10.0 + 181) == ahead  # silent too long: own rules again
