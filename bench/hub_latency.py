@@ -67,7 +67,7 @@ from bench.stats import Row, median, ms, percentile, print_report, ratio
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import decode_object, encode_object
-from protocol.link import BrokerSettings, MqttLink, request_properties
+from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from tests.broker import Broker, _die_with_parent
 from tests.hub_harness import issued, payload, write_hub_config
 
@@ -211,7 +211,7 @@ class Requester:
         correlation = f"{self.link.device}-{next(self._ids)}".encode()
         self._expect = correlation
         self._done.clear()
-        props = request_properties(self.response_topic, correlation)
+        props = request_properties(self.response_topic, correlation, command_expiry_s(REPLY_TIMEOUT_S))
         raw = encode_object(body)
         start = time.perf_counter()
         if not self.link.publish(topic, raw, properties=props):

@@ -152,8 +152,8 @@ def child(config: Path, presses: int, acked_presses: int, markers: Path) -> None
     original_on_ack = kiosk.delivery.on_ack
     assert original_on_ack is not None
 
-    def on_ack(ack: Any) -> None:
-        original_on_ack(ack)
+    def on_ack(ack: Any, live: bool) -> None:
+        original_on_ack(ack, live)
         acks_handled.release()
 
     kiosk.delivery.on_ack = on_ack

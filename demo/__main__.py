@@ -3,7 +3,10 @@ folder (raw ESC/POS plus PNG previews), a waiting-room display (a window where t
 else a PNG of the board after every change) and a scripted clerk calling tickets at three counters.
 
 Type a service id (A or P) and Enter to press that kiosk button; `status` prints a technician status
-ticket; Ctrl-C stops. Without a terminal it presses buttons by itself. `DEMO_SECONDS=N` stops after N s.
+ticket; Ctrl-C stops. Without a terminal it presses buttons by itself. `DEMO_SECONDS=N` stops after N s;
+`DEMO_STATE_DIR` moves the state folder (default `var/demo`). SIGINT, SIGTERM and SIGHUP stop it and
+everything it started — also in the background, where a shell starts it with SIGINT ignored — and its
+processes die with it even when it is killed (`PR_SET_PDEATHSIG`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import logging
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
 import uuid
 from pathlib import Path
+from types import FrameType
 
 from hub.counter_cli import send_command
 from protocol import VERSION, topics
@@ -24,10 +29,11 @@ from protocol.clock import SystemClock
 from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CallsState, CommandRequest, TicketIssued, ticket_event_from_dict
-from tests.broker import Broker, free_port
+from tests.broker import Broker, _die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "demo"
+VAR = Path(os.environ.get("DEMO_STATE_DIR") or ROOT / "var" / "demo")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXAMPLES = ROOT / "deploy" / "examples"
 OFFICE = "buergerbuero-mitte"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-passwort"
@@ -124,11 +130,55 @@ def clerk(link: MqttLink, stop: threading.Event) -> None:
             print("  clerk: the hub does not answer", flush=True)
 
 
+class Stopped(Exception):
+    """A stop signal arrived."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    for sig in STOP_SIGNALS:  # one is enough: clean up undisturbed
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def start(command: list[str], env: dict[str, str], stdin: int | None = None) -> subprocess.Popen[str]:
+    """A child that gets SIGTERM when the demo dies, however it dies (as tests/broker.py does for mosquitto).
+    Children are started before the demo starts any thread, so `preexec_fn` is safe here."""
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdin=stdin, text=True,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for sig in STOP_SIGNALS:  # also over an inherited "ignore" (a background job of a non-interactive shell)
+        signal.signal(sig, _stop)
     VAR.mkdir(parents=True, exist_ok=True)
     broker = Broker(VAR / "broker")
-    broker.start()
+    children: list[subprocess.Popen[str]] = []
+    link: MqttLink | None = None
+    try:
+        broker.start()
+        link = run(broker, children)
+    except (Stopped, KeyboardInterrupt) as exc:
+        print(f"demo: stopping ({exc or 'interrupted'})", flush=True)
+    finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        for process in children:
+            process.terminate()
+        for process in children:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        if link is not None:
+            link.stop()
+        broker.stop()
+    return 0
+
+
+def run(broker: Broker, children: list[subprocess.Popen[str]]) -> MqttLink:
+    """Start the office's processes (into `children`) and drive the demo until it is stopped."""
     print(f"wartemarke {VERSION} demo — broker on 127.0.0.1:{broker.port}, state in {VAR}")
     env = {**os.environ, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "WARNING")}
     web_port = int(os.environ.get("DEMO_WEB_PORT", "0")) or free_port()
@@ -136,32 +186,45 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "hub", "users", "--config", str(hub_toml), "add", DEMO_USER, "--role",
                     "supervisor", "--password-stdin"], input=DEMO_PASSWORD + "\n", text=True, cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL)
-    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(hub_toml)], cwd=ROOT, env=env)
+    children.append(start([sys.executable, "-m", "hub", "run", "--config", str(hub_toml)], env=env))
     base = f"http://localhost:{web_port}"
     print(f"Ampel (public):   {base}/\ncounter (clerks):  {base}/counter?office={OFFICE}&counter=platz-1"
           f"   login: {DEMO_USER} / {DEMO_PASSWORD}\ndevices (techs):   {base}/devices   (same login)")
-    kiosk = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--simulate", "--config",
-                              str(kiosk_config(broker.port, web_port))], stdin=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**env, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO")})
+    kiosk = start([sys.executable, "-m", "kiosk", "run", "--simulate", "--config",
+                   str(kiosk_config(broker.port, web_port))], stdin=subprocess.PIPE,
+                  env={**env, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "INFO")})
+    children.append(kiosk)
     window = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     display_cmd = [sys.executable, "-m", "display", "run", "--config", str(display_config(broker.port, window))]
     board_png = VAR / "board.png"
     if not window:
         display_cmd += ["--snapshot", str(board_png)]
-    display = subprocess.Popen(display_cmd, cwd=ROOT, env={**env, "SDL_AUDIODRIVER": os.environ.get(
-        "SDL_AUDIODRIVER", "dummy" if not window else "")})
+    children.append(start(display_cmd, env={**env, "SDL_AUDIODRIVER": os.environ.get(
+        "SDL_AUDIODRIVER", "dummy" if not window else "")}))
     print("the waiting-room display opens in a window" if window else
           f"no screen here: the waiting-room display writes its board to {board_png} after every change")
     link = MqttLink(BrokerSettings(port=broker.port), OFFICE, "demo-clerk", "demo", VERSION,
                     SystemClock(assume_synced=True), availability=False)
     watch(link, web_port)
     link.start()
+    try:
+        interact(kiosk, link)
+    except BaseException:
+        link.stop()
+        raise
+    return link
+
+
+def interact(kiosk: subprocess.Popen[str], link: MqttLink) -> None:
+    """Presses from the terminal (or by themselves) and a scripted clerk, until stopped."""
     print(f"kiosk prints into {VAR / 'printed'} (.escpos = printer bytes, .png = what the citizen gets)")
     stop = threading.Event()
     threading.Thread(target=clerk, args=(link, stop), daemon=True).start()
     seconds = float(os.environ.get("DEMO_SECONDS", "0")) or None
     if seconds:
-        threading.Timer(seconds, stop.set).start()
+        timer = threading.Timer(seconds, stop.set)
+        timer.daemon = True
+        timer.start()
     interactive = sys.stdin.isatty() and not seconds
     print("type A or P + Enter to press a kiosk button, 'status' for a status ticket, Ctrl-C to stop"
           if interactive else "pressing kiosk buttons by itself every few seconds")
@@ -175,16 +238,8 @@ def main() -> int:
             while not stop.wait(random.uniform(1.5, 4.0)):
                 kiosk.stdin.write(random.choice("AAAP") + "\n")
                 kiosk.stdin.flush()
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
-        for process in (kiosk, display, hub):
-            process.terminate()
-            process.wait(timeout=15)
-        link.stop()
-        broker.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """`wartemarke-counter`: a clerk's counter commands from the command line, over MQTT v5 request/response.
 
 Prints the result (`A042 → Platz 3`); exit code 0 when the hub accepted, 1 when it refused (nobody
-waiting, counter paused, …), 3 when the hub did not answer in time.
+waiting, counter paused, …), 3 when the hub did not answer in time. The command carries an MQTT v5
+message expiry shorter than the wait, so one that did not reach the hub in time is dropped by the
+broker, never executed later. After exit 3 the hub may still have executed it (the answer was lost):
+repeating it with the printed `--request-id` is safe — the hub answers a known request id with its first
+answer and executes an unknown one once.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from hub.config import load_hub_config
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import InvalidMessage, decode_object, encode_object
-from protocol.link import MqttLink, request_properties
-from protocol.messages import CommandRequest
+from protocol.link import MqttLink, command_expiry_s, request_properties
+from protocol.messages import TICKET_ID_RE, CommandRequest
 from protocol.process import load_config
 
 
 def send_command(link: MqttLink, office: str, counter: str, request: CommandRequest,
                  timeout_s: float = 10.0) -> dict[str, Any] | None:
-    """Publish a command and wait for the hub's answer on a private response topic (None: no answer)."""
+    """Publish a command and wait for the hub's answer on a private response topic (None: no answer).
+    The broker drops the command unless it reaches the hub within its expiry (`command_expiry_s`)."""
     answer: dict[str, Any] = {}
     done = threading.Event()
     correlation = uuid.uuid4().bytes
@@ -38,8 +43,9 @@ def send_command(link: MqttLink, office: str, counter: str, request: CommandRequ
     link.subscribe_requests(response_topic, on_reply)
     if not link.connected.wait(timeout_s):
         return None
-    link.publish(topics.counter_command(office, counter), encode_object(request.to_dict()),
-                 properties=request_properties(response_topic, correlation))
+    if not link.publish(topics.counter_command(office, counter), encode_object(request.to_dict()),
+                        properties=request_properties(response_topic, correlation, command_expiry_s(timeout_s))):
+        return None
     return answer if done.wait(timeout_s) else None
 
 
@@ -48,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True, help="a hub config (for the broker settings)")
     parser.add_argument("--office", required=True)
     parser.add_argument("--counter", required=True)
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for the answer (the command expires at the broker 2 s sooner)")
+    parser.add_argument("--request-id", type=_request_id,
+                        help="repeat an earlier request (printed when the hub did not answer): never executed twice")
     parser.add_argument("op", choices=("next", "recall", "no-show", "reactivate", "done", "transfer", "pause",
                                        "resume"))
     parser.add_argument("arg", nargs="?", help="LABEL for reactivate, SERVICE for transfer")
@@ -68,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wartemarke-counter: {args.op} needs {'a LABEL' if op == 'reactivate' else 'a SERVICE'}",
               file=sys.stderr)
         return 2
-    try:
-        request = CommandRequest(uuid.uuid4().hex, op, extra)  # the contract's text rule, before connecting
+    try:  # the contract's text rule, before connecting
+        request = CommandRequest(args.request_id or uuid.uuid4().hex, op, extra)
     except InvalidMessage as exc:
         print(f"wartemarke-counter: {exc}", file=sys.stderr)
         return 2
@@ -81,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         link.stop()
     if answer is None:
-        print(f"the hub did not answer within {args.timeout:.0f} s (hub or broker unreachable)", file=sys.stderr)
+        print(f"the hub did not answer within {args.timeout:.0f} s (hub or broker unreachable). If the hub got "
+              f"the command, it was carried out; to find out without doing it twice, repeat it with "
+              f"--request-id {request.id}", file=sys.stderr)
         return 3
     if not answer.get("ok"):
         print(f"refused: {answer.get('error', 'unknown reason')}", file=sys.stderr)
@@ -91,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     name = counter.name if counter else args.counter
     print(f"{answer['label']} → {name}" if answer.get("label") else f"{op}: ok ({name})")
     return 0
+
+
+def _request_id(text: str) -> str:
+    if not TICKET_ID_RE.match(text):
+        raise argparse.ArgumentTypeError("8 to 64 letters, digits or '-'")
+    return text
 
 
 if __name__ == "__main__":

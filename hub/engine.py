@@ -52,6 +52,12 @@ class Ticket:
     called_at: datetime | None = None
     finished_at: datetime | None = None
     recalls: int = 0
+    issued_service: str = ""  # the service the number was issued for: `service` changes on transfer
+    transfers: int = 0
+    assumed_printed: bool = False  # the kiosk restarted before the print finished (docs/protocol.md §3.1)
+
+    def __post_init__(self) -> None:
+        self.issued_service = self.issued_service or self.service
 
 
 @dataclass
@@ -110,6 +116,7 @@ class OfficeEngine:
     _results: dict[str, CommandResult] = field(default_factory=dict)  # request id → first answer
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
+    refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused
 
     def __post_init__(self) -> None:
         for counter in self.office.counters:
@@ -130,7 +137,7 @@ class OfficeEngine:
             if existing is not None and existing.state != TicketState.WAITING:
                 return False
             if existing is not None:  # issued, then voided: it no longer counts towards a quota
-                self.issued_count[existing.service] -= 1
+                self.issued_count[existing.issued_service] -= 1
             self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, None, now, now,
                                             event.device, state=TicketState.VOIDED)
             return existing is None or existing.state != TicketState.VOIDED
@@ -139,9 +146,20 @@ class OfficeEngine:
         state = TicketState.CLOSED if self.closed_out else TicketState.WAITING
         self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, token_hash(event.token),
                                         event.issued_at, event.issued_at, event.device, state=state,
-                                        finished_at=now if self.closed_out else None)
+                                        finished_at=now if self.closed_out else None,
+                                        assumed_printed=event.assumed_printed)
         self.issued_count[event.service] = self.issued_count.get(event.service, 0) + 1
         return True
+
+    def refuse(self, event_id: str, device: str) -> bool:
+        """Remember a kiosk's event for another business day, refused (counted in its ack, never queued)."""
+        if event_id in self.refused:
+            return False
+        self.refused[event_id] = device
+        return True
+
+    def refused_count(self, device: str) -> int:
+        return sum(1 for d in self.refused.values() if d == device)
 
     def waiting(self, service: str | None = None) -> list[Ticket]:
         """Waiting tickets in queue order (by queue time, then label)."""
@@ -273,6 +291,7 @@ class OfficeEngine:
         ticket = self.tickets[counter.current]
         counter.current = None
         ticket.service = target
+        ticket.transfers += 1
         ticket.state, ticket.counter, ticket.called_at = TicketState.WAITING, None, None
         if not self.office.transfer_keeps_place:
             ticket.queued_at = now
@@ -338,9 +357,11 @@ class OfficeEngine:
         return [c.id for c in self.counters.values() if c.seen and not c.paused]
 
     def last_numbers(self, device: str) -> dict[str, int]:
-        """The highest number per service a kiosk has issued (or voided) today, for its ack."""
+        """The highest number per service a kiosk has issued (or voided) today, for its ack — by the
+        service the number was issued for: a transfer moves the ticket, not its number."""
         last: dict[str, int] = {}
         for ticket in self.tickets.values():
             if ticket.device == device:
-                last[ticket.service] = max(last.get(ticket.service, 0), ticket.number)
+                service = ticket.issued_service
+                last[service] = max(last.get(service, 0), ticket.number)
         return last

@@ -1,15 +1,22 @@
-"""Publishing an office's retained state: only what changed, everything again after a reconnect."""
+"""Publishing an office's retained state: only what changed, everything again after a reconnect.
+
+Also clears the tracking topics of ended days (recorded durably by the store when the day ended) and
+forgets each only once the broker has confirmed the empty retained message — so a day change while
+the broker is unreachable (or before the hub has connected at all) still clears every topic.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+import paho.mqtt.client as mqtt
 
 from hub.estimate import availability, forecast
 from hub.history import build_history
-from hub.runtime import Expired, OfficeRuntime
+from hub.runtime import OfficeRuntime
 from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
 from protocol.fields import encode_object
@@ -26,35 +33,57 @@ class OfficePublisher:
         self.office = runtime.office.id
         self._last: dict[str, bytes] = {}
         self._queue_at: datetime | None = None
+        self._day: date | None = None
+        self._clearing: dict[str, mqtt.MQTTMessageInfo] = {}  # token hash → the unconfirmed empty message
 
     def reset(self) -> None:
-        """After a (re)connect: the broker may have lost everything, so publish it all again."""
+        """After a (re)connect: the broker may have lost everything, so publish it all again (the link
+        dropped whatever was unconfirmed, clears included)."""
         self._last.clear()
         self._queue_at = None
+        self._clearing.clear()
 
-    def _put(self, topic: str, data: dict[str, Any], compare: dict[str, Any] | None = None) -> None:
+    def _put(self, topic: str, data: dict[str, Any], compare: dict[str, Any] | None = None,
+             force: bool = False) -> None:
         key = json.dumps(compare if compare is not None else data, sort_keys=True, default=str).encode()
-        if self._last.get(topic) == key:
+        if self._last.get(topic) == key and not force:
             return
         if self.link.publish(topic, encode_object(data), retain=True):
             self._last[topic] = key
 
-    def clear(self, expired: Expired) -> None:
-        self._last.pop(topics.history(self.office), None)  # a day ended: its aggregates join the history
-        for token_hash in expired.token_hashes:
-            topic = topics.ticket(self.office, token_hash)
-            if self.link.publish(topic, b"", retain=True):
-                self._last.pop(topic, None)
-        log.info("%s: cleared %d tracking topics of the last day", self.office, len(expired.token_hashes))
+    def _clear_expired(self) -> None:
+        """Clear ended days' tracking topics; forget each once the broker has confirmed it."""
+        confirmed = [h for h, info in self._clearing.items() if info.is_published()]
+        if confirmed:
+            self.runtime.store.cleared(self.office, confirmed)
+            for token_hash in confirmed:
+                del self._clearing[token_hash]
+            log.info("%s: cleared %d tracking topics of an ended day (confirmed by the broker)", self.office,
+                     len(confirmed))
+        for token_hash in self.runtime.store.pending_clears(self.office):
+            if token_hash not in self._clearing:
+                info = self.link.publish_tracked(topics.ticket(self.office, token_hash), b"", retain=True)
+                if info is None:
+                    return  # not connected: after the reconnect
+                self._clearing[token_hash] = info
 
-    def publish(self, now: datetime) -> None:
+    def publish(self, now: datetime, ack_again: str | None = None) -> None:
+        """Publish what changed. `ack_again`: a kiosk that re-sent an event gets its ack again even if
+        unchanged — the one it was sent may have been lost on the way (docs/protocol.md §4)."""
         engine = self.runtime.engine
+        if engine.day != self._day:  # a day ended: its aggregates join the history
+            self._day = engine.day
+            self._last.pop(topics.history(self.office), None)
+        self._clear_expired()
         # What people are waiting to see first (displays, the clerk's screen), the forecast after.
         self._put(topics.calls(self.office), calls_state(engine).to_dict())
-        for counter in self.runtime.office.counters:
-            self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
+        states = [counter_state(engine, counter.id) for counter in self.runtime.office.counters]
+        # Counters that let a ticket go before those that took one: after an outage (a republish of every
+        # counter) a subscriber's old picture never shows a ticket at two counters for this reason.
+        for state in sorted(states, key=lambda s: s["state"] == "serving"):
+            self._put(topics.counter_state(self.office, state["counter"]), state)
         for device, ack in self.runtime.acks().items():
-            self._put(topics.kiosk_ack(self.office, device), ack.to_dict())
+            self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
         fc = forecast(engine, now)
         issuing = availability(engine, fc, now)
         for service, (ok, reason) in issuing.items():

@@ -3,14 +3,13 @@
 Every input is committed to SQLite before the engine applies it and before anything is published or
 acknowledged; at start-up the day's log is replayed, so a `kill -9` loses nothing and calls nothing
 twice. Duplicates (a re-sent ticket event, a repeated request id) are answered without being logged
-again.
+again. The business day follows the hub's own clock only; kiosk events of another day are refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,16 +18,9 @@ from hub.office import OfficeDef
 from hub.statistics import day_summary
 from hub.store import HubStore, Input
 from protocol.businessday import local_business_day
-from protocol.messages import Ack, CommandRequest, TicketEvent, ticket_event_from_dict
+from protocol.messages import Ack, CommandRequest, TicketEvent, TicketIssued, ticket_event_from_dict
 
 log = logging.getLogger("wartemarke.hub")
-
-
-@dataclass(frozen=True)
-class Expired:
-    """Tickets of a finished day whose retained tracking topics must be cleared."""
-
-    token_hashes: tuple[str, ...]
 
 
 class OfficeRuntime:
@@ -37,7 +29,7 @@ class OfficeRuntime:
         self.store = store
         self.engine = OfficeEngine(office, date.min)
 
-    def start(self, now: datetime) -> Expired | None:
+    def start(self, now: datetime) -> None:
         """Replay the stored day, then move to today if the day has changed meanwhile."""
         stored = self.store.office_day(self.office.id)
         if stored is not None:
@@ -47,26 +39,32 @@ class OfficeRuntime:
                 self._apply(item)
             log.info("%s: replayed %d inputs of %s (%d tickets)", self.office.id, len(inputs), stored,
                      len(self.engine.tickets))
-        return self.roll_day(now)
+        self.roll_day(now)
 
     def today(self, now: datetime) -> date:
         return local_business_day(now, self.office.timezone, self.office.day_reset)
 
-    def roll_day(self, now: datetime, to: date | None = None) -> Expired | None:
-        """Start a new business day when the clock (or a kiosk that is ahead) says so; never go back."""
-        target = max(to or self.today(now), self.today(now))
+    def roll_day(self, now: datetime) -> bool:
+        """Start a new business day when the hub's own clock says so; never go back. Only the hub's clock
+        decides: a kiosk's event for another day is refused (`ticket`), it never moves the day.
+
+        The ended day's tracking topics are recorded for clearing in the same transaction that deletes
+        its tickets; the publisher clears them once the broker is reachable (hub/publisher.py)."""
+        target = self.today(now)
         old = self.engine
         if old.day != date.min and target <= old.day:
-            return None
-        stats = day_summary(old) if old.day != date.min else None
-        self.store.start_day(self.office.id, old.day if old.day != date.min else None, target, stats)
+            return False
+        first = old.day == date.min
+        stats = None if first else day_summary(old)
+        expired = () if first else tuple(t.token_hash for t in old.tickets.values() if t.token_hash)
+        self.store.start_day(self.office.id, None if first else old.day, target, stats, expired)
         self.engine = OfficeEngine(self.office, target)
-        if old.day == date.min:
+        if first:
             log.info("%s: business day %s starts", self.office.id, target)
-            return None
-        log.info("%s: business day %s ends (%d tickets), %s starts", self.office.id, old.day, len(old.tickets),
-                 target)
-        return Expired(tuple(t.token_hash for t in old.tickets.values() if t.token_hash))
+        else:
+            log.info("%s: business day %s ends (%d tickets, %d tracking topics to clear), %s starts",
+                     self.office.id, old.day, len(old.tickets), len(expired), target)
+        return True
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -83,15 +81,17 @@ class OfficeRuntime:
             return self.engine.close_out(item.at)
         if item.kind == "sold_out":
             return self.engine.mark_sold_out(item.payload["service"], item.at)
+        if item.kind == "refused":
+            return self.engine.refuse(item.payload["id"], item.payload["device"])
         raise ValueError(f"unknown input kind {item.kind!r}")
 
     def ticket(self, event: TicketEvent, now: datetime) -> tuple[Ack, bool]:
         """Ingest a kiosk's event durably; returns the kiosk's new ack and whether state changed."""
-        if event.day > self.engine.day:
-            self.roll_day(now, to=event.day)
+        if event.day != self.engine.day:
+            return self._refuse(event, now)
         known = self.engine.tickets.get(event.id)
         duplicate = known is not None and (event.type == "ticket.issued" or known.state.value == "voided")
-        if duplicate or event.day != self.engine.day or self.office.service(event.service) is None:
+        if duplicate or self.office.service(event.service) is None:
             if not duplicate:
                 self.engine.ingest(event, now)  # logs why it is ignored
             contiguous = self.store.receive_only(self.office.id, event.device, event.seq, event.pending_from)
@@ -101,10 +101,32 @@ class OfficeRuntime:
                                   kiosk=(event.device, event.seq, event.pending_from))
         changed = bool(self._apply(item))
         assert acked is not None
+        if changed and isinstance(event, TicketIssued) and event.assumed_printed:
+            log.warning("%s: %s from %s is only ASSUMED printed: the kiosk restarted before the print finished, "
+                        "so the citizen may never have got it (a no-show of %s is no surprise)", self.office.id,
+                        event.label, event.device, event.label)
         return self._ack(event.device, acked), changed
 
+    def _refuse(self, event: TicketEvent, now: datetime) -> tuple[Ack, bool]:
+        """An event for another day than the hub's: refused, counted, and acknowledged so the kiosk stops
+        re-sending it. It never moves the hub's day (docs/protocol.md §6)."""
+        if event.id in self.engine.refused:
+            contiguous = self.store.receive_only(self.office.id, event.device, event.seq, event.pending_from)
+            return self._ack(event.device, contiguous), False
+        log.warning("%s: REFUSED %s %s from %s: its day %s is not the hub's business day %s (is the kiosk's "
+                    "clock wrong, or was it printed before the day changed?); acknowledged, not queued",
+                    self.office.id, event.type, event.label, event.device, event.day, self.engine.day)
+        item = Input("refused", now, {"id": event.id, "device": event.device, "label": event.label,
+                                      "day": event.day.isoformat(), "type": event.type})
+        acked = self.store.append(self.office.id, self.engine.day, item,
+                                  kiosk=(event.device, event.seq, event.pending_from))
+        self._apply(item)
+        assert acked is not None
+        return self._ack(event.device, acked), True
+
     def _ack(self, device: str, contiguous: int) -> Ack:
-        return Ack(seq=contiguous, day=self.engine.day, last=self.engine.last_numbers(device))
+        return Ack(seq=contiguous, day=self.engine.day, last=self.engine.last_numbers(device),
+                   refused=self.engine.refused_count(device))
 
     def acks(self) -> dict[str, Ack]:
         return {device: self._ack(device, seq) for device, seq in self.store.acks(self.office.id).items()}
@@ -134,14 +156,14 @@ class OfficeRuntime:
             self.store.append(self.office.id, self.engine.day, item)
             self._apply(item)
 
-    def tick(self, now: datetime) -> tuple[bool, Expired | None]:
-        """Time passes: close out at closing time, roll the day. Returns (state changed, expired)."""
-        expired = self.roll_day(now)
+    def tick(self, now: datetime) -> bool:
+        """Time passes: close out at closing time, roll the day. Returns whether state changed."""
+        rolled = self.roll_day(now)
         closing = self.office.closing_time(self.engine.day)
         if closing is not None and now >= closing and not self.engine.closed_out:
             item = Input("close_out", now, {})
             self.store.append(self.office.id, self.engine.day, item)
             closed = self._apply(item)
             log.info("%s: closing time: %d waiting tickets closed out", self.office.id, len(closed))
-            return True, expired
-        return expired is not None, expired
+            return True
+        return rolled

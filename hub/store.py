@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS kiosk_acks (
 CREATE TABLE IF NOT EXISTS kiosk_received (
     office TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (office, device, seq));
 CREATE TABLE IF NOT EXISTS offices (office TEXT PRIMARY KEY, day TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_clears (
+    office TEXT NOT NULL, token_hash TEXT NOT NULL, PRIMARY KEY (office, token_hash));
 CREATE TABLE IF NOT EXISTS daily_stats (
     office TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (office, day));
 CREATE TABLE IF NOT EXISTS users (
@@ -144,8 +146,10 @@ class HubStore:
             rows = self.db.execute("SELECT device, contiguous FROM kiosk_acks WHERE office = ?", (office,)).fetchall()
         return {device: int(seq) for device, seq in rows}
 
-    def start_day(self, office: str, old_day: date | None, new_day: date, stats: dict[str, Any] | None) -> None:
-        """Close a business day: keep its aggregate statistics, delete its per-ticket inputs."""
+    def start_day(self, office: str, old_day: date | None, new_day: date, stats: dict[str, Any] | None,
+                  expired: tuple[str, ...] = ()) -> None:
+        """Close a business day: keep its aggregate statistics, delete its per-ticket inputs, and remember
+        its tickets' tracking topics until the broker has confirmed clearing them (`pending_clears`)."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -154,12 +158,28 @@ class HubStore:
                         self.db.execute("INSERT OR REPLACE INTO daily_stats (office, day, payload) VALUES (?, ?, ?)",
                                         (office, old_day.isoformat(), json.dumps(stats)))
                     self.db.execute("DELETE FROM inputs WHERE office = ? AND day <= ?", (office, old_day.isoformat()))
+                self.db.executemany("INSERT OR IGNORE INTO pending_clears (office, token_hash) VALUES (?, ?)",
+                                    [(office, h) for h in expired])
                 self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)",
                                 (office, new_day.isoformat()))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    def pending_clears(self, office: str, limit: int = 1000) -> list[str]:
+        """Tracking topics of ended days that the broker has not yet confirmed as cleared."""
+        with self.lock:
+            rows = self.db.execute("SELECT token_hash FROM pending_clears WHERE office = ? LIMIT ?",
+                                   (office, limit)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def cleared(self, office: str, token_hashes: list[str]) -> None:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM pending_clears WHERE office = ? AND token_hash = ?",
+                                [(office, h) for h in token_hashes])
+            self.db.execute("COMMIT")
 
     def daily_stats(self, office: str, since: date | None = None) -> dict[date, dict[str, Any]]:
         with self.lock:

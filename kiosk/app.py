@@ -18,13 +18,14 @@ from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.delivery import OutboxDelivery
+from kiosk.hubview import HubView
 from kiosk.panel import LedPattern, Panel
 from kiosk.printer import PaperState, PrinterFault, PrinterStatus, TicketPrinter, describe, ensure_folder
 from kiosk.store import Allocation, KioskStore
 from kiosk.ticket import Document, TicketContent, no_tickets_slip, status_document, ticket_document
 from kiosk.tracking import new_token, qr_link, short_link
 from protocol import VERSION, topics
-from protocol.businessday import local_business_day, next_business_day
+from protocol.businessday import local_business_day
 from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
@@ -60,7 +61,7 @@ class Kiosk:
         self.link = MqttLink(config.broker, config.office, config.device, "kiosk", VERSION, clock,
                              health=self.health)
         self.delivery = OutboxDelivery(self.store, self.link, clock, config.resend_after_s, on_ack=self._on_ack)
-        self.link.subscribe(topics.queue(config.office), self._on_queue_message)
+        self.link.subscribe_state(topics.queue(config.office), self._on_queue_message)
         self.link.on_connection_change(self._on_connection)
         self.panel = Panel(config.services, config.status_led_pin, config.technician_pin,
                            config.technician_hold_s, on_press=self.press,
@@ -71,9 +72,7 @@ class Kiosk:
         self._stop = threading.Event()
         self._wake = threading.Event()  # hub state changed: refresh LED, lights and status now
         self._last_accepted: dict[str, float] = {}
-        self._queue: QueueState | None = None
-        self._queue_received = 0.0
-        self._hub_day: date | None = None
+        self.hub = HubView(config.queue_max_age_s)
         self._connected_at: float | None = None
         self._printing = False
         self._printer_status = PrinterStatus(online=True, paper=PaperState.UNKNOWN)
@@ -98,6 +97,9 @@ class Kiosk:
         initialized = self.store.is_initialized()
         if not initialized:
             log.warning("no local numbering state: waiting for the hub's ack to resume seq and numbers")
+        for event in self.store.flag_unprinted():
+            log.warning("ticket %s (seq %d): the kiosk stopped before its print finished; it is sent to the hub as "
+                        "assumed printed", event.label, event.seq)
         self._printer_status = self.printer.status(self.store.roll_count())
         self.printer.warm_up()  # import and render once now, so the first citizen does not wait for it
         self.delivery.start()
@@ -144,48 +146,54 @@ class Kiosk:
     def _on_connection(self, connected: bool) -> None:
         self._connected_at = self.clock.monotonic() if connected else None
 
-    def _on_ack(self, ack: Ack) -> None:
+    def _on_ack(self, ack: Ack, live: bool) -> None:
+        self._heard(ack.day, live)
         today = self.current_day()
-        if ack.day > today:
-            self._hub_day = ack.day
-            today = self.current_day()
         if ack.day != today:
             log.info("ack from %s (today is %s): only its seq %d is used", ack.day, today, ack.seq)
         if self.store.resume(ack, today):
             log.info("resumed from the hub's ack: seq %d, last numbers %s", ack.seq, ack.last)
+        if self.hub.take_ack(ack, today):  # more of this kiosk's tickets refused
+            self._last_error = (f"the hub refused {ack.refused} ticket(s) of another day (hub's day {ack.day}): "
+                                "check this kiosk's clock")
+            log.error("%s", self._last_error)
         self._become_ready()
         self._wake.set()
 
-    def _on_queue_message(self, topic: str, payload: bytes) -> None:
+    def _on_queue_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if not payload:
             return
         state = QueueState.from_dict(decode_object(payload))
-        if self._hub_day is None or state.day > self._hub_day:
-            self._hub_day = state.day
+        self._heard(state.day, not retained)
         today = self.current_day()
         if state.day != today:
             log.warning("ignoring queue state of %s (today is %s)", state.day, today)
             return
-        self._queue, self._queue_received = state, self.clock.monotonic()
+        self.hub.take_queue(state, not retained, self.clock.monotonic())
         self._wake.set()
+
+    def _heard(self, day: date, live: bool) -> None:
+        """A message of the hub's. A live hub's day is the office's day, whatever this kiosk's clock says:
+        the kiosk stores it, so it keeps that day if the hub goes away again."""
+        self.hub.heard(day, live, self.clock.monotonic())
+        stored = self.store.stored_day()
+        if live and stored is not None and stored != day:
+            log.warning("following the hub's business day %s (this kiosk had %s; its clock says %s)", day, stored,
+                        self._clock_day())
+            self.store.set_day(day)
 
     # -- state ------------------------------------------------------------------------------------
 
+    def _clock_day(self) -> date:
+        return local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset)
+
     def current_day(self) -> date:
-        candidate = local_business_day(self.clock.now(), self.config.timezone, self.config.day_reset)
-        return next_business_day(self.store.stored_day(), candidate, self.clock.synced(), self._hub_day)
+        """The hub's day while it is live (it decides, docs/protocol.md §6); else the kiosk's own rules."""
+        return self.hub.day(self.store.stored_day(), self._clock_day(), self.clock.synced(), self.clock.monotonic())
 
     def fresh_queue(self) -> QueueState | None:
         """The hub's queue state if it is today's and recent; None means 'hub unreachable'."""
-        state = self._queue
-        if state is None or state.day != self.current_day():
-            return None
-        max_age = self.config.queue_max_age_s
-        if self.clock.monotonic() - self._queue_received > max_age:
-            return None
-        if self.clock.synced() and (self.clock.now() - state.at).total_seconds() > max_age:
-            return None
-        return state
+        return self.hub.fresh_queue(self.current_day(), self.clock.monotonic(), self.clock.now(), self.clock.synced())
 
     def service_state(self, service: str) -> ServiceQueue | None:
         state = self.fresh_queue()
@@ -208,6 +216,7 @@ class Kiosk:
             "hub_reachable": self.fresh_queue() is not None,
             "issuing": {s.id: self.issuing(s.id) for s in self.config.services},
             "invalid_messages": self.link.invalid_messages,
+            "hub_refused": self.hub.refused,
             **self.delivery.summary(),
         }
 
@@ -275,7 +284,8 @@ class Kiosk:
             return TicketIssued(id=str(uuid.uuid4()), token=token, service=service, number=a.number,
                                 label=a.label, issued_at=now, day=day, device=self.config.device, seq=a.seq)
 
-        event = self.store.allocate(service, day, self.config.numbering, make_event)
+        event = self.store.allocate(service, day, self.config.numbering, make_event,
+                                    self.hub.number_floor(service, day))
         try:  # from here on, whatever happens, the event is released for delivery (issued or voided)
             self._printing = True
             self.panel.show(LedPattern.PRINTING)  # only the LED: nothing else between commit and first byte
@@ -285,6 +295,7 @@ class Kiosk:
             self.delivery.release(event.seq)
 
     def _print_ticket(self, event: TicketIssued, name_de: str, name_en: str) -> None:
+        """Print, and note it (so a restart knows it came out); void the event when it did not."""
         sq = self.service_state(event.service)
         content = TicketContent(
             office_name=self.config.office_name, label=event.label, service_de=name_de, service_en=name_en,
@@ -303,6 +314,7 @@ class Kiosk:
                                          device=event.device, seq=event.seq))
             self._printer_status = PrinterStatus(online=False, paper=PaperState.UNKNOWN, detail=str(exc))
             return
+        self.store.mark_printed(event.seq)
         self._last_error = None
         self.printed_labels.append(event.label)
         log.info("printed %s (seq %d, %d bytes)", event.label, event.seq, size)

@@ -31,7 +31,7 @@ class OutboxDelivery:
     """Publishes outbox entries until the hub's ack covers them."""
 
     def __init__(self, store: KioskStore, link: MqttLink, clock: Clock, resend_after_s: float,
-                 on_ack: Callable[[Ack], None] | None = None) -> None:
+                 on_ack: Callable[[Ack, bool], None] | None = None) -> None:
         self.store = store
         self.link = link
         self.clock = clock
@@ -53,7 +53,7 @@ class OutboxDelivery:
         self._thread = threading.Thread(target=self._run, name="kiosk-delivery", daemon=True)
         self.last_beat = clock.monotonic()
         self.published = 0
-        link.subscribe(self.ack_topic, self._on_ack_message)
+        link.subscribe_state(self.ack_topic, self._on_ack_message)
         link.on_connection_change(self._on_connection)
 
     @property
@@ -80,7 +80,7 @@ class OutboxDelivery:
             self._dirty = True
             self._cond.notify_all()
 
-    def _on_ack_message(self, topic: str, payload: bytes) -> None:
+    def _on_ack_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if not payload:
             return
         ack = Ack.from_dict(decode_object(payload))
@@ -91,7 +91,7 @@ class OutboxDelivery:
                 self._dirty = True
             self._cond.notify_all()
         if self.on_ack is not None:
-            self.on_ack(ack)
+            self.on_ack(ack, not retained)  # a live ack: the hub is up now
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -1,8 +1,9 @@
 """Which business day it is, in the office's time zone — and when a device may move to the next.
 
 The day changes at the office's reset time, which must lie outside the 02:00–03:00 hour that
-daylight-saving time skips or repeats. A device never moves its day backwards and moves forward only
-with a synced clock or when the hub (the office's authority) already says it is that day.
+daylight-saving time skips or repeats. While the hub (the office's authority, going by its own clock)
+is live, a device uses the hub's day. Without it, a device never moves its day backwards and moves
+forward only with a synced clock or when the hub's retained state already says it is that day.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ def local_business_day(now: datetime, tz: ZoneInfo, reset: time) -> date:
     return day
 
 
-def next_business_day(stored: date | None, candidate: date, clock_synced: bool, hub_day: date | None) -> date:
+def next_business_day(stored: date | None, candidate: date, clock_synced: bool, hub_day: date | None,
+                      live_hub_day: date | None = None) -> date:
     """The day a device should use now.
 
     stored: the device's persisted day (None on first start); candidate: what its own clock says;
-    hub_day: the newest `day` seen from the hub's retained messages, if any.
+    hub_day: the newest `day` seen from the hub's retained messages, if any; live_hub_day: the day of a
+    message the hub published just now (not a stored retained one). While the hub is live, its day is
+    the day — backwards too: the hub refuses events of any other day, whatever a device's clock says.
     """
+    if live_hub_day is not None:
+        return live_hub_day
     if stored is None:
         if hub_day is None:
             return candidate

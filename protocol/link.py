@@ -6,6 +6,12 @@ at boot is retried in the background (with backoff) instead of raising; a persis
 follows ESPHome: retained `device/{id}/status` with `online: true` and health on connect, a last will
 with `online: false`, and an explicit offline on clean shutdown. Handlers never crash the network
 thread: invalid payloads are logged, counted and dropped.
+
+Nothing from an earlier connection is sent again after a reconnect: paho would re-send its unconfirmed
+publishes *after* what the owner republishes on connect, so retained state would go backwards for a
+moment (docs/protocol.md §1 "Sessions"). Retained state is republished fresh by its owner, ticket events
+are re-sent by the kiosk's outbox, and a command is repeated only by its requester (same request id).
+Requests and answers are never taken from a retained message.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from protocol import topics
 from protocol.clock import Clock
@@ -34,7 +41,9 @@ log = logging.getLogger("wartemarke.link")
 
 Handler = Callable[[str, bytes], None]
 RequestHandler = Callable[[str, bytes, Properties | None], None]  # gets the MQTT v5 properties too
+StateHandler = Callable[[str, bytes, bool], None]  # also told whether the broker handed over a stored message
 HealthProvider = Callable[[], dict[str, Any]]
+Delivery = Callable[[mqtt.MQTTMessage], None]
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,7 @@ class MqttLink:
         self.availability = availability  # False: a diagnostic connection that must not touch the status
         self.status_topic = topics.device_status(office, device)
         self.connected = threading.Event()
-        self._subscriptions: list[tuple[str, Handler]] = []
-        self._request_handlers: list[tuple[str, RequestHandler]] = []
+        self._subscriptions: list[tuple[str, Delivery, bool]] = []  # filter, delivery, retain-as-published
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
@@ -121,20 +129,35 @@ class MqttLink:
 
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Register a handler; subscriptions are (re)made on every connect."""
-        with self._lock:
-            self._subscriptions.append((topic_filter, handler))
-            connected = self.connected.is_set()
-        if connected:
-            self._client.subscribe(topic_filter, qos=1)
+        self._add(topic_filter, lambda m: handler(m.topic, bytes(m.payload)))
+
+    def subscribe_state(self, topic_filter: str, handler: StateHandler) -> None:
+        """Like subscribe; the handler also learns whether the message is a retained one the broker handed
+        over on subscribing (stored, maybe old) rather than one published just now (the publisher is alive)."""
+        self._add(topic_filter, lambda m: handler(m.topic, bytes(m.payload), bool(m.retain)))
 
     def subscribe_requests(self, topic_filter: str, handler: RequestHandler) -> None:
-        """Like subscribe, for requests: the handler also gets the message's v5 properties (response
-        topic, correlation data)."""
+        """Like subscribe, for requests and answers: the handler also gets the message's v5 properties
+        (response topic, correlation data). A message published with the retain flag is never handed on
+        (dropped, logged and counted), so a retained command cannot run at any later subscription."""
+
+        def deliver(message: mqtt.MQTTMessage) -> None:
+            payload = bytes(message.payload)
+            if message.retain:
+                if payload:  # (an empty one only clears a retained message)
+                    raise InvalidMessage("published with the retain flag: requests are never retained, "
+                                         "so it is not executed")
+                return
+            handler(message.topic, payload, message.properties)
+
+        self._add(topic_filter, deliver, retain_as_published=True)
+
+    def _add(self, topic_filter: str, deliver: Delivery, retain_as_published: bool = False) -> None:
         with self._lock:
-            self._request_handlers.append((topic_filter, handler))
+            self._subscriptions.append((topic_filter, deliver, retain_as_published))
             connected = self.connected.is_set()
         if connected:
-            self._client.subscribe(topic_filter, qos=1)
+            self._client.subscribe(topic_filter, options=_options(retain_as_published))
 
     def on_connection_change(self, listener: Callable[[bool], None]) -> None:
         self._listeners.append(listener)
@@ -142,10 +165,16 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
                 properties: Properties | None = None) -> bool:
         """Hand a message to paho; False when not connected (the caller decides whether to retry)."""
+        return self.publish_tracked(topic, payload, qos, retain, properties) is not None
+
+    def publish_tracked(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                        properties: Properties | None = None) -> mqtt.MQTTMessageInfo | None:
+        """Like publish; the returned info's `is_published()` says when the broker has confirmed it. A
+        message not confirmed before the connection drops never is: publish it again after reconnecting."""
         if not self.connected.is_set():
-            return False
+            return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
 
     def publish_status(self) -> None:
         """Publish the retained online status with fresh health (call it when health changes)."""
@@ -190,13 +219,17 @@ class MqttLink:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        log.info("connected to broker (session present: %s)", flags.session_present)
+        stale = client.drop_out_messages()  # before anything new: see the module docstring
+        log.info("connected to broker (session present: %s)%s", flags.session_present,
+                 f"; {len(stale)} unconfirmed publish(es) of the last connection dropped" if stale else "")
         _no_delay(client)
         with self._lock:  # with subscribe(): a filter added now is either in this list or subscribed there
-            filters = [f for f, _ in self._subscriptions] + [f for f, _ in self._request_handlers]
+            filters: dict[str, bool] = {}
+            for topic_filter, _, as_published in self._subscriptions:
+                filters[topic_filter] = filters.get(topic_filter, False) or as_published
             self.connected.set()
-        for topic_filter in dict.fromkeys(filters):
-            client.subscribe(topic_filter, qos=1)
+        for topic_filter, as_published in filters.items():
+            client.subscribe(topic_filter, options=_options(as_published))
         if self.availability:
             client.publish(self.status_topic, self._status_payload(online=True), qos=1, retain=True)
         self._notify(True)
@@ -220,12 +253,10 @@ class MqttLink:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            handlers: list[Handler] = [h for f, h in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
-            handlers += [_with_properties(h, message.properties) for f, h in self._request_handlers
-                         if mqtt.topic_matches_sub(f, message.topic)]
-        for handler in handlers:
+            deliveries = [d for f, d, _ in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
+        for deliver in deliveries:
             try:
-                handler(message.topic, bytes(message.payload))
+                deliver(message)
             except InvalidMessage as exc:
                 self.invalid_messages += 1
                 log.warning("dropped invalid message on %s: %s", message.topic, exc)
@@ -234,8 +265,10 @@ class MqttLink:
                 log.exception("handler for %s failed; message dropped", message.topic)
 
 
-def _with_properties(handler: RequestHandler, properties: Properties | None) -> Handler:
-    return lambda topic, payload: handler(topic, payload, properties)
+def _options(retain_as_published: bool) -> SubscribeOptions:
+    """QoS 1; requests are subscribed with retain-as-published, so a live message still shows whether its
+    publisher set the retain flag (without it, the broker clears the flag on live deliveries)."""
+    return SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
 
 
 def response_properties(correlation: bytes | None) -> Properties:
@@ -246,10 +279,26 @@ def response_properties(correlation: bytes | None) -> Properties:
     return props
 
 
-def request_properties(response_topic: str, correlation: bytes) -> Properties:
+COMMAND_MAX_EXPIRY_S = 60  # the hub refuses a command that may wait at the broker longer than this
+ANSWER_MARGIN_S = 2  # a requester waits this much longer than its command may wait at the broker
+
+
+def command_expiry_s(timeout_s: float) -> int:
+    """The message expiry for a command whose requester waits `timeout_s` for the answer: short enough
+    that the hub, if it gets the command at all, answers before the requester gives up (for timeouts of
+    at least 3 s); the broker, not any clock of the requester's machine, enforces it."""
+    return max(1, min(COMMAND_MAX_EXPIRY_S, int(timeout_s) - ANSWER_MARGIN_S))
+
+
+def request_properties(response_topic: str, correlation: bytes, expiry_s: int | None = None) -> Properties:
+    """A request's properties. `expiry_s` (MQTT v5 message expiry): the broker discards the request if it
+    cannot hand it to the hub within that time — the requester must not wait for an answer any shorter
+    (`command_expiry_s`), so a command it gave up on is never executed later."""
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.ResponseTopic = response_topic
     props.CorrelationData = correlation
+    if expiry_s is not None:
+        props.MessageExpiryInterval = expiry_s
     return props
 
 

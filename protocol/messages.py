@@ -40,15 +40,20 @@ class TicketIssued:
     # The lowest seq still in the kiosk's outbox when it sent this: everything below was acknowledged by
     # a hub and deleted, so a hub restored from an older backup must not wait for it (docs/protocol.md §7).
     pending_from: int | None = None
+    # The kiosk restarted between allocating this number and learning the print's outcome: it may or may
+    # not have come out of the printer (docs/protocol.md §3.1). Sent only when true.
+    assumed_printed: bool = False
 
     type = "ticket.issued"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "type": self.type, "id": self.id, "token": self.token, "service": self.service,
             "number": self.number, "label": self.label, "issued_at": self.issued_at.isoformat(),
             "day": self.day.isoformat(), "device": self.device, "seq": self.seq,
         }
+        if self.assumed_printed:
+            data["assumed_printed"] = True
         return _with_pending_from(data, self.pending_from)
 
     @classmethod
@@ -60,6 +65,7 @@ class TicketIssued:
             label=f.text("label", LABEL_RE), issued_at=f.time("issued_at"),
             day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
             pending_from=f.opt_integer("pending_from", 1),
+            assumed_printed=f.flag("assumed_printed") if data.get("assumed_printed") is not None else False,
         )
 
 
@@ -123,9 +129,13 @@ class Ack:
     seq: int
     day: date
     last: dict[str, int] = field(default_factory=dict)
+    refused: int = 0  # this kiosk's events of another day that the hub refused on `day`; sent when > 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "day": self.day.isoformat(), "last": dict(self.last)}
+        data: dict[str, Any] = {"seq": self.seq, "day": self.day.isoformat(), "last": dict(self.last)}
+        if self.refused:
+            data["refused"] = self.refused
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ack:
@@ -137,7 +147,7 @@ class Ack:
                     or number < 0:
                 raise f.fail("last", f"has an invalid entry {service!r}: {number!r}")
             last[service] = number
-        return cls(seq=f.integer("seq"), day=f.day(), last=last)
+        return cls(seq=f.integer("seq"), day=f.day(), last=last, refused=f.opt_integer("refused") or 0)
 
 
 @dataclass(frozen=True)

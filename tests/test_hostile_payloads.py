@@ -34,7 +34,7 @@ from hub.config import load_hub_config
 from protocol import VERSION, topics
 from protocol.clock import SystemClock
 from protocol.fields import InvalidMessage, decode_object
-from protocol.link import BrokerSettings, MqttLink, request_properties
+from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueState
 from protocol.views import check_counter_state, check_history, check_ticket_view
 from tests.hub_harness import write_hub_config
@@ -172,7 +172,7 @@ def _office_command(link: MqttLink, office: str, body: dict[str, Any]) -> dict[s
 
     link.subscribe_requests(response, on_reply)
     link.publish(topics.office_command(office), json.dumps({"v": 1, **body}).encode(),
-                 properties=request_properties(response, uuid.uuid4().bytes))
+                 properties=request_properties(response, uuid.uuid4().bytes, command_expiry_s(10)))
     assert done.wait(10), "the hub did not answer"
     return answer
 

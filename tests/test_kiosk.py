@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import zxingcpp
@@ -136,19 +136,32 @@ def test_ticket_shows_queue_position_from_fresh_hub_state(kiosk, rec, tmp_path, 
     assert "Vor Ihnen: 7".encode("cp858") in printed_files(tmp_path)[0].read_bytes()
 
 
-def test_yesterdays_and_malformed_queue_state_are_ignored_with_a_log_line(kiosk, rec, tmp_path, topic_office,
+def test_yesterdays_and_malformed_queue_state_are_ignored_with_a_log_line(tmp_path, shared_broker, rec, topic_office,
                                                                          caplog):
+    from kiosk.config import load_kiosk_config
+    from protocol.businessday import local_business_day
+
     caplog.set_level(logging.INFO)
-    yesterday = date.fromordinal(kiosk_today(kiosk).toordinal() - 1)
+    path = write_config(tmp_path, shared_broker.port, topic_office)
+    settings = load_kiosk_config(path)
+    today = local_business_day(datetime.now(UTC), settings.timezone, settings.day_reset)  # synced, no live hub
+    yesterday = today - timedelta(days=1)
+    # Retained, handed over at subscribing: a hub's stored state, maybe old — not a live hub's day.
     rec.publish(topics.queue(topic_office), queue_payload(yesterday, issuing_a=False), retain=True)
-    rec.publish(topics.queue(topic_office), b'{"v":1,"day":"2026-13-01"}', retain=True)
-    rec.publish(topics.kiosk_ack(topic_office, "kiosk-1"), b"not json", retain=True)
-    rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"), lambda s: s.get("invalid_messages") == 2)
-    assert any("ignoring queue state of" in r.message for r in caplog.records)
-    assert any("dropped invalid message" in r.message for r in caplog.records)
-    press(kiosk, "A")  # yesterday's "not issuing" does not apply today
-    assert kiosk.wait_handled(1, 10)
-    assert printed_files(tmp_path)[0].name.endswith("-A001.escpos")
+    k = start_kiosk(path)
+    try:
+        assert k.ready.wait(10), "fresh kiosk did not start numbering"
+        rec.publish(topics.queue(topic_office), b'{"v":1,"day":"2026-13-01"}', retain=True)
+        rec.publish(topics.kiosk_ack(topic_office, "kiosk-1"), b"not json", retain=True)
+        rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"), lambda s: s.get("invalid_messages") == 2)
+        assert any("ignoring queue state of" in r.message for r in caplog.records)
+        assert any("dropped invalid message" in r.message for r in caplog.records)
+        assert kiosk_today(k) == today
+        press(k, "A")  # yesterday's "not issuing" does not apply today
+        assert k.wait_handled(1, 10)
+        assert printed_files(tmp_path)[0].name.endswith("-A001.escpos")
+    finally:
+        k.stop()
 
 
 def test_print_failure_voids_the_ticket_shows_the_fault_and_recovers(tmp_path, shared_broker, topic_office, rec):

@@ -14,7 +14,7 @@ from typing import Any
 from protocol import VERSION, topics
 from protocol.clock import Clock
 from protocol.fields import decode_object, encode_object
-from protocol.link import BrokerSettings, MqttLink, request_properties
+from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import CommandRequest
 from web.mirror import Mirror
 
@@ -63,7 +63,9 @@ class Bridge:
 
     async def command(self, office: str, counter: str | None, request: CommandRequest,
                       timeout_s: float = 5.0) -> dict[str, Any] | None:
-        """Send a counter (or, with counter None, an office) command; None when the hub does not answer."""
+        """Send a counter (or, with counter None, an office) command; None when the hub does not answer.
+        The command expires at the broker before `timeout_s` is over (`command_expiry_s`): one that
+        did not reach the hub in time is never executed later."""
         if counter is not None:
             topic = topics.counter_command(office, counter)
             response = f"{topics.office_root(office)}/counter/{counter}/response/{self.client_tag}"
@@ -74,7 +76,7 @@ class Bridge:
         future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self._pending[correlation] = future
         if not self.link.publish(topic, encode_object(request.to_dict()),
-                                 properties=request_properties(response, correlation)):
+                                 properties=request_properties(response, correlation, command_expiry_s(timeout_s))):
             self._pending.pop(correlation, None)
             return None
         try:

@@ -65,6 +65,12 @@ def _device_row(device_id: str, role: str, status: dict[str, Any], tz: str | Non
         notes.append(t("devices_stale", reason=status["stale"]))
     if role == "kiosk" and status.get("hub_reachable") is False:
         notes.append(t("devices_hub_unreachable"))
+    assumed = status.get("assumed_printed")
+    if role == "hub" and isinstance(assumed, list) and assumed:
+        notes.append(t("devices_assumed_printed", labels=", ".join(str(label) for label in assumed[-20:])))
+    refused = status.get("refused_events") if role == "hub" else status.get("hub_refused")
+    if isinstance(refused, int) and refused > 0:
+        notes.append(t("devices_refused", count=refused))
     outbox = status.get("outbox_pending")
     return {"id": device_id, "role": role,
             "online": bool(status.get("online")), "seen": _local_time(status.get("at"), tz),

@@ -167,5 +167,9 @@ T.update({
     "devices_no": {"de": "NEIN", "en": "NO"},
     "devices_stale": {"de": "Anzeige veraltet: {reason}", "en": "display stale: {reason}"},
     "devices_hub_unreachable": {"de": "Hub nicht erreichbar", "en": "hub unreachable"},
+    "devices_assumed_printed": {"de": "evtl. nicht gedruckt (Kiosk-Neustart beim Druck): {labels}",
+                                "en": "maybe not printed (kiosk restarted mid-print): {labels}"},
+    "devices_refused": {"de": "{count} Ticket(s) eines anderen Tages abgelehnt (Kiosk-Uhr prüfen)",
+                        "en": "{count} ticket(s) of another day refused (check the kiosk's clock)"},
     "devices_printer_offline": {"de": "Drucker offline", "en": "printer offline"},
 })

@@ -49,6 +49,7 @@ class Mirror:
     mqtt_connected: bool = False
     updates: int = 0
     _versions: dict[str, int] = field(default_factory=dict)  # office → count of changes, for caches
+    _days: dict[str, str] = field(default_factory=dict)  # office → its business day (from `queue`)
     invalid: int = 0
     _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
 
@@ -102,6 +103,10 @@ class Mirror:
             self._ticket(office, parts[4], data)
         elif kind in ("info", "queue", "calls", "history") and len(parts) == 4:
             setattr(mirror, kind, data)
+            if kind == "queue" and data is not None and isinstance(data.get("day"), str) \
+                    and self._days.get(office) != data["day"]:
+                self._days[office] = data["day"]
+                self._expire_before(office, data["day"])
             self.notify(("office", office), kind)
             self.notify(("offices",), office)
         elif kind == "counter" and len(parts) == 6 and parts[5] == "state":
@@ -110,6 +115,13 @@ class Mirror:
         elif kind == "device" and len(parts) == 6 and parts[5] == "status":
             self._set(mirror.devices, parts[4], data)
             self.notify(("devices", office), parts[4])
+
+    def _expire_before(self, office: str, day: str) -> None:
+        """The office's day moved on: its tickets of earlier days are gone, even if their clearing (an empty
+        retained message) never reached this replica — yesterday's links answer 404."""
+        old = [h for h, (o, view) in self.tickets.items() if o == office and str(view.get("day", day)) < day]
+        for token_hash in old:
+            self._ticket(office, token_hash, None)
 
     def _ticket(self, office: str, token_hash: str, data: dict[str, Any] | None) -> None:
         if data is None:
