@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.eta.evaluate import GOAL_RATIO, Comparison, DayResult, replay
+from bench.eta.evaluate import replay
+from bench.eta.report import GOAL_RATIO, Comparison, DayResult
 from bench.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
 from hub.engine import Handled, OfficeEngine
 from hub.estimate import (
@@ -356,7 +357,7 @@ def quiet(s: Scenario) -> bool:
 
 
 def test_tickets_issued_late_are_served_before_closing(days: list[DayResult]) -> None:
-    normal = [d for d in days if not is_overloaded(d.scenario.name)]
+    normal = [d for d in days if not d.scenario.overloaded]
     assert len(normal) == 21
     for d in normal:
         late = [o for o in d.outcomes if o.issued >= d.scenario.issue_until - 60.0]
@@ -377,7 +378,7 @@ def test_issuing_does_not_stop_while_capacity_remains(days: list[DayResult]) -> 
 
 
 def test_overloaded_days_stop_issuing(days: list[DayResult]) -> None:
-    over = [d for d in days if is_overloaded(d.scenario.name)]
+    over = [d for d in days if d.scenario.overloaded]
     assert len(over) == 3
     for d in over:
         assert d.not_issuing.get("A"), d.scenario.name
