@@ -7,8 +7,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from hub.estimate import availability, forecast
+from hub.engine import ToldWait
+from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.history import build_history
+from hub.priors import OfficePriors, priors_from_history
 from hub.runtime import Expired, OfficeRuntime
 from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
@@ -26,6 +28,7 @@ class OfficePublisher:
         self.office = runtime.office.id
         self._last: dict[str, bytes] = {}
         self._queue_at: datetime | None = None
+        self._priors: tuple[object, OfficePriors] | None = None  # (business day, the office's history)
 
     def reset(self) -> None:
         """After a (re)connect: the broker may have lost everything, so publish it all again."""
@@ -47,6 +50,25 @@ class OfficePublisher:
                 self._last.pop(topic, None)
         log.info("%s: cleared %d tracking topics of the last day", self.office, len(expired.token_hashes))
 
+    def _history_priors(self) -> OfficePriors:
+        """The estimate's priors from the office's daily aggregates, read once per business day."""
+        day = self.runtime.engine.day
+        if self._priors is None or self._priors[0] != day:
+            self._priors = (day, priors_from_history(self.runtime.store.daily_stats(self.office), day))
+        return self._priors[1]
+
+    def _record_told(self, fc: Forecast, now: datetime) -> None:
+        """What new tickets are told (hub/calibration.py checks it against their actual waits)."""
+        engine = self.runtime.engine
+        fresh: dict[str, ToldWait] = {}
+        for ticket in engine.waiting():
+            if ticket.id in engine.told:
+                continue
+            wait, spread = expected_wait_min(fc, ticket, now), wait_range_min(fc, ticket, now)
+            if wait is not None and spread is not None:
+                fresh[ticket.id] = ToldWait(ticket.service, wait, *spread)
+        self.runtime.told(fresh, now)
+
     def publish(self, now: datetime) -> None:
         engine = self.runtime.engine
         # What people are waiting to see first (displays, the clerk's screen), the forecast after.
@@ -55,7 +77,8 @@ class OfficePublisher:
             self._put(topics.counter_state(self.office, counter.id), counter_state(engine, counter.id))
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict())
-        fc = forecast(engine, now)
+        fc = forecast(engine, now, self._history_priors())
+        self._record_told(fc, now)
         issuing = availability(engine, fc, now)
         for service, (ok, reason) in issuing.items():
             if not ok and reason in ("capacity", "quota"):

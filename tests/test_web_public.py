@@ -27,6 +27,7 @@ from web.config import load_replica_config
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 ALLOWED_TICKET_FIELDS = {"office", "day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min",
+                         "wait_range_min",
                          "counter_name", "called_at", "recall", "grace_until"}
 
 

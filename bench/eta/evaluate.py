@@ -49,7 +49,7 @@ from bench.eta.hard_days import hard_scenarios
 from bench.eta.report import DayResult, Outcome, Report
 from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
 from hub.engine import OfficeEngine, TicketState
-from hub.estimate import Forecast, availability, expected_wait_min, forecast
+from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
 from protocol.messages import TicketIssued
 
@@ -245,13 +245,17 @@ class Replay:
                              label=arrival.id, issued_at=now, day=self.day, device="sim-kiosk", seq=number)
         assert self.engine.ingest(event, now)
         ticket = self.engine.tickets[ticket_id]
-        predicted = expected_wait_min(self._forecast(now), ticket, now)
+        fc = self._forecast(now)
+        predicted = expected_wait_min(fc, ticket, now)
+        told_range = wait_range_min(fc, ticket, now)
         to_close = max(self.s.open_minutes - minute, 0.0)
         self.outcomes[ticket_id] = Outcome(
             self.s.name, arrival.id, arrival.service, minute,
             ours=float(predicted) if predicted is not None else to_close, ours_none=predicted is None,
             baseline=ahead * self.true_mean / clerks, ahead=ahead,
-            service_baseline=same * self.s.true_means[arrival.service] / service_clerks)
+            service_baseline=same * self.s.true_means[arrival.service] / service_clerks,
+            low=None if told_range is None else float(told_range[0]),
+            high=None if told_range is None else float(told_range[1]))
         self.result.max_waiting = max(self.result.max_waiting, ahead + 1)
         for desk in self.desks.values():
             if desk.on_shift and desk.busy is None and self.engine.waiting():
