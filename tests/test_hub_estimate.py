@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.eta.evaluate import replay
-from bench.eta.report import GOAL_RATIO, Comparison, DayResult
+from bench.eta.evaluate import Replay, replay
+from bench.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
 from bench.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
+from hub.calibration import todays_calibration
 from hub.engine import Handled, OfficeEngine
 from hub.estimate import (
     Forecast,
@@ -390,6 +391,20 @@ def test_overloaded_days_stop_issuing(days: list[DayResult]) -> None:
         # What was issued was mostly served: few are closed out unserved.
         assert len(d.closed_unserved) <= 5, d.scenario.name
         assert len(d.closed_unserved) < sum(d.turned_away.values())
+
+
+def test_the_hubs_own_calibration_agrees_with_the_benchmark() -> None:
+    """hub/calibration.py, fed what the replay recorded like a hub does, gives the benchmark's figures."""
+    day = Replay(next(s for s in all_scenarios() if s.name == "monday-rush"))
+    result = day.run()
+    figures = todays_calibration(day.engine)["A"]
+    outcomes = [o for o in result.outcomes if o.service == "A" and o.actual is not None and not o.ours_none]
+    errors = Errors.of([(o.ours, o.actual) for o in outcomes if o.actual is not None])
+    assert figures.called == errors.n > 100
+    assert figures.median_abs_error_min == pytest.approx(errors.median_abs)
+    assert figures.bias_min == pytest.approx(errors.bias)
+    assert figures.late_share == pytest.approx(errors.late_share)
+    assert figures.called_before_share == pytest.approx(told_early_share(outcomes))
 
 
 def test_estimates_beat_the_munich_berlin_formula(days: list[DayResult]) -> None:

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from bench.eta.hard_days import hard_scenarios
 from bench.eta.report import DayResult, Outcome, Report
 from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
-from hub.engine import OfficeEngine, TicketState
+from hub.engine import OfficeEngine, TicketState, ToldWait
 from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
 from protocol.messages import TicketIssued
@@ -248,6 +248,8 @@ class Replay:
         fc = self._forecast(now)
         predicted = expected_wait_min(fc, ticket, now)
         told_range = wait_range_min(fc, ticket, now)
+        if predicted is not None and told_range is not None:  # as the hub records it (hub/publisher.py)
+            self.engine.record_told(ticket_id, ToldWait(arrival.service, predicted, *told_range))
         to_close = max(self.s.open_minutes - minute, 0.0)
         self.outcomes[ticket_id] = Outcome(
             self.s.name, arrival.id, arrival.service, minute,
