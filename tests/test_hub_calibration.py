@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -72,9 +73,9 @@ def test_the_told_waits_are_checked_on_metrics_and_survive_a_restart(tmp_path, s
         told_at_issue = wait_until(lambda: engine.told.get(events[0].id), what="A001's told wait on record")
         assert web.command("platz-1", "resume")["ok"] and web.command("platz-1", "next")["label"] == "A001"
 
-        def published() -> dict | None:
+        def published() -> dict[str, Any] | None:
             queue = web.mirror.office(topic_office).queue or {}
-            a = next((s for s in queue.get("services", []) if s["service"] == "A"), {})
+            a: dict[str, Any] = next((s for s in queue.get("services", []) if s["service"] == "A"), {})
             return a.get("calibration")
 
         figures = wait_until(published, what="the calibration in queue")
