@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = eta.evaluate(make(), title)
                 rows += bench_rows(report)
                 texts.append(report.text(args.markdown))
+                texts.append(eta.evaluate_with_history(report).goal_text(args.markdown))
             per_call, waiting = eta.forecast_runtime()
             rows.append(Row(f"forecast() per call, {waiting} tickets waiting", ms(per_call)))
             eta_text = "\n\n".join(texts)

@@ -51,6 +51,8 @@ from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
 from hub.engine import OfficeEngine, TicketState, ToldWait
 from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
+from hub.priors import OfficePriors, priors_from_history
+from hub.statistics import day_summary
 from protocol.messages import TicketIssued
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -116,8 +118,9 @@ class _Desk:
 class Replay:
     """One scenario day driven through a real engine."""
 
-    def __init__(self, s: Scenario) -> None:
+    def __init__(self, s: Scenario, priors: OfficePriors | None = None) -> None:
         self.s = s
+        self.priors = priors  # the office's history, as a hub passes it in (None: a hub's first day)
         self.office, self.day = office_for(s)
         self.engine = OfficeEngine(self.office, self.day)
         self.result = DayResult(s)
@@ -153,7 +156,7 @@ class Replay:
 
     def _forecast(self, now: datetime) -> Forecast:
         started = clock.perf_counter()
-        fc = forecast(self.engine, now)
+        fc = forecast(self.engine, now, self.priors)
         self.result.forecast_s += clock.perf_counter() - started
         self.result.forecast_calls += 1
         return fc
@@ -195,6 +198,8 @@ class Replay:
         if not self.events:
             assert all(t.state != TicketState.WAITING for t in self.engine.tickets.values())
         self.result.outcomes = list(self.outcomes.values())
+        if not self.events:
+            self.result.summary = day_summary(self.engine)
         return self.result
 
     def step(self, minute: float, kind: int, ref: str) -> None:
@@ -264,8 +269,8 @@ class Replay:
                 self._call(desk, minute, now)
 
 
-def replay(s: Scenario) -> DayResult:
-    return Replay(s).run()
+def replay(s: Scenario, priors: OfficePriors | None = None) -> DayResult:
+    return Replay(s, priors).run()
 
 
 # --- the sets of days and the runtime -------------------------------------------------------------
@@ -278,6 +283,22 @@ def evaluate(scenarios: Sequence[Scenario] | None = None, title: str = "committe
     started = clock.perf_counter()
     days = [replay(s) for s in (scenarios if scenarios is not None else all_scenarios())]
     return Report(title, days, clock.perf_counter() - started)
+
+
+def evaluate_with_history(report: Report) -> Report:
+    """The same days again, each with the office's history a hub would have kept: the day summaries
+    (hub/statistics.py) of the other days of the same kind (the "#2", "#3" seeds), as if they were the
+    same weekday one and two weeks before. Shows what the prior from the office's own weekday-and-hour
+    history (hub/priors.py) is worth against the configured one."""
+    started = clock.perf_counter()
+    summaries = {d.scenario.name: d.summary for d in report.days}
+    days = []
+    for d in report.days:
+        today = business_day(d.scenario)
+        others = [n for n in summaries if base_name(n) == base_name(d.scenario.name) and n != d.scenario.name]
+        history = {today - timedelta(weeks=k + 1): summaries[n] for k, n in enumerate(others)}
+        days.append(replay(d.scenario, priors_from_history(history, today)))
+    return Report(f"{report.title}, with history", days, clock.perf_counter() - started)
 
 
 def forecast_runtime(waiting: int = 100, repeats: int = 50) -> tuple[float, int]:
@@ -321,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         report = evaluate(scenarios, title)
         print(report.text(args.markdown))
+        print()
+        print(evaluate_with_history(report).goal_text(args.markdown))
         print()
         met = met and report.goal_met
     per_call, waiting = forecast_runtime()

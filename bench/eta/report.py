@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.eta.scenarios import Scenario
 from bench.stats import Row, median, percentile
@@ -70,6 +71,7 @@ class DayResult:
     forecast_calls: int = 0
     forecast_s: float = 0.0
     max_waiting: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)  # the day's statistics, as a hub keeps them
 
     @property
     def closed_unserved(self) -> list[Outcome]:
@@ -295,6 +297,11 @@ class Report:
             lines.append(f"range told (10 %–90 % quantiles): called before its low end {_pct(low)}, before the "
                          f"median {_pct(mid)}, after its high end {_pct(high)} (ideal 10 %, 50 %, 10 %)")
         return lines
+
+    def goal_text(self, markdown: bool = False) -> str:
+        """Only the per-service table of real waiting and the goal lines."""
+        return "\n".join([f"ETA, {self.title}: {len(self.days)} days, {len(self.outcomes)} tickets",
+                          table(GOAL_COLUMNS, self.goal_rows(), markdown), "", *self.goal_lines()])
 
     def text(self, markdown: bool = False) -> str:
         calls = sum(d.forecast_calls for d in self.days)
