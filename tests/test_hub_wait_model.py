@@ -209,10 +209,23 @@ def test_leaving_grows_with_the_wait_when_today_says_so() -> None:
         call_and_finish(day, 60.0, 250.0 + 2.0 * k, left=k % 2 == 0)
     model = leaving_model(day.engine)
     assert model.share(2.0) < 0.05
-    assert model.share(60.0) > 0.35
-    assert model.share(500.0) == model.share(60.0 + 120.0)  # beyond the bins: the last bin's share
+    assert model.share(60.0) > 0.3
+    assert model.share(120.0) > model.share(60.0)  # the longer the wait, the more have gone
+    assert model.share(500.0) == model.share(180.0)  # beyond three hours: the last bin's share
     flat = leaving_model(OfficeEngine(office(), DAY))
     assert all(s == pytest.approx(0.05) for s in flat.shares)  # nothing seen: the prior, flat
+
+
+def test_a_few_no_shows_after_long_waits_do_not_make_leaving_jump() -> None:
+    """An ordinary day (7 % no-shows whatever the wait): two of the few people called after an hour
+    were gone. That is no evidence of a hot day; an isotonic fit jumped to ~30 % on it."""
+    day = Day(office(counters=1))
+    day.cmd("platz-1", "resume", 0.0)
+    for k in range(60):
+        call_and_finish(day, 3.0, 5.0 * k, left=k % 14 == 0)
+    for k in range(7):
+        call_and_finish(day, 60.0, 400.0 + 2.0 * k, left=k < 2)
+    assert leaving_model(day.engine).share(60.0) < 0.2  # 2 of 7, shrunk to the short waits' share: ~17 %
 
 
 @settings(max_examples=60, deadline=None)
