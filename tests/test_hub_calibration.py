@@ -4,23 +4,17 @@ day's summary keeps them for `wartemarke-hub stats --calibration`."""
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub.calibration import calibration, todays_calibration
-from hub.cli import main as hub_main
 from hub.config import load_hub_config
 from hub.engine import OfficeEngine, ToldWait
-from hub.runtime import OfficeRuntime
-from hub.store import HubStore
-from protocol.clock import FakeClock
-from protocol.messages import CommandRequest, QueueState
-from protocol.topics import token_hash
+from protocol.messages import QueueState
 from tests.broker import free_port
 from tests.hub_harness import issued, write_hub_config
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
@@ -101,28 +95,3 @@ def test_the_told_waits_are_checked_on_metrics_and_survive_a_restart(tmp_path, s
         assert again.hub.runtimes[topic_office].engine.told == before  # replayed from the input log
     finally:
         again.stop()
-
-
-def test_stats_prints_a_days_calibration(tmp_path, capsys) -> None:
-    path = write_hub_config(tmp_path, 1883, "t-stats-cal")
-    config = load_hub_config(path)
-    store = HubStore(config.state_dir / "hub.sqlite3")
-    runtime = OfficeRuntime(config.offices[0], store)
-    clock = FakeClock(datetime(2026, 11, 24, 9, 0, tzinfo=BERLIN).astimezone(UTC))
-    runtime.start(clock.now())
-    day = runtime.engine.day
-    for n in (1, 2):
-        runtime.ticket(issued(day, f"A00{n}", n, at=clock.now()), clock.now())
-    first, second = (t.id for t in runtime.engine.waiting())
-    runtime.told({first: told(12, 8, 16), second: told(25, 18, 34)}, clock.now())
-    clock.advance(600)
-    runtime.counter_command("platz-1", CommandRequest("req-0001", "next"), clock.now())
-    clock.advance(24 * 3600)
-    runtime.tick(clock.now())
-    store.close()
-    assert hub_main(["stats", "--config", str(path), "--day", "2026-11-24", "--calibration", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    a = next(r for r in rows if r["service"] == "A")
-    assert (a["called"], a["median_abs_error_min"], a["bias_min"], a["called_before_share"]) == (1, 2.0, 2.0, 1.0)
-    assert a["late_share"] == 0.0 and a["below_range_share"] == 0.0
-    assert "token" not in json.dumps(rows) and token_hash("X" * 26) not in json.dumps(rows)

@@ -49,7 +49,7 @@ from bench.eta.scenarios import (
     _normal,
     _pick,
     base_name,
-    describe,
+    print_days,
     true_means,
 )
 
@@ -291,12 +291,7 @@ def fingerprint(scenarios: list[Scenario]) -> str:
 
 
 def main() -> None:
-    scenarios = hard_scenarios()
-    for s in scenarios:
-        print(describe(s))
-        print()
-    print(f"{len(scenarios)} days, {sum(len(s.arrivals) for s in scenarios)} tickets, "
-          f"fingerprint {fingerprint(scenarios)}")
+    print_days(hard_scenarios(), fingerprint, "days")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: Wall-clock minute of opening (8:00) — only for printing; scenario times are minutes since opening.
@@ -507,13 +508,17 @@ def describe(s: Scenario) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    scenarios = all_scenarios()
+def print_days(scenarios: list[Scenario], fingerprint_of: Callable[[list[Scenario]], str], noun: str) -> None:
+    """`describe()` of every day, then their count and fingerprint (the modules' `python -m`)."""
     for s in scenarios:
         print(describe(s))
         print()
-    print(f"{len(scenarios)} scenarios, {sum(len(s.arrivals) for s in scenarios)} tickets, "
-          f"fingerprint {fingerprint(scenarios)}")
+    print(f"{len(scenarios)} {noun}, {sum(len(s.arrivals) for s in scenarios)} tickets, "
+          f"fingerprint {fingerprint_of(scenarios)}")
+
+
+def main() -> None:
+    print_days(all_scenarios(), fingerprint, "scenarios")
 
 
 if __name__ == "__main__":
