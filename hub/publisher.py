@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from hub.engine import ToldWait
@@ -28,7 +28,7 @@ class OfficePublisher:
         self.office = runtime.office.id
         self._last: dict[str, bytes] = {}
         self._queue_at: datetime | None = None
-        self._priors: tuple[object, OfficePriors] | None = None  # (business day, the office's history)
+        self._priors: tuple[date, OfficePriors] | None = None  # (business day, the office's history)
 
     def reset(self) -> None:
         """After a (re)connect: the broker may have lost everything, so publish it all again."""

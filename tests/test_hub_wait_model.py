@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 from hub.absence import away_on_shift, back_in, pause_curve
 from hub.engine import Handled, OfficeEngine, Pause, TicketState
 from hub.estimate import forecast, wait_range_min
-from hub.handling import HandlingPrior, handling_model
+from hub.handling import HISTORY_WEIGHT, HandlingPrior, handling_model
 from hub.leaving import leaving_model
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
+from hub.priors import priors_from_history
 from hub.replay import Lane
+from hub.statistics import day_summary
 from hub.survival import Tail, kaplan_meier
 from protocol.messages import TicketIssued
 
@@ -328,3 +330,30 @@ def test_lane_quantiles_are_ordered_and_never_before_now(anchor_var: float, work
     median, low, high = lane.told(at_min, pool)
     assert 0.0 <= low <= median <= high
     assert median >= at_min - work / 2.0 - 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# the office's history as the prior
+
+
+def test_the_prior_from_the_offices_history() -> None:
+    day = Day(office(counters=1))
+    day.cmd("platz-1", "resume", 0.0)
+    for k in range(30):  # a past Tuesday: 9:00-12:00, general cases of 16 min
+        ticket = day.issue(60.0 + 6.0 * k)
+        day.cmd("platz-1", "next", 60.0 + 6.0 * k)
+        day.cmd("platz-1", "done", 60.0 + 6.0 * k + 16.0)
+        assert day.engine.tickets[ticket].state == TicketState.DONE
+    summary = day_summary(day.engine)
+    rows = [r for r in summary["handling_hours"] if r["service"] == "A"]
+    assert {r["hour"] for r in rows} == {9, 10, 11} and all(r["mean"] == pytest.approx(16.0) for r in rows)
+    today = DAY + timedelta(weeks=2)
+    priors = priors_from_history({DAY: summary, DAY + timedelta(weeks=1): summary}, today)
+    at_ten = priors.handling(today.weekday(), 10, "A")
+    assert at_ten is not None and at_ten.mean == pytest.approx(16.0) and at_ten.weight == HISTORY_WEIGHT
+    assert priors.handling(today.weekday(), 15, "A") is not None  # no cases at 15:00: that weekday's whole day
+    assert priors.handling(today.weekday(), 10, "P") is None  # too few pickups: the configured prior stands
+    assert priors_from_history({today: summary}, today).handling(today.weekday(), 10, "A") is None  # not yet history
+    fresh = OfficeEngine(day.engine.office, today)
+    assert handling_model(fresh, "A", prior=at_ten).mean == pytest.approx(16.0, rel=0.01)
+    assert handling_model(fresh, "A").mean == pytest.approx(10.0, rel=0.01)  # the configured 10 min
