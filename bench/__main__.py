@@ -4,8 +4,9 @@
 
 Parts (each in its own module): press-to-last-byte latency (kiosk_latency) and synced commits per
 ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size) — the
-`kiosk` part; the hub's wait estimates against the Munich/Berlin formula on the committed simulated
-office days (eta/evaluate.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
+`kiosk` part; the hub's wait estimates against the Munich/Berlin formula (per office and per service
+queue) on both sets of simulated office days, the committed ones and the hard days (eta/evaluate.py,
+eta/report.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
 memory beside headless Chromium, frame render time and wake-up counts (display_bench) — the `display`
 part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
 tracking page, against a public replica in its own process (web_bench) — the `web` part; a clerk's
@@ -34,6 +35,7 @@ from bench import (
     web_flood,
 )
 from bench.eta import evaluate as eta
+from bench.eta.report import bench_rows
 from bench.machine import machine_lines
 from bench.stats import Row, median, mib, ms, percentile, print_report, ratio, secs
 from tests.broker import Broker
@@ -192,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         if "kiosk" in parts:
             rows += _kiosk_rows(work, args, notes)
         if "eta" in parts:
-            print("[eta] wait estimates on the committed simulated office days …", flush=True)
-            report = eta.evaluate()
+            print("[eta] wait estimates on the simulated office days (committed and hard days) …", flush=True)
+            texts = []
+            for title, make in eta.SETS:
+                report = eta.evaluate(make(), title)
+                rows += bench_rows(report)
+                texts.append(report.text(args.markdown))
+                texts.append(eta.evaluate_with_history(report).goal_text(args.markdown))
             per_call, waiting = eta.forecast_runtime()
-            rows += eta.bench_rows(report, per_call, waiting)
-            eta_text = report.text(args.markdown)
+            rows.append(Row(f"forecast() per call, {waiting} tickets waiting", ms(per_call)))
+            eta_text = "\n\n".join(texts)
         if "hub" in parts:
             print("[hub] commands per second and next → calls latency through the broker …", flush=True)
             rows += hub_latency.run(directory=work, notes=notes)

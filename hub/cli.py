@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--day", type=date.fromisoformat, required=True)
     stats.add_argument("--office")
     stats.add_argument("--format", choices=("csv", "json"), default="csv")
+    stats.add_argument("--calibration", action="store_true",
+                       help="per service: the waits told at issue against the actual waits")
     backup = sub.add_parser("backup", help="an online copy of the hub's database")
     backup.add_argument("--config", type=Path, required=True)
     target = backup.add_mutually_exclusive_group(required=True)
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     store = HubStore(config.state_dir / "hub.sqlite3")
     try:
         if args.command == "stats":
-            return _stats(config, store, args.day, args.office, args.format)
+            return _stats(config, store, args.day, args.office, args.format, args.calibration)
         if args.command == "backup":
             out = args.out or _timestamped(args.out_dir)
             store.backup(out)
@@ -103,7 +105,7 @@ def _run(config: HubConfig) -> int:
     return 0
 
 
-def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt: str) -> int:
+def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt: str, calibration: bool) -> int:
     from hub.store import HubStore
 
     assert isinstance(store, HubStore)
@@ -113,6 +115,10 @@ def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt:
         summary = store.daily_stats(office_id, since=day).get(day)
         if summary is None:
             print(f"no statistics for {office_id} on {day} (days are summarised when they end)", file=sys.stderr)
+            continue
+        if calibration:
+            rows += [{"office": office_id, "day": day.isoformat(), "service": service, **figures}
+                     for service, figures in summary.get("calibration", {}).items()]
             continue
         for row in summary["hours"]:
             rows.append({"office": office_id, "day": day.isoformat(), **{k: v for k, v in row.items()

@@ -67,6 +67,7 @@ class Counter:
     seen: bool = False  # has sent a command today: a clerk is logged in
     current: str | None = None  # ticket id being served (state CALLED)
     last_active: datetime | None = None
+    paused_at: datetime | None = None  # when the current pause began (None: not paused)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,26 @@ class Handled:
     no_show: bool = False
 
 
+@dataclass(frozen=True)
+class Pause:
+    """A counter's pause that has ended, for the wait estimator (how long pauses are today)."""
+
+    counter: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ToldWait:
+    """What a ticket was told at issue: the median wait and its 10 %–90 % range (minutes), for the
+    hub's check of its own estimates (hub/calibration.py)."""
+
+    service: str
+    wait_min: float
+    low_min: float
+    high_min: float
+
+
 @dataclass
 class OfficeEngine:
     office: OfficeDef
@@ -117,6 +138,8 @@ class OfficeEngine:
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
     refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused
+    pauses: list[Pause] = field(default_factory=list)  # ended pauses of today, in order
+    told: dict[str, ToldWait] = field(default_factory=dict)  # ticket id → the wait told at issue
 
     def __post_init__(self) -> None:
         for counter in self.office.counters:
@@ -299,11 +322,15 @@ class OfficeEngine:
 
     def _pause(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
         self._finish_current(counter, now, TicketState.DONE)
+        if not counter.paused:
+            counter.paused_at = now
         counter.paused = True
         return CommandResult(True, counter=counter.id)
 
     def _resume(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
-        counter.paused = False
+        if counter.paused and counter.paused_at is not None:
+            self.pauses.append(Pause(counter.id, counter.paused_at, now))
+        counter.paused, counter.paused_at = False, None
         return CommandResult(True, counter=counter.id)
 
     def _office_op(self, op: str, args: dict[str, Any]) -> CommandResult:
@@ -324,6 +351,13 @@ class OfficeEngine:
                 self.closed_services.discard(service)
             return CommandResult(True, service=service)
         return CommandResult(False, f"unknown operation {op!r}")
+
+    def record_told(self, ticket_id: str, told: ToldWait) -> bool:
+        """Remember the wait a ticket was told when it was issued (the first record counts)."""
+        if ticket_id in self.told or ticket_id not in self.tickets:
+            return False
+        self.told[ticket_id] = told
+        return True
 
     def mark_sold_out(self, service: str, now: datetime) -> bool:
         """Record the first time today a service stopped issuing for lack of capacity or quota."""

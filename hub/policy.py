@@ -17,14 +17,19 @@ from hub.office import CounterDef
 
 def pick_service(counter: CounterDef, heads: Mapping[str, datetime], now: datetime) -> str | None:
     """The service whose head ticket (arrival time in `heads`) this counter calls next, if any."""
+    return pick_by_wait(counter, {s: (now - arrived).total_seconds() for s, arrived in heads.items()})
+
+
+def pick_by_wait(counter: CounterDef, waited_s: Mapping[str, float]) -> str | None:
+    """The same choice from how many seconds each service's head ticket has waited (the wait
+    estimate's replay counts time in minutes from now, not in datetimes)."""
     best: tuple[float, int] | None = None
     chosen: str | None = None
     for rank, service in enumerate(counter.services):
-        arrived = heads.get(service)
-        if arrived is None:
+        waited = waited_s.get(service)
+        if waited is None:
             continue
-        waited = max((now - arrived).total_seconds(), 0.0) + 1.0  # +1 s: a fresh ticket still counts
-        score = (waited * counter.weight(service), -rank)
+        score = ((max(waited, 0.0) + 1.0) * counter.weight(service), -rank)  # +1 s: a fresh ticket still counts
         if best is None or score > best:
             best, chosen = score, service
     return chosen

@@ -14,8 +14,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from hub.estimate import availability, forecast
+from hub.engine import ToldWait
+from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.history import build_history
+from hub.priors import OfficePriors, priors_from_history
 from hub.runtime import OfficeRuntime
 from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
@@ -35,6 +37,7 @@ class OfficePublisher:
         self._queue_at: datetime | None = None
         self._day: date | None = None
         self._clearing: dict[str, mqtt.MQTTMessageInfo] = {}  # token hash → the unconfirmed empty message
+        self._priors: tuple[date, OfficePriors] | None = None  # (business day, the office's history)
 
     def reset(self) -> None:
         """After a (re)connect: the broker may have lost everything, so publish it all again (the link
@@ -67,6 +70,25 @@ class OfficePublisher:
                     return  # not connected: after the reconnect
                 self._clearing[token_hash] = info
 
+    def _history_priors(self) -> OfficePriors:
+        """The estimate's priors from the office's daily aggregates, read once per business day."""
+        day = self.runtime.engine.day
+        if self._priors is None or self._priors[0] != day:
+            self._priors = (day, priors_from_history(self.runtime.store.daily_stats(self.office), day))
+        return self._priors[1]
+
+    def _record_told(self, fc: Forecast, now: datetime) -> None:
+        """What new tickets are told (hub/calibration.py checks it against their actual waits)."""
+        engine = self.runtime.engine
+        fresh: dict[str, ToldWait] = {}
+        for ticket in engine.waiting():
+            if ticket.id in engine.told:
+                continue
+            wait, spread = expected_wait_min(fc, ticket, now), wait_range_min(fc, ticket, now)
+            if wait is not None and spread is not None:
+                fresh[ticket.id] = ToldWait(ticket.service, wait, *spread)
+        self.runtime.told(fresh, now)
+
     def publish(self, now: datetime, ack_again: str | None = None) -> None:
         """Publish what changed. `ack_again`: a kiosk that re-sent an event gets its ack again even if
         unchanged — the one it was sent may have been lost on the way (docs/protocol.md §4)."""
@@ -84,7 +106,8 @@ class OfficePublisher:
             self._put(topics.counter_state(self.office, state["counter"]), state)
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
-        fc = forecast(engine, now)
+        fc = forecast(engine, now, self._history_priors())
+        self._record_told(fc, now)
         issuing = availability(engine, fc, now)
         for service, (ok, reason) in issuing.items():
             if not ok and reason in ("capacity", "quota"):

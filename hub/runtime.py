@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from hub.engine import CommandResult, OfficeEngine
+from hub.engine import CommandResult, OfficeEngine, ToldWait
 from hub.office import OfficeDef
 from hub.statistics import day_summary
 from hub.store import HubStore, Input
@@ -83,6 +83,8 @@ class OfficeRuntime:
             return self.engine.mark_sold_out(item.payload["service"], item.at)
         if item.kind == "refused":
             return self.engine.refuse(item.payload["id"], item.payload["device"])
+        if item.kind == "told":
+            return [self.engine.record_told(tid, ToldWait(*told)) for tid, told in item.payload["tickets"].items()]
         raise ValueError(f"unknown input kind {item.kind!r}")
 
     def ticket(self, event: TicketEvent, now: datetime) -> tuple[Ack, bool]:
@@ -153,6 +155,15 @@ class OfficeRuntime:
         """Remember (durably) when a service first ran out of tickets today, for the history."""
         if service not in self.engine.sold_out_at:
             item = Input("sold_out", now, {"service": service})
+            self.store.append(self.office.id, self.engine.day, item)
+            self._apply(item)
+
+    def told(self, waits: dict[str, ToldWait], now: datetime) -> None:
+        """Remember (durably) what new tickets were told, for the hub's check of its estimates."""
+        fresh = {tid: w for tid, w in waits.items() if tid not in self.engine.told}
+        if fresh:
+            item = Input("told", now, {"tickets": {tid: [w.service, w.wait_min, w.low_min, w.high_min]
+                                                   for tid, w in fresh.items()}})
             self.store.append(self.office.id, self.engine.day, item)
             self._apply(item)
 

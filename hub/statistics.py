@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
+from hub.calibration import todays_calibration
 from hub.engine import OfficeEngine, TicketState
 
 
@@ -41,9 +43,12 @@ def day_summary(engine: OfficeEngine) -> dict[str, Any]:
         if ticket.state == TicketState.CLOSED:
             bucket["closed"] += 1
     handling: dict[tuple[str, str], list[float]] = defaultdict(list)
+    by_hour: dict[tuple[str, int], list[float]] = defaultdict(list)  # the wait estimate's prior (hub/priors.py)
     for h in engine.handled:
         if not h.no_show:
             handling[(h.service, h.counter)].append(h.minutes)
+            started = (h.finished_at - timedelta(minutes=h.minutes)).astimezone(tz)
+            by_hour[(h.service, started.hour)].append(h.minutes)
     return {
         "day": engine.day.isoformat(),
         "weekday": engine.day.weekday(),
@@ -53,5 +58,9 @@ def day_summary(engine: OfficeEngine) -> dict[str, Any]:
                   for (s, hour), b in sorted(hours.items())],
         "handling": [{"service": s, "counter": c, "count": len(v), "minutes": _percentiles(v)}
                      for (s, c), v in sorted(handling.items())],
+        "handling_hours": [{"service": s, "hour": hour, "count": len(v), "mean": round(statistics.fmean(v), 2),
+                            **_percentiles(v)} for (s, hour), v in sorted(by_hour.items())],
         "sold_out": {s: t.isoformat() for s, t in sorted(engine.sold_out_at.items())},
+        # the told waits against the actual ones (hub/calibration.py)
+        "calibration": {s: c.message().to_dict() for s, c in sorted(todays_calibration(engine).items())},
     }

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS users (
 class Input:
     """One accepted input of an office's day, as stored and replayed."""
 
-    kind: str  # "ticket" | "counter" | "office" | "close_out"
+    kind: str  # "ticket" | "counter" | "office" | "close_out" | "sold_out" | "told"
     at: datetime
     payload: dict[str, Any]
 

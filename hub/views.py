@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.calibration import todays_calibration
 from hub.engine import OfficeEngine, Ticket, TicketState
-from hub.estimate import Forecast, expected_wait_min
+from hub.estimate import Forecast, expected_wait_min, wait_range_min
 from hub.office import OfficeDef
 from protocol.messages import Call, CallsState, QueueState, ServiceQueue
 
@@ -17,14 +18,21 @@ def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[boo
                 now: datetime) -> QueueState:
     office = engine.office
     open_now = office.is_open(engine.day, now)
+    checked = todays_calibration(engine)
     services = []
     for service in office.services:
         ok, reason = issuing[service.id]
         wait = fc.new_wait_min[service.id]
+        spread = fc.new_range_min.get(service.id)
+        told = None if wait is None else round(wait)
+        cal = checked.get(service.id)
         services.append(ServiceQueue(
             service=service.id, waiting=len(engine.waiting(service.id)),
-            expected_wait_min=None if wait is None else round(wait), issuing=ok, reason=reason,
-            ampel=office.ampel.level(wait, ok, open_now)))
+            expected_wait_min=told, issuing=ok, reason=reason,
+            ampel=office.ampel.level(wait, ok, open_now),
+            wait_range_min=None if told is None or spread is None else
+            (min(round(spread[0]), told), max(round(spread[1]), told)),
+            calibration=cal.message() if cal is not None and cal.called else None))
     return QueueState(day=engine.day, at=now, services=tuple(services))
 
 
@@ -46,6 +54,9 @@ def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetim
     if ticket.state == TicketState.WAITING:
         view["ahead"] = fc.ahead.get(ticket.id, 0)
         view["expected_wait_min"] = expected_wait_min(fc, ticket, now)
+        spread = wait_range_min(fc, ticket, now)
+        if spread is not None:
+            view["wait_range_min"] = list(spread)
     if ticket.state == TicketState.CALLED and ticket.counter is not None:
         counter = engine.office.counter(ticket.counter)
         view["counter"] = ticket.counter

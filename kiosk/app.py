@@ -30,6 +30,7 @@ from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
 from protocol.messages import Ack, QueueState, ServiceQueue, TicketIssued, TicketVoided
+from protocol.wait_range import shown_range
 
 log = logging.getLogger("wartemarke.kiosk")
 
@@ -303,6 +304,7 @@ class Kiosk:
             ahead=sq.waiting if sq else None, wait_min=sq.expected_wait_min if sq else None,
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
+            wait_range=shown_range(sq.wait_range_min) if sq else None,
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)

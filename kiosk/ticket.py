@@ -88,6 +88,7 @@ class TicketContent:
     wait_min: int | None
     tracking_url: str  # upper case, so the QR code can use alphanumeric mode
     short_url: str  # human-readable form, printed under the QR code
+    wait_range: tuple[int, int] | None = None  # shown instead of wait_min (protocol/wait_range.py)
 
 
 def label_size(label: str) -> int:
@@ -100,16 +101,19 @@ def format_when(when: datetime) -> str:
     return when.strftime(DATE_FORMAT)
 
 
-def waiting_lines(ahead: int | None, wait_min: int | None) -> tuple[str, str]:
-    """German and English wait line; a neutral pair when the hub's numbers are unknown."""
+def waiting_lines(ahead: int | None, wait_min: int | None,
+                  wait_range: tuple[int, int] | None = None) -> tuple[str, str]:
+    """German and English wait line; a neutral pair when the hub's numbers are unknown. A range is
+    printed with a plain hyphen (the printer's code page has no dash)."""
     if ahead is None or wait_min is None:
         return ("Wartezeit: siehe Anzeige im Wartebereich", "Waiting time: see the waiting room screens")
-    return (f"Vor Ihnen: {ahead} · ca. {wait_min} Min.", f"Ahead of you: {ahead} · approx. {wait_min} min")
+    wait = f"{wait_range[0]}-{wait_range[1]}" if wait_range is not None else str(wait_min)
+    return (f"Vor Ihnen: {ahead} · ca. {wait} Min.", f"Ahead of you: {ahead} · approx. {wait} min")
 
 
 def ticket_document(c: TicketContent) -> Document:
     """The numbered ticket a visitor takes from the kiosk."""
-    wait_de, wait_en = waiting_lines(c.ahead, c.wait_min)
+    wait_de, wait_en = waiting_lines(c.ahead, c.wait_min, c.wait_range)
     return Document(
         (
             Text(c.office_name, bold=True),

@@ -93,6 +93,14 @@ class Fields:
             return None
         return self.integer(name, minval, maxval)
 
+    def opt_number(self, name: str, minval: float, maxval: float) -> float | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not minval <= value <= maxval:
+            raise self.fail(name, f"must be a number in {minval:g}..{maxval:g}")
+        return float(value)
+
     def flag(self, name: str) -> bool:
         value = self._get(name)
         if not isinstance(value, bool):

@@ -17,6 +17,7 @@ from hub.app import Hub
 from hub.cli import main as hub_main
 from hub.config import load_hub_config
 from hub.counter_cli import main as counter_main
+from hub.engine import ToldWait
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
 from protocol import topics
@@ -60,6 +61,9 @@ def test_stats_of_a_finished_day_per_service_and_hour(tmp_path, capsys):
     day = runtime.engine.day
     for n in range(1, 4):
         runtime.ticket(issued(day, f"A00{n}", n, at=clock.now()), clock.now())
+    first, second, third = (t.id for t in runtime.engine.waiting())  # told at issue, as the publisher records it
+    runtime.told({first: ToldWait("A", 12, 8, 16), second: ToldWait("A", 25, 18, 34),
+                  third: ToldWait("A", 38, 27, 50)}, clock.now())
     clock.advance(600)
     runtime.counter_command("platz-1", CommandRequest("req-0001", "next"), clock.now())
     clock.advance(24 * 3600)
@@ -68,6 +72,13 @@ def test_stats_of_a_finished_day_per_service_and_hour(tmp_path, capsys):
     assert hub_main(["stats", "--config", str(path), "--day", "2026-11-24", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["service"], row["hour"], row["issued"], row["called"], row["wait_p50_min"]) == ("A", 9, 3, 1, 10.0)
+    # the waits told against the actual ones: A001 was told 12 min and called after 10
+    assert hub_main(["stats", "--config", str(path), "--day", "2026-11-24", "--calibration", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    a = next(r for r in rows if r["service"] == "A")
+    assert (a["called"], a["median_abs_error_min"], a["bias_min"], a["called_before_share"]) == (1, 2.0, 2.0, 1.0)
+    assert a["late_share"] == 0.0 and a["below_range_share"] == 0.0
+    assert "token" not in json.dumps(rows)
     assert hub_main(["stats", "--config", str(path), "--day", "2026-11-23"]) == 1
 
 

@@ -10,17 +10,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.eta.evaluate import GOAL_RATIO, Comparison, DayResult, replay
+from bench.eta.evaluate import Replay, replay
+from bench.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
 from bench.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
+from hub.calibration import todays_calibration
 from hub.engine import Handled, OfficeEngine
 from hub.estimate import (
     Forecast,
-    HandlingModel,
     availability,
     expected_wait_min,
     forecast,
-    mean_handling,
 )
+from hub.handling import handling_model, mean_handling
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
 from protocol.messages import TicketIssued
 
@@ -98,10 +99,10 @@ def test_handling_starts_at_the_prior_and_follows_today() -> None:
     assert mean_handling(engine, "P") == pytest.approx(3.0)
     for k in range(20):
         handled(engine, "A", 15.0, 10.0 + k)
-    assert 13.5 < mean_handling(engine, "A") < 15.5  # today's pace wins over the prior
+    assert 13.0 < mean_handling(engine, "A") < 15.0  # today's pace wins over the prior (worth 8 cases)
     assert mean_handling(engine, "P") == pytest.approx(3.0)  # other services are not affected
     handled(engine, "A", 1.5, 31.0, no_show=True)  # a no-show says nothing about handling times
-    assert 13.5 < mean_handling(engine, "A") < 15.5
+    assert 13.0 < mean_handling(engine, "A") < 15.0
 
 
 def test_one_forgotten_done_moves_the_estimate_little() -> None:
@@ -115,19 +116,21 @@ def test_one_forgotten_done_moves_the_estimate_little() -> None:
 def test_recent_handling_times_weigh_more() -> None:
     slow_late = OfficeEngine(office(), DAY)
     slow_early = OfficeEngine(office(), DAY)
-    for k in range(12):
-        handled(slow_late, "A", 8.0 if k < 6 else 16.0, 30.0 * k)
-        handled(slow_early, "A", 16.0 if k < 6 else 8.0, 30.0 * k)
-    assert mean_handling(slow_late, "A") > mean_handling(slow_early, "A") + 2.0
+    for k in range(24):
+        handled(slow_late, "A", 8.0 if k < 12 else 16.0, 15.0 * k)
+        handled(slow_early, "A", 16.0 if k < 12 else 8.0, 15.0 * k)
+    # both days' cases average 12 min; the recent half decides which side of it the model is on
+    assert mean_handling(slow_late, "A") > 12.0 > mean_handling(slow_early, "A") + 2.0
 
 
 def test_handling_model_remaining_time() -> None:
-    model = HandlingModel(10.0, 0.6)
-    assert model.remaining(0.0) == pytest.approx(10.0)
-    assert model.remaining(30.0) > model.remaining(10.0) > 3.0  # a long case is likely a long one
+    model = handling_model(OfficeEngine(office(), DAY), "A")  # the prior alone: 10 min on average
+    assert model.mean == pytest.approx(10.0, rel=0.15)
+    assert 6.0 < model.remaining(0.0) < 10.0  # the median of a right-skewed time is below its mean
+    assert model.remaining(30.0) > 3.0  # a case longer than any seen is not "any second now"
     assert model.still_busy(0.0, 0.0) == 1.0
     assert model.still_busy(5.0, 1000.0) < 1e-6
-    assert 0.0 < model.still_busy(20.0, 10.0) < 1.0
+    assert 0.0 < model.still_busy(9.0, 5.0) < 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,11 +269,12 @@ def test_a_paused_counter_comes_back_at_its_next_shift() -> None:
     day.cmd("platz-1", "pause", 240.0)  # lunch break
     day.issue("A", 245.0)
     assert day.waits(245.0)["A001"] == 25
-    # A pause in the middle of a shift: back after a typical pause (30 min).
+    # A pause in the middle of a shift: back after a pause as long as pauses are (before today has
+    # shown any: the prior's median, 15 min).
     day.cmd("platz-1", "resume", 270.0)
     day.cmd("platz-1", "pause", 300.0)
     fc = forecast(day.engine, at(301.0))
-    assert min(s for s in fc.start.values() if s is not None) == at(330.0)
+    assert min(s for s in fc.start.values() if s is not None) == at(315.0)
 
 
 def test_a_counter_not_logged_in_is_expected_at_its_shift_only_while_it_may_still_come() -> None:
@@ -356,13 +360,15 @@ def quiet(s: Scenario) -> bool:
 
 
 def test_tickets_issued_late_are_served_before_closing(days: list[DayResult]) -> None:
-    normal = [d for d in days if not is_overloaded(d.scenario.name)]
+    normal = [d for d in days if not d.scenario.overloaded]
     assert len(normal) == 21
     for d in normal:
         late = [o for o in d.outcomes if o.issued >= d.scenario.issue_until - 60.0]
         assert late, d.scenario.name
         assert sum(o.actual is None for o in late) <= 1, d.scenario.name
-        assert sum(d.turned_away.values()) <= 2, d.scenario.name
+        # at most the last few minutes before issuing stops (long-thursday#2: 3 people at 17:24-17:30,
+        # when the last ticket issued, at 17:22, was called at 17:51, after closing - margin)
+        assert sum(d.turned_away.values()) <= 3, d.scenario.name
     assert sum(len(d.closed_unserved) for d in normal) <= 2
 
 
@@ -377,7 +383,7 @@ def test_issuing_does_not_stop_while_capacity_remains(days: list[DayResult]) -> 
 
 
 def test_overloaded_days_stop_issuing(days: list[DayResult]) -> None:
-    over = [d for d in days if is_overloaded(d.scenario.name)]
+    over = [d for d in days if d.scenario.overloaded]
     assert len(over) == 3
     for d in over:
         assert d.not_issuing.get("A"), d.scenario.name
@@ -387,6 +393,20 @@ def test_overloaded_days_stop_issuing(days: list[DayResult]) -> None:
         # What was issued was mostly served: few are closed out unserved.
         assert len(d.closed_unserved) <= 5, d.scenario.name
         assert len(d.closed_unserved) < sum(d.turned_away.values())
+
+
+def test_the_hubs_own_calibration_agrees_with_the_benchmark() -> None:
+    """hub/calibration.py, fed what the replay recorded like a hub does, gives the benchmark's figures."""
+    day = Replay(next(s for s in all_scenarios() if s.name == "monday-rush"))
+    result = day.run()
+    figures = todays_calibration(day.engine)["A"]
+    outcomes = [o for o in result.outcomes if o.service == "A" and o.actual is not None and not o.ours_none]
+    errors = Errors.of([(o.ours, o.actual) for o in outcomes if o.actual is not None])
+    assert figures.called == errors.n > 100
+    assert figures.median_abs_error_min == pytest.approx(errors.median_abs)
+    assert figures.bias_min == pytest.approx(errors.bias)
+    assert figures.late_share == pytest.approx(errors.late_share)
+    assert figures.called_before_share == pytest.approx(told_early_share(outcomes))
 
 
 def test_estimates_beat_the_munich_berlin_formula(days: list[DayResult]) -> None:

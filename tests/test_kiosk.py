@@ -28,9 +28,10 @@ from tests.kiosk_harness import (
 from tests.test_ticket_render import native_qr_payloads
 
 
-def queue_payload(day: date, issuing_a: bool = True, waiting: int = 4, at: datetime | None = None) -> bytes:
+def queue_payload(day: date, issuing_a: bool = True, waiting: int = 4, at: datetime | None = None,
+                  wait_range: tuple[int, int] | None = None) -> bytes:
     services = (ServiceQueue("A", waiting, waiting * 5, issuing_a, None if issuing_a else "quota",
-                             "green" if issuing_a else "red"),
+                             "green" if issuing_a else "red", wait_range_min=wait_range),
                 ServiceQueue("P", 1, 3, True, None, "green"))
     return encode_object(QueueState(day=day, at=at or datetime.now(UTC), services=services).to_dict())
 
@@ -134,6 +135,18 @@ def test_ticket_shows_queue_position_from_fresh_hub_state(kiosk, rec, tmp_path, 
     press(kiosk, "A")
     assert kiosk.wait_handled(1, 10)
     assert "Vor Ihnen: 7".encode("cp858") in printed_files(tmp_path)[0].read_bytes()
+
+
+def test_ticket_prints_the_wait_as_a_range(kiosk, rec, tmp_path, topic_office):
+    mark = rec.mark()
+    rec.publish(topics.queue(topic_office), queue_payload(kiosk_today(kiosk), waiting=7, wait_range=(27, 41)),
+                retain=True)
+    rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"), lambda s: s.get("hub_reachable"), since=mark)
+    press(kiosk, "A")
+    assert kiosk.wait_handled(1, 10)
+    printed = printed_files(tmp_path)[0].read_bytes()
+    assert "Vor Ihnen: 7 · ca. 25-45 Min.".encode("cp858") in printed  # 27–41 rounded outwards to 5 min
+    assert b"approx. 25-45 min" in printed
 
 
 def test_yesterdays_and_malformed_queue_state_are_ignored_with_a_log_line(tmp_path, shared_broker, rec, topic_office,

@@ -31,8 +31,10 @@ from protocol.messages import (
     ServiceQueue,
     TicketIssued,
     TicketVoided,
+    WaitCalibration,
     ticket_event_from_dict,
 )
+from protocol.wait_range import shown_range
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RESET = time(4, 0)
@@ -359,7 +361,8 @@ def test_ack_round_trip() -> None:
 
 def test_queue_round_trip() -> None:
     msg = QueueState(day=DAY, at=datetime(2026, 3, 29, 7, 0, tzinfo=UTC), services=(
-        ServiceQueue(service="A", waiting=12, expected_wait_min=35, issuing=True, ampel="yellow"),
+        ServiceQueue(service="A", waiting=12, expected_wait_min=35, issuing=True, ampel="yellow",
+                     wait_range_min=(27, 46), calibration=WaitCalibration(41, 4.5, -1.2, 0.48, 0.05, 0.11)),
         ServiceQueue(service="P", waiting=0, expected_wait_min=None, issuing=False,
                      reason="no tickets left today", ampel="red"),
     ))
@@ -533,6 +536,12 @@ def queue_dict(**service_changes: Any) -> dict[str, Any]:
         ({"waiting": -1}, "waiting"),
         ({"expected_wait_min": "10"}, "expected_wait_min"),
         ({"service": "general"}, "service"),
+        ({"wait_range_min": [12, 8]}, "wait_range_min"),
+        ({"wait_range_min": [12, 18]}, "wait_range_min"),  # must contain the expected wait
+        ({"wait_range_min": [5, True]}, "wait_range_min"),
+        ({"wait_range_min": [5]}, "wait_range_min"),
+        ({"wait_range_min": "5-15"}, "wait_range_min"),
+        ({"calibration": [1]}, "calibration"),
     ],
 )
 def test_invalid_queue_service_names_field(changes: dict[str, Any], field: str) -> None:
@@ -549,6 +558,33 @@ def test_invalid_queue_names_field() -> None:
         QueueState.from_dict(mutate(queue_dict(), at="2026-03-29T09:00:00"))
     optional = QueueState.from_dict(queue_dict(expected_wait_min=None, reason=None))
     assert optional.services[0].expected_wait_min is None
+    assert optional.services[0].wait_range_min is None and optional.services[0].calibration is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"called": -1}, "called"),
+        ({"median_abs_error_min": -2}, "median_abs_error_min"),
+        ({"bias_min": "x"}, "bias_min"),
+        ({"called_before_share": 1.5}, "called_before_share"),
+        ({"late_share": True}, "late_share"),
+    ],
+)
+def test_invalid_queue_calibration_names_field(changes: dict[str, Any], field: str) -> None:
+    figures = {"called": 4, "median_abs_error_min": 3.5, "bias_min": -1.0, "called_before_share": 0.5,
+               "late_share": 0.0, "below_range_share": None}
+    assert QueueState.from_dict(queue_dict(calibration=figures)).services[0].calibration == WaitCalibration(
+        4, 3.5, -1.0, 0.5, 0.0, None)
+    with pytest.raises(InvalidMessage, match=rf"^queue\.services\[\]\.calibration: field '{field}' "):
+        QueueState.from_dict(wire(queue_dict(calibration=mutate(figures, **changes))))
+
+
+@pytest.mark.parametrize(("published", "shown"), [
+    ([27, 41], (25, 45)), ([20, 30], (20, 30)), ([3, 11], (3, 11)), ([10, 12], None), ([0, 0], None),
+    ([12, 8], None), (None, None), ("5-15", None), ([5, 15.5], None), ([-5, 10], None)])
+def test_the_range_shown_to_citizens(published: Any, shown: tuple[int, int] | None) -> None:
+    assert shown_range(published) == shown
 
 
 @pytest.mark.parametrize(

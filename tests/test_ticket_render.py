@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -118,6 +119,13 @@ def test_ticket_document_lists_the_content_in_order():
     assert isinstance(doc.blocks[-1], Cut)
     label = next(block for block in doc.blocks if isinstance(block, Text) and block.text == "A042")
     assert label.size == 4
+
+
+def test_a_wait_range_is_printed_with_a_plain_hyphen():
+    doc = ticket_document(dataclasses.replace(content(), wait_range=(10, 20)))
+    texts = [block.text for block in doc.blocks if isinstance(block, Text)]
+    assert "Vor Ihnen: 3 · ca. 10-20 Min." in texts and "Ahead of you: 3 · approx. 10-20 min" in texts
+    assert "Vor Ihnen: 3 · ca. 10-20 Min.".encode("cp858") in escpos_bytes(doc)  # the code page has no dash
 
 
 @pytest.mark.parametrize(("ahead", "wait_min"), [(None, None), (3, None), (None, 12)])

@@ -21,6 +21,7 @@ import pytest
 from protocol import topics
 from protocol.clock import SystemClock
 from protocol.fields import encode_object
+from protocol.wait_range import shown_range
 from tests.broker import free_port
 from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
 from web.app import WebServer
@@ -28,6 +29,7 @@ from web.config import load_replica_config
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 ALLOWED_TICKET_FIELDS = {"office", "day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min",
+                         "wait_range_min",
                          "counter_name", "called_at", "recall", "grace_until"}
 
 
@@ -202,6 +204,25 @@ def test_the_ampel_shows_the_office_and_changes_live(web):
         update = stream.wait_for(lambda data: data["id"] == web.office and "1 wartend" in data["html"])
     assert "Bürgerbüro Test" in update["html"] and "0 wartend" in update["html"]  # P still has nobody
     assert "1 wartend" in get(f"{web.url}/").text
+
+
+def test_the_tracking_page_and_the_ampel_give_the_wait_as_a_range(web):
+    """Issue 14: the hub's 10 %–90 % range, shown as "ca. 25–40 Min." (rounded outwards to 5 min)."""
+    events = [web.issue("A") for _ in range(9)]  # three counters: the ninth waits for two rounds of cases
+    view = get(f"{web.url}/api/v1/tickets/{events[-1].token}").json()
+    low, high = view["wait_range_min"]
+    assert low <= view["expected_wait_min"] <= high and high - low >= 5
+    spread = shown_range([low, high])
+    assert spread is not None and spread[0] <= low and spread[1] >= high and spread[1] % 5 == 0
+    page = get(f"{web.url}/t/{events[-1].token}").text
+    assert f"Voraussichtlich noch ca. {spread[0]}–{spread[1]} Minuten" in page
+    english = get(f"{web.url}/t/{events[-1].token}?lang=en").text
+    assert f"Expected wait: approx. {spread[0]}–{spread[1]} minutes" in english
+    queue = wait_until(lambda: next(s for s in get(f"{web.url}/api/v1/offices").json()["offices"][0]["services"]
+                                    if s["id"] == "A" and s["waiting"] == 9), what="nine waiting in the open data")
+    ampel_range = shown_range(queue["wait_range_min"])
+    assert ampel_range is not None
+    assert f"ca. {ampel_range[0]}–{ampel_range[1]} Min." in get(f"{web.url}/").text
 
 
 def test_the_offices_api_is_open_to_other_sites_and_cacheable(web):

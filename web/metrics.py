@@ -54,7 +54,8 @@ async def metrics(request: web.Request) -> web.Response:
             waits += sample("wartemarke_expected_wait_minutes", service, s.get("expected_wait_min"))
         if office.calls:
             calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.get("seq", 0))
-    return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)) + "\n",
+    return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)
+                                      + calibration_metrics(request)) + "\n",
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -96,4 +97,29 @@ def device_metrics(request: web.Request) -> list[str]:
     for name, (kind, samples) in families.items():
         out.append(f"# TYPE {name} {kind}")
         out.extend(samples)
+    return out
+
+
+#: The hub's check of its own wait estimates, today per service (`queue.services[].calibration`).
+CALIBRATION = (("called", "wartemarke_eta_called_tickets"),
+               ("median_abs_error_min", "wartemarke_eta_median_abs_error_minutes"),
+               ("bias_min", "wartemarke_eta_bias_minutes"),
+               ("called_before_share", "wartemarke_eta_called_before_told_ratio"),
+               ("late_share", "wartemarke_eta_late_ratio"),
+               ("below_range_share", "wartemarke_eta_called_below_range_ratio"))
+
+
+def calibration_metrics(request: web.Request) -> list[str]:
+    """Today's told waits against the actual ones, per office and service (hub/calibration.py)."""
+    mirror = request.app[MIRROR]
+    families: dict[str, list[str]] = {name: [] for _, name in CALIBRATION}
+    for office_id in request.app[SETTINGS].offices:
+        for s in (mirror.office(office_id).queue or {}).get("services", []):
+            figures = s.get("calibration") or {}
+            service = labels(office=office_id, service=s.get("service"))
+            for key, name in CALIBRATION:
+                families[name] += sample(name, service, figures.get(key))
+    out: list[str] = []
+    for name, samples in families.items():
+        out += [f"# TYPE {name} gauge", *samples]
     return out

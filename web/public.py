@@ -138,8 +138,8 @@ async def tracking_api(request: web.Request) -> web.Response:
     if found is None:
         return await tracking_api_unknown(request)
     office, view = found
-    allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "counter_name",
-               "called_at", "recall", "grace_until")
+    allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "wait_range_min",
+               "counter_name", "called_at", "recall", "grace_until")
     return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
                              headers={"Cache-Control": "no-store"})
 
@@ -154,8 +154,9 @@ def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str,
     info, queue = mirror.info or {}, mirror.queue or {}
     names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
     services = [{"id": s["service"], "name": names.get(s["service"], s["service"]), "waiting": s.get("waiting", 0),
-                 "expected_wait_min": s.get("expected_wait_min"), "issuing": s.get("issuing", True),
-                 "reason": s.get("reason"), "ampel": s.get("ampel", "closed")} for s in queue.get("services", [])]
+                 "expected_wait_min": s.get("expected_wait_min"), "wait_range_min": s.get("wait_range_min"),
+                 "issuing": s.get("issuing", True), "reason": s.get("reason"), "ampel": s.get("ampel", "closed")}
+                for s in queue.get("services", [])]
     is_open = any(s["ampel"] != "closed" for s in services)
     return {"id": office_id, "name": info.get("name", office_id), "open": is_open, "day": queue.get("day"),
             "updated_at": queue.get("at"), "services": services}

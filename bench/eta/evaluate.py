@@ -1,9 +1,12 @@
-"""The `eta` benchmark: replay every committed office day (bench/eta/scenarios.py) through a real
-`OfficeEngine` and compare, for every ticket, the wait predicted at issue with the actual wait —
-for our estimator (hub/estimate.py) and, in the same run on the same tickets, for the estimator the
-Munich/Berlin system (ZMS) uses: people ahead × mean handling time ÷ clerks logged in.
+"""The `eta` benchmark: replay every simulated office day of both sets — the 24 committed days
+(bench/eta/scenarios.py) and the hard days (bench/eta/hard_days.py) — through a real `OfficeEngine`
+and compare, for every ticket, the wait predicted at issue with the actual wait — for our estimator
+(hub/estimate.py) and, in the same run on the same tickets, for the estimator the Munich/Berlin system
+(ZMS) uses: people ahead × mean handling time ÷ clerks logged in, once as ZMS does it (one queue per
+office) and once per service queue (people ahead in the same service × that service's mean ÷ clerks
+serving it: the fairer formula). The report is bench/eta/report.py.
 
-    .venv/bin/python -m bench.eta.evaluate [--markdown] [--scenario NAME ...]
+    .venv/bin/python -m bench.eta.evaluate [--markdown] [--set committed|hard] [--scenario NAME ...]
 
 The simulation is discrete-event; the engine only ever sees what a hub would see (tickets issued,
 clerks' commands, each with its time):
@@ -17,7 +20,8 @@ clerks' commands, each with its time):
   first and pauses then (a clerk does not walk away mid-service); a clerk who overruns into the next
   interval simply carries on;
 - a called ticket frees its counter after its true handling minutes (`done`) or, for a person who
-  left, after the scenario's no-show cost (`no_show`); a free counter in an open interval calls
+  left (a no-show of the day, or on the hard days someone called later than their patience), after
+  the scenario's no-show cost (`no_show`); a free counter in an open interval calls
   `next`; counters idle with nobody waiting try again when the next ticket arrives;
 - closing time: `close_out` (tickets still waiting are closed out unserved — reported separately,
   not in the error statistics); counters finish the tickets they are serving.
@@ -37,15 +41,18 @@ import math
 import sys
 import time as clock
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name, is_overloaded
-from bench.stats import Row, median, percentile
-from hub.engine import OfficeEngine, TicketState
-from hub.estimate import Forecast, availability, expected_wait_min, forecast
+from bench.eta.hard_days import hard_scenarios
+from bench.eta.report import DayResult, Outcome, Report
+from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
+from hub.engine import OfficeEngine, TicketState, ToldWait
+from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
+from hub.priors import OfficePriors, priors_from_history
+from hub.statistics import day_summary
 from protocol.messages import TicketIssued
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -55,9 +62,6 @@ OPENING = time(8, 0)
 MONDAY, TUESDAY, THURSDAY = date(2025, 3, 10), date(2025, 3, 11), date(2025, 3, 13)
 FAST_LANE_WEIGHT = 3.0  # counters serving A and P favour P like deploy/examples/hub.toml
 TICK_MIN = 5.0
-LATE_MIN = 10.0  # told a wait longer than the real one by more than this: comes back too late
-WAITED_MIN = 10.0  # a sub-table without the many tickets called at once (both estimators say 0 for those)
-GOAL_RATIO = 0.70  # at least 30 % lower median absolute error than the baseline
 TOKEN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # 26 characters of the token alphabet; the engine only hashes it
 NAMES = {"A": ("Allgemeine Anliegen", "General concerns"), "P": ("Abholung Ausweis / Pass", "ID card pickup"),
          "K": ("Kfz-Angelegenheiten", "Vehicle matters")}
@@ -84,52 +88,17 @@ def office_for(s: Scenario) -> tuple[OfficeDef, date]:
     def intervals(spans: Sequence[tuple[float, float]]) -> tuple[Interval, ...]:
         return tuple((clock_time(a), clock_time(b)) for a, b in spans)
 
-    services = tuple(ServiceDef(sid, *NAMES.get(sid, (sid, sid)), prior_handling_min=prior)
-                     for sid, prior in s.services.items())
+    services = tuple(ServiceDef(sid, *NAMES.get(sid, (sid, sid)), prior_handling_min=prior,
+                                daily_quota=s.quotas.get(sid)) for sid, prior in s.services.items())
     counters = tuple(
         CounterDef(c.id, c.id.replace("platz-", "Platz "), c.services,
                    weights={"P": FAST_LANE_WEIGHT} if {"A", "P"} <= set(c.services) else {},
-                   hours={day.weekday(): intervals(c.open_intervals)})
+                   hours={day.weekday(): intervals(c.planned)})
         for c in s.counters)
     office = OfficeDef(id="sim-office", name=f"Simulated {s.name}", timezone=ZONE, day_reset=time(4, 0),
                        hours={day.weekday(): intervals([(0.0, s.open_minutes)])}, services=services,
                        counters=counters, no_show_cost_min=s.no_show_cost)
     return office, day
-
-
-@dataclass
-class Outcome:
-    """One issued ticket: what both estimators predicted at issue and what happened."""
-
-    scenario: str
-    id: str
-    service: str
-    issued: float  # minute since opening
-    ours: float  # predicted wait, minutes (a "not before closing" forecast counts as the time to closing)
-    ours_none: bool
-    baseline: float
-    ahead: int  # tickets waiting in the office when it was issued (the baseline's people ahead)
-    actual: float | None = None  # None: closed out unserved
-    no_show: bool = False
-
-
-@dataclass
-class DayResult:
-    scenario: Scenario
-    outcomes: list[Outcome] = field(default_factory=list)
-    turned_away: dict[str, int] = field(default_factory=dict)
-    not_issuing: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)  # service → spans
-    forecast_calls: int = 0
-    forecast_s: float = 0.0
-    max_waiting: int = 0
-
-    @property
-    def closed_unserved(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.actual is None]
-
-    @property
-    def served(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.actual is not None]
 
 
 # Event kinds in the order they are applied at the same minute.
@@ -149,8 +118,9 @@ class _Desk:
 class Replay:
     """One scenario day driven through a real engine."""
 
-    def __init__(self, s: Scenario) -> None:
+    def __init__(self, s: Scenario, priors: OfficePriors | None = None) -> None:
         self.s = s
+        self.priors = priors  # the office's history, as a hub passes it in (None: a hub's first day)
         self.office, self.day = office_for(s)
         self.engine = OfficeEngine(self.office, self.day)
         self.result = DayResult(s)
@@ -162,6 +132,7 @@ class Replay:
         self.requests = 0
         served = [a.handling for a in s.arrivals if not a.no_show]
         self.true_mean = math.fsum(served) / len(served)  # all services: ZMS has one queue per office
+        self.left: set[str] = set()  # tickets whose holder had gone when called
         self.issuing = {sid: True for sid in s.services}
         for c in s.counters:
             for begin, end in c.open_intervals:
@@ -185,7 +156,7 @@ class Replay:
 
     def _forecast(self, now: datetime) -> Forecast:
         started = clock.perf_counter()
-        fc = forecast(self.engine, now)
+        fc = forecast(self.engine, now, self.priors)
         self.result.forecast_s += clock.perf_counter() - started
         self.result.forecast_calls += 1
         return fc
@@ -214,8 +185,10 @@ class Replay:
         outcome = self.outcomes[ticket_id]
         assert ticket.called_at is not None
         outcome.actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
-        outcome.no_show = arrival.no_show
-        self._push(minute + (self.s.no_show_cost if arrival.no_show else arrival.handling), FINISH, desk.id)
+        outcome.no_show = arrival.no_show or (arrival.patience is not None and outcome.actual > arrival.patience)
+        if outcome.no_show:
+            self.left.add(ticket_id)
+        self._push(minute + (self.s.no_show_cost if outcome.no_show else arrival.handling), FINISH, desk.id)
 
     def run(self, until: float = math.inf) -> DayResult:
         """Replay the day (or its events up to minute `until`, to look at the state then)."""
@@ -225,6 +198,8 @@ class Replay:
         if not self.events:
             assert all(t.state != TicketState.WAITING for t in self.engine.tickets.values())
         self.result.outcomes = list(self.outcomes.values())
+        if not self.events:
+            self.result.summary = day_summary(self.engine)
         return self.result
 
     def step(self, minute: float, kind: int, ref: str) -> None:
@@ -252,7 +227,7 @@ class Replay:
             else:  # FINISH
                 ticket_id = desk.busy
                 assert ticket_id is not None
-                self._command(desk.id, "no_show" if self.arrivals[ticket_id].no_show else "done", now)
+                self._command(desk.id, "no_show" if ticket_id in self.left else "done", now)
                 desk.busy = None
                 if desk.on_shift and not self.engine.closed_out:
                     self._call(desk, minute, now)
@@ -266,229 +241,64 @@ class Replay:
             return
         ahead = len(self.engine.waiting())
         clerks = len(self.engine.present_counters()) or len(self.s.counters)
+        same = len(self.engine.waiting(arrival.service))
+        serving = [c.id for c in self.s.counters if arrival.service in c.services]
+        present = set(self.engine.present_counters())
+        service_clerks = sum(c in present for c in serving) or len(serving)
         number = int(arrival.id[1:])
         event = TicketIssued(id=ticket_id, token=TOKEN, service=arrival.service, number=number,
                              label=arrival.id, issued_at=now, day=self.day, device="sim-kiosk", seq=number)
         assert self.engine.ingest(event, now)
         ticket = self.engine.tickets[ticket_id]
-        predicted = expected_wait_min(self._forecast(now), ticket, now)
+        fc = self._forecast(now)
+        predicted = expected_wait_min(fc, ticket, now)
+        told_range = wait_range_min(fc, ticket, now)
+        if predicted is not None and told_range is not None:  # as the hub records it (hub/publisher.py)
+            self.engine.record_told(ticket_id, ToldWait(arrival.service, predicted, *told_range))
         to_close = max(self.s.open_minutes - minute, 0.0)
         self.outcomes[ticket_id] = Outcome(
             self.s.name, arrival.id, arrival.service, minute,
             ours=float(predicted) if predicted is not None else to_close, ours_none=predicted is None,
-            baseline=ahead * self.true_mean / clerks, ahead=ahead)
+            baseline=ahead * self.true_mean / clerks, ahead=ahead,
+            service_baseline=same * self.s.true_means[arrival.service] / service_clerks,
+            low=None if told_range is None else float(told_range[0]),
+            high=None if told_range is None else float(told_range[1]))
         self.result.max_waiting = max(self.result.max_waiting, ahead + 1)
         for desk in self.desks.values():
             if desk.on_shift and desk.busy is None and self.engine.waiting():
                 self._call(desk, minute, now)
 
 
-def replay(s: Scenario) -> DayResult:
-    return Replay(s).run()
+def replay(s: Scenario, priors: OfficePriors | None = None) -> DayResult:
+    return Replay(s, priors).run()
 
 
-# --- statistics and report ------------------------------------------------------------------------------
+# --- the sets of days and the runtime -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Errors:
-    n: int
-    median_abs: float
-    p90_abs: float
-    bias: float  # mean of predicted − actual
-    late_share: float  # predicted − actual > LATE_MIN
-
-    @classmethod
-    def of(cls, pairs: Sequence[tuple[float, float]]) -> Errors:
-        errors = [p - a for p, a in pairs]
-        absolute = [abs(e) for e in errors]
-        return cls(len(errors), median(absolute), percentile(absolute, 90),
-                   math.fsum(errors) / len(errors) if errors else math.nan,
-                   sum(e > LATE_MIN for e in errors) / len(errors) if errors else math.nan)
+SETS = (("committed days", all_scenarios), ("hard days", hard_scenarios))
 
 
-@dataclass(frozen=True)
-class Comparison:
-    ours: Errors
-    baseline: Errors
-
-    @classmethod
-    def of(cls, outcomes: Sequence[Outcome]) -> Comparison:
-        served = [o for o in outcomes if o.actual is not None]
-        return cls(Errors.of([(o.ours, o.actual) for o in served if o.actual is not None]),
-                   Errors.of([(o.baseline, o.actual) for o in served if o.actual is not None]))
-
-    @property
-    def ratio(self) -> float:
-        return self.ours.median_abs / self.baseline.median_abs if self.baseline.median_abs else math.nan
-
-    @property
-    def goal_met(self) -> bool:
-        return self.ratio <= GOAL_RATIO and self.ours.late_share <= self.baseline.late_share
-
-
-def _fmt(e: Errors) -> list[str]:
-    return [f"{e.median_abs:.1f}", f"{e.p90_abs:.1f}", f"{e.bias:+.1f}", f"{100 * e.late_share:.1f} %"]
-
-
-def _ratio(c: Comparison) -> str:
-    return f"{c.ratio:.2f}" if not math.isnan(c.ratio) else "-"
-
-
-COLUMNS = ["", "n", "ours median abs", "p90 abs", "bias", "late >10", "ZMS median abs", "p90 abs", "bias",
-           "late >10", "ours/ZMS median"]
-
-
-def _row(what: str, c: Comparison) -> list[str]:
-    return [what, str(c.ours.n), *_fmt(c.ours), *_fmt(c.baseline), _ratio(c)]
-
-
-def _table(rows: list[list[str]], markdown: bool) -> str:
-    cells = [COLUMNS, *rows]
-    if markdown:
-        out = ["| " + " | ".join(cells[0]) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
-        out += ["| " + " | ".join([("↳ " + r[0].strip()) if r[0].startswith("  ") else r[0], *r[1:]]) + " |"
-                for r in rows]
-        return "\n".join(out)
-    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-             for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-@dataclass
-class Report:
-    days: list[DayResult]
-    seconds: float
-
-    @property
-    def outcomes(self) -> list[Outcome]:
-        return [o for d in self.days for o in d.outcomes]
-
-    @property
-    def overall(self) -> Comparison:
-        return Comparison.of(self.outcomes)
-
-    def service_ids(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for d in self.days:
-            seen.update(dict.fromkeys(d.scenario.services))
-        return list(seen)
-
-    def summary_rows(self) -> list[list[str]]:
-        rows = [_row("all tickets", self.overall)]
-        for sid in self.service_ids():
-            rows.append(_row(f"  service {sid}", Comparison.of([o for o in self.outcomes if o.service == sid])))
-        waited = [o for o in self.outcomes if o.actual is not None and o.actual >= WAITED_MIN]
-        rows.append(_row(f"  actually waited ≥ {WAITED_MIN:.0f} min", Comparison.of(waited)))
-        normal = [o for d in self.days if not is_overloaded(d.scenario.name) for o in d.outcomes]
-        rows.append(_row("  not overloaded days", Comparison.of(normal)))
-        over = [o for d in self.days if is_overloaded(d.scenario.name) for o in d.outcomes]
-        rows.append(_row("  overloaded days", Comparison.of(over)))
-        return rows
-
-    def scenario_rows(self) -> list[list[str]]:
-        return [_row(d.scenario.name, Comparison.of(d.outcomes)) for d in self.days]
-
-    def availability_lines(self) -> list[str]:
-        lines = []
-        for d in self.days:
-            issued = len(d.outcomes)
-            away = sum(d.turned_away.values())
-            closed = len(d.closed_unserved)
-            spans = []
-            for sid, found in d.not_issuing.items():
-                for a, b in found:
-                    end = "close" if b is None else _clock(b)
-                    spans.append(f"{sid} {_clock(a)}–{end}")
-            flag = " [overloaded]" if is_overloaded(d.scenario.name) else ""
-            lines.append(f"{d.scenario.name}{flag}: issued {issued}, turned away {away}"
-                         + (f" ({', '.join(f'{k} {v}' for k, v in sorted(d.turned_away.items()))})" if away else "")
-                         + f", closed out unserved {closed}, most waiting {d.max_waiting}"
-                         + (f"; not issuing {'; '.join(spans)}" if spans else ""))
-        return lines
-
-    def text(self, markdown: bool = False) -> str:
-        overall = self.overall
-        total_away = sum(sum(d.turned_away.values()) for d in self.days)
-        total_closed = sum(len(d.closed_unserved) for d in self.days)
-        calls = sum(d.forecast_calls for d in self.days)
-        per_call = sum(d.forecast_s for d in self.days) / calls if calls else math.nan
-        none = sum(o.ours_none for o in self.outcomes)
-        out = [
-            f"ETA: {len(self.days)} simulated office days, {len(self.outcomes)} tickets issued, "
-            f"{sum(o.actual is not None for o in self.outcomes)} called "
-            f"({sum(o.no_show for o in self.outcomes)} of them no-shows), {total_closed} closed out unserved, "
-            f"{total_away} turned away (not issuing)",
-            "errors in minutes, predicted at issue − actual wait (abs: absolute error; late >10: share told "
-            "a wait more than 10 min longer than the real one); ZMS = people ahead × the day's true mean handling "
-            "÷ clerks logged in",
-            "",
-            _table(self.summary_rows(), markdown),
-            "",
-            f"median |error| ours/ZMS: {overall.ratio:.2f} (goal ≤ {GOAL_RATIO:.2f}); late-returners ours "
-            f"{100 * overall.ours.late_share:.1f} % vs ZMS {100 * overall.baseline.late_share:.1f} % → "
-            + ("goal met" if overall.goal_met else "GOAL MISSED"),
-            "",
-            "per scenario:",
-            _table(self.scenario_rows(), markdown),
-            "",
-            "availability (issuing) per day:",
-            *(("* " if markdown else "  ") + line for line in self.availability_lines()),
-            "",
-            f"called before the told time (told ≥ 5 min): ours {100 * told_early_share(self.outcomes):.0f} %, "
-            f"ZMS {100 * told_early_share(self.outcomes, baseline=True):.0f} % (a median forecast: about half)",
-            f"forecast(): {calls} calls, {per_call * 1000:.2f} ms per call on average; "
-            f"{none} tickets were forecast 'not before closing'; replay took {self.seconds:.1f} s",
-        ]
-        return "\n".join(out)
-
-
-def _clock(minute: float) -> str:
-    m = round(8 * 60 + minute)
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
-def evaluate(scenarios: Sequence[Scenario] | None = None) -> Report:
+def evaluate(scenarios: Sequence[Scenario] | None = None, title: str = "committed days") -> Report:
     started = clock.perf_counter()
     days = [replay(s) for s in (scenarios if scenarios is not None else all_scenarios())]
-    return Report(days, clock.perf_counter() - started)
+    return Report(title, days, clock.perf_counter() - started)
 
 
-def told_early_share(outcomes: Sequence[Outcome], baseline: bool = False) -> float:
-    """Share of called tickets told a wait of 5+ min that were called before the told time (a median
-    forecast should say about half)."""
-    told = [(o.baseline if baseline else o.ours, o.actual) for o in outcomes if o.actual is not None]
-    told = [(p, a) for p, a in told if a is not None and p >= 5.0]
-    return sum(a < p for p, a in told) / len(told) if told else math.nan
-
-
-def bench_rows(report: Report, per_call_s: float, waiting: int) -> list[Row]:
-    """The `eta` lines of `make bench`'s summary table."""
-    c = report.overall
-    rows = [
-        Row(f"ETA median |error|, all {c.ours.n} called tickets", f"{c.ours.median_abs:.1f} min",
-            f"ZMS {c.baseline.median_abs:.1f} min", f"{c.ratio:.2f}×", f"≤ {GOAL_RATIO:.2f}×",
-            c.ratio <= GOAL_RATIO),
-        Row("  ETA told > 10 min too long (late-returners)", f"{100 * c.ours.late_share:.1f} %",
-            f"ZMS {100 * c.baseline.late_share:.1f} %", "", "≤ ZMS", c.ours.late_share <= c.baseline.late_share),
-        Row("  ETA p90 |error| / bias (predicted − actual)", f"{c.ours.p90_abs:.1f} / {c.ours.bias:+.1f} min",
-            f"ZMS {c.baseline.p90_abs:.1f} / {c.baseline.bias:+.1f} min"),
-    ]
-    for sid in report.service_ids():
-        s = Comparison.of([o for o in report.outcomes if o.service == sid])
-        rows.append(Row(f"  ETA service {sid}: median |error| / late-returners",
-                        f"{s.ours.median_abs:.1f} min / {100 * s.ours.late_share:.1f} %",
-                        f"ZMS {s.baseline.median_abs:.1f} min / {100 * s.baseline.late_share:.1f} %",
-                        f"{s.ratio:.2f}×" if not math.isnan(s.ratio) else "-"))
-    rows += [
-        Row("  ETA issued / turned away / closed out unserved",
-            f"{len(report.outcomes)} / {sum(sum(d.turned_away.values()) for d in report.days)} / "
-            f"{sum(len(d.closed_unserved) for d in report.days)}"),
-        Row(f"forecast() per call, {waiting} tickets waiting", f"{per_call_s * 1000:.2f} ms"),
-    ]
-    return rows
+def evaluate_with_history(report: Report) -> Report:
+    """The same days again, each with the office's history a hub would have kept: the day summaries
+    (hub/statistics.py) of the other days of the same kind (the "#2", "#3" seeds), as if they were the
+    same weekday one and two weeks before. Shows what the prior from the office's own weekday-and-hour
+    history (hub/priors.py) is worth against the configured one."""
+    started = clock.perf_counter()
+    summaries = {d.scenario.name: d.summary for d in report.days}
+    days = []
+    for d in report.days:
+        today = business_day(d.scenario)
+        others = [n for n in summaries if base_name(n) == base_name(d.scenario.name) and n != d.scenario.name]
+        history = {today - timedelta(weeks=k + 1): summaries[n] for k, n in enumerate(others)}
+        days.append(replay(d.scenario, priors_from_history(history, today)))
+    return Report(f"{report.title}, with history", days, clock.perf_counter() - started)
 
 
 def forecast_runtime(waiting: int = 100, repeats: int = 50) -> tuple[float, int]:
@@ -518,16 +328,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eta.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
+    parser.add_argument("--set", choices=("committed", "hard"), action="append", help="only this set of days")
     parser.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
     args = parser.parse_args(argv)
-    scenarios = all_scenarios()
-    if args.scenario:
-        scenarios = [s for s in scenarios if s.name in args.scenario]
-    report = evaluate(scenarios)
-    print(report.text(args.markdown))
+    met = True
+    for title, make in SETS:
+        if args.set and title.split()[0] not in args.set:
+            continue
+        scenarios = make()
+        if args.scenario:
+            scenarios = [s for s in scenarios if s.name in args.scenario]
+        if not scenarios:
+            continue
+        report = evaluate(scenarios, title)
+        print(report.text(args.markdown))
+        print()
+        print(evaluate_with_history(report).goal_text(args.markdown))
+        print()
+        met = met and report.goal_met
     per_call, waiting = forecast_runtime()
     print(f"forecast() with {waiting} tickets waiting: {per_call * 1000:.2f} ms per call")
-    return 0 if report.overall.goal_met else 1
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

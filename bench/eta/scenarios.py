@@ -46,7 +46,8 @@ import itertools
 import json
 import math
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 #: Wall-clock minute of opening (8:00) — only for printing; scenario times are minutes since opening.
 OPENS_AT_CLOCK = 8 * 60
@@ -59,6 +60,14 @@ class CounterPlan:
     id: str  # slug, e.g. "platz-1"
     services: tuple[str, ...]  # served services in priority order, e.g. ("A", "P"); ("P",) = pickup counter
     open_intervals: tuple[tuple[float, float], ...]  # [start, end) minutes; gaps are breaks; sorted
+    # The shifts the office's roster (the hub's config) states, when they differ from when a clerk is
+    # actually logged in (an unplanned stop, a clerk gone home sick); None: the same as open_intervals.
+    roster: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def planned(self) -> tuple[tuple[float, float], ...]:
+        """The shifts a hub config would state for this counter."""
+        return self.roster if self.roster is not None else self.open_intervals
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class Arrival:
     service: str
     handling: float  # true handling minutes if served
     no_show: bool  # left before being called: calling costs the counter `no_show_cost` minutes
+    # Minutes this person waits before giving up and leaving (decided by the replay: called later than
+    # this, they are a no-show); None: stays however long it takes.
+    patience: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,9 @@ class Scenario:
     no_show_cost: float  # minutes a counter loses calling a no-show
     counters: tuple[CounterPlan, ...]
     arrivals: tuple[Arrival, ...]  # sorted by t
+    quotas: dict[str, int] = field(default_factory=dict)  # daily ticket quota per service (config)
+    description: str = ""
+    overloaded: bool = False  # offered work exceeds capacity on purpose (the office would stop issuing)
 
 
 Knots = tuple[tuple[float, float], ...]
@@ -315,20 +330,20 @@ def _cut(intervals: tuple[tuple[float, float], ...], start: float, end: float) -
     return tuple(out)
 
 
-def _arrival_times(rng: random.Random, spec: _Spec, until: float) -> list[float]:
-    """Non-homogeneous Poisson arrivals on [0, until) by thinning, scaled to `expected_tickets`."""
+def _arrival_times(rng: random.Random, rate: Knots, expected: float, until: float) -> list[float]:
+    """Non-homogeneous Poisson arrivals on [0, until) by thinning, scaled to `expected` tickets."""
     step = 0.5
     steps = int(until / step)
-    weight = sum(_interp(spec.rate, (i + 0.5) * step) for i in range(steps)) * step
-    scale = spec.expected_tickets / weight
-    lam_max = max(w for _, w in spec.rate) * scale
+    weight = sum(_interp(rate, (i + 0.5) * step) for i in range(steps)) * step
+    scale = expected / weight
+    lam_max = max(w for _, w in rate) * scale
     times: list[float] = []
     t = 0.0
     while True:
         t += -math.log(1.0 - rng.random()) / lam_max
         if t >= until:
             return times
-        if rng.random() * lam_max < _interp(spec.rate, t) * scale:
+        if rng.random() * lam_max < _interp(rate, t) * scale:
             r = round(t, 3)
             if r < until:
                 times.append(r)
@@ -359,7 +374,7 @@ def generate(name: str, seed: int) -> Scenario:
 
     arrivals: list[Arrival] = []
     numbers: dict[str, int] = {}
-    for t in _arrival_times(rng, spec, issue_until):
+    for t in _arrival_times(rng, spec.rate, spec.expected_tickets, issue_until):
         service = _pick(rng, spec.mix)
         pace = _interp(spec.pace, min(t + spec.pace_lag, spec.open_minutes))
         handling = round(max(0.5, _lognormal(rng, spec.means[service] * pace, spec.sigmas[service])), 3)
@@ -377,6 +392,8 @@ def generate(name: str, seed: int) -> Scenario:
         no_show_cost=spec.no_show_cost,
         counters=tuple(counters),
         arrivals=tuple(arrivals),
+        description=spec.description,
+        overloaded=spec.overloaded,
     )
 
 
@@ -459,11 +476,11 @@ def describe(s: Scenario) -> str:
     for a in s.arrivals:
         per_service[a.service] = per_service.get(a.service, 0) + 1
     no_shows = sum(a.no_show for a in s.arrivals)
-    tag = " [OVERLOADED]" if is_overloaded(s.name) else ""
+    tag = " [OVERLOADED]" if s.overloaded else ""
     lines = [
         f"{s.name} (seed {s.seed}){tag}: open {_clock(0)}-{_clock(s.open_minutes)}, tickets until "
         f"{_clock(s.issue_until)}, no-show cost {s.no_show_cost:g} min",
-        f"  {description(s.name)}",
+        f"  {s.description}",
         f"  tickets: {len(s.arrivals)} ("
         + ", ".join(f"{k} {per_service.get(k, 0)}" for k in s.services)
         + f"), no-shows {no_shows} ({100.0 * no_shows / max(1, len(s.arrivals)):.1f} %)",
@@ -471,9 +488,17 @@ def describe(s: Scenario) -> str:
         + ", ".join(f"{k} {s.services[k]:.1f} → {s.true_means[k]:.1f} min" for k in s.services),
         "  counters:",
     ]
+    if s.quotas:
+        lines.insert(3, "  daily quota: " + ", ".join(f"{k} {v}" for k, v in sorted(s.quotas.items())))
+    patient = [a.patience for a in s.arrivals if a.patience is not None]
+    if patient:
+        lines.insert(3, f"  {len(patient)} tickets leave when their wait exceeds their patience (median "
+                        f"{sorted(patient)[len(patient) // 2]:.0f} min)")
     for c in s.counters:
         shifts = " ".join(f"{_clock(a)}-{_clock(b)}" for a, b in c.open_intervals)
-        lines.append(f"    {c.id:<8} [{','.join(c.services)}] {shifts}")
+        roster = "" if c.roster is None else " (roster: " + " ".join(f"{_clock(a)}-{_clock(b)}"
+                                                                     for a, b in c.roster) + ")"
+        lines.append(f"    {c.id:<8} [{','.join(c.services)}] {shifts}{roster}")
     lines.append("  hour   tickets  offered min  capacity min  load")
     for h in hourly_load(s):
         lines.append(f"  {_clock(h.start)}  {h.tickets:7d}  {h.offered:11.0f}  {h.capacity:12.0f}  {h.load:4.2f}")
@@ -483,13 +508,17 @@ def describe(s: Scenario) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    scenarios = all_scenarios()
+def print_days(scenarios: list[Scenario], fingerprint_of: Callable[[list[Scenario]], str], noun: str) -> None:
+    """`describe()` of every day, then their count and fingerprint (the modules' `python -m`)."""
     for s in scenarios:
         print(describe(s))
         print()
-    print(f"{len(scenarios)} scenarios, {sum(len(s.arrivals) for s in scenarios)} tickets, "
-          f"fingerprint {fingerprint(scenarios)}")
+    print(f"{len(scenarios)} {noun}, {sum(len(s.arrivals) for s in scenarios)} tickets, "
+          f"fingerprint {fingerprint_of(scenarios)}")
+
+
+def main() -> None:
+    print_days(all_scenarios(), fingerprint, "scenarios")
 
 
 if __name__ == "__main__":
