@@ -64,8 +64,8 @@ from typing import Any
 
 from bench.machine import machine_lines
 from bench.stats import Row, median, ms, percentile, print_report, ratio
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.fields import decode_object, encode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from tests.broker import Broker, _die_with_parent

@@ -78,8 +78,8 @@ from typing import IO, Any
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
 from bench.stats import Row, median, ms, percentile, print_report, ratio
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings, MqttLink
 from tests.broker import _die_with_parent, free_port

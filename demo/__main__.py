@@ -24,8 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from hub.counter_cli import send_command
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CallsState, CommandRequest, TicketIssued, ticket_event_from_dict

@@ -28,12 +28,12 @@ from display.fonts import FontBook
 from display.layout import board_layout
 from display.render import FLASH_S, Renderer, View
 from display.sound import Announcement, Announcer
+from process.clock import Clock
+from process.systemd import Notifier, Watchdog
 from protocol import VERSION, topics
-from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
 from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
-from protocol.systemd import Notifier, Watchdog
 
 log = logging.getLogger("wartemarke.display")
 FLASH_STEP_S = 0.25

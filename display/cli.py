@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from display.config import DisplayConfig, load_display_config
-from protocol.clock import SystemClock
-from protocol.process import add_check_config_command, default_log_level, load_config, report_valid, setup_logging
+from process.clock import SystemClock
+from process.startup import add_check_config_command, default_log_level, load_config, report_valid, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:

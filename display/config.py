@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol.config import ConfigSection, load_toml
-from protocol.fields import SERVICE_RE
+from process.config import ConfigSection, load_toml
+from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 
 VIDEO_DRIVERS = ("kmsdrm", "window", "dummy")
@@ -61,8 +61,8 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         raise screen.error("orientation", f"{orientation} does not match the size {width}×{height}")
     return DisplayConfig(
         path=path,
-        office=d.get_slug("office"),
-        device=d.get_slug("device"),
+        office=d.get_str("office", check=slug_problem),
+        device=d.get_str("device", check=slug_problem),
         services=services,
         counters=tuple(d.get_str_list("counters", [])),
         video_driver=screen.get_str("video_driver", "kmsdrm", choices=VIDEO_DRIVERS),

@@ -17,8 +17,8 @@ from hub.config import HubConfig
 from hub.publisher import OfficePublisher
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
+from process.clock import Clock
 from protocol import VERSION, topics
-from protocol.clock import Clock
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import COMMAND_MAX_EXPIRY_S, MqttLink, response_properties
 from protocol.messages import COMMAND_OPS, OFFICE_OPS, CommandRequest, ticket_event_from_dict

@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 
 from hub.config import HubConfig, load_hub_config
-from protocol.clock import SystemClock
-from protocol.process import (
+from process.clock import SystemClock
+from process.startup import (
     add_check_config_command,
     default_log_level,
     load_config,
@@ -20,7 +20,7 @@ from protocol.process import (
     setup_logging,
     wait_for_stop,
 )
-from protocol.systemd import Notifier, Watchdog
+from process.systemd import Notifier, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """The hub's configuration: the offices it serves, each with hours, services and counters.
 
-Validated like the kiosk's (protocol/config.py): unknown keys and bad values stop the hub at start-up
+Validated like the kiosk's (process/config.py): unknown keys and bad values stop the hub at start-up
 with the file and the dotted key named.
 """
 
@@ -13,10 +13,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.office import AmpelBands, CounterDef, Interval, OfficeDef, ServiceDef
+from process.config import ConfigSection, load_toml
 from protocol.businessday import ResetTimeError, check_reset_time
-from protocol.config import ConfigSection, load_toml
-from protocol.fields import SERVICE_RE
+from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
+from protocol.text import human_text
 from web.config import WebSettings, read_web_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,7 +54,7 @@ def load_hub_config(path: Path) -> HubConfig:
         _check_own_account(web_section, broker, web)
     config = HubConfig(
         path=path,
-        device=hub.get_slug("device", "hub"),
+        device=hub.get_str("device", "hub", check=slug_problem),
         state_dir=state_dir if state_dir.is_absolute() else (path.parent / state_dir).resolve(),
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
         broker=broker,
@@ -86,8 +87,8 @@ def _read_office(section: ConfigSection) -> OfficeDef:
     ampel = section.get_section("ampel", required=False)
     green = ampel.get_float("green_max_min", 30.0, minval=1, maxval=600)
     return OfficeDef(
-        id=section.get_slug("id"),
-        name=section.get_text("name", max_len=120),
+        id=section.get_str("id", check=slug_problem),
+        name=section.get_str("name", check=human_text(120)),
         timezone=_read_zone(section),
         day_reset=_read_reset(section),
         hours=_read_hours(section.get_section("hours")),
@@ -146,8 +147,8 @@ def _read_service(section: ConfigSection) -> ServiceDef:
         raise section.error("id", f"must be 1–3 capital letters (the label prefix); got {service_id!r}")
     return ServiceDef(
         id=service_id,
-        name_de=section.get_text("name_de", max_len=120),
-        name_en=section.get_text("name_en", max_len=120),
+        name_de=section.get_str("name_de", check=human_text(120)),
+        name_en=section.get_str("name_en", check=human_text(120)),
         prior_handling_min=section.get_float("prior_handling_min", minval=0.5, maxval=240),
         daily_quota=section.get_int("daily_quota", None, minval=1, maxval=100000),
     )
@@ -161,8 +162,8 @@ def _read_counter(section: ConfigSection, service_ids: set[str]) -> CounterDef:
     weights_section = section.get_section("weights", required=False)
     weights = {s: weights_section.get_float(s, minval=0.01, maxval=100) for s in services if weights_section.has(s)}
     return CounterDef(
-        id=section.get_slug("id"),
-        name=section.get_text("name", max_len=80),
+        id=section.get_str("id", check=slug_problem),
+        name=section.get_str("name", check=human_text(80)),
         services=services,
         weights=weights,
         hours=_read_hours(section.get_section("hours")) if section.has("hours") else None,

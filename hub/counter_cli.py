@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import load_hub_config
+from process.clock import SystemClock
+from process.startup import load_config
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import MqttLink, command_expiry_s, request_properties
 from protocol.messages import TICKET_ID_RE, CommandRequest
-from protocol.process import load_config
 
 
 def send_command(link: MqttLink, office: str, counter: str, request: CommandRequest,

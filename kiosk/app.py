@@ -24,9 +24,9 @@ from kiosk.printer import PaperState, PrinterFault, PrinterStatus, TicketPrinter
 from kiosk.store import Allocation, KioskStore
 from kiosk.ticket import Document, TicketContent, no_tickets_slip, status_document, ticket_document
 from kiosk.tracking import new_token, qr_link, short_link
+from process.clock import Clock
 from protocol import VERSION, topics
 from protocol.businessday import local_business_day
-from protocol.clock import Clock
 from protocol.fields import decode_object
 from protocol.link import MqttLink
 from protocol.messages import Ack, QueueState, ServiceQueue, TicketIssued, TicketVoided

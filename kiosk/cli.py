@@ -10,8 +10,8 @@ from pathlib import Path
 
 from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
-from protocol.clock import SystemClock
-from protocol.process import (
+from process.clock import SystemClock
+from process.startup import (
     add_check_config_command,
     default_log_level,
     load_config,
@@ -19,7 +19,7 @@ from protocol.process import (
     setup_logging,
     wait_for_stop,
 )
-from protocol.systemd import Notifier, Watchdog
+from process.systemd import Notifier, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.numbering import NumberingScheme
+from process.config import ConfigSection, load_toml
 from protocol.businessday import ResetTimeError, check_reset_time
-from protocol.config import ConfigSection, load_toml
-from protocol.fields import SERVICE_RE
+from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
+from protocol.text import human_text
 
 PRINTER_TYPES = ("usb", "serial", "network", "file", "dummy")
 Pin = int | str
@@ -100,9 +101,9 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
     led = root.get_section("led")
     return KioskConfig(
         path=path,
-        office=kiosk.get_slug("office"),
-        device=kiosk.get_slug("device"),
-        office_name=kiosk.get_text("office_name", max_len=120),
+        office=kiosk.get_str("office", check=slug_problem),
+        device=kiosk.get_str("device", check=slug_problem),
+        office_name=kiosk.get_str("office_name", check=human_text(120)),
         timezone=_read_zone(kiosk, "timezone"),
         day_reset=_read_time(kiosk, "day_reset", "04:00"),
         state_dir=_resolve(base, kiosk.get_str("state_dir")),
@@ -161,8 +162,8 @@ def _read_service(section: ConfigSection) -> ServiceButton:
         raise section.error("id", f"must be 1–3 capital letters (the label prefix, e.g. 'A'); got {service_id!r}")
     return ServiceButton(
         id=service_id,
-        name_de=section.get_text("name_de", max_len=120),
-        name_en=section.get_text("name_en", max_len=120),
+        name_de=section.get_str("name_de", check=human_text(120)),
+        name_en=section.get_str("name_en", check=human_text(120)),
         button_pin=_read_pin(section, "button_pin"),
         light_pin=_read_pin(section, "light_pin") if section.has("light_pin") else None,
         min_interval_s=section.get_float("min_interval_s", 3.0, minval=0.0, maxval=600),

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 
 from kiosk.store import KioskStore
+from process.clock import Clock
 from protocol import topics
-from protocol.clock import Clock
 from protocol.fields import decode_object, encode_object
 from protocol.link import MqttLink
 from protocol.messages import Ack

@@ -15,8 +15,8 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.printer import TicketPrinter, describe, ensure_folder
 from kiosk.store import KioskStore
+from process.clock import SystemClock
 from protocol import VERSION
-from protocol.clock import SystemClock
 from protocol.link import MqttLink
 
 log = logging.getLogger("wartemarke.kiosk.selftest")

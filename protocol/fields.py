@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from protocol.config import SLUG_RE
 from protocol.text import text_problem
 
 PROTOCOL_VERSION = 1
 LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}\Z")
 SERVICE_RE = re.compile(r"^[A-Z]{1,3}\Z")
+SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")  # office, device and counter ids (topic segments)
+
+
+def slug_problem(value: str) -> str | None:
+    """Why `value` is no office, device or counter id (None: it is one); a config check."""
+    if SLUG_RE.match(value):
+        return None
+    return f"must be a slug of a-z, 0-9 and '-' (1–40 characters); got {value!r}"
 
 
 class InvalidMessage(ValueError):

@@ -31,9 +31,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from process.clock import Clock
+from process.config import ConfigSection
 from protocol import topics
-from protocol.clock import Clock
-from protocol.config import ConfigSection
 from protocol.fields import InvalidMessage, encode_object
 from protocol.messages import DeviceStatus
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from protocol.config import SLUG_RE
-from protocol.fields import LABEL_RE, SERVICE_RE, Fields, InvalidMessage
+from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE, Fields, InvalidMessage
 from protocol.text import text_problem
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")

@@ -16,6 +16,7 @@ Emoji, accents, ß and every script are fine.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 FORBIDDEN_CATEGORIES = frozenset(("Cc", "Cs", "Zl", "Zp"))
@@ -42,6 +43,11 @@ def text_problem(value: object, max_len: int) -> str | None:
         return (f"must not contain control, separator or bidi-override characters; found U+{ord(char):04X} at "
                 f"position {value.index(char)}")
     return None
+
+
+def human_text(max_len: int) -> Callable[[str], str | None]:
+    """The rule as a config check: `section.get_str("name", check=human_text(120))`."""
+    return lambda value: text_problem(value, max_len)
 
 
 def printable(text: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from protocol.config import SLUG_RE
+from protocol.fields import SLUG_RE
 
 ROOT = "wartemarke/v1"
 

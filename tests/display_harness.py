@@ -10,7 +10,7 @@ from typing import Any
 from display.app import DisplayApp, open_screen
 from display.config import load_display_config
 from display.sound import Announcement, Announcer
-from protocol.clock import Clock, SystemClock
+from process.clock import Clock, SystemClock
 
 
 class RecordingAnnouncer(Announcer):

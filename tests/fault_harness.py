@@ -27,8 +27,8 @@ from typing import Any
 
 from hub.app import Hub
 from hub.config import load_hub_config
+from process.clock import Clock, SystemClock
 from protocol import VERSION, topics
-from protocol.clock import Clock, SystemClock
 from protocol.link import BrokerSettings, MqttLink
 from tests.broker import Broker, Received, Recorder, free_port, make_recorder
 from web.app import WebServer

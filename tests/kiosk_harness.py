@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from kiosk.app import Kiosk
 from kiosk.config import load_kiosk_config
 from kiosk.simulate import hold_button, press_button
-from protocol.clock import Clock, SystemClock
+from process.clock import Clock, SystemClock
 
 TRACKING_URL = "https://warte.example.org/t/"
 FAST_A = """

@@ -15,8 +15,8 @@ import sqlite3
 
 from hub.app import Hub
 from hub.config import load_hub_config
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import write_config
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess

@@ -38,8 +38,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.counter_cli import main as counter_main
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.link import BrokerSettings, MqttLink
 from tests.broker import Broker, BrokerError, Received, free_port
 from tests.deploy_harness import (

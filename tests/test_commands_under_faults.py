@@ -18,8 +18,8 @@ from pathlib import Path
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings, request_properties
 from protocol.messages import CommandRequest

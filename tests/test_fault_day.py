@@ -38,8 +38,8 @@ from hub.counter_cli import send_command
 from hub.runtime import OfficeRuntime
 from hub.statistics import day_summary
 from hub.store import HubStore
+from process.clock import FakeClock
 from protocol import VERSION, topics
-from protocol.clock import FakeClock
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
 from tests.broker import Broker, Recorder

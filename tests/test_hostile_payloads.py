@@ -31,8 +31,8 @@ import pytest
 from display.layout import Rect, board_layout
 from hub.app import Hub
 from hub.config import load_hub_config
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueState

@@ -14,8 +14,8 @@ import pytest
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
+from process.clock import FakeClock, SystemClock
 from protocol import VERSION, topics
-from protocol.clock import FakeClock, SystemClock
 from protocol.link import MqttLink
 from protocol.messages import CommandRequest
 from tests.hub_harness import issued, payload, write_hub_config

@@ -20,9 +20,9 @@ from hub.counter_cli import main as counter_main
 from hub.engine import ToldWait
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
+from process.clock import FakeClock, SystemClock
+from process.config import ConfigError
 from protocol import topics
-from protocol.clock import FakeClock, SystemClock
-from protocol.config import ConfigError
 from protocol.messages import CommandRequest
 from tests.hub_harness import issued, payload, write_hub_config
 

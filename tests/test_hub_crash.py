@@ -22,8 +22,8 @@ from hub.counter_cli import send_command
 from hub.engine import TicketState
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
 from tests.hub_harness import write_hub_config

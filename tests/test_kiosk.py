@@ -297,7 +297,7 @@ def test_status_topic_never_carries_tokens(kiosk, rec, topic_office):
 
 
 def test_unsynced_clock_never_moves_the_day_forward_without_the_hub(tmp_path, shared_broker, topic_office, rec):
-    from protocol.clock import FakeClock
+    from process.clock import FakeClock
 
     clock = FakeClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), synced=True)
     ack(rec, topic_office, 0, date(2026, 11, 25), {})  # the fake clock does not run: resume from an ack

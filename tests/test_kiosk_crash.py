@@ -22,8 +22,8 @@ import pytest
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.engine import TicketState
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import write_config
 

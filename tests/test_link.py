@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from process.clock import FakeClock
 from protocol import topics
-from protocol.clock import FakeClock
 from protocol.fields import decode_object, encode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import DeviceStatus, QueueState, ServiceQueue
@@ -238,7 +238,7 @@ def test_clean_stop_leaves_retained_offline(shared_broker: Broker, topic_office:
 
 CHILD = textwrap.dedent("""
     import sys, threading
-    from protocol.clock import SystemClock
+    from process.clock import SystemClock
     from protocol.link import BrokerSettings, MqttLink
 
     host, port, office = sys.argv[1], int(sys.argv[2]), sys.argv[3]

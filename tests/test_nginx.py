@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from protocol.link import BrokerSettings
 from tests.broker import free_port
 from tests.web_harness import random_token, wait_until

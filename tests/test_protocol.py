@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from process.clock import FakeClock
+from process.config import ConfigError, ConfigSection, load_toml
 from protocol import topics
 from protocol.businessday import ResetTimeError, check_reset_time, local_business_day, next_business_day
-from protocol.clock import FakeClock
-from protocol.config import ConfigError, ConfigSection, load_toml
-from protocol.fields import InvalidMessage, decode_object, encode_object
+from protocol.fields import InvalidMessage, decode_object, encode_object, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.messages import (
     Ack,
@@ -62,7 +62,7 @@ cut = true
 lines = ["a", "b"]
 """)
     root = load_toml(path)
-    assert root.get_slug("office") == "buergeramt-mitte"
+    assert root.get_str("office", check=slug_problem) == "buergeramt-mitte"
     printer = root.get_section("printer")
     assert printer.get_str("type", choices=["usb", "serial"]) == "serial"
     assert printer.get_int("baudrate", minval=1200, maxval=115200) == 9600
@@ -89,7 +89,7 @@ def test_unknown_key_error_names_file_and_dotted_key(tmp_path: Path) -> None:
 def test_unknown_top_level_table_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, 'office = "x"\n[printr]\ntype = "file"\n')
     root = load_toml(path)
-    root.get_slug("office")
+    root.get_str("office", check=slug_problem)
     with pytest.raises(ConfigError, match=r"key 'printr': is not a known setting"):
         root.check_unknown()
 
@@ -119,7 +119,7 @@ def test_unknown_key_in_nested_table(tmp_path: Path) -> None:
         ("t = [1]", lambda s: s.get_section_list("t"), "key 't': expected one or more [[t]] tables"),
         ('c = "lpt"', lambda s: s.get_str("c", choices=["usb", "serial"]),
          "key 'c': must be one of usb, serial; got 'lpt'"),
-        ('o = "Amt_1"', lambda s: s.get_slug("o"), "key 'o': must be a slug"),
+        ('o = "Amt_1"', lambda s: s.get_str("o", check=slug_problem), "key 'o': must be a slug"),
     ],
 )
 def test_wrong_type_is_named(tmp_path: Path, toml: str, read: Callable[[ConfigSection], Any],

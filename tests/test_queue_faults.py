@@ -17,8 +17,8 @@ import pytest
 
 from hub.counter_cli import send_command
 from hub.statistics import day_summary
+from process.clock import FakeClock
 from protocol import topics
-from protocol.clock import FakeClock
 from protocol.link import MqttLink
 from protocol.messages import CommandRequest
 from tests.broker import Recorder

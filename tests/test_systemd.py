@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.printer import TicketPrinter
-from protocol.systemd import Notifier, Watchdog
+from process.systemd import Notifier, Watchdog
 from tests.broker import free_port
 from tests.hub_harness import write_hub_config
 from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config

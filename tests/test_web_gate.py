@@ -130,9 +130,9 @@ def test_event_streams_are_limited_per_client_and_in_total(small_web: WebHub) ->
 
 OUT_OF_FILES = textwrap.dedent("""
     import logging, os, resource, sys
-    from protocol.clock import SystemClock
+    from process.clock import SystemClock
     from protocol.link import BrokerSettings
-    from protocol.process import setup_logging
+    from process.startup import setup_logging
     from web.app import WebServer
     from web.config import HUB_LIMITS, WebSettings
 

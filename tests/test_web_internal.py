@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 
 from hub.store import HubStore
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings
 from protocol.messages import DeviceStatus

@@ -18,8 +18,8 @@ import textwrap
 
 import pytest
 
+from process.clock import SystemClock
 from protocol import topics
-from protocol.clock import SystemClock
 from protocol.fields import encode_object
 from protocol.wait_range import shown_range
 from tests.broker import free_port

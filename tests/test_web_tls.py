@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from hub.config import load_hub_config
-from protocol.config import ConfigError
+from process.config import ConfigError
 from tests.broker import free_port
 from tests.deploy_harness import OfficeCA, make_office_ca
 from tests.staff_harness import PASSWORD, add_users

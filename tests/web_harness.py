@@ -27,8 +27,8 @@ from hub.accounts import add_user
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
+from process.clock import SystemClock
 from protocol import VERSION, topics
-from protocol.clock import SystemClock
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest, TicketIssued
 from tests.hub_harness import issued, payload, write_hub_config

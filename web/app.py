@@ -17,9 +17,9 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from protocol.clock import Clock
+from process.clock import Clock
+from process.systemd import Notifier, Watchdog
 from protocol.link import BrokerSettings
-from protocol.systemd import Notifier, Watchdog
 from web.bridge import Bridge
 from web.config import WebSettings
 from web.gate import GATE, Gate, listening_socket, track

@@ -11,8 +11,8 @@ import logging
 import uuid
 from typing import Any
 
+from process.clock import Clock
 from protocol import VERSION, topics
-from protocol.clock import Clock
 from protocol.fields import decode_object, encode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import CommandRequest

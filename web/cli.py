@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from protocol.clock import SystemClock
-from protocol.process import (
+from process.clock import SystemClock
+from process.startup import (
     add_check_config_command,
     default_log_level,
     load_config,

@@ -8,7 +8,8 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol.config import SLUG_RE, ConfigSection, load_toml
+from process.config import ConfigSection, load_toml
+from protocol.fields import SLUG_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from web.identity import ROLES
 
@@ -185,7 +186,7 @@ def load_replica_config(path: Path) -> ReplicaConfig:
     web = read_web_settings(web_section, (), path.parent)
     if not web.offices:
         raise web_section.error("offices", "a replica needs the list of offices it serves")
-    config = ReplicaConfig(path=path, device=replica.get_slug("device"), web=web,
+    config = ReplicaConfig(path=path, device=replica.get_str("device", check=slug_problem), web=web,
                            broker=read_broker_settings(root.get_section("broker")))
     root.check_unknown()
     return config

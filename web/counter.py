@@ -12,8 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from protocol.config import SLUG_RE
-from protocol.fields import LABEL_RE, SERVICE_RE
+from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE
 from protocol.messages import COMMAND_OPS, COMMAND_TEXT_MAX, OFFICE_OPS, TICKET_ID_RE, CommandRequest
 from protocol.text import text_problem
 from web.bridge import Bridge

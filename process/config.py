@@ -7,16 +7,13 @@ typo (`baudrat = 9600`) fails at start-up instead of being silently ignored.
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from protocol.text import text_problem
-
-SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")
 T = TypeVar("T")
+Check = Callable[[str], str | None]  # why a value is wrong (None: it is fine), e.g. protocol.text.human_text(120)
 
 
 class ConfigError(Exception):
@@ -66,7 +63,9 @@ class ConfigSection:
         """The raw value, for keys whose type the caller checks itself (e.g. int-or-string pins)."""
         return self._raw(key, default)
 
-    def get_str(self, key: str, default: Any = REQUIRED, choices: Sequence[str] | None = None) -> Any:
+    def get_str(self, key: str, default: Any = REQUIRED, choices: Sequence[str] | None = None,
+                check: Check | None = None) -> Any:
+        """A string; `check` applies a rule of the contract (the text rule, the slug rule) to it."""
         value = self._raw(key, default)
         if value is default and key not in self._data:
             return value
@@ -74,20 +73,9 @@ class ConfigSection:
             raise self.error(key, f"expected a string, got {value!r}")
         if choices is not None and value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def get_text(self, key: str, default: Any = REQUIRED, max_len: int = 120) -> Any:
-        """Text people read (names shown on screens and tickets): protocol/text.py's rule."""
-        value = self.get_str(key, default)
-        problem = text_problem(value, max_len) if isinstance(value, str) else None
+        problem = check(value) if check is not None else None
         if problem is not None:
             raise self.error(key, problem)
-        return value
-
-    def get_slug(self, key: str, default: Any = REQUIRED) -> Any:
-        value = self.get_str(key, default)
-        if isinstance(value, str) and not SLUG_RE.match(value):
-            raise self.error(key, f"must be a slug of a-z, 0-9 and '-' (1–40 characters); got {value!r}")
         return value
 
     def get_int(self, key: str, default: Any = REQUIRED, minval: int | None = None,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from protocol.config import ConfigError
+from process.config import ConfigError
 
 T = TypeVar("T")
 
