@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import queue
 import signal
 import sys
 from pathlib import Path
 
 from display.config import DisplayConfig, load_display_config
+from process.cli import ConfigCli
 from process.clock import SystemClock
-from process.startup import add_check_config_command, default_log_level, load_config, report_valid, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wartemarke-display", description=__doc__)
-    parser.add_argument("--log-level", default=default_log_level())
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the board")
-    run.add_argument("--config", type=Path, required=True)
+    cli = ConfigCli("wartemarke-display", __doc__, load_display_config)
+    run = cli.command("run", "run the board", lambda config, args: _run(config, args.window, args.snapshot))
     run.add_argument("--window", action="store_true", help="a desktop window instead of the configured driver")
     run.add_argument("--snapshot", type=Path, help="write the latest frame as PNG after each redraw")
-    snap = sub.add_parser("snapshot", help="render one board to PNG and exit")
-    snap.add_argument("--config", type=Path, required=True)
+    snap = cli.command("snapshot", "render one board to PNG and exit",
+                       lambda config, args: snapshot(config, args.out, args.sample, args.wait))
     snap.add_argument("--out", type=Path, required=True)
     snap.add_argument("--sample", action="store_true", help="built-in sample data instead of the broker's")
     snap.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the broker's retained state")
-    add_check_config_command(sub)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    config = load_config(load_display_config, args.config, "wartemarke-display")
-    if config is None:
-        return 2
-    if args.command == "check-config":
-        return report_valid(args.config)
-    if args.command == "snapshot":
-        return snapshot(config, args.out, args.sample, args.wait)
-    return _run(config, args.window, args.snapshot)
+    return cli.main(argv)
 
 
 def _run(config: DisplayConfig, window: bool, snapshot_path: Path | None) -> int:

@@ -53,7 +53,6 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
     languages = tuple(d.get_str_list("languages", ["de", "en"]))
     if not languages or any(lang not in ("de", "en") for lang in languages):
         raise d.error("languages", f"choose from de, en; got {list(languages)}")
-    snapshot = screen.get_str("snapshot_dir", None)
     orientation = screen.get_str("orientation", "landscape", choices=("landscape", "portrait"))
     width = screen.get_int("width", 1920 if orientation == "landscape" else 1080, minval=320, maxval=7680)
     height = screen.get_int("height", 1080 if orientation == "landscape" else 1920, minval=240, maxval=7680)
@@ -77,6 +76,6 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         chime=sound.get_bool("chime", True),
         speech=sound.get_bool("speech", False),
         max_pending_speech=sound.get_int("max_pending", 3, minval=1, maxval=20),
-        snapshot_dir=(path.parent / snapshot).resolve() if snapshot else None,
+        snapshot_dir=screen.get_path("snapshot_dir", None),
         broker=read_broker_settings(root.get_section("broker")),
     )

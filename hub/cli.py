@@ -11,53 +11,35 @@ from datetime import date
 from pathlib import Path
 
 from hub.config import HubConfig, load_hub_config
+from process.cli import ConfigCli
 from process.clock import SystemClock
-from process.startup import (
-    add_check_config_command,
-    default_log_level,
-    load_config,
-    report_valid,
-    setup_logging,
-    wait_for_stop,
-)
-from process.systemd import Notifier, Watchdog
+from process.startup import serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wartemarke-hub", description=__doc__)
-    parser.add_argument("--log-level", default=default_log_level())
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the hub")
-    run.add_argument("--config", type=Path, required=True)
-    stats = sub.add_parser("stats", help="a day's statistics per service and hour")
-    stats.add_argument("--config", type=Path, required=True)
+    cli = ConfigCli("wartemarke-hub", __doc__, load_hub_config)
+    cli.command("run", "run the hub", lambda config, _args: _run(config))
+    stats = cli.command("stats", "a day's statistics per service and hour", _with_store)
     stats.add_argument("--day", type=date.fromisoformat, required=True)
     stats.add_argument("--office")
     stats.add_argument("--format", choices=("csv", "json"), default="csv")
     stats.add_argument("--calibration", action="store_true",
                        help="per service: the waits told at issue against the actual waits")
-    backup = sub.add_parser("backup", help="an online copy of the hub's database")
-    backup.add_argument("--config", type=Path, required=True)
+    backup = cli.command("backup", "an online copy of the hub's database", _with_store)
     target = backup.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, help="the backup file")
     target.add_argument("--out-dir", type=Path, help="a folder: hub-YYYYMMDD-HHMMSS.sqlite3, the newest --keep kept")
     backup.add_argument("--keep", type=int, default=14, help="with --out-dir: how many backups to keep")
-    users = sub.add_parser("users", help="clerk, supervisor and technician accounts")
-    users.add_argument("--config", type=Path, required=True)
+    users = cli.command("users", "clerk, supervisor and technician accounts", _with_store)
     users.add_argument("action", choices=("add", "remove", "list"))
     users.add_argument("name", nargs="?")
     users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add_check_config_command(sub)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    config = load_config(load_hub_config, args.config, "wartemarke-hub")
-    if config is None:
-        return 2
-    if args.command == "check-config":
-        return report_valid(args.config)
-    if args.command == "run":
-        return _run(config)
+    return cli.main(argv)
+
+
+def _with_store(config: HubConfig, args: argparse.Namespace) -> int:
+    """`stats`, `backup` and `users`: commands on the hub's database."""
     from hub.store import HubStore
 
     store = HubStore(config.state_dir / "hub.sqlite3")
@@ -90,19 +72,13 @@ def _run(config: HubConfig) -> int:
     clock = SystemClock()
     hub = Hub(config, clock)
     hub.start()
-    notifier = Notifier()
     beats = {"tick": lambda: hub.beat}
     if hub.web is not None:
         web = hub.web
         beats["web"] = lambda: web.beat
-    watchdog = Watchdog(notifier, beats, max(30.0, 3 * config.tick_s), clock.monotonic)
-    watchdog.start()
-    notifier.ready(f"serving {', '.join(o.id for o in config.offices)}")
-    wait_for_stop()
-    notifier.stopping()
-    watchdog.stop()
-    hub.stop()
-    return 0
+    serving = f"serving {', '.join(o.id for o in config.offices)}"
+    return serve(hub.stop, beats, max(30.0, 3 * config.tick_s), clock.monotonic,
+                 lambda notifier: notifier.ready(serving))
 
 
 def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt: str, calibration: bool) -> int:

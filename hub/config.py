@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.office import AmpelBands, CounterDef, Interval, OfficeDef, ServiceDef
 from process.config import ConfigSection, load_toml
-from protocol.businessday import ResetTimeError, check_reset_time
+from protocol.businessday import reset_time_problem
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
@@ -41,7 +40,6 @@ class HubConfig:
 def load_hub_config(path: Path) -> HubConfig:
     root = load_toml(path)
     hub = root.get_section("hub")
-    state_dir = Path(hub.get_str("state_dir")).expanduser()
     offices = tuple(_read_office(s) for s in root.get_section_list("offices"))
     ids = [o.id for o in offices]
     if len(set(ids)) != len(ids):
@@ -50,12 +48,12 @@ def load_hub_config(path: Path) -> HubConfig:
     web = None
     if root.has("web"):
         web_section = root.get_section("web")
-        web = read_web_settings(web_section, tuple(ids), path.parent, staff=True)
+        web = read_web_settings(web_section, tuple(ids), staff=True)
         _check_own_account(web_section, broker, web)
     config = HubConfig(
         path=path,
         device=hub.get_str("device", "hub", check=slug_problem),
-        state_dir=state_dir if state_dir.is_absolute() else (path.parent / state_dir).resolve(),
+        state_dir=hub.get_path("state_dir"),
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
         broker=broker,
         offices=offices,
@@ -89,8 +87,8 @@ def _read_office(section: ConfigSection) -> OfficeDef:
     return OfficeDef(
         id=section.get_str("id", check=slug_problem),
         name=section.get_str("name", check=human_text(120)),
-        timezone=_read_zone(section),
-        day_reset=_read_reset(section),
+        timezone=section.get_zone("timezone"),
+        day_reset=section.get_time("day_reset", "04:00", check=reset_time_problem),
         hours=_read_hours(section.get_section("hours")),
         services=services,
         counters=counters,
@@ -100,23 +98,6 @@ def _read_office(section: ConfigSection) -> OfficeDef:
         closing_margin_min=section.get_float("closing_margin_min", 10.0, minval=0, maxval=240),
         no_show_cost_min=section.get_float("no_show_cost_min", 1.5, minval=0, maxval=30),
     )
-
-
-def _read_zone(section: ConfigSection) -> ZoneInfo:
-    name = section.get_str("timezone", "Europe/Berlin")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise section.error("timezone", f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
-
-
-def _read_reset(section: ConfigSection) -> time:
-    value = section.get_str("day_reset", "04:00")
-    try:
-        return check_reset_time(time.fromisoformat(value))
-    except ValueError as exc:
-        why = str(exc) if isinstance(exc, ResetTimeError) else f"must be a time HH:MM; got {value!r}"
-        raise section.error("day_reset", why) from None
 
 
 def _read_hours(section: ConfigSection) -> dict[int, tuple[Interval, ...]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import load_hub_config
+from process.cli import load_config
 from process.clock import SystemClock
-from process.startup import load_config
 from protocol import VERSION, topics
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import MqttLink, command_expiry_s, request_properties

@@ -10,62 +10,45 @@ from pathlib import Path
 
 from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
+from process.cli import ConfigCli
 from process.clock import SystemClock
-from process.startup import (
-    add_check_config_command,
-    default_log_level,
-    load_config,
-    report_valid,
-    setup_logging,
-    wait_for_stop,
-)
-from process.systemd import Notifier, Watchdog
+from process.startup import serve
+from process.systemd import Notifier
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wartemarke-kiosk", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the kiosk")
-    run.add_argument("--config", type=Path, required=True)
+    cli = ConfigCli("wartemarke-kiosk", __doc__, load_kiosk_config)
+    run = cli.command("run", "run the kiosk", lambda config, args: _run(config, args.simulate))
     run.add_argument("--simulate", action="store_true",
                      help="mock pins; a line on stdin with a service id presses its button")
-    preview = sub.add_parser("preview", help="render a sample ticket to PNG as the printer would print it")
-    preview.add_argument("--config", type=Path, required=True)
+    preview = cli.command("preview", "render a sample ticket to PNG as the printer would print it",
+                          lambda config, args: _preview(config, args.out))
     preview.add_argument("--out", type=Path, required=True)
-    selftest = sub.add_parser("selftest", help="check printer, broker, buttons, LED and clock")
-    selftest.add_argument("--config", type=Path, required=True)
+    selftest = cli.command("selftest", "check printer, broker, buttons, LED and clock", _selftest)
     selftest.add_argument("--simulate", action="store_true", help="check with mock pins")
-    paper = sub.add_parser("paper-replaced", help="a new paper roll is in: reset the paper estimate")
-    paper.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--log-level", default=default_log_level())
-    add_check_config_command(sub)
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    config = load_config(load_kiosk_config, args.config, "wartemarke-kiosk")
-    if config is None:
-        return 2
-    if args.command == "check-config":
-        return report_valid(args.config)
-    if args.command == "preview":
-        return _preview(config, args.out)
-    if args.command == "selftest":
-        from kiosk.selftest import run_selftest
+    cli.command("paper-replaced", "a new paper roll is in: reset the paper estimate",
+                lambda config, _args: _paper_replaced(config))
+    return cli.main(argv)
 
-        return run_selftest(config, simulate=args.simulate)
-    if args.command == "paper-replaced":
-        from kiosk.store import KioskStore
 
-        store = KioskStore(config.state_dir / "kiosk.sqlite3")
-        used = store.roll_count()
-        store.reset_roll()
-        store.close()
-        print(f"paper roll replaced: estimate reset (the old roll had {used} tickets counted)")
-        return 0
-    return _run(config, simulate=args.simulate)
+def _selftest(config: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk.selftest import run_selftest
+
+    return run_selftest(config, simulate=args.simulate)
+
+
+def _paper_replaced(config: KioskConfig) -> int:
+    from kiosk.store import KioskStore
+
+    store = KioskStore(config.state_dir / "kiosk.sqlite3")
+    used = store.roll_count()
+    store.reset_roll()
+    store.close()
+    print(f"paper roll replaced: estimate reset (the old roll had {used} tickets counted)")
+    return 0
 
 
 def _run(config: KioskConfig, simulate: bool) -> int:
-
     pin_factory = None
     if simulate:
         from gpiozero.pins.mock import MockFactory
@@ -74,20 +57,14 @@ def _run(config: KioskConfig, simulate: bool) -> int:
     clock = SystemClock()
     kiosk = Kiosk(config, clock, pin_factory=pin_factory)
     kiosk.start()
-    notifier = Notifier()
-    watchdog = Watchdog(notifier, {"print worker": lambda: kiosk.worker_beat, "monitor": lambda: kiosk.monitor_beat,
-                                   "delivery": lambda: kiosk.delivery.last_beat}, 30.0, clock.monotonic)
-    watchdog.start()
-    threading.Thread(target=_ready_when_ready, args=(kiosk, notifier), name="ready", daemon=True).start()
     if simulate:
         from kiosk.simulate import feed_stdin
 
         threading.Thread(target=feed_stdin, args=(kiosk,), name="stdin-presses", daemon=True).start()
-    wait_for_stop()
-    notifier.stopping()
-    watchdog.stop()
-    kiosk.stop()
-    return 0
+    beats = {"print worker": lambda: kiosk.worker_beat, "monitor": lambda: kiosk.monitor_beat,
+             "delivery": lambda: kiosk.delivery.last_beat}
+    return serve(kiosk.stop, beats, 30.0, clock.monotonic, lambda notifier: threading.Thread(
+        target=_ready_when_ready, args=(kiosk, notifier), name="ready", daemon=True).start())
 
 
 def _ready_when_ready(kiosk: Kiosk, notifier: Notifier) -> None:

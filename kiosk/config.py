@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from kiosk.numbering import NumberingScheme
 from process.config import ConfigSection, load_toml
-from protocol.businessday import ResetTimeError, check_reset_time
+from protocol.businessday import reset_time_problem
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
@@ -89,7 +89,6 @@ def load_kiosk_config(path: Path) -> KioskConfig:
 
 def _read(root: ConfigSection, path: Path) -> KioskConfig:
     kiosk = root.get_section("kiosk")
-    base = path.parent
     tracking_url = kiosk.get_str("tracking_url")
     if not re.match(r"^https?://[^/\s]+/\S*$", tracking_url) or not tracking_url.endswith("/"):
         raise kiosk.error("tracking_url", "must be an http(s) URL ending in '/', e.g. https://warte.example.org/t/")
@@ -104,9 +103,9 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         office=kiosk.get_str("office", check=slug_problem),
         device=kiosk.get_str("device", check=slug_problem),
         office_name=kiosk.get_str("office_name", check=human_text(120)),
-        timezone=_read_zone(kiosk, "timezone"),
-        day_reset=_read_time(kiosk, "day_reset", "04:00"),
-        state_dir=_resolve(base, kiosk.get_str("state_dir")),
+        timezone=kiosk.get_zone("timezone"),
+        day_reset=kiosk.get_time("day_reset", "04:00", check=reset_time_problem),
+        state_dir=kiosk.get_path("state_dir"),
         tracking_url=tracking_url,
         booking_url=kiosk.get_str("booking_url", None),
         queue_max_age_s=kiosk.get_float("queue_max_age_s", 180.0, minval=10, maxval=3600),
@@ -114,37 +113,12 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         resend_after_s=kiosk.get_float("resend_after_s", 10.0, minval=0.5, maxval=3600),
         numbering=_read_numbering(root.get_section("numbering", required=False)),
         broker=read_broker_settings(root.get_section("broker")),
-        printer=_read_printer(root.get_section("printer"), base),
+        printer=_read_printer(root.get_section("printer")),
         status_led_pin=_read_pin(led, "pin"),
         technician_pin=_read_pin(technician, "pin") if technician.has("pin") else None,
         technician_hold_s=technician.get_float("hold_s", 3.0, minval=0.1, maxval=30),
         services=services,
     )
-
-
-def _resolve(base: Path, value: str) -> Path:
-    candidate = Path(value).expanduser()
-    return candidate if candidate.is_absolute() else (base / candidate).resolve()
-
-
-def _read_zone(section: ConfigSection, key: str) -> ZoneInfo:
-    name = section.get_str(key, "Europe/Berlin")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise section.error(key, f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
-
-
-def _read_time(section: ConfigSection, key: str, default: str) -> time:
-    value = section.get_str(key, default)
-    try:
-        parsed = time.fromisoformat(value)
-    except ValueError:
-        raise section.error(key, f"must be a time HH:MM; got {value!r}") from None
-    try:
-        return check_reset_time(parsed)
-    except ResetTimeError as exc:
-        raise section.error(key, str(exc)) from None
 
 
 def _read_pin(section: ConfigSection, key: str) -> Pin:
@@ -178,16 +152,16 @@ def _read_numbering(section: ConfigSection) -> NumberingScheme:
     return NumberingScheme(kiosk_index=index, kiosk_count=count, digits=section.get_int("digits", 3, 1, 6))
 
 
-def _read_printer(section: ConfigSection, base: Path) -> PrinterSettings:
+def _read_printer(section: ConfigSection) -> PrinterSettings:
     kind = section.get_str("type", choices=PRINTER_TYPES)
-    path = section.get_str("path", None) if kind == "file" else None
+    path = section.get_path("path", None) if kind == "file" else None
     if kind == "file" and path is None:
         raise section.error("path", "is required for type = \"file\" (the folder tickets are written into)")
     return PrinterSettings(
         type=kind,
         profile=section.get_str("profile", "TM-T88V"),
         native_qr=section.get_bool("native_qr", True),
-        path=_resolve(base, path) if path else None,
+        path=path,
         usb_vendor_id=section.get_int("usb_vendor_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
         usb_product_id=section.get_int("usb_product_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
         serial_device=section.get_str("serial_device", "/dev/ttyUSB0") if kind == "serial" else "",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Sequence
+from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 Check = Callable[[str], str | None]  # why a value is wrong (None: it is fine), e.g. protocol.text.human_text(120)
@@ -113,6 +115,53 @@ class ConfigSection:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.error(key, f"expected a list of strings, got {value!r}")
         return list(value)
+
+    def get_zone(self, key: str, default: str = "Europe/Berlin") -> ZoneInfo:
+        """An IANA time zone name."""
+        name = self.get_str(key, default)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.error(key, f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+    def get_time(self, key: str, default: str, check: Callable[[time], str | None] | None = None) -> time:
+        """A time of day, "HH:MM"; `check` applies a rule to it (e.g. protocol.businessday.reset_time_problem)."""
+        value = self.get_str(key, default)
+        try:
+            parsed = time.fromisoformat(value)
+        except ValueError:
+            raise self.error(key, f"must be a time HH:MM; got {value!r}") from None
+        problem = check(parsed) if check is not None else None
+        if problem is not None:
+            raise self.error(key, problem)
+        return parsed
+
+    def get_path(self, key: str, default: Any = REQUIRED) -> Any:
+        """A file or folder; a relative path is relative to the config file's folder, `~` is expanded."""
+        value = self.get_str(key, default)
+        if value is default and key not in self._data:
+            return value
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+
+    def get_file_bytes(self, key: str) -> bytes | None:
+        """The content, stripped, of the file an optional key names (a secret kept out of the config file)."""
+        path = self.get_path(key, None)
+        if path is None:
+            return None
+        try:
+            content: bytes = path.read_bytes().strip()
+        except OSError as exc:
+            raise self.error(key, f"cannot be read: {exc}") from None
+        return content
+
+    def get_password_file(self, key: str) -> str | None:
+        """The password in the file an optional key names (`password_file`): UTF-8 text, stripped."""
+        content = self.get_file_bytes(key)
+        try:
+            return None if content is None else content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error(key, "must hold UTF-8 text") from None
 
     def get_section(self, key: str, required: bool = True) -> ConfigSection:
         """A sub-table; a missing optional one behaves as an empty table (all defaults)."""

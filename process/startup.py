@@ -1,21 +1,17 @@
-"""What every wartemarke process does the same way at start and stop: logging and signals."""
+"""What every wartemarke process does the same way at start and stop: logging, signals, and the run loop
+of a service under systemd (READY=1, the watchdog, STOPPING=1)."""
 
 from __future__ import annotations
 
-import argparse
 import faulthandler
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Callable, Mapping
 
-from process.config import ConfigError
-
-T = TypeVar("T")
+from process.systemd import Beat, Notifier, Watchdog
 
 
 def default_log_level() -> str:
@@ -42,22 +38,19 @@ def wait_for_stop() -> None:
         pass
 
 
-def load_config(load: Callable[[Path], T], path: Path, prog: str) -> T | None:
-    """The validated config, or None after printing the error (file and key named) for the technician."""
-    try:
-        return load(path)
-    except ConfigError as exc:
-        print(f"{prog}: configuration error: {exc}", file=sys.stderr)
-        return None
+def serve(stop: Callable[[], None], beats: Mapping[str, Beat], max_age_s: float, monotonic: Callable[[], float],
+          ready: Callable[[Notifier], None], wait: Callable[[], None] = wait_for_stop) -> int:
+    """Run a started service until SIGTERM or SIGINT, then `stop` it.
 
-
-def add_check_config_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`check-config --config FILE`: the playbook validates every config it writes with it."""
-    check = sub.add_parser("check-config", help="validate the config file and exit (the error names file and key)")
-    check.add_argument("--config", type=Path, required=True)
-
-
-def report_valid(path: Path) -> int:
-    """What `check-config` prints once `load_config` accepted the file."""
-    print(f"{path}: valid")
+    systemd's watchdog is fed while every beat is younger than `max_age_s`; `ready` tells systemd when the
+    service is ready (at once, or from a thread once it really is).
+    """
+    notifier = Notifier()
+    watchdog = Watchdog(notifier, beats, max_age_s, monotonic)
+    watchdog.start()
+    ready(notifier)
+    wait()
+    notifier.stopping()
+    watchdog.stop()
+    stop()
     return 0

@@ -12,14 +12,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
-class ResetTimeError(ValueError):
-    """A daily reset time inside the DST change-over hour."""
-
-
-def check_reset_time(reset: time) -> time:
+def reset_time_problem(reset: time) -> str | None:
+    """Why `reset` cannot be the daily reset (None: it can); the config readers' check of `day_reset`."""
     if time(2, 0) <= reset < time(3, 0):
-        raise ResetTimeError("the daily reset must lie outside 02:00–03:00 (the DST change-over hour)")
-    return reset
+        return "the daily reset must lie outside 02:00–03:00 (the DST change-over hour)"
+    return None
 
 
 def local_business_day(now: datetime, tz: ZoneInfo, reset: time) -> date:

@@ -22,7 +22,6 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -64,18 +63,13 @@ class BrokerSettings:
 def read_broker_settings(section: ConfigSection) -> BrokerSettings:
     """Typed [broker] table; `password_file` (preferred) keeps the secret out of the config file."""
     password = section.get_str("password", None)
-    password_file = section.get_str("password_file", None)
-    if password_file is not None:
-        try:
-            password = Path(password_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise section.error("password_file", f"cannot be read: {exc}") from None
+    from_file = section.get_password_file("password_file")
     tls = section.get_bool("tls", False)
     return BrokerSettings(
         host=section.get_str("host", "localhost"),
         port=section.get_int("port", 8883 if tls else 1883, minval=1, maxval=65535),
         username=section.get_str("username", None),
-        password=password,
+        password=from_file if from_file is not None else password,
         tls=tls,
         ca_file=section.get_str("ca_file", None),
         keepalive_s=section.get_int("keepalive_s", 30, minval=5, maxval=3600),

@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from process.clock import Clock
-from process.systemd import Notifier, Watchdog
 from protocol.link import BrokerSettings
 from web.bridge import Bridge
 from web.config import WebSettings
@@ -214,14 +213,3 @@ class WebServer:
         if self.bridge is not None:
             self.bridge.stop()
 
-
-def run_forever(server: WebServer, wait: Callable[[], Any]) -> None:
-    server.start()
-    notifier = Notifier()
-    watchdog = Watchdog(notifier, {"event loop": lambda: server.beat}, 30.0, server.clock.monotonic)
-    watchdog.start()
-    notifier.ready(f"serving {', '.join(server.settings.offices)} on port {server.settings.port}")
-    wait()
-    notifier.stopping()
-    watchdog.stop()
-    server.stop()

@@ -68,19 +68,13 @@ class WebSettings:
     limits: Limits = HUB_LIMITS
 
 
-def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Path, staff: bool = False) -> WebSettings:
+def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: bool = False) -> WebSettings:
     """`staff`: the hub's web with the login and clerk pages — it needs HTTPS unless it binds to loopback."""
-    secret_file = section.get_str("session_secret_file", None)
-    secret = secrets.token_bytes(32)
-    if secret_file is not None:
-        try:
-            secret = _path(base, secret_file).read_bytes().strip()
-        except OSError as exc:
-            raise section.error("session_secret_file", f"cannot be read: {exc}") from None
-        if len(secret) < 16:
-            raise section.error("session_secret_file", "holds fewer than 16 bytes")
+    secret = section.get_file_bytes("session_secret_file")
+    if secret is not None and len(secret) < 16:
+        raise section.error("session_secret_file", "holds fewer than 16 bytes")
     host = section.get_str("host", "127.0.0.1")
-    tls = _tls(section, base)
+    tls = _tls(section)
     if staff and tls is None and not _loopback(host):
         raise section.error("host", f"{host!r} is not a loopback address: the staff pages need HTTPS there; set "
                                     "tls_certificate and tls_key (plain HTTP only on 127.0.0.1, e.g. make demo)")
@@ -96,20 +90,16 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], base: Pa
         privacy_url=section.get_str("privacy_url", "/datenschutz"),
         imprint_url=section.get_str("imprint_url", "/impressum"),
         access_log=section.get_bool("access_log", True),
-        session_secret=secret,
+        session_secret=secret if secret is not None else secrets.token_bytes(32),
         miss_limit_per_min=section.get_int("miss_limit_per_min", 20, minval=1, maxval=10000),
         trust_forwarded=section.get_bool("trust_forwarded", False),
         broker_username=section.get_str("broker_username", None),
-        broker_password=_password(section),
+        broker_password=section.get_password_file("broker_password_file"),
         device_roles=_device_roles(section.get_section("device_roles", required=False)),
         tls=tls,
         redirect_port=redirect_port,
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
     )
-
-
-def _path(base: Path, value: str) -> Path:
-    return Path(value) if Path(value).is_absolute() else base / value
 
 
 def _loopback(host: str) -> bool:
@@ -121,14 +111,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _tls(section: ConfigSection, base: Path) -> TlsFiles | None:
-    certificate, key = section.get_str("tls_certificate", None), section.get_str("tls_key", None)
+def _tls(section: ConfigSection) -> TlsFiles | None:
+    certificate, key = section.get_path("tls_certificate", None), section.get_path("tls_key", None)
     if certificate is None and key is None:
         return None
     if certificate is None or key is None:
         raise section.error("tls_key" if key is None else "tls_certificate",
                             "tls_certificate and tls_key go together")
-    files = TlsFiles(_path(base, certificate), _path(base, key))
+    files = TlsFiles(certificate, key)
     try:
         files.context()
     except (OSError, ssl.SSLError) as exc:
@@ -159,16 +149,6 @@ def _device_roles(section: ConfigSection) -> dict[str, str]:
     return roles
 
 
-def _password(section: ConfigSection) -> str | None:
-    path = section.get_str("broker_password_file", None)
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise section.error("broker_password_file", f"cannot be read: {exc}") from None
-
-
 @dataclass(frozen=True)
 class ReplicaConfig:
     """`wartemarke-web run --config PATH`: a public replica (no clerk or technician pages)."""
@@ -183,7 +163,7 @@ def load_replica_config(path: Path) -> ReplicaConfig:
     root = load_toml(path)
     replica = root.get_section("replica")
     web_section = root.get_section("web")
-    web = read_web_settings(web_section, (), path.parent)
+    web = read_web_settings(web_section, ())
     if not web.offices:
         raise web_section.error("offices", "a replica needs the list of offices it serves")
     config = ReplicaConfig(path=path, device=replica.get_str("device", check=slug_problem), web=web,
