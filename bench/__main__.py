@@ -34,11 +34,11 @@ from bench import (
     web_bench,
     web_flood,
 )
-from bench.eta import evaluate as eta
-from bench.eta.report import bench_rows
 from bench.machine import machine_lines
-from bench.stats import Row, median, mib, ms, percentile, print_report, ratio, secs
-from tests.broker import Broker
+from devtools.broker import Broker
+from devtools.eta import evaluate as eta
+from devtools.eta.report import bench_rows
+from devtools.stats import Row, median, mib, ms, percentile, print_report, ratio, secs
 
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5

@@ -37,7 +37,7 @@ at 1920×1080 unless said otherwise, and beside a baseline measured in the same 
 
     .venv/bin/python -m bench.display_bench [--calls 200] [--markdown]
 
-`run()` returns the table rows (bench.stats.Row) for `python -m bench display`.
+`run()` returns the table rows (devtools.stats.Row) for `python -m bench display`.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ from zoneinfo import ZoneInfo
 
 from bench.hub_latency import Ping, _link, _started, private_broker
 from bench.machine import machine_lines
-from bench.stats import Row, median, mib, ms, percentile, print_report, ratio
+from devtools.broker import die_with_parent
+from devtools.stats import Row, median, mib, ms, percentile, print_report, ratio
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Call, CallsState
-from tests.broker import _die_with_parent
 
 OFFICE = "bench-display"
 ROOT = Path(__file__).resolve().parent.parent
@@ -477,7 +477,7 @@ class DisplayChild:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.display_bench", "--child", str(config)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
-                env={**os.environ, **SDL_ENV, "PYTHONPATH": str(ROOT)}, preexec_fn=_die_with_parent)
+                env={**os.environ, **SDL_ENV, "PYTHONPATH": str(ROOT)}, preexec_fn=die_with_parent)
         self._reader = threading.Thread(target=self._read, name="display-child-reader", daemon=True)
         self._reader.start()
 
@@ -562,7 +562,7 @@ def write_config(directory: Path, port: int) -> Path:
 def _spawned(argv: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=out, cwd=ROOT,
-                                env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, preexec_fn=_die_with_parent)
+                                env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, preexec_fn=die_with_parent)
     try:
         yield proc
     finally:
@@ -773,7 +773,7 @@ def measure_chromium(work: Path) -> tuple[ChromiumResult | None, str]:
     with (work / "chromium.log").open("ab") as log:
         proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", page.as_uri()],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
     try:
         time.sleep(CHROMIUM_SETTLE_S)
         if proc.poll() is not None:

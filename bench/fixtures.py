@@ -1,4 +1,4 @@
-"""Kiosk configs and state for the benchmarks, built with the test harness (tests/kiosk_harness.py).
+"""Kiosk configs and state for the benchmarks, built with the test harness (devtools/kiosk_harness.py).
 
 Every benchmark kiosk uses the dummy printer (bytes kept in memory), mock pins, and the private
 mosquitto started by `bench.__main__`; each part gets its own office slug so that retained messages
@@ -11,9 +11,9 @@ import re
 from datetime import date
 from pathlib import Path
 
+from devtools.kiosk_harness import write_config
 from kiosk.config import load_kiosk_config
 from kiosk.store import KioskStore
-from tests.kiosk_harness import write_config
 
 #: Two services without a minimum interval, so that back-to-back presses all print.
 SERVICES_NO_INTERVAL = """

@@ -3,7 +3,7 @@
 The hub runs as in production, in its own process (`python -m hub run --config …`, INFO log to a
 file as to journald, the production tick of 15 s), so its CPU and GIL are not shared with the load
 generator in this process. Its state directory is on the same disk as the temp dir. Each variant
-(below) gets its own private mosquitto (tests/broker.py, logging at mosquitto's default levels
+(below) gets its own private mosquitto (devtools/broker.py, logging at mosquitto's default levels
 rather than the test broker's per-packet `log_type all`) and its own hub with fresh state.
 
 1. **Commands per second with durable state.** Kiosk "kiosk-1" fills the queue to `waiting` tickets
@@ -37,7 +37,7 @@ the tracking view of every waiting ticket, since each one's `ahead` dropped by o
 
     .venv/bin/python -m bench.hub_latency [--waiting 200] [--duration 5] [--clients 1 4] [--presses 300]
 
-`run()` returns the table rows (bench.stats.Row) for `python -m bench`.
+`run()` returns the table rows (devtools.stats.Row) for `python -m bench`.
 """
 
 from __future__ import annotations
@@ -63,16 +63,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine_lines
-from bench.stats import Row, median, ms, percentile, print_report, ratio
+from devtools.broker import Broker, die_with_parent
+from devtools.hub_harness import issued, payload, write_hub_config
+from devtools.stats import Row, median, ms, percentile, print_report, ratio
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.fields import decode_object, encode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
-from tests.broker import Broker, _die_with_parent
-from tests.hub_harness import issued, payload, write_hub_config
 
 OFFICE = "bench-hub"
-HUB_DEVICE = "hub-test"  # tests/hub_harness.py's [hub] device
+HUB_DEVICE = "hub-test"  # devtools/hub_harness.py's [hub] device
 KIOSK = "kiosk-1"
 COUNTERS = 8
 PRODUCTION_TICK_S = 15.0  # hub/config.py default; the test harness ticks every 0.2 s
@@ -299,7 +299,7 @@ def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
@@ -721,7 +721,7 @@ def measure(directory: Path, waiting: int = 200, duration: float = 5.0, echo_dur
 
 
 def _share(value: float, baseline: float) -> str:
-    """Like bench.stats.ratio, with two significant digits below 1 (110/s beside 2400/s is 0.046×, not 0.0×)."""
+    """Like devtools.stats.ratio, with two significant digits below 1 (110/s beside 2400/s is 0.046×, not 0.0×)."""
     if not baseline or value != value or baseline != baseline:
         return "-"
     q = value / baseline

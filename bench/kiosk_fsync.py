@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import SERVICE_IDS, initialize_state, kiosk_config
-from tests.broker import Broker
+from devtools.broker import Broker
 
 SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs")
 MARKER_PREFIX = "bench-marker-"
@@ -139,12 +139,12 @@ def _marker(directory: Path, name: str) -> None:
 
 
 def child(config: Path, presses: int, acked_presses: int, markers: Path) -> None:
+    from devtools.broker import Recorder
+    from devtools.kiosk_harness import press, start_kiosk
     from kiosk.config import load_kiosk_config
     from protocol import topics
     from protocol.fields import encode_object
     from protocol.messages import Ack
-    from tests.broker import Recorder
-    from tests.kiosk_harness import press, start_kiosk
 
     settings = load_kiosk_config(config)
     kiosk = start_kiosk(config)

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import SERVICE_IDS, initialize_state, kiosk_config
+from devtools.kiosk_harness import press, start_kiosk
 from kiosk.app import Kiosk
 from kiosk.config import load_kiosk_config
 from kiosk.printer import TicketPrinter
 from kiosk.ticket import Document
-from tests.kiosk_harness import press, start_kiosk
 
 WAL_FRAME_HEADER = 24
 

@@ -4,7 +4,7 @@ Everything runs against a **public replica in its own process**, as deployed: `p
 run --config X` is `python -m web run --config X` (web.cli.main) with the soft RLIMIT_NOFILE raised to
 the hard limit first (one SSE client is one socket). Its config is a replica TOML ([replica] device,
 [web] three offices, access log on as in deploy/examples/web.toml, [broker]) against a private mosquitto
-(tests/broker.py, mosquitto's default log levels). The benchmark publishes, retained and QoS 1 as the
+(devtools/broker.py, mosquitto's default log levels). The benchmark publishes, retained and QoS 1 as the
 hub does, `info`, `queue` and `history` (8 weeks × Mon–Fri × 11 hours, some days "ran out") for three
 offices, and `ticket/{sha256(token)}` tracking views (hub/views.py ticket_view's fields). No product
 code is changed. The load generators (SSE clients, wrk) run on the same 2 cores as the replica.
@@ -42,7 +42,7 @@ code is changed. The load generators (SSE clients, wrk) run on the same 2 cores 
 
     .venv/bin/python -m bench.web_bench [--clients 1000 5000] [--wrk-seconds 10] [--markdown]
 
-`run()` returns the table rows (bench.stats.Row) for `python -m bench web`.
+`run()` returns the table rows (devtools.stats.Row) for `python -m bench web`.
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ from typing import IO, Any
 
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
-from bench.stats import Row, median, ms, percentile, print_report, ratio
+from devtools.broker import die_with_parent, free_port
+from devtools.stats import Row, median, ms, percentile, print_report, ratio
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings, MqttLink
-from tests.broker import _die_with_parent, free_port
 from web.gate import raise_open_files_limit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,7 +293,7 @@ class SseClients:
         spec = json.dumps({"port": port, "paths": paths})
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.web_bench", "--sse-client", spec],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
-                                     env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_die_with_parent)
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=die_with_parent)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -386,7 +386,7 @@ def replica_process(directory: Path, broker_port: int) -> Iterator[tuple[subproc
         proc = subprocess.Popen([sys.executable, "-m", "bench.web_replica", "run", "--config", str(config)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT), "WARTEMARKE_LOG_LEVEL": "INFO"},
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
     try:
         yield proc, port
     finally:

@@ -2,12 +2,12 @@
 over 5,000 sockets, beside the same measured idle in the same run (`python -m bench flood`).
 
 A hub process (`python -m hub run`, its `[web]` over HTTPS with an office-CA certificate, default
-limits) on a private mosquitto; tests/flood_harness.py for everything else:
+limits) on a private mosquitto; devtools/flood_harness.py for everything else:
 
-1. idle: `/healthz` on a fresh connection every 100 ms (tests.flood_harness.Prober, all the run long),
+1. idle: `/healthz` on a fresh connection every 100 ms (devtools.flood_harness.Prober, all the run long),
    and ROUNDS clerk rounds — login form, login (scrypt), counter page, "next", the page after it —
    each request on a fresh TLS connection from the clerk's own address;
-2. the attack of issue 10 (tests.flood_harness.attack): event streams, connections that never start
+2. the attack of issue 10 (devtools.flood_harness.attack): event streams, connections that never start
    TLS and headers that never finish, first 2,200 from one address, then 3,300 from 1,500 addresses;
    while the sockets are held, ROUNDS clerk rounds again;
 3. the sockets closed: how long until /metrics counts no streams and a clerk round works.
@@ -28,10 +28,10 @@ from pathlib import Path
 
 from bench.hub_latency import private_broker
 from bench.machine import machine_lines
-from bench.stats import Row, median, ms, percentile, print_report, ratio, secs
+from devtools.broker import make_recorder
+from devtools.flood_harness import Attacker, FloodHub, Prober, attack, clerk_round, sse_clients
+from devtools.stats import Row, median, ms, percentile, print_report, ratio, secs
 from protocol import topics
-from tests.broker import make_recorder
-from tests.flood_harness import Attacker, FloodHub, Prober, attack, clerk_round, sse_clients
 from web.gate import raise_open_files_limit
 
 ROUNDS = 8

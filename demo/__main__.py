@@ -23,13 +23,13 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
+from devtools.broker import Broker, die_with_parent, free_port
 from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CallsState, CommandRequest, TicketIssued, ticket_event_from_dict
-from tests.broker import Broker, _die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("DEMO_STATE_DIR") or ROOT / "var" / "demo")
@@ -141,10 +141,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def start(command: list[str], env: dict[str, str], stdin: int | None = None) -> subprocess.Popen[str]:
-    """A child that gets SIGTERM when the demo dies, however it dies (as tests/broker.py does for mosquitto).
+    """A child that gets SIGTERM when the demo dies, however it dies (as devtools/broker.py does for mosquitto).
     Children are started before the demo starts any thread, so `preexec_fn` is safe here."""
     return subprocess.Popen(command, cwd=ROOT, env=env, stdin=stdin, text=True,
-                            preexec_fn=_die_with_parent)  # noqa: PLW1509
+                            preexec_fn=die_with_parent)  # noqa: PLW1509
 
 
 def main() -> int:

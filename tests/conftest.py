@@ -1,6 +1,6 @@
 """Shared fixtures: real mosquitto brokers, recording MQTT clients and unique office slugs.
 
-Fixtures (see tests/broker.py for the classes):
+Fixtures (see devtools/broker.py for the classes):
 
 - `broker` -> Broker: a fresh, running, non-persistent broker per test; stop/kill/restart it freely.
 - `broker_factory` -> Callable[..., Broker]: `broker_factory(persistence=True)` starts another broker
@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import Broker, Recorder, free_port, make_recorder
 from hub.config import load_hub_config
-from tests.broker import Broker, Recorder, free_port, make_recorder
 from tests.staff_harness import add_users
 from tests.web_harness import WebHub, write_web_hub_config
 

@@ -1,8 +1,8 @@
-"""Helpers for testing what deploy/ generates: the broker role's templates, an office CA, mosquitto
+"""Helpers for testing what deploy/ generates: the broker role's templates, mosquitto
 password files and an authenticating (TLS) MQTT probe client.
 
     config = render_broker_template("mosquitto.conf.j2", {"offices": [...], "devices": [...], ...})
-    ca = make_office_ca(tmp_path / "tls", hosts=("localhost",), ips=("127.0.0.1",))
+    ca = make_office_ca(tmp_path / "tls", hosts=("localhost",), ips=("127.0.0.1",))  # devtools/office_ca.py
     write_password_file(tmp_path / "passwd", {"kiosk-1": "secret", ...})
     probe = MqttProbe.connect_ok(port, username="kiosk-1", password="secret", ca_file=ca.ca_cert)
     probe.subscribe(["wartemarke/v1/o/queue"])          # -> SUBACK reason codes
@@ -24,7 +24,6 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from tests.broker import Received
+from devtools.broker import Received
 
 BROKER_ROLE = Path(__file__).resolve().parents[1] / "deploy" / "roles" / "broker"
 NOT_AUTHORIZED = 0x87  # MQTT v5 reason code (CONNACK, SUBACK, PUBACK)
@@ -75,44 +74,6 @@ def render_broker_template(name: str, overrides: Mapping[str, Any]) -> str:
 
 # -- TLS and credentials -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class OfficeCA:
-    ca_cert: Path
-    ca_key: Path
-    server_cert: Path
-    server_key: Path
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed:\n{result.stderr}")
-
-
-def make_office_ca(directory: Path, hosts: Iterable[str] = ("localhost",), ips: Iterable[str] = ("127.0.0.1",),
-                   name: str = "wartemarke office CA") -> OfficeCA:
-    """A small CA (EC P-256) and a server certificate for `hosts`/`ips` (subjectAltName), as the
-    playbook makes for an office without certificates of its own."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca = OfficeCA(directory / "ca.crt", directory / "ca.key", directory / "server.crt", directory / "server.key")
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", ca.ca_key.name, "-out", ca.ca_cert.name, "-days", "3650", "-subj", f"/CN={name}",
-             "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
-    hosts, ips = list(hosts), list(ips)
-    san = ",".join([f"DNS:{h}" for h in hosts] + [f"IP:{ip}" for ip in ips])
-    (directory / "server.ext").write_text(
-        f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n", encoding="utf-8")
-    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", ca.server_key.name, "-out", "server.csr", "-subj", f"/CN={(hosts or ips)[0]}", cwd=directory)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", ca.ca_cert.name, "-CAkey", ca.ca_key.name,
-             "-CAcreateserial", "-out", ca.server_cert.name, "-days", "825", "-extfile", "server.ext", cwd=directory)
-    for key in (ca.ca_key, ca.server_key):
-        key.chmod(0o600)
-    return ca
-
-
 def write_password_file(path: Path, credentials: Mapping[str, str]) -> None:
     """A mosquitto password file made with `mosquitto_passwd -b` (hashed), one line per user."""
     path.unlink(missing_ok=True)
@@ -132,7 +93,7 @@ _ids = itertools.count()
 class MqttProbe:
     """A paho client (MQTT v5, optional TLS and credentials) that reports every reason code.
 
-    Unlike tests.broker.Recorder it never reconnects by itself: a refused connection stays refused,
+    Unlike devtools.broker.Recorder it never reconnects by itself: a refused connection stays refused,
     and `connack` tells why.
     """
 

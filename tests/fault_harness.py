@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from devtools.broker import Broker, Received, Recorder, free_port, make_recorder
 from hub.app import Hub
 from hub.config import load_hub_config
 from process.clock import Clock, SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from tests.broker import Broker, Received, Recorder, free_port, make_recorder
 from web.app import WebServer
 from web.config import load_replica_config
 

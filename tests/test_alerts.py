@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.broker import free_port
 from protocol import topics
-from tests.broker import free_port
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"

@@ -13,12 +13,12 @@ import logging
 import os
 import sqlite3
 
+from devtools.hub_harness import write_hub_config
+from devtools.kiosk_harness import write_config
 from hub.app import Hub
 from hub.config import load_hub_config
 from process.clock import SystemClock
 from protocol import topics
-from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import write_config
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
 from tests.web_harness import wait_until
 

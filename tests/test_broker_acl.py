@@ -37,20 +37,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devtools.broker import Broker, BrokerError, Received, free_port
+from devtools.hub_harness import write_hub_config
+from devtools.office_ca import OfficeCA, make_office_ca
 from hub.counter_cli import main as counter_main
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from tests.broker import Broker, BrokerError, Received, free_port
-from tests.deploy_harness import (
-    NOT_AUTHORIZED,
-    MqttProbe,
-    OfficeCA,
-    make_office_ca,
-    render_broker_template,
-    write_password_file,
-)
-from tests.hub_harness import write_hub_config
+from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe, render_broker_template, write_password_file
 
 OFFICE = "t-acl"
 ROOT = topics.office_root(OFFICE)

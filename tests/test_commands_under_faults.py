@@ -15,6 +15,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from devtools.hub_harness import issued, payload, write_hub_config
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
@@ -24,7 +25,6 @@ from protocol.fields import encode_object
 from protocol.link import BrokerSettings, request_properties
 from protocol.messages import CommandRequest
 from tests.fault_harness import TcpProxy, clerk_link, never_backwards, retained, start_hub
-from tests.hub_harness import issued, payload, write_hub_config
 from tests.test_broker_acl import OBSERVER, start_office_broker
 from tests.web_harness import wait_until
 from web.bridge import Bridge

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import free_port
+from devtools.broker import free_port
 from tests.web_harness import get, wait_until
 
 REPO = Path(__file__).resolve().parents[1]

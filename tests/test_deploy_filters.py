@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import Broker
 from process.config import ConfigSection
-from tests.broker import Broker
 from tests.deploy_harness import MqttProbe, render_broker_template
 from web.config import read_web_settings
 

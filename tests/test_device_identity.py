@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import free_port
 from hub.config import load_hub_config
 from protocol import topics
-from tests.broker import free_port
 from tests.staff_harness import Browser, add_users, counter_path
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 

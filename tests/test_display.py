@@ -230,10 +230,10 @@ def test_the_hubs_info_parses_for_the_display():
     import tempfile
     from pathlib import Path
 
+    from devtools.hub_harness import write_hub_config
     from hub.config import load_hub_config
     from hub.engine import OfficeEngine
     from hub.views import office_info
-    from tests.hub_harness import write_hub_config
 
     config = load_hub_config(write_hub_config(Path(tempfile.mkdtemp()), 1883, "t-info"))
     office = config.offices[0]

@@ -1,4 +1,4 @@
-"""The hard days of the `eta` benchmark (bench/eta/hard_days.py): frozen, deterministic, and each kind
+"""The hard days of the `eta` benchmark (devtools/eta/hard_days.py): frozen, deterministic, and each kind
 really is the weakness it stands for."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.eta.hard_days import HARD_SCENARIOS, Handling, draw, fingerprint, generate, hard_scenarios, kinds
-from bench.eta.scenarios import SCENARIOS, Scenario, base_name, counter_minutes
+from devtools.eta.hard_days import HARD_SCENARIOS, Handling, draw, fingerprint, generate, hard_scenarios, kinds
+from devtools.eta.scenarios import SCENARIOS, Scenario, base_name, counter_minutes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +122,7 @@ def test_unplanned_stops_are_not_in_the_roster(days: list[Scenario]) -> None:
 
 
 def test_module_prints_all_days() -> None:
-    out = subprocess.run([sys.executable, "-m", "bench.eta.hard_days"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "devtools.eta.hard_days"], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=60).stdout
     for name, _ in HARD_SCENARIOS:
         assert f"{name} (seed" in out

@@ -1,4 +1,5 @@
-"""The committed office days of the `eta` benchmark (bench/eta/scenarios.py): deterministic, well-formed, realistic."""
+"""The committed office days of the `eta` benchmark (devtools/eta/scenarios.py): deterministic, well-formed,
+realistic."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.eta.scenarios import (
+from devtools.eta.scenarios import (
     SCENARIOS,
     Scenario,
     all_scenarios,
@@ -174,7 +175,7 @@ def test_describe(scenarios: list[Scenario]) -> None:
 
 
 def test_module_prints_all_scenarios() -> None:
-    out = subprocess.run([sys.executable, "-m", "bench.eta.scenarios"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "devtools.eta.scenarios"], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=60).stdout
     for name, _ in SCENARIOS:
         assert f"{name} (seed" in out

@@ -32,6 +32,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from devtools.broker import Broker, Recorder
+from devtools.hub_harness import issued, payload, write_hub_config
+from devtools.kiosk_harness import write_config
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
@@ -42,10 +45,7 @@ from process.clock import FakeClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
-from tests.broker import Broker, Recorder
 from tests.fault_harness import never_backwards, retained, start_replica
-from tests.hub_harness import issued, payload, write_hub_config
-from tests.kiosk_harness import write_config
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
 from tests.web_harness import get, random_token, wait_until
 

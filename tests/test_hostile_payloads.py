@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 import pygame
 import pytest
 
+from devtools.hub_harness import write_hub_config
+from devtools.kiosk_harness import FAST_A, write_config
 from display.layout import Rect, board_layout
 from hub.app import Hub
 from hub.config import load_hub_config
@@ -37,8 +39,6 @@ from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueState
 from protocol.views import check_counter_state, check_history, check_ticket_view
-from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import FAST_A, write_config
 from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
 from tests.test_web_internal import web_only  # noqa: F401 (a fixture)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devtools.hub_harness import issued, payload, write_hub_config
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
@@ -18,7 +19,6 @@ from process.clock import FakeClock, SystemClock
 from protocol import VERSION, topics
 from protocol.link import MqttLink
 from protocol.messages import CommandRequest
-from tests.hub_harness import issued, payload, write_hub_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

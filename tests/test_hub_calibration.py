@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devtools.broker import free_port
+from devtools.hub_harness import issued, write_hub_config
 from hub.calibration import calibration, todays_calibration
 from hub.config import load_hub_config
 from hub.engine import OfficeEngine, ToldWait
 from protocol.messages import QueueState
-from tests.broker import free_port
-from tests.hub_harness import issued, write_hub_config
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 
 BERLIN = ZoneInfo("Europe/Berlin")

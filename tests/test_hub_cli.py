@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devtools.hub_harness import issued, payload, write_hub_config
 from hub.accounts import check_login
 from hub.app import Hub
 from hub.cli import main as hub_main
@@ -24,7 +25,6 @@ from process.clock import FakeClock, SystemClock
 from process.config import ConfigError
 from protocol import topics
 from protocol.messages import CommandRequest
-from tests.hub_harness import issued, payload, write_hub_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

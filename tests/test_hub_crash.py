@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devtools.hub_harness import write_hub_config
+from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from hub.config import load_hub_config
 from hub.counter_cli import send_command
 from hub.engine import TicketState
@@ -26,8 +28,6 @@ from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
-from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.eta.evaluate import Replay, replay
-from bench.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
-from bench.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
+from devtools.eta.evaluate import Replay, replay
+from devtools.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
+from devtools.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
 from hub.calibration import todays_calibration
 from hub.engine import Handled, OfficeEngine
 from hub.estimate import (

@@ -10,12 +10,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from kiosk.cli import main as kiosk_main
-from kiosk.panel import LedPattern
-from protocol import topics
-from protocol.fields import encode_object
-from protocol.messages import Ack, QueueState, ServiceQueue
-from tests.kiosk_harness import (
+from devtools.kiosk_harness import (
     FAST_A,
     TRACKING_URL,
     events,
@@ -25,6 +20,11 @@ from tests.kiosk_harness import (
     start_kiosk,
     write_config,
 )
+from kiosk.cli import main as kiosk_main
+from kiosk.panel import LedPattern
+from protocol import topics
+from protocol.fields import encode_object
+from protocol.messages import Ack, QueueState, ServiceQueue
 from tests.test_ticket_render import native_qr_payloads
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.hub_harness import write_hub_config
+from devtools.kiosk_harness import write_config
 from hub.app import Hub
 from hub.config import load_hub_config
 from hub.engine import TicketState
 from process.clock import SystemClock
 from protocol import topics
-from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import write_config
 
 REPO = Path(__file__).resolve().parents[1]
 FAST_SERVICES = """

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from devtools.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Ack
-from tests.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import Broker, BrokerError, Recorder
 from process.clock import FakeClock
 from protocol import topics
 from protocol.fields import decode_object, encode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import DeviceStatus, QueueState, ServiceQueue
-from tests.broker import Broker, BrokerError, Recorder
 
 WAIT = 15.0
 START = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)

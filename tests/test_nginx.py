@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from devtools.broker import free_port
 from process.clock import SystemClock
 from protocol import topics
 from protocol.link import BrokerSettings
-from tests.broker import free_port
 from tests.web_harness import random_token, wait_until
 from web.app import WebServer
 from web.config import REPLICA_LIMITS, WebSettings

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.broker import free_port
+from devtools.broker import free_port
 from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe
 
 pytestmark = [pytest.mark.provisioning, pytest.mark.timeout(3600)]

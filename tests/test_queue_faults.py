@@ -15,16 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devtools.broker import Recorder
+from devtools.hub_harness import issued, payload, write_hub_config
+from devtools.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 from hub.counter_cli import send_command
 from hub.statistics import day_summary
 from process.clock import FakeClock
 from protocol import topics
 from protocol.link import MqttLink
 from protocol.messages import CommandRequest
-from tests.broker import Recorder
 from tests.fault_harness import OffsetClock, clerk_link, retained, start_hub, start_replica
-from tests.hub_harness import issued, payload, write_hub_config
-from tests.kiosk_harness import FAST_A, press, printed_files, start_kiosk, write_config
 from tests.test_kiosk_crash import FAST_SERVICES
 from tests.web_harness import get, random_token, wait_until
 

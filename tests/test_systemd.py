@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.broker import free_port
+from devtools.hub_harness import write_hub_config
+from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from kiosk.printer import TicketPrinter
 from process.systemd import Notifier, Watchdog
-from tests.broker import free_port
-from tests.hub_harness import write_hub_config
-from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = sorted((REPO / "systemd").glob("*.service"))

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from devtools.broker import free_port
+from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from protocol import topics
-from tests.broker import free_port
-from tests.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from tests.web_harness import ARTIFACTS, WebHub, wait_until, write_web_hub_config
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (deploy/install-debian-packages.sh); never a downloaded one

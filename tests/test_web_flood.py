@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bench.stats import percentile
+from devtools.flood_harness import Attacker, FloodHub, Prober, attack, clerk_round, https_get, sse_clients
+from devtools.stats import percentile
 from protocol import topics
-from tests.flood_harness import Attacker, FloodHub, Prober, attack, clerk_round, https_get, sse_clients
 from web.gate import raise_open_files_limit
 
 SOCKETS = 5000

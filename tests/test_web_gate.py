@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.broker import free_port
+from devtools.broker import free_port
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 
 LIMITS = """

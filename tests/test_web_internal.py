@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 
 import pytest
 
+from devtools.broker import free_port
 from hub.store import HubStore
 from process.clock import SystemClock
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings
 from protocol.messages import DeviceStatus
-from tests.broker import free_port
 from tests.staff_harness import PASSWORD, Browser, Page, add_users, counter_path
 from tests.web_harness import WebHub, wait_until
 from web.app import WebServer

@@ -18,11 +18,11 @@ import textwrap
 
 import pytest
 
+from devtools.broker import free_port
 from process.clock import SystemClock
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.wait_range import shown_range
-from tests.broker import free_port
 from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
 from web.app import WebServer
 from web.config import load_replica_config

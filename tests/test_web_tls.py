@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from devtools.broker import free_port
+from devtools.office_ca import OfficeCA, make_office_ca
 from hub.config import load_hub_config
 from process.config import ConfigError
-from tests.broker import free_port
-from tests.deploy_harness import OfficeCA, make_office_ca
 from tests.staff_harness import PASSWORD, add_users
 from tests.web_harness import WebHub, write_web_hub_config
 

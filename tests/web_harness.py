@@ -1,7 +1,7 @@
 """The web tier in tests: a real Hub with a `[web]` table on a free port, plain HTTP and SSE clients.
 
 - `write_web_hub_config(directory, broker_port, office, web_port, extra_web="")` writes a hub config
-  (tests/hub_harness.py) with a `[web]` table appended.
+  (devtools/hub_harness.py) with a `[web]` table appended.
 - `WebHub` starts that hub (and so its WebServer), waits until the web mirrors the office, and
   issues tickets over MQTT as a kiosk would (`issue`), or calls them (`command`).
 - `get(url)` / `SseClient(url)`: HTTP without a library, socket reads with timeouts (never sleeps).
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devtools.hub_harness import issued, payload, write_hub_config
 from hub.accounts import add_user
 from hub.app import Hub
 from hub.config import load_hub_config
@@ -31,7 +32,6 @@ from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest, TicketIssued
-from tests.hub_harness import issued, payload, write_hub_config
 
 TIMEOUT_S = 10.0
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -1,6 +1,6 @@
 """The second set of simulated office days for the `eta` benchmark: days the first set never imagined.
 
-The 24 committed days of bench/eta/scenarios.py all draw handling times from lognormals, have their
+The 24 committed days of devtools/eta/scenarios.py all draw handling times from lognormals, have their
 clerks log in exactly as the roster says and decide no-shows by a flat coin. An independent
 evaluation (issue 14) found five situations where an estimator tuned on those days lets citizens down;
 each kind of day here puts one of them in front of the estimator:
@@ -26,7 +26,7 @@ THE RULE of scenarios.py holds here too: these kinds, seeds and the generator we
 the estimator was changed for issue 14, and `tests/test_eta_scenarios.py` pins their fingerprint.
 Never edit them; add new kinds with new seeds.
 
-`python -m bench.eta.hard_days` prints `describe()` of every day.
+`python -m devtools.eta.hard_days` prints `describe()` of every day.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from bench.eta.scenarios import (
+from devtools.eta.scenarios import (
     Arrival,
     CounterPlan,
     Knots,

@@ -6,7 +6,7 @@ and compare, for every ticket, the wait predicted at issue with the actual wait 
 office) and once per service queue (people ahead in the same service × that service's mean ÷ clerks
 serving it: the fairer formula). The report is bench/eta/report.py.
 
-    .venv/bin/python -m bench.eta.evaluate [--markdown] [--set committed|hard] [--scenario NAME ...]
+    .venv/bin/python -m devtools.eta.evaluate [--markdown] [--set committed|hard] [--scenario NAME ...]
 
 The simulation is discrete-event; the engine only ever sees what a hub would see (tickets issued,
 clerks' commands, each with its time):
@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bench.eta.hard_days import hard_scenarios
-from bench.eta.report import DayResult, Outcome, Report
-from bench.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
+from devtools.eta.hard_days import hard_scenarios
+from devtools.eta.report import DayResult, Outcome, Report
+from devtools.eta.scenarios import Arrival, Scenario, all_scenarios, base_name
 from hub.engine import OfficeEngine, TicketState, ToldWait
 from hub.estimate import Forecast, availability, expected_wait_min, forecast, wait_range_min
 from hub.office import CounterDef, Interval, OfficeDef, ServiceDef
@@ -325,7 +325,7 @@ def forecast_runtime(waiting: int = 100, repeats: int = 50) -> tuple[float, int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.eta.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m devtools.eta.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     parser.add_argument("--set", choices=("committed", "hard"), action="append", help="only this set of days")

@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from devtools.broker import free_port
+from devtools.hub_harness import issued, payload, write_hub_config
+from devtools.office_ca import make_office_ca
 from hub.accounts import add_user
 from hub.config import load_hub_config
 from hub.store import HubStore
-from tests.broker import free_port
-from tests.deploy_harness import make_office_ca
-from tests.hub_harness import issued, payload, write_hub_config
 
 REPO = Path(__file__).resolve().parents[1]
 CLERK = ("clara", "clerk", "correct horse battery")

@@ -35,7 +35,7 @@ a counter — or the benchmark measures how well the estimator was fitted to its
 situation, add a new scenario (new name, new seeds) and say so in the benchmark notes;
 `tests/test_eta_scenarios.py` pins a fingerprint of the committed set to catch accidental changes.
 
-`python -m bench.eta.scenarios` prints `describe()` of every scenario: tickets per service, counters,
+`python -m devtools.eta.scenarios` prints `describe()` of every scenario: tickets per service, counters,
 offered work against counter capacity per hour.
 """
 

@@ -71,7 +71,7 @@ def find_mosquitto() -> str:
     return found
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the forked child: SIGTERM mosquitto when the test process dies (no leaked brokers after kill -9).
 
     Linux ties this to the *thread* that started the broker; tests start brokers from the main thread.
@@ -157,7 +157,7 @@ class Broker:
             proc = self._proc = subprocess.Popen(
                 [self.executable, "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.directory,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while not (self._logged_running(log_offset) and self._accepts_connections()):

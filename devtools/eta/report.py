@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.eta.scenarios import Scenario
-from bench.stats import Row, median, percentile
+from devtools.eta.scenarios import Scenario
+from devtools.stats import Row, median, percentile
 
 LATE_MIN = 10.0  # told a wait longer than the real one by more than this: comes back too late
 WAITED_MIN = 10.0  # a sub-table without the many tickets called at once (all estimators say 0 for those)

@@ -1,1 +1,0 @@
-"""The `eta` benchmark: simulated office days for comparing wait estimators (see `bench.eta.scenarios`)."""
