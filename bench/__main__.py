@@ -2,14 +2,15 @@
 
     .venv/bin/python -m bench [kiosk] [eta] [--presses 200] [--runs 5] [--markdown]
 
-Parts (each in its own module): press-to-last-byte latency (kiosk_latency) and synced commits per
-ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size) — the
-`kiosk` part; the hub's wait estimates against the Munich/Berlin formula (per office and per service
-queue) on both sets of simulated office days, the committed ones and the hard days (eta/evaluate.py,
-eta/report.py) — the `eta` part; the waiting-room display's call → frame latency, CPU,
-memory beside headless Chromium, frame render time and wake-up counts (display_bench) — the `display`
-part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
-tracking page, against a public replica in its own process (web_bench) — the `web` part; a clerk's
+Parts (each in its own module or package): press-to-last-byte latency (kiosk_latency) and synced
+commits per ticket (kiosk_fsync), cold start to ready and RSS (kiosk_startup), ticket size (ticket_size)
+— the `kiosk` part; the hub's wait estimates against the Munich/Berlin formula (per office and per
+service queue) on both sets of simulated office days, the committed ones and the hard days
+(devtools/eta/evaluate.py, devtools/eta/report.py) — the `eta` part; the hub's commands per second and
+next → calls latency (bench/hub/) — the `hub` part; the waiting-room display's call → frame latency,
+CPU, memory beside headless Chromium, frame render time and wake-up counts (bench/display/) — the
+`display` part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
+tracking page, against a public replica in its own process (bench/web/) — the `web` part; a clerk's
 latency and /healthz while an attacker holds over 5,000 sockets on the hub's web, beside the same idle
 (web_flood) — the `flood` part. Without a part name, all parts run.
 """
@@ -17,24 +18,17 @@ latency and /healthz while an attacker holds over 5,000 sockets on the hub's web
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import (
-    display_bench,
-    hub_latency,
-    kiosk_fsync,
-    kiosk_latency,
-    kiosk_startup,
-    ticket_size,
-    web_bench,
-    web_flood,
-)
-from bench.machine import machine_lines
+from bench import kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size, web_flood
+from bench.display import measure as display_part
+from bench.hub import measure as hub_part
+from bench.runner import bench_parent, print_header, say
+from bench.web import measure as web_part
 from devtools.broker import Broker
 from devtools.eta import evaluate as eta
 from devtools.eta.report import bench_rows
@@ -179,13 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     parts = set(args.parts or PARTS)
 
-    parent = Path(os.environ.get("BENCH_TMPDIR") or tempfile.gettempdir())
-    work = Path(tempfile.mkdtemp(prefix="wartemarke-bench-", dir=parent))
+    work = Path(tempfile.mkdtemp(prefix="wartemarke-bench-", dir=bench_parent()))
     started = time.monotonic()
-    lines = machine_lines(work)
-    print("wartemarke benchmarks", flush=True)
-    print("\n".join(lines), flush=True)
-    print(flush=True)
+    print_header("wartemarke benchmarks", work)
 
     rows: list[Row] = []
     notes: list[str] = []
@@ -206,13 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             eta_text = "\n\n".join(texts)
         if "hub" in parts:
             print("[hub] commands per second and next → calls latency through the broker …", flush=True)
-            rows += hub_latency.run(directory=work, notes=notes)
+            rows += hub_part.run(directory=work, notes=notes)
         if "display" in parts:
             print("[display] call → frame, CPU, memory beside Chromium, frame render time …", flush=True)
-            rows += display_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
+            rows += display_part.run(directory=work, notes=notes, progress=say)
         if "web" in parts:
             print("[web] SSE fan-out to 1,000 and 5,000 clients, /api/v1/offices under wrk, page bytes …", flush=True)
-            rows += web_bench.run(directory=work, notes=notes, progress=lambda m: print(m, flush=True))
+            rows += web_part.run(directory=work, notes=notes, progress=say)
         if "flood" in parts:
             print("[flood] a clerk and /healthz on the hub's web while over 5,000 sockets are held …", flush=True)
             rows += web_flood.run(directory=work, notes=notes)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.fixtures import RESEND_AFTER_S, SERVICE_IDS, kiosk_config
+from bench.procfs import cpu_seconds, status_kib
 
 READY_LINE = "ready: a press prints a ticket"
 PRINTED = re.compile(r"\bprinted [A-Z]{1,3}\d+ \(seq")
@@ -50,13 +51,6 @@ class StartupResult:
     idle_resends: dict[int, int] = field(default_factory=dict)  # unacked tickets → "re-sending" lines
     idle_window_s: float = 0.0
     resend_after_s: float = 0.0
-
-
-def vm_rss_kib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 class KioskProcess:
@@ -143,12 +137,6 @@ def bare_rss_kib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def idle_cpu_share(pid: int, seconds: float) -> float:
     start_cpu, start = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
@@ -197,13 +185,13 @@ def measure(directory: Path, port: int, runs: int, presses: int, more_presses: i
         try:
             ready_at = kiosk.wait_for(READY_LINE)
             result.ready_s.append(ready_at - kiosk.started)
-            result.rss_ready_kib.append(vm_rss_kib(kiosk.proc.pid))
+            result.rss_ready_kib.append(status_kib(kiosk.proc.pid, "VmRSS"))
             sent = time.perf_counter()
             kiosk.send(SERVICE_IDS[0])
             result.first_ticket_s.append(kiosk.wait_for(PRINTED) - sent)
             unacked += 1
             time.sleep(0.2)  # the worker finishes the press (indicators, status publish)
-            result.rss_first_kib.append(vm_rss_kib(kiosk.proc.pid))
+            result.rss_first_kib.append(status_kib(kiosk.proc.pid, "VmRSS"))
             if run < runs - 1:
                 continue
             pid = kiosk.proc.pid
@@ -214,7 +202,7 @@ def measure(directory: Path, port: int, runs: int, presses: int, more_presses: i
                 printed += batch
                 unacked += batch
                 time.sleep(0.5)
-                result.rss_after_kib[printed] = vm_rss_kib(pid)
+                result.rss_after_kib[printed] = status_kib(pid, "VmRSS")
                 idle_window(kiosk, result, unacked)
         finally:
             kiosk.stop()

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bench.hub_latency import private_broker
-from bench.machine import machine_lines
+from bench.mqtt_clients import private_broker
+from bench.runner import standalone
 from devtools.broker import make_recorder
 from devtools.flood_harness import Attacker, FloodHub, Prober, attack, clerk_round, sse_clients
-from devtools.stats import Row, median, ms, percentile, print_report, ratio, secs
+from devtools.stats import Row, median, ms, percentile, ratio, secs
 from protocol import topics
 from web.gate import raise_open_files_limit
 
@@ -146,13 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.web_flood", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="clerk rounds idle and under attack")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    print("\n".join(machine_lines(Path(tempfile.gettempdir()))), flush=True)
-    notes: list[str] = []
-    print_report(run(notes=notes, rounds=args.rounds), notes, args.markdown, started)
-    return 0
+
+    def part(args: argparse.Namespace, parent: Path, notes: list[str]) -> list[Row]:
+        return run(parent, notes=notes, rounds=args.rounds)
+
+    return standalone(parser, argv, "wartemarke flood benchmark", part)
 
 
 if __name__ == "__main__":

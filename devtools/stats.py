@@ -23,6 +23,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def p50_p99(seconds: Sequence[float]) -> str:
+    """"1.23 ms / 4.56 ms": the median and the 99th percentile of durations."""
+    return f"{ms(median(seconds))} / {ms(percentile(seconds, 99))}"
+
+
 def ratio(value: float, baseline: float) -> str:
     if not baseline or math.isnan(value) or math.isnan(baseline):
         return "-"
