@@ -1,7 +1,7 @@
 """The office web under a socket flood: what a clerk and a health check see while an attacker holds
 over 5,000 sockets, beside the same measured idle in the same run (`python -m bench flood`).
 
-A hub process (`python -m hub run`, its `[web]` over HTTPS with an office-CA certificate, default
+A hub process (`python -m hubprocess run`, its `[web]` over HTTPS with an office-CA certificate, default
 limits) on a private mosquitto; devtools/flood_harness.py for everything else:
 
 1. idle: `/healthz` on a fresh connection every 100 ms (devtools.flood_harness.Prober, all the run long),

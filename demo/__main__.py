@@ -183,10 +183,10 @@ def run(broker: Broker, children: list[subprocess.Popen[str]]) -> MqttLink:
     env = {**os.environ, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "WARNING")}
     web_port = int(os.environ.get("DEMO_WEB_PORT", "0")) or free_port()
     hub_toml = hub_config(broker.port, web_port)
-    subprocess.run([sys.executable, "-m", "hub", "users", "--config", str(hub_toml), "add", DEMO_USER, "--role",
+    subprocess.run([sys.executable, "-m", "hubprocess", "users", "--config", str(hub_toml), "add", DEMO_USER, "--role",
                     "supervisor", "--password-stdin"], input=DEMO_PASSWORD + "\n", text=True, cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL)
-    children.append(start([sys.executable, "-m", "hub", "run", "--config", str(hub_toml)], env=env))
+    children.append(start([sys.executable, "-m", "hubprocess", "run", "--config", str(hub_toml)], env=env))
     base = f"http://localhost:{web_port}"
     print(f"Ampel (public):   {base}/\ncounter (clerks):  {base}/counter?office={OFFICE}&counter=platz-1"
           f"   login: {DEMO_USER} / {DEMO_PASSWORD}\ndevices (techs):   {base}/devices   (same login)")

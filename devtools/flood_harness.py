@@ -1,9 +1,9 @@
 """One hostile client (or many) holding thousands of sockets on the office web while a clerk works —
 the parts tests/test_web_flood.py asserts on and bench/web_flood.py measures with.
 
-- `FloodHub.start(directory, broker_port, office)`: `python -m hub run` as its own process with its
-  `[web]` over HTTPS (a certificate from a fresh office CA), accounts `clara` (clerk) and the stderr
-  log in a file (`log_lines()`).
+- `FloodHub.start(directory, broker_port, office)`: `python -m hubprocess run` (`wartemarke-hub run`)
+  as its own process with its `[web]` over HTTPS (a certificate from a fresh office CA), accounts
+  `clara` (clerk) and the stderr log in a file (`log_lines()`).
 - `Attacker(port, context)`: an asyncio loop on a thread holding sockets: `hold(sources, streams,
   slow_tls, slow_headers)` — event streams (`GET /events/offices`), connections that never start
   their TLS handshake, and requests whose headers never finish — from the given client addresses
@@ -41,9 +41,10 @@ from urllib.parse import urlencode
 from devtools.broker import free_port
 from devtools.hub_harness import issued, payload, write_hub_config
 from devtools.office_ca import make_office_ca
-from hub.accounts import add_user
-from hub.config import load_hub_config
+from hub.accounts import HubAccounts
 from hub.store import HubStore
+from hubprocess.config import load_hub_process_config
+from web.directory import ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 CLERK = ("clara", "clerk", "correct horse battery")
@@ -84,14 +85,14 @@ tls_certificate = "{ca.server_cert}"
 tls_key = "{ca.server_key}"
 {extra_web}
 """, encoding="utf-8")
-        store = HubStore(load_hub_config(config).state_dir / "hub.sqlite3")
+        store = HubStore(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
         try:
-            add_user(store, *CLERK)
+            HubAccounts(store, ROLES).add(*CLERK)
         finally:
             store.close()
         log = directory / "hub.log"
         with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)], cwd=REPO,
+            process = subprocess.Popen([sys.executable, "-m", "hubprocess", "run", "--config", str(config)], cwd=REPO,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                        env={**os.environ, "PYTHONUNBUFFERED": "1", "WARTEMARKE_LOG_LEVEL": "INFO"},
                                        preexec_fn=systemd_file_limits)

@@ -1,9 +1,13 @@
-"""Clerk, supervisor and technician accounts for the web pages, stored in the hub's database.
+"""Clerk, supervisor and technician accounts for the web's staff pages, kept in the hub's database.
+
+`HubAccounts` is the account directory the web asks (the interface is the web's own,
+web/directory.py; the hub's process hands this one over, hubprocess/app.py). Which roles exist is
+the web's business too: they are passed in. The SQL lives in hub/store.py.
 
 Passwords are hashed with scrypt (memory-hard: 16 MiB per guess), each with its own salt. Every
 account has a random `stamp`, renewed whenever its password or role is set: a session carries the
 stamp it was made with, so a password change, a role change or a removal ends every session of that
-account at once (web/staff.py compares them on each request). A wrong name costs exactly what a wrong
+account at once (the web compares them on each request). A wrong name costs exactly what a wrong
 password costs: it is checked against a dummy hash, so timing does not tell which names exist.
 """
 
@@ -13,12 +17,12 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hub.store import HubStore
+from hub.store import HubStore, StoredUser
 
-ROLES = ("clerk", "supervisor", "technician")
 N, R, P = 2**14, 8, 1
 MIN_PASSWORD = 10
 
@@ -53,57 +57,52 @@ def verify_password(password: str, stored: str) -> bool:
 DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
-def _check_new_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"passwords need at least {MIN_PASSWORD} characters")
+class HubAccounts:
+    """The staff accounts on one hub database. Blocking (scrypt, SQLite): the web calls it off its event loop."""
 
+    min_password = MIN_PASSWORD
 
-def add_user(store: HubStore, name: str, role: str, password: str) -> None:
-    """Create an account, or give an existing one a new password and role (ending its sessions)."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    _check_new_password(password)
-    with store.lock:
-        store.db.execute("INSERT OR REPLACE INTO users (name, role, password_hash, created, stamp) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         (name, role, hash_password(password), datetime.now(UTC).isoformat(), secrets.token_hex(8)))
+    def __init__(self, store: HubStore, roles: Sequence[str]) -> None:
+        self.store = store
+        self.roles = tuple(roles)
 
+    def add(self, name: str, role: str, password: str) -> None:
+        """Create an account, or give an existing one a new password and role (ending its sessions)."""
+        if role not in self.roles:
+            raise ValueError(f"role must be one of {', '.join(self.roles)}")
+        self._check_new_password(password)
+        self.store.put_user(StoredUser(name, role, hash_password(password), datetime.now(UTC).isoformat(),
+                                       secrets.token_hex(8)))
 
-def remove_user(store: HubStore, name: str) -> bool:
-    with store.lock:
-        return store.db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
+    def remove(self, name: str) -> bool:
+        return self.store.delete_user(name)
 
+    def listing(self) -> list[tuple[str, str, str]]:
+        """(name, role, created) of every account, by name."""
+        return [(user.name, user.role, user.created) for user in self.store.users()]
 
-def list_users(store: HubStore) -> list[tuple[str, str, str]]:
-    with store.lock:
-        return [(n, r, c) for n, r, c in store.db.execute("SELECT name, role, created FROM users ORDER BY name")]
+    def account(self, name: str) -> Account | None:
+        """The account as it is now (a session's user may have been changed or removed since the login)."""
+        user = self.store.user(name)
+        return None if user is None else Account(name, user.role, user.stamp)
 
+    def check_login(self, name: str, password: str) -> Account | None:
+        """The account when name and password match, else None — in the same time for an unknown name."""
+        user = self.store.user(name)
+        matches = verify_password(password, DUMMY_HASH if user is None else user.password_hash)
+        return Account(name, user.role, user.stamp) if matches and user is not None else None
 
-def account(store: HubStore, name: str) -> Account | None:
-    """The account as it is now (a session's user may have been changed or removed since the login)."""
-    with store.lock:
-        row = store.db.execute("SELECT role, stamp FROM users WHERE name = ?", (name,)).fetchone()
-    return None if row is None else Account(name, str(row[0]), str(row[1]))
+    def change_password(self, name: str, current: str, new: str) -> Account | None:
+        """A user's own password change: None when `current` is wrong; ValueError when `new` is too short.
+        The new stamp ends the account's other sessions."""
+        self._check_new_password(new)
+        found = self.check_login(name, current)
+        if found is None:
+            return None
+        stamp = secrets.token_hex(8)
+        changed = self.store.set_password(name, hash_password(new), stamp, if_stamp=found.stamp)
+        return Account(name, found.role, stamp) if changed else None
 
-
-def check_login(store: HubStore, name: str, password: str) -> Account | None:
-    """The account when name and password match, else None — in the same time for an unknown name."""
-    with store.lock:
-        row = store.db.execute("SELECT role, password_hash, stamp FROM users WHERE name = ?", (name,)).fetchone()
-    stored = DUMMY_HASH if row is None else str(row[1])
-    matches = verify_password(password, stored)
-    return Account(name, str(row[0]), str(row[2])) if matches and row is not None else None
-
-
-def change_password(store: HubStore, name: str, current: str, new: str) -> Account | None:
-    """A user's own password change: None when `current` is wrong; ValueError when `new` is too short.
-    The new stamp ends the account's other sessions."""
-    _check_new_password(new)
-    found = check_login(store, name, current)
-    if found is None:
-        return None
-    stamp = secrets.token_hex(8)
-    with store.lock:
-        changed = store.db.execute("UPDATE users SET password_hash = ?, stamp = ? WHERE name = ? AND stamp = ?",
-                                   (hash_password(new), stamp, name, found.stamp)).rowcount
-    return Account(name, found.role, stamp) if changed else None
+    def _check_new_password(self, password: str) -> None:
+        if len(password) < self.min_password:
+            raise ValueError(f"passwords need at least {self.min_password} characters")

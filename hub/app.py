@@ -8,7 +8,6 @@ moment get two different tickets.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from typing import Any
@@ -22,7 +21,6 @@ from protocol import VERSION, topics
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import COMMAND_MAX_EXPIRY_S, MqttLink, response_properties
 from protocol.messages import COMMAND_OPS, OFFICE_OPS, CommandRequest, ticket_event_from_dict
-from web.app import WebServer
 
 log = logging.getLogger("wartemarke.hub")
 
@@ -48,16 +46,6 @@ class Hub:
             self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command)  # never retained
             self.link.subscribe_requests(f"{root}/command", self._on_office_command)
         self.link.on_connection_change(self._on_connection)
-        self.web: WebServer | None = None
-        if config.web is not None:
-            from web.internal import add_internal_routes
-
-            broker = config.broker
-            if config.web.broker_username is not None:  # its own account: the web cannot act as the hub
-                broker = dataclasses.replace(broker, username=config.web.broker_username,
-                                             password=config.web.broker_password)
-            self.web = WebServer(config.web, broker, f"{config.device}-web", clock,
-                                 internal=lambda app: add_internal_routes(app, self.store))
 
     def start(self) -> None:
         log.info("wartemarke hub %s starting: offices %s, state %s, config %s", VERSION,
@@ -68,13 +56,9 @@ class Hub:
                 runtime.start(now)  # an ended day's tracking topics are cleared once connected (publisher)
         self._ticker.start()
         self.link.start()
-        if self.web is not None:
-            self.web.start()
         self.ready.set()
 
     def stop(self) -> None:
-        if self.web is not None:
-            self.web.stop()
         self._stop.set()
         self._ticker.join(timeout=5)
         self.link.stop()

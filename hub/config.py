@@ -1,7 +1,8 @@
 """The hub's configuration: the offices it serves, each with hours, services and counters.
 
 Validated like the kiosk's (process/config.py): unknown keys and bad values stop the hub at start-up
-with the file and the dotted key named.
+with the file and the dotted key named. A hub.toml may also hold `[web]`, the web tier in the hub's
+process: that table is the web's (web/config.py), and hubprocess/config.py reads the whole file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from protocol.businessday import reset_time_problem
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
-from web.config import WebSettings, read_web_settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
@@ -31,44 +31,38 @@ class HubConfig:
     tick_s: float
     broker: BrokerSettings
     offices: tuple[OfficeDef, ...]
-    web: WebSettings | None = None  # the web tier in the hub's process (all pages), when [web] is present
 
     def office(self, office_id: str) -> OfficeDef | None:
         return next((o for o in self.offices if o.id == office_id), None)
 
 
-def load_hub_config(path: Path) -> HubConfig:
+def load_hub_config(path: Path, other_tables: tuple[str, ...] = ()) -> HubConfig:
+    """A config with the hub's tables. `other_tables` may be there too and are not checked here: they are
+    another reader's (a hub.toml's `[web]` is read by hubprocess/config.py, which reads the whole file)."""
     root = load_toml(path)
+    config = read_hub_config(root, path)
+    for table in other_tables:
+        root.get_value(table, None)  # counted as read; its keys are its own reader's to check
+    root.check_unknown()
+    return config
+
+
+def read_hub_config(root: ConfigSection, path: Path) -> HubConfig:
+    """The hub's tables of a config file: `[hub]`, `[broker]`, `[[offices]]`. The caller reads the rest
+    of the file, if it has more, and then checks it for unknown keys (`root.check_unknown()`)."""
     hub = root.get_section("hub")
     offices = tuple(_read_office(s) for s in root.get_section_list("offices"))
     ids = [o.id for o in offices]
     if len(set(ids)) != len(ids):
         raise root.error("offices", f"office ids must be unique; got {', '.join(ids)}")
-    broker = read_broker_settings(root.get_section("broker"))
-    web = None
-    if root.has("web"):
-        web_section = root.get_section("web")
-        web = read_web_settings(web_section, tuple(ids), staff=True)
-        _check_own_account(web_section, broker, web)
-    config = HubConfig(
+    return HubConfig(
         path=path,
         device=hub.get_str("device", "hub", check=slug_problem),
         state_dir=hub.get_path("state_dir"),
         tick_s=hub.get_float("tick_s", 15.0, minval=0.05, maxval=60),
-        broker=broker,
+        broker=read_broker_settings(root.get_section("broker")),
         offices=offices,
-        web=web,
     )
-    root.check_unknown()
-    return config
-
-
-def _check_own_account(section: ConfigSection, broker: BrokerSettings, web: WebSettings) -> None:
-    """The broker binds client ids to usernames: a web logged in as the hub would disconnect the hub
-    (and the hub it) for ever. With a broker account, the web needs one of its own."""
-    if broker.username is not None and web.broker_username in (None, broker.username):
-        raise section.error("broker_username", "the hub's web needs its own broker account (e.g. "
-                            f"'{broker.username}-web'): sharing the hub's would make them disconnect each other")
 
 
 def _read_office(section: ConfigSection) -> OfficeDef:

@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
                                        "resume"))
     parser.add_argument("arg", nargs="?", help="LABEL for reactivate, SERVICE for transfer")
     args = parser.parse_args(argv)
-    config = load_config(load_hub_config, args.config, "wartemarke-counter")
+    # A hub.toml's [web] is the hub's web's (wartemarke-hub check-config validates it); this tool needs
+    # only [broker] and the offices.
+    config = load_config(lambda path: load_hub_config(path, other_tables=("web",)), args.config,
+                         "wartemarke-counter")
     if config is None:
         return 2
-    if config.broker.username is not None and config.broker.username in (
-            config.device, config.web.broker_username if config.web else None):
+    # (The hub's web never logs in as [broker]'s account: wartemarke-hub refuses a [web] that shares it.)
+    if config.broker.username is not None and config.broker.username == config.device:
         print(f"wartemarke-counter: {args.config} logs in as {config.broker.username!r}, an account of the running "
               "hub; the broker binds client ids to usernames, so this would disconnect it. Use a counter "
               "client's account (broker_extra_clients, docs/operations.md §4).", file=sys.stderr)

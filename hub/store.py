@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS users (
 
 
 @dataclass(frozen=True)
+class StoredUser:
+    """A staff account as stored (hub/accounts.py hashes the passwords and makes the stamps)."""
+
+    name: str
+    role: str
+    password_hash: str
+    created: str
+    stamp: str
+
+
+@dataclass(frozen=True)
 class Input:
     """One accepted input of an office's day, as stored and replayed."""
 
@@ -195,3 +206,34 @@ class HubStore:
                 self.db.backup(dest)
             finally:
                 dest.close()
+
+    # -- staff accounts (hub/accounts.py) -------------------------------------------------------
+
+    def put_user(self, user: StoredUser) -> None:
+        """Create an account, or replace the one of that name."""
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO users (name, role, password_hash, created, stamp) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (user.name, user.role, user.password_hash, user.created, user.stamp))
+
+    def delete_user(self, name: str) -> bool:
+        with self.lock:
+            return self.db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
+
+    def user(self, name: str) -> StoredUser | None:
+        with self.lock:
+            row = self.db.execute("SELECT name, role, password_hash, created, stamp FROM users WHERE name = ?",
+                                  (name,)).fetchone()
+        return None if row is None else StoredUser(*(str(value) for value in row))
+
+    def users(self) -> list[StoredUser]:
+        with self.lock:
+            rows = self.db.execute("SELECT name, role, password_hash, created, stamp FROM users "
+                                   "ORDER BY name").fetchall()
+        return [StoredUser(*(str(value) for value in row)) for row in rows]
+
+    def set_password(self, name: str, password_hash: str, stamp: str, if_stamp: str) -> bool:
+        """A new password and stamp, only while the account still has `if_stamp` (nobody changed it since)."""
+        with self.lock:
+            return self.db.execute("UPDATE users SET password_hash = ?, stamp = ? WHERE name = ? AND stamp = ?",
+                                   (password_hash, stamp, name, if_stamp)).rowcount > 0

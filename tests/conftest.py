@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from devtools.broker import Broker, Recorder, free_port, make_recorder
-from hub.config import load_hub_config
+from hubprocess.config import load_hub_process_config
 from tests.staff_harness import add_users
 from tests.web_harness import WebHub, write_web_hub_config
 
@@ -98,7 +98,7 @@ def recorder_factory() -> Iterator[Callable[..., Recorder]]:
 @pytest.fixture
 def web_hub(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[WebHub]:
     config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(), counters=2)
-    add_users(load_hub_config(config).state_dir / "hub.sqlite3")
+    add_users(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
     hub = WebHub.start(config, topic_office, shared_broker.port)
     try:
         yield hub

@@ -1,6 +1,6 @@
 """The staff's side of the hub's web in tests: a browser with a cookie jar (and a source address of its
 own, any of 127.0.0.0/8), the test accounts, and the paths the tests use. The `web_hub` fixture
-(tests/conftest.py) is a Hub with its web and these accounts.
+(tests/conftest.py) is the hub's process (hub and web) with these accounts.
 
 - `Browser(port, source="127.0.0.1")`: `get`, `post` (a form), `request` (JSON bodies), `login(user)`,
   `follow(page)` and `sse(path)`; cookies are kept like a browser keeps them.
@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.accounts import add_user
+from hub.accounts import HubAccounts
 from hub.store import HubStore
 from tests.web_harness import SseClient
+from web.directory import ROLES
 
 PASSWORD = "correct horse battery"
 USERS = {"clara": "clerk", "sven": "supervisor", "tina": "technician"}
@@ -112,8 +113,9 @@ class Browser:
 def add_users(store_path: Path) -> None:
     store = HubStore(store_path)
     try:
+        accounts = HubAccounts(store, ROLES)
         for user, role in USERS.items():
-            add_user(store, user, role, PASSWORD)
+            accounts.add(user, role, PASSWORD)
     finally:
         store.close()
 

@@ -62,9 +62,9 @@ def test_a_ticket_interrupted_mid_print_is_delivered_as_assumed_printed(tmp_path
         status = rec.wait_for_json(topics.device_status(topic_office, "hub-test"),
                                    lambda s: s.get("assumed_printed") == ["A002"])
         assert status["online"]
-        from web.devices import _device_row  # what the technician's device page shows for the hub
+        from web.devices import device_row  # what the technician's device page shows for the hub
 
-        assert any("A002" in note for note in _device_row("hub-test", "hub", status, None, "en")["notes"])
+        assert any("A002" in note for note in device_row("hub-test", "hub", status, None, "en")["notes"])
     finally:
         kiosk.terminate()
         hub.stop()

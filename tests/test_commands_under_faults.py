@@ -35,7 +35,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def hub_process(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)], cwd=REPO, env=ENV,
+    return subprocess.Popen([sys.executable, "-m", "hubprocess", "run", "--config", str(config)], cwd=REPO, env=ENV,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

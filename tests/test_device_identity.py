@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from devtools.broker import free_port
-from hub.config import load_hub_config
+from hubprocess.config import load_hub_process_config
 from protocol import topics
 from tests.staff_harness import Browser, add_users, counter_path
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
@@ -32,7 +32,7 @@ LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 def start(tmp_path: Any, broker: Any, office: str, extra_web: str = "") -> WebHub:
     config = write_web_hub_config(tmp_path, broker.port, office, free_port(), extra_web=extra_web)
-    add_users(load_hub_config(config).state_dir / "hub.sqlite3")
+    add_users(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
     return WebHub.start(config, office, broker.port)
 
 

@@ -1,6 +1,6 @@
 """A compressed office day under faults, with a fixed seed (issue 11, "Done when").
 
-Real processes throughout: mosquitto, the hub (`python -m hub run`), two kiosks (`python -m kiosk run
+Real processes throughout: mosquitto, the hub (`python -m hubprocess run`), two kiosks (`python -m kiosk run
 --simulate`, numbering 1 of 2 and 2 of 2, printing into folders), a public web replica, clerks sending
 MQTT v5 requests from threads and through `wartemarke-counter`. The office starts with yesterday's
 tickets still in the hub's database and on the broker (the hub was off across the day change). Then a
@@ -183,7 +183,7 @@ def office_yesterday(directory: Path, config: Path, broker: Broker, office: str,
 
 def hub_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)], cwd=REPO, env=ENV,
+        return subprocess.Popen([sys.executable, "-m", "hubprocess", "run", "--config", str(config)], cwd=REPO, env=ENV,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
 

@@ -13,18 +13,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devtools.hub_harness import issued, payload, write_hub_config
-from hub.accounts import check_login
+from hub.accounts import HubAccounts
 from hub.app import Hub
-from hub.cli import main as hub_main
 from hub.config import load_hub_config
 from hub.counter_cli import main as counter_main
 from hub.engine import ToldWait
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
+from hubprocess.cli import main as hub_main
+from hubprocess.config import load_hub_process_config
 from process.clock import FakeClock, SystemClock
 from process.config import ConfigError
 from protocol import topics
 from protocol.messages import CommandRequest
+from web.directory import ROLES
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -42,10 +44,11 @@ def test_users_are_stored_with_scrypt_hashes(tmp_path, monkeypatch, capsys):
     try:
         [(stored,)] = store.db.execute("SELECT password_hash FROM users").fetchall()
         assert stored.startswith("scrypt$16384$8$1$") and "horse" not in stored
-        found = check_login(store, "anna", "correct horse battery")
+        accounts = HubAccounts(store, ROLES)
+        found = accounts.check_login("anna", "correct horse battery")
         assert found is not None and found.role == "clerk"
-        assert check_login(store, "anna", "wrong password") is None
-        assert check_login(store, "nobody", "correct horse battery") is None
+        assert accounts.check_login("anna", "wrong password") is None
+        assert accounts.check_login("nobody", "correct horse battery") is None
     finally:
         store.close()
     assert hub_main(["users", "--config", str(config), "remove", "anna"]) == 0
@@ -140,11 +143,30 @@ def test_the_hubs_web_needs_its_own_broker_account(tmp_path):
     for web, ok in (("", False), ('broker_username = "hub-1"', False), ('broker_username = "hub-1-web"', True)):
         path.write_text(with_user + f"\n[web]\nport = 18080\n{web}\n", encoding="utf-8")
         if ok:
-            web_settings = load_hub_config(path).web
+            web_settings = load_hub_process_config(path).web
             assert web_settings is not None and web_settings.broker_username == "hub-1-web"
         else:
             with pytest.raises(ConfigError, match=r"key 'web.broker_username': the hub's web needs its own"):
-                load_hub_config(path)
+                load_hub_process_config(path)
+
+
+def test_hub_toml_is_read_whole_by_the_hubs_process_and_the_hubs_tables_alone_by_the_rest(tmp_path, capsys):
+    """hub/config.py reads the hub's tables, web/config.py `[web]`; wartemarke-hub (hubprocess) reads both and
+    a typo in either is an error naming file and key. The counter tool needs only the hub's tables."""
+    path = write_hub_config(tmp_path, 1883, "t-whole")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\n[web]\nport = 18080\nacess_log = false\n", encoding="utf-8")
+    assert hub_main(["check-config", "--config", str(path)]) == 2
+    assert f"{path}: key 'web.acess_log': is not a known setting" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"key 'web': is not a known setting"):
+        load_hub_config(path)  # the hub alone reads no [web]
+    path.write_text(text.replace("tick_s", "tick_seconds") + "\n[web]\nport = 18080\n", encoding="utf-8")
+    assert counter_main(["--config", str(path), "--office", "t-whole", "--counter", "platz-1", "next"]) == 2
+    assert f"{path}: key 'hub.tick_seconds': is not a known setting" in capsys.readouterr().err
+    path.write_text(text + "\n[web]\nport = 18080\n", encoding="utf-8")
+    assert hub_main(["check-config", "--config", str(path)]) == 0
+    nobody = ["--config", str(path), "--office", "t-whole", "--counter", "platz-1", "--timeout", "0.5", "next"]
+    assert counter_main(nobody) == 3  # the config was accepted; no broker answers on port 1883 here
 
 
 @pytest.mark.parametrize(("old", "new", "key"), [

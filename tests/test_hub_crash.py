@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_hub_process(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "hubprocess", "run", "--config", str(config)], cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

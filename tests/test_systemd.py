@@ -111,7 +111,7 @@ def service_configs(tmp_path: Path, port: int, office: str) -> dict[str, list[st
     display = tmp_path / "display.toml"
     display.write_text(f'[display]\noffice = "{office}"\ndevice = "display-1"\n[screen]\nvideo_driver = "dummy"\n'
                        f'[sound]\nchime = false\n[broker]\nhost = "127.0.0.1"\nport = {port}\n')
-    return {"hub": ["hub", "run", "--config", str(hub)], "kiosk": ["kiosk", "run", "--simulate", "--config",
+    return {"hub": ["hubprocess", "run", "--config", str(hub)], "kiosk": ["kiosk", "run", "--simulate", "--config",
             str(kiosk)], "web": ["web", "run", "--config", str(web)], "display": ["display", "run", "--config",
             str(display)]}
 

@@ -1,4 +1,4 @@
-"""Staff accounts on the hub's web, for real (a Hub with its web, real HTTP, real SQLite): the login
+"""Staff accounts on the hub's web, for real (the hub's process with its web, real HTTP, real SQLite): the login
 limit holds for concurrent guesses (per client and per account), a wrong name costs what a wrong
 password costs, sessions end when the password or role changes or the account is removed, and staff
 change their own password on /account."""
@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from hub.accounts import check_login
-from hub.cli import main as hub_main
+from hub.accounts import HubAccounts
 from hub.store import HubStore
+from hubprocess.cli import main as hub_main
 from tests.staff_harness import PASSWORD, Browser, counter_path
 from tests.web_harness import WebHub
-from web.staff import ACCOUNT_FAILURES_PER_MIN, LOGIN_FAILURES_PER_MIN
+from web.auth import ACCOUNT_FAILURES_PER_MIN, LOGIN_FAILURES_PER_MIN
+from web.directory import ROLES
 
 GUESSES = 30
 
@@ -58,15 +59,14 @@ def test_parallel_guesses_are_counted_before_the_password_is_checked(web_hub: We
 def test_an_unknown_name_takes_as_long_as_a_wrong_password(tmp_path: Path) -> None:
     store = HubStore(tmp_path / "hub.sqlite3")
     try:
-        from hub.accounts import add_user
-
-        add_user(store, "clara", "clerk", PASSWORD)
+        accounts = HubAccounts(store, ROLES)
+        accounts.add("clara", "clerk", PASSWORD)
         known: list[float] = []
         unknown: list[float] = []
         for _ in range(25):  # interleaved, so load on the machine hits both alike
             for name, samples in (("clara", known), ("nobody", unknown)):
                 started = time.perf_counter()
-                assert check_login(store, name, "wrong password!") is None
+                assert accounts.check_login(name, "wrong password!") is None
                 samples.append(time.perf_counter() - started)
     finally:
         store.close()

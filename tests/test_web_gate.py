@@ -89,8 +89,8 @@ def test_headers_that_never_end_and_bodies_that_never_come_are_cut_off(small_web
 @pytest.mark.parametrize("small_web", [30], indirect=True)  # nothing times out while the test looks
 def test_when_full_the_silent_and_idle_make_room_for_a_clerk(small_web: WebHub) -> None:
     held = [connect(small_web.port, f"127.0.10.{i}") for i in range(1, 17)]  # 16 silent sockets: full
-    wait_until(lambda: small_web.hub.web is not None and small_web.hub.web._gate is not None
-               and small_web.hub.web._gate.open >= 16, what="16 open connections")
+    wait_until(lambda: small_web.server._gate is not None and small_web.server._gate.open >= 16,
+               what="16 open connections")
     for i in range(5):  # every new client gets in; an old silent one goes each time
         assert get(small_web.url + f"/healthz?{i}").status == 200
     closed = [sock for sock in held if is_closed(sock)]

@@ -1,5 +1,5 @@
-"""The office-network pages (login, counter, devices) against a real mosquitto, a real Hub with its web
-tier, and real HTTP: sessions, roles, CSRF, idempotent commands, "hub does not answer", live device
+"""The office-network pages (login, counter, devices) against a real mosquitto, the hub's real process
+(hub and web), and real HTTP: sessions, roles, CSRF, idempotent commands, "hub does not answer", live device
 status, the login rate limit — and their absence from public replicas."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from devtools.broker import free_port
+from hub.accounts import HubAccounts
 from hub.store import HubStore
 from process.clock import SystemClock
 from protocol import topics
@@ -26,8 +27,9 @@ from tests.staff_harness import PASSWORD, Browser, Page, add_users, counter_path
 from tests.web_harness import WebHub, wait_until
 from web.app import WebServer
 from web.config import WebSettings
+from web.counter import COMMAND_TIMEOUT
+from web.directory import ROLES
 from web.internal import add_internal_routes
-from web.staff import COMMAND_TIMEOUT
 
 # -- fixtures (and `web_hub` in tests/conftest.py) --------------------------------------------------------------
 
@@ -50,7 +52,7 @@ def web_only(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[
         stores.append(store)
 
         def routes(app: Any) -> None:
-            add_internal_routes(app, store)
+            add_internal_routes(app, HubAccounts(store, ROLES))
             app[COMMAND_TIMEOUT] = 0.5  # nobody answers here: keep the test short
 
         server = WebServer(web_settings(topic_office), BrokerSettings(port=shared_broker.port), "web-test",

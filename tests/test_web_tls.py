@@ -14,7 +14,7 @@ import pytest
 
 from devtools.broker import free_port
 from devtools.office_ca import OfficeCA, make_office_ca
-from hub.config import load_hub_config
+from hubprocess.config import load_hub_process_config
 from process.config import ConfigError
 from tests.staff_harness import PASSWORD, add_users
 from tests.web_harness import WebHub, write_web_hub_config
@@ -64,7 +64,7 @@ def test_the_office_web_serves_https_and_its_plain_port_only_redirects(tmp_path:
                                                                         office_ca: OfficeCA) -> None:
     redirect_port = free_port()
     config = tls_web(tmp_path / "hub", shared_broker.port, topic_office, office_ca, redirect_port)
-    add_users(load_hub_config(config).state_dir / "hub.sqlite3")
+    add_users(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
     web = WebHub.start(config, topic_office, shared_broker.port)
     try:
         status, headers, page = https(web.port, office_ca, "GET", "/login")
@@ -92,7 +92,7 @@ def test_the_office_web_serves_https_and_its_plain_port_only_redirects(tmp_path:
 def test_plain_http_only_on_loopback_and_tls_settings_are_checked(tmp_path: Path, office_ca: OfficeCA) -> None:
     def load(extra: str, host: str = "0.0.0.0") -> None:
         config = write_web_hub_config(tmp_path / "hub", 1883, "t-tls", 8443, extra_web=f'host = "{host}"\n' + extra)
-        load_hub_config(config)
+        load_hub_process_config(config)
 
     with pytest.raises(ConfigError, match=r"hub\.toml: key 'web\.host'.*HTTPS.*tls_certificate"):
         load("")

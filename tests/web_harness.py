@@ -1,9 +1,10 @@
-"""The web tier in tests: a real Hub with a `[web]` table on a free port, plain HTTP and SSE clients.
+"""The web tier in tests: the hub's real process (hub and web) with a `[web]` table on a free port,
+plain HTTP and SSE clients.
 
 - `write_web_hub_config(directory, broker_port, office, web_port, extra_web="")` writes a hub config
   (devtools/hub_harness.py) with a `[web]` table appended.
-- `WebHub` starts that hub (and so its WebServer), waits until the web mirrors the office, and
-  issues tickets over MQTT as a kiosk would (`issue`), or calls them (`command`).
+- `WebHub` starts that hub's process (hubprocess: the Hub and its WebServer), waits until the web
+  mirrors the office, and issues tickets over MQTT as a kiosk would (`issue`), or calls them (`command`).
 - `get(url)` / `SseClient(url)`: HTTP without a library, socket reads with timeouts (never sleeps).
 """
 
@@ -24,14 +25,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devtools.hub_harness import issued, payload, write_hub_config
-from hub.accounts import add_user
 from hub.app import Hub
-from hub.config import load_hub_config
 from hub.counter_cli import send_command
+from hubprocess.app import HubProcess
+from hubprocess.config import load_hub_process_config
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest, TicketIssued
+from web.app import WebServer
 
 TIMEOUT_S = 10.0
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -147,9 +149,9 @@ class SseClient:
 
 @dataclass
 class WebHub:
-    """A running Hub with its web tier; `url` is the web's base URL."""
+    """A running hub's process with its web tier; `url` is the web's base URL."""
 
-    hub: Hub
+    process: HubProcess
     office: str
     port: int
     config: Path
@@ -162,13 +164,14 @@ class WebHub:
     def start(cls, config: Path, office: str, broker_port: int,
               users: tuple[tuple[str, str, str], ...] = ()) -> WebHub:
         """Start the hub; `users` ((name, role, password), …) are added to its database before it starts."""
-        hub = Hub(load_hub_config(config), SystemClock(assume_synced=True))
-        assert hub.web is not None, "the hub config has no [web] table"
+        process = HubProcess(load_hub_process_config(config), SystemClock(assume_synced=True))
+        server = process.web
+        assert server is not None, "the hub config has no [web] table"
         for name, role, password in users:
-            add_user(hub.store, name, role, password)
-        hub.start()
-        web = cls(hub, office, hub.web.settings.port, config, broker_port)
-        mirror = hub.web.mirror
+            process.accounts.add(name, role, password)
+        process.start()
+        web = cls(process, office, server.settings.port, config, broker_port)
+        mirror = server.mirror
         wait_until(lambda: mirror.mqtt_connected and mirror.office(office).info is not None
                    and mirror.office(office).queue is not None and mirror.office(office).history is not None,
                    what="the web to mirror the office")  # the hub's first publication is complete
@@ -179,9 +182,17 @@ class WebHub:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def hub(self) -> Hub:
+        return self.process.hub
+
+    @property
+    def server(self) -> WebServer:
+        assert self.process.web is not None
+        return self.process.web
+
+    @property
     def mirror(self) -> Any:
-        assert self.hub.web is not None
-        return self.hub.web.mirror
+        return self.server.mirror
 
     def issue(self, service: str = "A", token: str | None = None, wait: bool = True) -> TicketIssued:
         """A kiosk's ticket event over MQTT; waits until the web mirrors the ticket's tracking topic."""
@@ -212,4 +223,4 @@ class WebHub:
     def stop(self) -> None:
         if self._clerk is not None:
             self._clerk.stop()
-        self.hub.stop()
+        self.process.stop()

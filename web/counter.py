@@ -1,4 +1,9 @@
-"""The clerk's counter page: what it shows, and the commands it sends to the hub."""
+"""The clerk's counter page: what it shows, and the commands it sends to the hub.
+
+A command's request id comes from a hidden field written into the form when the page was rendered:
+submitting the same rendering twice sends the same id, and the hub answers the repeat with its first
+answer instead of calling a second ticket.
+"""
 
 from __future__ import annotations
 
@@ -15,39 +20,25 @@ from aiohttp import web
 from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE
 from protocol.messages import COMMAND_OPS, COMMAND_TEXT_MAX, OFFICE_OPS, TICKET_ID_RE, CommandRequest
 from protocol.text import text_problem
+from web.auth import SESSIONS, guarded, staff_page
 from web.bridge import Bridge
-from web.i18n import language
+from web.i18n import language, translator
 from web.identity import hub_online
-from web.keys import BRIDGE
-from web.malformed import read_form, read_json
+from web.keys import BRIDGE, MIRROR, SETTINGS
+from web.malformed import read_form, read_json, text_field
 from web.mirror import Mirror
-from web.sessions import (
-    FLASH_COOKIE,
-    FLASH_LIFETIME_S,
-    SESSION_COOKIE,
-    Session,
-)
-from web.staff import (
-    ARGLESS_OPS,
-    COMMAND_TIMEOUT,
-    COUNTER_ROLES,
-    SESSIONS,
-    SHORTCUTS,
-    _clear_cookie,
-    _field,
-    _internal_page,
-    _json,
-    _merged_stream,
-    _mirror,
-    _offices,
-    _redirect,
-    _set_cookie,
-    guarded,
-    translator,
-)
+from web.responses import clear_cookie, private_json, redirect, set_cookie
+from web.sessions import FLASH_COOKIE, FLASH_LIFETIME_S, SESSION_COOKIE, Session
+from web.streams import merged_stream
 from web.templates_env import render
 
 log = logging.getLogger("wartemarke.web.counter")
+
+COMMAND_TIMEOUT = web.AppKey("counter_command_timeout_s", float)  # how long a command waits for the hub
+COMMAND_TIMEOUT_S = 5.0
+COUNTER_ROLES = ("clerk", "supervisor")
+SHORTCUTS = {"next": "N", "recall": "R", "no_show": "X", "done": "D", "pause": "P", "resume": "P"}
+ARGLESS_OPS = ("next", "recall", "no_show", "done", "pause", "resume")
 
 
 # -- what the counter page shows ----------------------------------------------------------------------
@@ -109,7 +100,7 @@ def _take_flash(request: web.Request, session: Session) -> dict[str, Any] | None
 
 
 def _choice(request: web.Request, session: Session) -> tuple[str | None, str | None]:
-    offices, mirror = _offices(request), _mirror(request)
+    offices, mirror = request.app[SETTINGS].offices, request.app[MIRROR]
     if "office" in request.query:
         office, counter = request.query.get("office"), request.query.get("counter")
     else:
@@ -125,7 +116,7 @@ def _choice(request: web.Request, session: Session) -> tuple[str | None, str | N
 @guarded(COUNTER_ROLES)
 async def counter_page(request: web.Request, session: Session) -> web.StreamResponse:
     office, counter = _choice(request, session)
-    mirror, lang = _mirror(request), language(request)
+    mirror, lang = request.app[MIRROR], language(request)
     flash = _take_flash(request, session)
     retry = (flash or {}).get("retry") or {}
     rids = {}
@@ -138,20 +129,21 @@ async def counter_page(request: web.Request, session: Session) -> web.StreamResp
               "announcement": info.get("announcement", ""),
               "issuing": {q.get("service"): q for q in queue.get("services", [])}}
     if office is None or counter is None:
-        offices = [{"id": o, "name": (mirror.office(o).info or {}).get("name", o)} for o in _offices(request)]
-        response = _internal_page(request, "counter_pick.html", session, offices=offices, counter="",
-                                  counters=info.get("counters", []), **common)
+        offices = [{"id": o, "name": (mirror.office(o).info or {}).get("name", o)}
+                   for o in request.app[SETTINGS].offices]
+        response = staff_page(request, "counter_pick.html", session, offices=offices, counter="",
+                              counters=info.get("counters", []), **common)
     else:
         view = _counter_view(mirror, office, counter, lang)
         events = "/counter/events?" + urlencode({"office": office, "counter": counter, "lang": lang})
-        response = _internal_page(request, "counter.html", session, counter=counter, shortcuts=SHORTCUTS,
-                                  events_url=events, **common, **{k: v for k, v in view.items() if k != "announcement"})
+        response = staff_page(request, "counter.html", session, counter=counter, shortcuts=SHORTCUTS,
+                              events_url=events, **common, **{k: v for k, v in view.items() if k != "announcement"})
     if flash is not None:
-        _clear_cookie(response, request, FLASH_COOKIE)
+        clear_cookie(response, request, FLASH_COOKIE)
     if (office, counter) != (session.office, session.counter) and office is not None:
         sessions = request.app[SESSIONS]
-        _set_cookie(response, request, SESSION_COOKIE, sessions.encode(session.choose(office, counter)),
-                    sessions.remaining_s(session))
+        set_cookie(response, request, SESSION_COOKIE, sessions.encode(session.choose(office, counter)),
+                   sessions.remaining_s(session))
     return response
 
 
@@ -200,10 +192,10 @@ class Rejected(Exception):
 
 async def _command(request: web.Request, session: Session, fields: dict[str, str]) -> Outcome:
     """Validate, send to the hub, describe the answer; raises Rejected when the request is malformed."""
-    office, op, lang, mirror = fields["office"], fields["op"], language(request), _mirror(request)
+    office, op, lang, mirror = fields["office"], fields["op"], language(request), request.app[MIRROR]
     rid = fields["rid"] if TICKET_ID_RE.match(fields["rid"]) else uuid.uuid4().hex
     t = translator(lang)
-    if office not in _offices(request) or op not in COMMAND_OPS + OFFICE_OPS:
+    if office not in request.app[SETTINGS].offices or op not in COMMAND_OPS + OFFICE_OPS:
         raise Rejected(400, "unknown office or operation")
     counter: str | None = None
     if op in OFFICE_OPS:
@@ -249,21 +241,20 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
 @guarded(COUNTER_ROLES)
 async def counter_command_form(request: web.Request, session: Session) -> web.StreamResponse:
     form = await read_form(request)
-    fields = {k: _field(form, k) for k in ("office", "counter", "op", "rid", "label", "service", "text")}
+    fields = {k: text_field(form, k) for k in ("office", "counter", "op", "rid", "label", "service", "text")}
     try:
         outcome = await _command(request, session, fields)
     except Rejected as exc:
         return web.Response(status=exc.status, text=f"{exc}\n")
     flash: dict[str, Any] = {"sid": session.sid, "kind": outcome.kind, "text": outcome.text}
     query = {"office": fields["office"], "lang": language(request)}
-    if _known_counter(_mirror(request), fields["office"], fields["counter"]):
+    if _known_counter(request.app[MIRROR], fields["office"], fields["counter"]):
         query["counter"] = fields["counter"]
     if outcome.kind == "silent" and outcome.retry_key is not None:
         flash["retry"] = {"office": fields["office"], "counter": query.get("counter", ""), "key": outcome.retry_key,
                           "rid": outcome.rid}
-    response = _redirect("/counter?" + urlencode(query))
-    _set_cookie(response, request, FLASH_COOKIE, request.app[SESSIONS].encode_flash(flash),
-                FLASH_LIFETIME_S)
+    response = redirect("/counter?" + urlencode(query))
+    set_cookie(response, request, FLASH_COOKIE, request.app[SESSIONS].encode_flash(flash), FLASH_LIFETIME_S)
     return response
 
 
@@ -271,26 +262,26 @@ async def counter_command_form(request: web.Request, session: Session) -> web.St
 async def counter_command_api(request: web.Request, session: Session) -> web.StreamResponse:
     body = await read_json(request)
     if not isinstance(body, dict):
-        return _json({"error": "a JSON object is needed"}, status=400)
+        return private_json({"error": "a JSON object is needed"}, status=400)
     names = {"rid": "id"}
     fields = {k: v if isinstance(v := body.get(names.get(k, k)), str) else ""
               for k in ("office", "counter", "op", "rid", "label", "service", "text")}
     try:
         outcome = await _command(request, session, fields)
     except Rejected as exc:
-        return _json({"error": str(exc)}, status=exc.status)
+        return private_json({"error": str(exc)}, status=exc.status)
     if outcome.kind == "silent":
-        return _json({"id": outcome.rid, "ok": False, "error": "hub does not answer", "message": outcome.text},
-                     status=503)
+        return private_json({"id": outcome.rid, "ok": False, "error": "hub does not answer",
+                             "message": outcome.text}, status=503)
     if outcome.kind == "invalid":
-        return _json({"id": outcome.rid, "ok": False, "error": outcome.text}, status=400)
-    return _json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.get("ok")),
-                  "answer": outcome.answer, "message": outcome.text})
+        return private_json({"id": outcome.rid, "ok": False, "error": outcome.text}, status=400)
+    return private_json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.get("ok")),
+                         "answer": outcome.answer, "message": outcome.text})
 
 
 def _query_choice(request: web.Request) -> tuple[str, str] | None:
     office, counter = request.query.get("office", ""), request.query.get("counter", "")
-    if office not in _offices(request) or not _known_counter(_mirror(request), office, counter):
+    if office not in request.app[SETTINGS].offices or not _known_counter(request.app[MIRROR], office, counter):
         return None
     return office, counter
 
@@ -299,10 +290,11 @@ def _query_choice(request: web.Request) -> tuple[str, str] | None:
 async def counter_api(request: web.Request, session: Session) -> web.StreamResponse:
     choice = _query_choice(request)
     if choice is None:
-        return _json({"error": "unknown office or counter"}, status=404)
+        return private_json({"error": "unknown office or counter"}, status=404)
     office, counter = choice
-    view = _counter_view(_mirror(request), office, counter, language(request))
-    return _json({"office": office, "counter": counter, **view, "calls": _mirror(request).office(office).calls})
+    mirror = request.app[MIRROR]
+    view = _counter_view(mirror, office, counter, language(request))
+    return private_json({"office": office, "counter": counter, **view, "calls": mirror.office(office).calls})
 
 
 @guarded(COUNTER_ROLES, "stream")
@@ -311,7 +303,7 @@ async def counter_events(request: web.Request, session: Session) -> web.StreamRe
     if choice is None:
         return web.Response(status=404, text="unknown office or counter\n")
     office, counter = choice
-    lang, mirror = language(request), _mirror(request)
+    lang, mirror = language(request), request.app[MIRROR]
     t = translator(lang)
     last: list[str] = []
 
@@ -325,7 +317,8 @@ async def counter_events(request: web.Request, session: Session) -> web.StreamRe
         last[:] = [data]
         return data
 
-    keys = [("counter", office, counter), ("office", office), *(("devices", o) for o in _offices(request))]
-    return await _merged_stream(request, keys, "counter", event)
+    keys = [("counter", office, counter), ("office", office),
+            *(("devices", o) for o in request.app[SETTINGS].offices)]
+    return await merged_stream(request, keys, "counter", event)
 
 

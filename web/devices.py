@@ -11,27 +11,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from web.i18n import language
+from web.auth import guarded, staff_page
+from web.i18n import language, translator
 from web.identity import device_role
-from web.keys import SETTINGS
+from web.keys import MIRROR, SETTINGS
 from web.mirror import Mirror
-from web.sessions import (
-    Session,
-)
-from web.staff import (
-    DEVICE_ROLES,
-    ROLE_ORDER,
-    _internal_page,
-    _json,
-    _merged_stream,
-    _mirror,
-    _offices,
-    guarded,
-    translator,
-)
+from web.responses import private_json
+from web.sessions import Session
+from web.streams import merged_stream
 from web.templates_env import render
 
 log = logging.getLogger("wartemarke.web.devices")
+
+DEVICE_ROLES = ("technician", "supervisor")
+ROLE_ORDER = {"hub": 0, "web": 1, "kiosk": 2, "display": 3}
 
 
 # -- devices ----------------------------------------------------------------------------------------------
@@ -48,7 +41,7 @@ def _local_time(value: Any, tz: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
+def device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
     t = translator(lang)
     notes: list[str] = []
     printer = status.get("printer") if isinstance(status.get("printer"), dict) else None
@@ -82,7 +75,7 @@ def _device_row(device_id: str, role: str, status: dict[str, Any], tz: str | Non
 def _devices_office(mirror: Mirror, office: str, inventory: dict[str, str], lang: str) -> dict[str, Any]:
     office_mirror = mirror.office(office)
     info = office_mirror.info or {}
-    rows = [_device_row(d, device_role(d, s, office_mirror.info, inventory), s, info.get("timezone"), lang)
+    rows = [device_row(d, device_role(d, s, office_mirror.info, inventory), s, info.get("timezone"), lang)
             for d, s in office_mirror.devices.items()]
     rows.sort(key=lambda r: (ROLE_ORDER.get(r["role"], 9), r["id"]))
     return {"id": office, "name": info.get("name", office), "devices": rows}
@@ -90,16 +83,16 @@ def _devices_office(mirror: Mirror, office: str, inventory: dict[str, str], lang
 
 @guarded(DEVICE_ROLES)
 async def devices_page(request: web.Request, session: Session) -> web.StreamResponse:
-    lang, mirror = language(request), _mirror(request)
+    lang, mirror = language(request), request.app[MIRROR]
     inventory = request.app[SETTINGS].device_roles
-    offices = [_devices_office(mirror, o, inventory, lang) for o in _offices(request)]
-    return _internal_page(request, "devices.html", session, offices=offices,
-                          events_url="/devices/events?" + urlencode({"lang": lang}))
+    offices = [_devices_office(mirror, o, inventory, lang) for o in request.app[SETTINGS].offices]
+    return staff_page(request, "devices.html", session, offices=offices,
+                      events_url="/devices/events?" + urlencode({"lang": lang}))
 
 
 @guarded(DEVICE_ROLES, "stream")
 async def devices_events(request: web.Request, session: Session) -> web.StreamResponse:
-    lang, mirror, offices = language(request), _mirror(request), _offices(request)
+    lang, mirror, offices = language(request), request.app[MIRROR], request.app[SETTINGS].offices
     inventory = request.app[SETTINGS].device_roles
     t = translator(lang)
     sent: dict[str, str] = {}
@@ -113,11 +106,11 @@ async def devices_events(request: web.Request, session: Session) -> web.StreamRe
                 changes[office] = sent[office] = html
         return json.dumps({"offices": changes}) if changes else None
 
-    return await _merged_stream(request, [("devices", o) for o in offices], "devices", event)
+    return await merged_stream(request, [("devices", o) for o in offices], "devices", event)
 
 
 @guarded(DEVICE_ROLES, "api")
 async def devices_api(request: web.Request, session: Session) -> web.StreamResponse:
-    mirror = _mirror(request)
-    return _json({"offices": [{"id": o, "name": (mirror.office(o).info or {}).get("name", o),
-                               "devices": mirror.office(o).devices} for o in _offices(request)]})
+    mirror = request.app[MIRROR]
+    return private_json({"offices": [{"id": o, "name": (mirror.office(o).info or {}).get("name", o),
+                                      "devices": mirror.office(o).devices} for o in request.app[SETTINGS].offices]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 LANGS = ("de", "en")
@@ -56,7 +58,7 @@ def language(request: web.Request) -> str:
     return "de"
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
+def translator(lang: str) -> Callable[..., str]:
     def t(key: str, **values: object) -> str:
         return T[key][lang].format(**values)
     return t

@@ -35,6 +35,12 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
         raise Malformed("form data cannot be read (UTF-8 form fields or a complete multipart body expected)") from None
 
 
+def text_field(form: MultiDictProxy[Any], name: str) -> str:
+    """A form field as text; "" when it is missing or a file upload."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 async def read_json(request: web.Request) -> Any:
     try:
         return await request.json()

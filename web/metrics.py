@@ -14,7 +14,7 @@ from aiohttp import web
 
 from web.identity import device_role
 from web.keys import MIRROR, SETTINGS
-from web.public import STREAMS
+from web.streams import STREAMS
 
 
 def label_value(value: object) -> str:

@@ -1,4 +1,4 @@
-"""The public pages: tracking `/t/{token}`, the Ampel `/`, history and open data, health and metrics.
+"""The public pages: tracking `/t/{token}`, the Ampel `/`, history and open data, `/healthz`, the static pages.
 
 Everything here is served by public replicas and by the hub's own web: it reads the Mirror only.
 A tracking page knows only its own ticket (looked up by the hash of the token) and no response ever
@@ -21,30 +21,10 @@ from protocol.topics import token_hash
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
-from web.mirror import Mirror
-from web.streams import STREAMS as STREAMS  # noqa: PLC0414 — re-exported: web/metrics.py reads it here
-from web.streams import Streams, end_streams, stream
+from web.responses import page
+from web.streams import STREAMS, Streams, end_streams, stream
 from web.svg import history_svg
 from web.templates_env import render
-
-
-def _mirror(request: web.Request) -> Mirror:
-    mirror: Mirror = request.app[MIRROR]
-    return mirror
-
-
-def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """A rendered page. `Referrer-Policy: same-origin`: a tracking link never reaches another site (the privacy
-    or imprint link may point to the operator's site), while our own forms still get a real `Origin` header;
-    `no-referrer` would make browsers send `Origin: null` with every form POST, which the login refuses."""
-    lang = language(request)
-    settings = request.app[SETTINGS]
-    html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
-                  privacy_url=settings.privacy_url, imprint_url=settings.imprint_url, **context)
-    return web.Response(text=html, content_type="text/html", status=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
-                                 "X-Content-Type-Options": "nosniff"})
-
 
 # -- tracking ----------------------------------------------------------------------------------------
 #
@@ -62,7 +42,7 @@ def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     token = request.match_info["token"]
     if not TOKEN_RE.match(token):
         return None
-    return _mirror(request).tickets.get(token_hash(token))
+    return request.app[MIRROR].tickets.get(token_hash(token))
 
 
 def _too_many_misses(request: web.Request) -> web.Response | None:
@@ -95,8 +75,8 @@ async def tracking_redirect(request: web.Request) -> web.Response:
                                              "Referrer-Policy": "same-origin"})
 
 
-def _ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
-    mirror = _mirror(request)
+def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
+    mirror = request.app[MIRROR]
     info = mirror.office(office).info or {}
     lang = language(request)
     service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
@@ -113,7 +93,7 @@ async def tracking_page(request: web.Request) -> web.Response:
     if found is None:
         return _not_found(request)
     office, view = found
-    return page(request, "ticket.html", **_ticket_context(request, office, view))
+    return page(request, "ticket.html", **ticket_context(request, office, view))
 
 
 async def tracking_events(request: web.Request) -> web.StreamResponse:
@@ -127,7 +107,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         current = _lookup(request)
         if current is None:
             return None
-        html = render("ticket_status.html", lang=lang, t=translator(lang), **_ticket_context(request, *current))
+        html = render("ticket_status.html", lang=lang, t=translator(lang), **ticket_context(request, *current))
         return json.dumps({"state": current[1].get("state"), "recall": current[1].get("recall", 0), "html": html})
 
     return await stream(request, key, "status", event)
@@ -150,7 +130,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
-    mirror = _mirror(request).office(office_id)
+    mirror = request.app[MIRROR].office(office_id)
     info, queue = mirror.info or {}, mirror.queue or {}
     names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
     services = [{"id": s["service"], "name": names.get(s["service"], s["service"]), "waiting": s.get("waiting", 0),
@@ -167,7 +147,7 @@ async def ampel_page(request: web.Request) -> web.Response:
     offices = []
     for office_id in request.app[SETTINGS].offices:
         summary = office_summary(request, office_id, lang)
-        summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
+        summary["chart"] = history_svg(request.app[MIRROR].office(office_id).history, lang)
         offices.append(summary)
     return page(request, "ampel.html", offices=offices)
 
@@ -177,7 +157,7 @@ async def ampel_events(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
 
     fragments = request.app[FRAGMENTS]
-    mirror = _mirror(request)
+    mirror = request.app[MIRROR]
 
     def event(office_id: str | None = None) -> str | None:
         if office_id is None or office_id not in settings.offices:
@@ -194,7 +174,7 @@ async def ampel_events(request: web.Request) -> web.StreamResponse:
 
 def _office_event(request: web.Request, office_id: str, lang: str) -> str:
     summary = office_summary(request, office_id, lang)
-    summary["chart"] = history_svg(_mirror(request).office(office_id).history, lang)
+    summary["chart"] = history_svg(request.app[MIRROR].office(office_id).history, lang)
     html = render("office.html", lang=lang, t=translator(lang), office=summary)
     return json.dumps({"id": office_id, "html": html})
 
@@ -227,7 +207,7 @@ async def history_api(request: web.Request) -> web.Response:
     office_id = request.match_info["office"]
     if office_id not in request.app[SETTINGS].offices:
         return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
-    history = _mirror(request).office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
+    history = request.app[MIRROR].office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
     if request.query.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -246,7 +226,7 @@ async def history_api(request: web.Request) -> web.Response:
 # -- operations ----------------------------------------------------------------------------------------
 
 async def healthz(request: web.Request) -> web.Response:
-    mirror = _mirror(request)
+    mirror = request.app[MIRROR]
     return web.json_response({"status": "ok", "mqtt_connected": mirror.mqtt_connected},
                              status=200 if mirror.mqtt_connected else 503)
 

@@ -11,6 +11,7 @@ clerk out of the counter page.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,3 +134,25 @@ async def end_streams(app: web.Application) -> None:
     """On shutdown: end the open event streams, or the server waits for them (they never end by themselves)."""
     for task in list(app[STREAMS].tasks):
         task.cancel()
+
+
+async def merged_stream(request: web.Request, keys: list[tuple[str, ...]], name: str,
+                        make: Callable[[str | None], str | None]) -> web.StreamResponse:
+    """A staff page's stream over several mirror keys: each key's changes are forwarded to one private key."""
+    mirror = request.app[MIRROR]
+    own = ("staff-stream", uuid.uuid4().hex)
+
+    async def forward(key: tuple[str, ...], queue: asyncio.Queue[str]) -> None:
+        while True:
+            await queue.get()
+            mirror.notify(own, "/".join(key))
+
+    queues = [(key, mirror.subscribe(key)) for key in keys]
+    tasks = [asyncio.create_task(forward(key, queue)) for key, queue in queues]
+    try:
+        return await stream(request, own, name, make, staff=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for key, queue in queues:
+            mirror.unsubscribe(key, queue)

@@ -1,6 +1,6 @@
 """Hub throughput and call latency through a real broker, beside bare MQTT measured in the same run.
 
-The hub runs as in production, in its own process (`python -m hub run --config …`, INFO log to a
+The hub runs as in production, in its own process (`python -m hubprocess run --config …`, INFO log to a
 file as to journald, the production tick of 15 s), so its CPU and GIL are not shared with the load
 generator in this process. Its state directory is on the same disk as the temp dir. Each variant
 (below) gets its own private mosquitto (devtools/broker.py, logging at mosquitto's default levels

@@ -51,7 +51,7 @@ def measure_variant(directory: Path, broker: Broker, nodelay: bool, waiting: int
     hub_log = directory / "hub.log"
     ready_file = directory / "echo.ready"
     echo_argv = python("bench.hub.echo", host, str(port), str(ready_file))
-    hub_argv = python("hub", "run", "--config", str(config))
+    hub_argv = python("hubprocess", "run", "--config", str(config))
     if nodelay:
         tcp_nodelay()
         echo_argv.append("--nodelay")

@@ -1,4 +1,4 @@
-"""The hub as `python -m hub run --config CONFIG`, with TCP_NODELAY on its sockets (paho does not set it):
+"""The hub as `python -m hubprocess run --config CONFIG`, with TCP_NODELAY on its sockets (paho does not set it):
 the hub of the benchmark's TCP_NODELAY variant.
 
     python -m bench.hub.nodelay CONFIG
@@ -13,7 +13,7 @@ from bench.mqtt_clients import tcp_nodelay
 
 def main(argv: list[str]) -> int:
     tcp_nodelay()
-    from hub.cli import main as hub_main
+    from hubprocess.cli import main as hub_main
 
     return hub_main(["run", "--config", argv[0]])
 

@@ -63,9 +63,9 @@ def rows(r: HubBenchResult, notes: list[str] | None = None) -> list[Row]:
                      f"reply; a raw write+fsync on the state disk took {ms(f50)} (p50) here and the hub's "
                      f"commit {ms(median(r.commit))}: durability alone would allow ≈ {1 / median(r.commit):.0f} "
                      "commands/s, so the commit is not what limits the hub.")
-        notes.append("hub: a separate process (`python -m hub run`, INFO log to a file); the echo responder another; "
-                     "the load clients share the benchmark process. `next` also finishes the counter's current "
-                     "ticket. Percentages in the breakdown are shares of one command's hub time (p50s).")
+        notes.append("hub: a separate process (`python -m hubprocess run`, INFO log to a file); the echo responder "
+                     "another; the load clients share the benchmark process. `next` also finishes the counter's "
+                     "current ticket. Percentages in the breakdown are shares of one command's hub time (p50s).")
         notes.append("TCP_NODELAY = broker set_tcp_nodelay true and TCP_NODELAY on every client socket (MqttLink "
                      "sets it); the Nagle comparison (--shipped-duration) uses mosquitto's default and plain "
                      "sockets: ~40 ms per hop where a small packet follows an unacknowledged one.")

@@ -47,7 +47,7 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
     from web.config import load_replica_config
     from web.i18n import translator
     from web.mirror import Mirror
-    from web.public import _ticket_context, office_summary
+    from web.public import office_summary, ticket_context
     from web.svg import history_svg
     from web.templates_env import render
 
@@ -78,7 +78,7 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
 
     def ticket() -> str:  # web/public.py tracking_events → event()
         office, view = mirror.tickets[topics.token_hash(token)]
-        html = render("ticket_status.html", lang=lang, t=t, **_ticket_context(ticket_request, office, view))
+        html = render("ticket_status.html", lang=lang, t=t, **ticket_context(ticket_request, office, view))
         return json.dumps({"state": view.get("state"), "recall": view.get("recall", 0), "html": html})
 
     prepared = ampel()

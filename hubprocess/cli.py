@@ -1,4 +1,8 @@
-"""`wartemarke-hub`: run the hub; statistics, accounts and backups of its database."""
+"""`wartemarke-hub`: run the hub (and its web); statistics, accounts and backups of its database.
+
+Every sub-command reads the whole hub.toml (hubprocess/config.py), so `check-config` and a mistyped
+key in `[web]` fail the same way for all of them.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,17 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from hub.config import HubConfig, load_hub_config
+from hub.accounts import HubAccounts
+from hub.store import HubStore
+from hubprocess.config import HubProcessConfig, load_hub_process_config
 from process.cli import ConfigCli
 from process.clock import SystemClock
 from process.startup import serve
+from web.directory import ROLES
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = ConfigCli("wartemarke-hub", __doc__, load_hub_config)
+    cli = ConfigCli("wartemarke-hub", __doc__, load_hub_process_config)
     cli.command("run", "run the hub", lambda config, _args: _run(config))
     stats = cli.command("stats", "a day's statistics per service and hour", _with_store)
     stats.add_argument("--day", type=date.fromisoformat, required=True)
@@ -33,16 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     users = cli.command("users", "clerk, supervisor and technician accounts", _with_store)
     users.add_argument("action", choices=("add", "remove", "list"))
     users.add_argument("name", nargs="?")
-    users.add_argument("--role", choices=("clerk", "supervisor", "technician"), default="clerk")
+    users.add_argument("--role", choices=ROLES, default="clerk")
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return cli.main(argv)
 
 
-def _with_store(config: HubConfig, args: argparse.Namespace) -> int:
+def _with_store(config: HubProcessConfig, args: argparse.Namespace) -> int:
     """`stats`, `backup` and `users`: commands on the hub's database."""
-    from hub.store import HubStore
-
-    store = HubStore(config.state_dir / "hub.sqlite3")
+    store = HubStore(config.hub.state_dir / "hub.sqlite3")
     try:
         if args.command == "stats":
             return _stats(config, store, args.day, args.office, args.format, args.calibration)
@@ -54,7 +59,7 @@ def _with_store(config: HubConfig, args: argparse.Namespace) -> int:
                 for old in sorted(args.out_dir.glob("hub-*.sqlite3"))[:-max(1, args.keep)]:
                     old.unlink()
             return 0
-        return _users(store, args.action, args.name, args.role, args.password_stdin)
+        return _users(HubAccounts(store, ROLES), args.action, args.name, args.role, args.password_stdin)
     finally:
         store.close()
 
@@ -66,26 +71,20 @@ def _timestamped(folder: Path) -> Path:
     return folder / f"hub-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3"
 
 
-def _run(config: HubConfig) -> int:
-    from hub.app import Hub
+def _run(config: HubProcessConfig) -> int:
+    from hubprocess.app import HubProcess
 
     clock = SystemClock()
-    hub = Hub(config, clock)
-    hub.start()
-    beats = {"tick": lambda: hub.beat}
-    if hub.web is not None:
-        web = hub.web
-        beats["web"] = lambda: web.beat
-    serving = f"serving {', '.join(o.id for o in config.offices)}"
-    return serve(hub.stop, beats, max(30.0, 3 * config.tick_s), clock.monotonic,
+    running = HubProcess(config, clock)
+    running.start()
+    serving = f"serving {', '.join(o.id for o in config.hub.offices)}"
+    return serve(running.stop, running.beats(), max(30.0, 3 * config.hub.tick_s), clock.monotonic,
                  lambda notifier: notifier.ready(serving))
 
 
-def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt: str, calibration: bool) -> int:
-    from hub.store import HubStore
-
-    assert isinstance(store, HubStore)
-    offices = [office] if office else [o.id for o in config.offices]
+def _stats(config: HubProcessConfig, store: HubStore, day: date, office: str | None, fmt: str,
+           calibration: bool) -> int:
+    offices = [office] if office else [o.id for o in config.hub.offices]
     rows = []
     for office_id in offices:
         summary = store.daily_stats(office_id, since=day).get(day)
@@ -109,25 +108,21 @@ def _stats(config: HubConfig, store: object, day: date, office: str | None, fmt:
     return 0 if rows else 1
 
 
-def _users(store: object, action: str, name: str | None, role: str, password_stdin: bool) -> int:
-    from hub.accounts import add_user, list_users, remove_user
-    from hub.store import HubStore
-
-    assert isinstance(store, HubStore)
+def _users(accounts: HubAccounts, action: str, name: str | None, role: str, password_stdin: bool) -> int:
     if action == "list":
-        for user, user_role, created in list_users(store):
+        for user, user_role, created in accounts.listing():
             print(f"{user}\t{user_role}\t{created}")
         return 0
     if not name:
         print("wartemarke-hub users: a user name is needed", file=sys.stderr)
         return 2
     if action == "remove":
-        found = remove_user(store, name)
+        found = accounts.remove(name)
         print(f"removed {name}" if found else f"no user {name}")
         return 0 if found else 1
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {name}: ")
     try:
-        add_user(store, name, role, password)
+        accounts.add(name, role, password)
     except ValueError as exc:
         print(f"wartemarke-hub users: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,7 @@
+"""`python -m hubprocess` is `wartemarke-hub`."""
+
+import sys
+
+from hubprocess.cli import main
+
+sys.exit(main())
