@@ -102,6 +102,19 @@ def test_the_package_graph_has_no_cycle() -> None:
     assert not cycles, f"packages that import each other (directly or not): {cycles}"
 
 
+def test_no_shipped_module_imports_another_modules_private_names() -> None:
+    """`from web.staff import _field` is a seam in the wrong place: what two modules share is public in the
+    module it belongs to (an HTTP helper, the session guard, …), not borrowed from a page."""
+    shipped = [p for p in PACKAGES if p not in ("tests", "bench", "devtools", "demo")]
+    borrowed = sorted(f"{path.relative_to(ROOT).as_posix()}: {node.module}.{alias.name}"
+                      for package in shipped for path in modules(package)
+                      for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                      if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                      and node.module.split(".")[0] in PACKAGES
+                      for alias in node.names if alias.name.startswith("_"))
+    assert not borrowed, "\n".join(borrowed)
+
+
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p not in ("tests", "bench", "devtools")])
 def test_no_module_is_over_400_lines(package: str) -> None:
     lengths = {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
