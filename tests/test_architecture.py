@@ -115,6 +115,25 @@ def test_no_shipped_module_imports_another_modules_private_names() -> None:
     assert not borrowed, "\n".join(borrowed)
 
 
+def runs_sql(path: Path) -> bool:
+    """Imports sqlite3 or calls execute/executemany/executescript on anything."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import) and any(alias.name == "sqlite3" for alias in node.names):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("execute", "executemany", "executescript"):
+            return True
+    return False
+
+
+def test_sql_lives_in_the_store_modules_only() -> None:
+    """Each app's SQLite file has one owner (kiosk/store.py, hub/store.py): the web asks the hub's accounts
+    through an interface of its own, never the hub's tables."""
+    shipped = [p for p in PACKAGES if p not in ("tests", "bench", "devtools", "demo")]
+    outside = sorted(path.relative_to(ROOT).as_posix() for package in shipped for path in modules(package)
+                     if path.name != "store.py" and runs_sql(path))
+    assert not outside, f"SQL outside the store modules: {outside}"
+
+
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p not in ("tests", "bench", "devtools")])
 def test_no_module_is_over_400_lines(package: str) -> None:
     lengths = {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
