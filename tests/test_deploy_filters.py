@@ -85,7 +85,7 @@ def test_the_example_inventory_gives_one_broker_user_per_device() -> None:
     roles = filters.wartemarke_device_roles(devices)
     section = ConfigSection({"device_roles": tomllib.loads(f"device_roles = {filters.toml(roles)}")["device_roles"]},
                             Path("hub.toml"), "web")
-    assert read_web_settings(section, ("buergerbuero-mitte",)).device_roles == {
+    assert read_web_settings(section, ("buergerbuero-mitte",), staff=True).device_roles == {
         d["name"]: d["role"] for d in devices}
     acl = render_broker_template("acl.j2", {"offices": [{"id": "buergerbuero-mitte"}], "devices": devices})
     assert "user mitte-kiosk-2" in acl

@@ -20,6 +20,7 @@ import pytest
 
 from devtools.broker import free_port
 from process.clock import SystemClock
+from process.config import ConfigError
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.wait_range import shown_range
@@ -367,6 +368,19 @@ def test_static_pages_accessibility_privacy_imprint(web):
 
 
 # -- a public replica ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "key"), [
+    ('session_secret_file = "secret"', "session_secret_file"),  # no logins on a replica
+    ('broker_username = "web-1-web"', "broker_username"),  # its one account is [broker]'s
+    ('device_roles = { hub-1 = "hub" }', "device_roles"),  # no device status on a replica
+])
+def test_a_replica_refuses_the_hub_webs_own_settings(tmp_path, line, key):
+    """They used to be read and then ignored: a replica's operator would believe they did something."""
+    path = tmp_path / "web.toml"
+    path.write_text(f'[replica]\ndevice = "web-1"\n[web]\noffices = ["o"]\n{line}\n[broker]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: key 'web.{key}': is a setting of the hub's web")):
+        load_replica_config(path)
+
 
 def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_broker):
     port = free_port()

@@ -68,9 +68,19 @@ class WebSettings:
     limits: Limits = HUB_LIMITS
 
 
+# What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
+# replica's [web] these keys would do nothing, so they are an error there.
+STAFF_KEYS = ("session_secret_file", "broker_username", "broker_password_file", "device_roles")
+
+
 def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: bool = False) -> WebSettings:
     """`staff`: the hub's web with the login and clerk pages — it needs HTTPS unless it binds to loopback."""
-    secret = section.get_file_bytes("session_secret_file")
+    if not staff:
+        for key in STAFF_KEYS:
+            if section.has(key):
+                raise section.error(key, "is a setting of the hub's web (staff pages, its own broker account); "
+                                         "a public replica has no use for it")
+    secret = section.get_file_bytes("session_secret_file") if staff else None
     if secret is not None and len(secret) < 16:
         raise section.error("session_secret_file", "holds fewer than 16 bytes")
     host = section.get_str("host", "127.0.0.1")
@@ -93,9 +103,9 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         session_secret=secret if secret is not None else secrets.token_bytes(32),
         miss_limit_per_min=section.get_int("miss_limit_per_min", 20, minval=1, maxval=10000),
         trust_forwarded=section.get_bool("trust_forwarded", False),
-        broker_username=section.get_str("broker_username", None),
-        broker_password=section.get_password_file("broker_password_file"),
-        device_roles=_device_roles(section.get_section("device_roles", required=False)),
+        broker_username=section.get_str("broker_username", None) if staff else None,
+        broker_password=section.get_password_file("broker_password_file") if staff else None,
+        device_roles=_device_roles(section.get_section("device_roles", required=False)) if staff else {},
         tls=tls,
         redirect_port=redirect_port,
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
