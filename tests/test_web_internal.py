@@ -25,11 +25,12 @@ from protocol.link import BrokerSettings
 from protocol.messages import DeviceStatus
 from tests.staff_harness import PASSWORD, Browser, Page, add_users, counter_path
 from tests.web_harness import WebHub, wait_until
-from web.app import WebServer
+from web.app import WebServer, create_app
 from web.config import WebSettings
 from web.counter import COMMAND_TIMEOUT
 from web.directory import ROLES
 from web.internal import add_internal_routes
+from web.mirror import Mirror
 
 # -- fixtures (and `web_hub` in tests/conftest.py) --------------------------------------------------------------
 
@@ -320,3 +321,22 @@ def test_public_replicas_have_no_internal_pages(web_only: Callable[[bool], WebSe
         assert browser.get(path).status == 404, path
     for path in ("/login", "/logout", "/counter/command", "/api/internal/counter/command"):
         assert browser.post(path, {"user": "clara", "password": PASSWORD}).status == 404, path
+
+
+def test_docs_http_md_names_every_route_the_web_registers_and_no_other(tmp_path: Path) -> None:
+    """docs/http.md is the HTTP interface's reference: a route added or removed in the code must show there."""
+    store = HubStore(tmp_path / "hub.sqlite3")
+    try:
+        app = create_app(web_settings("t-routes"), Mirror(),
+                         internal=lambda app: add_internal_routes(app, HubAccounts(store, ROLES)))
+        registered = {f"{route.method} {route.resource.canonical}" for route in app.router.routes()
+                      if route.resource is not None and route.method != "HEAD"
+                      and not re.search(r"\{(prefix|rest)\}", route.resource.canonical)}  # catch-alls: the 404s
+    finally:
+        store.close()
+    text = (Path(__file__).resolve().parents[1] / "docs" / "http.md").read_text(encoding="utf-8")
+    # The doc writes `GET /path` or lists a path in backticks; a query or `[?format=csv]` may follow.
+    named = {path.replace("{TOKEN}", "{token}") for path in re.findall(r"`(?:GET |POST )?(/[^`?\[ ]*)", text)}
+    paths = {route.split(" ", 1)[1] for route in registered}
+    assert paths - named == set(), "routes missing from docs/http.md"
+    assert named - paths - {"/T/…", "/t/"} == set(), "docs/http.md names routes the web does not have"
