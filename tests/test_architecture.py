@@ -1,12 +1,13 @@
 """The layers, checked from the source (ast; nothing is imported or run): which package may import which,
-no cycles, and no oversized modules. docs/architecture.md draws the same picture.
+no cycles, no private names borrowed across modules, SQL only in the store modules, and no oversized
+modules. docs/architecture.md draws the same picture.
 
     process   plumbing every process shares; imports nothing of ours
     protocol  the contract; imports only process
     kiosk, hub, display, web   the apps; each imports only protocol, process and itself
-    hubprocess  the hub's process: the one entry point that knows two apps (hub and web)
+    hubprocess  the hub's process: the one package that knows two apps (hub and web), and only them
     devtools  what tests, bench and demo share (not shipped)
-    tests, bench, demo   import the apps and devtools, never each other
+    tests, bench, demo   import everything above but never each other
 """
 
 from __future__ import annotations
