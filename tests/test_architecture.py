@@ -2,8 +2,9 @@
 no cycles, and no oversized modules. docs/architecture.md draws the same picture.
 
     process   plumbing every process shares; imports nothing of ours
+    language  the texts people read and hear, per language; imports nothing of ours
     protocol  the contract; imports only process
-    kiosk, hub, display, web   the apps; each imports only protocol, process and itself
+    kiosk, hub, display, web   the apps; each imports only protocol, process, language and itself
     devtools  what tests, bench and demo share (not shipped)
     tests, bench, demo   import the apps and devtools, never each other
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "process", "kiosk", "hub", "display", "web", "devtools", "demo", "bench", "tests")
+PACKAGES = ("protocol", "process", "language", "kiosk", "hub", "display", "web", "devtools", "demo", "bench", "tests")
 APPS = ("kiosk", "hub", "display", "web")
 TOOLS = ("tests", "bench", "demo")
 MAX_LINES = 400
@@ -67,12 +68,12 @@ def edges() -> dict[tuple[str, str], set[str]]:
 
 
 def allowed(source: str, target: str) -> bool:
-    if source == "process":
+    if source in ("process", "language"):
         return False
     if source == "protocol":
         return target == "process"
     if source in APPS:
-        return target in ("protocol", "process")
+        return target in ("protocol", "process", "language")
     if source == "devtools":
         return target not in TOOLS
     return target not in TOOLS  # tests, bench and demo: anything but each other

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 import pygame
 
 from display.sound.audio import make_sound, read_wav
+from language.catalogue import language_problem, translate, translator
 
 log = logging.getLogger("wartemarke.display.sound")
 
@@ -28,16 +29,7 @@ SUMMARY_MAX_LABELS: Final = 6  # a summary names at most this many numbers, then
 SPOKEN_FIELD_MAX: Final = 40  # a label or counter name is cut to this many characters before speaking
 ESPEAK_TIMEOUT_S: Final = 10.0
 
-_TEMPLATES: Final[dict[str, tuple[str, str]]] = {
-    "de": ("Nummer {label}, bitte zu {counter}", "Erneuter Aufruf: Nummer {label}, bitte zu {counter}"),
-    "en": ("Number {label}, please go to {counter}", "Once more: number {label}, please go to {counter}"),
-}
-_SUMMARY: Final[dict[str, tuple[str, str, str, str]]] = {
-    # (prefix, "and", "{n} more", closing sentence)
-    "de": ("Aufgerufen: ", "und", "{n} weitere", "Bitte schauen Sie auf die Anzeige."),
-    "en": ("Called: ", "and", "{n} more", "Please look at the display."),
-}
-_VOICES: Final[dict[str, str]] = {"de": "de", "en": "en"}
+_VOICES: Final[dict[str, str]] = {"de": "de", "en": "en"}  # espeak-ng's voice for each of our languages
 
 _LABEL_TOKEN = re.compile(r"[^\W\d_]|\d+")
 # A standalone single letter ("A" in "Nummer A 42"): spelled out via SSML, or English espeak says "uh".
@@ -68,15 +60,16 @@ def _clip(text: str) -> str:
 
 
 def check_language(lang: str) -> None:
-    if lang not in _TEMPLATES:
-        raise ValueError(f"unsupported language {lang!r}; choose from {', '.join(_TEMPLATES)}")
+    problem = language_problem(lang) if lang in _VOICES else f"no espeak-ng voice for {lang!r}"
+    if problem is not None:
+        raise ValueError(f"unsupported language: {problem}")
 
 
 def speech_text(a: Announcement, lang: str) -> str:
     """The sentence spoken for one call, e.g. "Nummer A 42, bitte zu Platz 3"."""
     check_language(lang)
-    plain, recall = _TEMPLATES[lang]
-    return (recall if a.recall else plain).format(label=_clip(spoken_label(a.label)), counter=_clip(a.counter_name))
+    return translate(lang, "speech_recall" if a.recall else "speech_call", label=_clip(spoken_label(a.label)),
+                     counter=_clip(a.counter_name))
 
 
 def summary_text(items: list[Announcement], lang: str) -> str:
@@ -87,16 +80,16 @@ def summary_text(items: list[Announcement], lang: str) -> str:
     check_language(lang)
     if not items:
         raise ValueError("a summary needs at least one announcement")
-    prefix, and_word, more, closing = _SUMMARY[lang]
+    t = translator(lang)
     labels = list(dict.fromkeys(_clip(spoken_label(a.label)) for a in items))
     named, rest = labels[:SUMMARY_MAX_LABELS], len(labels) - SUMMARY_MAX_LABELS
     if rest > 0:
-        listed = f"{', '.join(named)} {and_word} {more.format(n=rest)}"
+        listed = t("speech_list", items=", ".join(named), last=t("speech_more", n=rest))
     elif len(named) == 1:
         listed = named[0]
     else:
-        listed = f"{', '.join(named[:-1])} {and_word} {named[-1]}"
-    return f"{prefix}{listed}. {closing}"
+        listed = t("speech_list", items=", ".join(named[:-1]), last=named[-1])
+    return t("speech_summary", labels=listed)
 
 
 def espeak_markup(text: str) -> str:
