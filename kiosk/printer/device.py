@@ -9,6 +9,7 @@ on the next attempt.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,8 +28,23 @@ def _escpos_printers() -> Any:
     return escpos_printer
 
 
+class Connection(ABC):
+    """How one python-escpos device is reached: the settings a connection type adds to `[printer]`."""
+
+    @abstractmethod
+    def connect(self, profile: str) -> Any:
+        """A python-escpos printer object, not yet opened."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the printer is, for the start-up banner and the selftest."""
+
+    def printer(self, settings: PrinterSettings) -> TicketPrinter:
+        return DevicePrinter(settings, self)
+
+
 @dataclass(frozen=True)
-class UsbSettings:
+class UsbSettings(Connection):
     """`type = "usb"`: the printer's USB vendor and product id (`lsusb`)."""
 
     KEYS: ClassVar[tuple[str, ...]] = ("usb_vendor_id", "usb_product_id")
@@ -46,12 +62,10 @@ class UsbSettings:
     def describe(self) -> str:
         return f"USB printer {self.vendor_id:04x}:{self.product_id:04x}"
 
-    def printer(self, settings: PrinterSettings) -> TicketPrinter:
-        return DevicePrinter(settings, self)
 
 
 @dataclass(frozen=True)
-class SerialSettings:
+class SerialSettings(Connection):
     """`type = "serial"`: the serial device and its baud rate."""
 
     KEYS: ClassVar[tuple[str, ...]] = ("serial_device", "baudrate")
@@ -69,12 +83,10 @@ class SerialSettings:
     def describe(self) -> str:
         return f"serial printer {self.device} at {self.baudrate} baud"
 
-    def printer(self, settings: PrinterSettings) -> TicketPrinter:
-        return DevicePrinter(settings, self)
 
 
 @dataclass(frozen=True)
-class NetworkSettings:
+class NetworkSettings(Connection):
     """`type = "network"`: the printer's address and TCP port (raw printing, usually 9100)."""
 
     KEYS: ClassVar[tuple[str, ...]] = ("host", "port")
@@ -91,11 +103,6 @@ class NetworkSettings:
     def describe(self) -> str:
         return f"network printer {self.host}:{self.port}"
 
-    def printer(self, settings: PrinterSettings) -> TicketPrinter:
-        return DevicePrinter(settings, self)
-
-
-Connection = UsbSettings | SerialSettings | NetworkSettings
 
 
 class DevicePrinter(TicketPrinter):
