@@ -31,13 +31,13 @@ from bench.fixtures import SERVICE_IDS, initialize_state, kiosk_config
 from devtools.kiosk_harness import press, start_kiosk
 from kiosk.app import Kiosk
 from kiosk.config import load_kiosk_config
-from kiosk.printer import TicketPrinter
+from kiosk.printer.memory import MemoryPrinter
 from kiosk.ticket import Document
 
 WAL_FRAME_HEADER = 24
 
 
-class TimedPrinter(TicketPrinter):
+class TimedPrinter(MemoryPrinter):
     """The configured (dummy) printer, recording when each print started and returned."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

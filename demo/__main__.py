@@ -27,6 +27,7 @@ from devtools.broker import Broker, die_with_parent, free_port
 from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
+from protocol.businessday import WEEKDAYS
 from protocol.fields import decode_object
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CallsState, CommandRequest, TicketIssued, ticket_event_from_dict
@@ -37,7 +38,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXAMPLES = ROOT / "deploy" / "examples"
 OFFICE = "buergerbuero-mitte"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-passwort"
-ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in WEEKDAYS)
 
 
 def adapt(example: str, replacements: dict[str, str], out: Path) -> Path:

@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from protocol.businessday import WEEKDAYS
 from protocol.fields import encode_object
 from protocol.messages import TicketIssued
 
-ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+ALL_DAY = "\n".join(f'{d} = ["00:00-23:59"]' for d in WEEKDAYS)
 
 
 def write_hub_config(directory: Path, port: int, office: str, counters: int = 3, hours: str = ALL_DAY,

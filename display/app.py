@@ -27,7 +27,8 @@ from display.config import DisplayConfig
 from display.fonts import FontBook
 from display.layout import board_layout
 from display.render import FLASH_S, Renderer, View
-from display.sound import Announcement, Announcer
+from display.sound.announcer import Announcer
+from display.sound.speech import Announcement
 from process.clock import Clock
 from process.systemd import Notifier, Watchdog
 from protocol import VERSION, topics

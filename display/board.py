@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from protocol.businessday import WEEKDAYS
 from protocol.messages import Call, CallsState, OfficeInfo, QueueState
 
 log = logging.getLogger("wartemarke.display.board")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DARK_MARGIN = timedelta(minutes=30)  # lit this long before opening and after closing
 MAX_DEVICES = 1000  # statuses remembered; an office has a few dozen devices
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from language.catalogue import LANGUAGES
 from process.config import ConfigSection, load_toml
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
@@ -51,8 +52,8 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         if not SERVICE_RE.match(service):
             raise d.error("services", f"service ids are 1–3 capital letters; got {service!r}")
     languages = tuple(d.get_str_list("languages", ["de", "en"]))
-    if not languages or any(lang not in ("de", "en") for lang in languages):
-        raise d.error("languages", f"choose from de, en; got {list(languages)}")
+    if not languages or any(lang not in LANGUAGES for lang in languages):
+        raise d.error("languages", f"choose from {', '.join(LANGUAGES)}; got {list(languages)}")
     orientation = screen.get_str("orientation", "landscape", choices=("landscape", "portrait"))
     width = screen.get_int("width", 1920 if orientation == "landscape" else 1080, minval=320, maxval=7680)
     height = screen.get_int("height", 1080 if orientation == "landscape" else 1920, minval=240, maxval=7680)

@@ -18,7 +18,8 @@ import pygame
 from display.board import Board
 from display.fonts import Color, FontBook
 from display.layout import BoardLayout, Rect
-from display.texts import WEEKDAYS, text
+from language.catalogue import LANGUAGES, translate
+from protocol.businessday import WEEKDAYS
 
 log = logging.getLogger("wartemarke.display.render")
 BACKGROUND: Color = (0, 0, 0)
@@ -35,7 +36,7 @@ FLASH_S = 3.0  # the first seconds of a new call flash (inverted twice a second)
 class View:
     """How the board is shown: languages and their rhythm, how many recent calls."""
 
-    languages: tuple[str, ...] = ("de", "en")
+    languages: tuple[str, ...] = LANGUAGES
     language_mode: str = "alternate"
     language_switch_s: float = 8.0
     recent_calls: int = 6
@@ -46,8 +47,8 @@ class View:
 
     def say(self, key: str, mono: float, **values: object) -> str:
         if self.language_mode == "both":
-            return " · ".join(text(key, lang, **values) for lang in self.languages)
-        return text(key, self.language(mono), **values)
+            return " · ".join(translate(lang, key, **values) for lang in self.languages)
+        return translate(self.language(mono), key, **values)
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Renderer:
 
     def _clock(self, local: datetime, lang: str, rect: Rect) -> None:
         x, y, w, h = rect
-        day = f"{WEEKDAYS[lang][local.weekday()]} {local:%d.%m.%Y}"
+        day = f"{translate(lang, 'weekday_' + WEEKDAYS[local.weekday()])} {local:%d.%m.%Y}"
         clock_w = round(w * 0.38)
         self._text("clock", day, round(h * 0.4), MUTED, (x, y, w - clock_w - 10, h), align="right")
         self._text("clock", local.strftime("%H:%M"), round(h * 0.62), FOREGROUND, (x + w - clock_w, y, clock_w, h),
@@ -150,7 +151,7 @@ class Renderer:
         self.surface.fill(BANNER_BG, rect)
         x, y, w, h = rect
         m = self.layout.margin
-        self._text("banner", self.view.say("stale", mono), round(h * 0.45), BACKGROUND, (x + m, y, w - 2 * m, h),
+        self._text("banner", self.view.say("board_stale", mono), round(h * 0.45), BACKGROUND, (x + m, y, w - 2 * m, h),
                    bold=True, align="center")
 
     def _newest_sig(self, board: Board, mono: float) -> object:
@@ -166,13 +167,14 @@ class Renderer:
     def _newest(self, board: Board, mono: float, rect: Rect) -> None:
         x, y, w, h = rect
         if not board.calls:
-            self._text("newest", self.view.say("nobody_called", mono), round(h * 0.15), MUTED, rect, align="center")
+            nobody = self.view.say("board_nobody_called", mono)
+            self._text("newest", nobody, round(h * 0.15), MUTED, rect, align="center")
             return
         call = board.calls[0]
         phase = self._newest_sig(board, mono)
         flashing = isinstance(phase, tuple) and str(phase[4]) == "flash1"
         color = HIGHLIGHT if board.highlighted(mono) else FOREGROUND
-        caption = "called_again" if call.recall else "now_calling"
+        caption = "board_called_again" if call.recall else "board_now_calling"
         caption_h = round(h * self.layout.caption_share)
         self._text("newest", self.view.say(caption, mono), round(caption_h * 0.8), MUTED, (x, y, w, caption_h))
         label_h = round(h * self.layout.label_share)
@@ -188,7 +190,7 @@ class Renderer:
         x, y, w, h = rect
         rows = self.view.recent_calls
         caption_h = round(min(h * 0.12, self.layout.height * 0.06))
-        self._text("recent", self.view.say("recent", mono), round(caption_h * 0.75), MUTED, (x, y, w, caption_h))
+        self._text("recent", self.view.say("board_recent", mono), round(caption_h * 0.75), MUTED, (x, y, w, caption_h))
         row_h = (h - caption_h) // rows
         for i, call in enumerate(board.calls[1:rows + 1]):
             top = y + caption_h + i * row_h
@@ -202,7 +204,8 @@ class Renderer:
         services = [s for s in (board.queue.services if board.queue else ())
                     if not board.services or s.service in board.services]
         caption_h = round(min(h * 0.22, self.layout.height * 0.05))
-        self._text("services", self.view.say("waiting", mono), round(caption_h * 0.8), MUTED, (x, y, w, caption_h))
+        caption = self.view.say("board_waiting", mono)
+        self._text("services", caption, round(caption_h * 0.8), MUTED, (x, y, w, caption_h))
         if not services:
             return
         row_h = min((h - caption_h) // len(services), round(self.layout.height * 0.07))
@@ -216,14 +219,14 @@ class Renderer:
             self._text("services", name, round(row_h * 0.55), FOREGROUND, (x + 2 * dot, top, round(w * 0.5), row_h))
             if state.issuing:
                 wait = "" if state.expected_wait_min is None else \
-                    "  " + self.view.say("minutes", mono, n=state.expected_wait_min)
-                detail = self.view.say("people", mono, n=state.waiting) + wait
+                    "  " + self.view.say("approx_min", mono, n=state.expected_wait_min)
+                detail = self.view.say("waiting_n", mono, n=state.waiting) + wait
             else:
-                detail = self.view.say("no_tickets", mono)
+                detail = self.view.say("board_no_tickets", mono)
             self._text("services", detail, round(row_h * 0.5), FOREGROUND,
                        (x + 2 * dot + round(w * 0.5), top, w - 2 * dot - round(w * 0.5), row_h), align="right")
 
     def _footer(self, announcement: str, mono: float, rect: Rect) -> None:
         h = rect[3]
-        content = announcement or self.view.say("hint", mono)
+        content = announcement or self.view.say("board_hint", mono)
         self._text("footer", content, round(h * 0.55), FOREGROUND if announcement else MUTED, rect, align="center")

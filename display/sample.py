@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from protocol.businessday import WEEKDAYS
 from protocol.messages import Call, CallsState, CounterInfo, OfficeInfo, QueueState, ServiceInfo, ServiceQueue
 
 ALL_DAY = ("00:00-23:59",)
@@ -12,7 +13,7 @@ ALL_DAY = ("00:00-23:59",)
 def sample_info(day: date) -> OfficeInfo:
     return OfficeInfo(
         day=day, name="Bürgerbüro Mitte", timezone="Europe/Berlin",
-        hours={d: ALL_DAY for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        hours={d: ALL_DAY for d in WEEKDAYS},
         services=(ServiceInfo("A", "Allgemeine Anliegen", "General concerns"),
                   ServiceInfo("P", "Abholung Ausweis / Pass", "ID card / passport pickup")),
         counters=tuple(CounterInfo(f"platz-{i}", f"Platz {i}") for i in range(1, 7)),

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from hub.office import AmpelBands, CounterDef, Interval, OfficeDef, ServiceDef
 from process.config import ConfigSection, load_toml
-from protocol.businessday import reset_time_problem
+from protocol.businessday import WEEKDAYS, reset_time_problem
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
 
 

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from process.sqlite import open_database, transaction
+
 log = logging.getLogger("wartemarke.hub.store")
 
 SCHEMA = """
@@ -63,13 +65,9 @@ class HubStore:
     """One SQLite file (WAL, synchronous=FULL); a lock serialises writers of this process."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.RLock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self.db = open_database(path, "FULL", SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -98,30 +96,16 @@ class HubStore:
     def append(self, office: str, day: date, item: Input,
                kiosk: tuple[str, int, int | None] | None = None) -> int | None:
         """Commit one input (and, for a kiosk event, its seq); returns the kiosk's new contiguous ack."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute("INSERT INTO inputs (office, day, at, kind, payload) VALUES (?, ?, ?, ?, ?)",
-                                (office, day.isoformat(), item.at.isoformat(), item.kind, json.dumps(item.payload)))
-                self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, day.isoformat()))
-                contiguous = self._receive(office, *kiosk) if kiosk else None
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-        return contiguous
+        with self.lock, transaction(self.db):
+            self.db.execute("INSERT INTO inputs (office, day, at, kind, payload) VALUES (?, ?, ?, ?, ?)",
+                            (office, day.isoformat(), item.at.isoformat(), item.kind, json.dumps(item.payload)))
+            self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, day.isoformat()))
+            return self._receive(office, *kiosk) if kiosk else None
 
     def receive_only(self, office: str, device: str, seq: int, pending_from: int | None = None) -> int:
         """A kiosk event that changes nothing (a duplicate) still moves the ack forward."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                contiguous = self._receive(office, device, seq, pending_from)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-        return contiguous
+        with self.lock, transaction(self.db):
+            return self._receive(office, device, seq, pending_from)
 
     def _receive(self, office: str, device: str, seq: int, pending_from: int | None = None) -> int:
         contiguous = self._contiguous(office, device)
@@ -161,22 +145,15 @@ class HubStore:
                   expired: tuple[str, ...] = ()) -> None:
         """Close a business day: keep its aggregate statistics, delete its per-ticket inputs, and remember
         its tickets' tracking topics until the broker has confirmed clearing them (`pending_clears`)."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                if old_day is not None:
-                    if stats is not None:
-                        self.db.execute("INSERT OR REPLACE INTO daily_stats (office, day, payload) VALUES (?, ?, ?)",
-                                        (office, old_day.isoformat(), json.dumps(stats)))
-                    self.db.execute("DELETE FROM inputs WHERE office = ? AND day <= ?", (office, old_day.isoformat()))
-                self.db.executemany("INSERT OR IGNORE INTO pending_clears (office, token_hash) VALUES (?, ?)",
-                                    [(office, h) for h in expired])
-                self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)",
-                                (office, new_day.isoformat()))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self.lock, transaction(self.db):
+            if old_day is not None:
+                if stats is not None:
+                    self.db.execute("INSERT OR REPLACE INTO daily_stats (office, day, payload) VALUES (?, ?, ?)",
+                                    (office, old_day.isoformat(), json.dumps(stats)))
+                self.db.execute("DELETE FROM inputs WHERE office = ? AND day <= ?", (office, old_day.isoformat()))
+            self.db.executemany("INSERT OR IGNORE INTO pending_clears (office, token_hash) VALUES (?, ?)",
+                                [(office, h) for h in expired])
+            self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, new_day.isoformat()))
 
     def pending_clears(self, office: str, limit: int = 1000) -> list[str]:
         """Tracking topics of ended days that the broker has not yet confirmed as cleared."""
@@ -186,11 +163,9 @@ class HubStore:
         return [str(row[0]) for row in rows]
 
     def cleared(self, office: str, token_hashes: list[str]) -> None:
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.lock, transaction(self.db):
             self.db.executemany("DELETE FROM pending_clears WHERE office = ? AND token_hash = ?",
                                 [(office, h) for h in token_hashes])
-            self.db.execute("COMMIT")
 
     def daily_stats(self, office: str, since: date | None = None) -> dict[date, dict[str, Any]]:
         with self.lock:

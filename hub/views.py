@@ -9,9 +9,8 @@ from hub.calibration import todays_calibration
 from hub.engine import OfficeEngine, Ticket, TicketState
 from hub.estimate import Forecast, expected_wait_min, wait_range_min
 from hub.office import OfficeDef
+from protocol.businessday import WEEKDAYS
 from protocol.messages import Call, CallsState, QueueState, ServiceQueue
-
-WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[bool, str | None]],
@@ -74,7 +73,7 @@ def office_info(office: OfficeDef, engine: OfficeEngine) -> dict[str, Any]:
         "day": engine.day.isoformat(),
         "name": office.name,
         "timezone": office.timezone.key,
-        "hours": {WEEKDAY_KEYS[d]: [f"{s:%H:%M}-{e:%H:%M}" for s, e in intervals]
+        "hours": {WEEKDAYS[d]: [f"{s:%H:%M}-{e:%H:%M}" for s, e in intervals]
                   for d, intervals in sorted(office.hours.items())},
         "services": [{"id": s.id, "name": {"de": s.name_de, "en": s.name_en}} for s in office.services],
         "counters": [{"id": c.id, "name": c.name, "services": list(c.services)} for c in office.counters],

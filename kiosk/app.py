@@ -20,7 +20,7 @@ from kiosk.config import KioskConfig
 from kiosk.delivery import OutboxDelivery
 from kiosk.hubview import HubView
 from kiosk.panel import LedPattern, Panel
-from kiosk.printer import PaperState, PrinterFault, PrinterStatus, TicketPrinter, describe, ensure_folder
+from kiosk.printer.base import PaperState, PrinterFault, PrinterStatus, TicketPrinter
 from kiosk.store import Allocation, KioskStore
 from kiosk.ticket import Document, TicketContent, no_tickets_slip, status_document, ticket_document
 from kiosk.tracking import new_token, qr_link, short_link
@@ -56,9 +56,7 @@ class Kiosk:
         self.config = config
         self.clock = clock
         self.store = KioskStore(config.state_dir / "kiosk.sqlite3")
-        if config.printer.type == "file":
-            ensure_folder(config.printer.path)
-        self.printer = printer or TicketPrinter(config.printer)
+        self.printer = printer or config.printer.open()
         self.link = MqttLink(config.broker, config.office, config.device, "kiosk", VERSION, clock,
                              health=self.health)
         self.delivery = OutboxDelivery(self.store, self.link, clock, config.resend_after_s, on_ack=self._on_ack)
@@ -94,7 +92,7 @@ class Kiosk:
                  c.path)
         log.info("services %s; numbering: kiosk %d of %d; printer: %s; state %s",
                  ", ".join(s.id for s in c.services), c.numbering.kiosk_index + 1, c.numbering.kiosk_count,
-                 describe(c.printer), self.store.path)
+                 self.printer.describe(), self.store.path)
         initialized = self.store.is_initialized()
         if not initialized:
             log.warning("no local numbering state: waiting for the hub's ack to resume seq and numbers")

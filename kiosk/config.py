@@ -13,13 +13,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kiosk.numbering import NumberingScheme
+from kiosk.printer.base import PrinterSettings
+from kiosk.printer.config import read_printer_settings
 from process.config import ConfigSection, load_toml
 from protocol.businessday import reset_time_problem
 from protocol.fields import SERVICE_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
 
-PRINTER_TYPES = ("usb", "serial", "network", "file", "dummy")
 Pin = int | str
 
 
@@ -33,24 +34,6 @@ class ServiceButton:
     button_pin: Pin
     light_pin: Pin | None
     min_interval_s: float
-
-
-@dataclass(frozen=True)
-class PrinterSettings:
-    type: str
-    profile: str
-    native_qr: bool
-    path: Path | None = None
-    usb_vendor_id: int = 0
-    usb_product_id: int = 0
-    serial_device: str = "/dev/ttyUSB0"
-    baudrate: int = 9600
-    host: str = ""
-    port: int = 9100
-    roll_length_tickets: int = 600
-    paper_low_fraction: float = 0.9
-    status_poll_s: float = 30.0
-    png_previews: bool = False  # file printer only: also write a PNG picture of each ticket
 
 
 @dataclass(frozen=True)
@@ -113,7 +96,7 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         resend_after_s=kiosk.get_float("resend_after_s", 10.0, minval=0.5, maxval=3600),
         numbering=_read_numbering(root.get_section("numbering", required=False)),
         broker=read_broker_settings(root.get_section("broker")),
-        printer=_read_printer(root.get_section("printer")),
+        printer=read_printer_settings(root.get_section("printer")),
         status_led_pin=_read_pin(led, "pin"),
         technician_pin=_read_pin(technician, "pin") if technician.has("pin") else None,
         technician_hold_s=technician.get_float("hold_s", 3.0, minval=0.1, maxval=30),
@@ -150,26 +133,3 @@ def _read_numbering(section: ConfigSection) -> NumberingScheme:
     if index >= count:
         raise section.error("kiosk_index", f"must be below kiosk_count ({count}); got {index}")
     return NumberingScheme(kiosk_index=index, kiosk_count=count, digits=section.get_int("digits", 3, 1, 6))
-
-
-def _read_printer(section: ConfigSection) -> PrinterSettings:
-    kind = section.get_str("type", choices=PRINTER_TYPES)
-    path = section.get_path("path", None) if kind == "file" else None
-    if kind == "file" and path is None:
-        raise section.error("path", "is required for type = \"file\" (the folder tickets are written into)")
-    return PrinterSettings(
-        type=kind,
-        profile=section.get_str("profile", "TM-T88V"),
-        native_qr=section.get_bool("native_qr", True),
-        path=path,
-        usb_vendor_id=section.get_int("usb_vendor_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
-        usb_product_id=section.get_int("usb_product_id", 0, minval=0, maxval=0xFFFF) if kind == "usb" else 0,
-        serial_device=section.get_str("serial_device", "/dev/ttyUSB0") if kind == "serial" else "",
-        baudrate=section.get_int("baudrate", 9600, minval=1200, maxval=921600) if kind == "serial" else 9600,
-        host=section.get_str("host") if kind == "network" else "",
-        port=section.get_int("port", 9100, minval=1, maxval=65535) if kind == "network" else 9100,
-        roll_length_tickets=section.get_int("roll_length_tickets", 600, minval=10, maxval=100000),
-        paper_low_fraction=section.get_float("paper_low_fraction", 0.9, minval=0.1, maxval=1.0),
-        status_poll_s=section.get_float("status_poll_s", 30.0, minval=1, maxval=3600),
-        png_previews=section.get_bool("png_previews", False) if kind == "file" else False,
-    )

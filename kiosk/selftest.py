@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.config import KioskConfig
-from kiosk.printer import TicketPrinter, describe, ensure_folder
 from kiosk.store import KioskStore
 from process.clock import SystemClock
 from protocol import VERSION
@@ -58,9 +57,7 @@ def _guard(check: Callable[[], Check]) -> Check:
 
 
 def _check_printer(config: KioskConfig) -> Check:
-    if config.printer.type == "file":
-        ensure_folder(config.printer.path)
-    printer = TicketPrinter(config.printer)
+    printer = config.printer.open()
     try:
         store = KioskStore(config.state_dir / "kiosk.sqlite3")
         roll = store.roll_count()
@@ -68,7 +65,7 @@ def _check_printer(config: KioskConfig) -> Check:
         status = printer.status(roll)
     finally:
         printer.close()
-    detail = f"{describe(config.printer)}: {'online' if status.online else 'OFFLINE'}, paper {status.paper.value}"
+    detail = f"{printer.describe()}: {'online' if status.online else 'OFFLINE'}, paper {status.paper.value}"
     if status.detail:
         detail += f" ({status.detail})"
     return Check("printer", status.can_print, detail)

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from kiosk.numbering import NumberingScheme
+from process.sqlite import open_database, transaction
 from protocol.messages import Ack, TicketEvent, TicketIssued, TicketVoided, ticket_event_from_dict
 
 log = logging.getLogger("wartemarke.kiosk.store")
@@ -49,15 +50,11 @@ class KioskStore:
     """Thread-safe access to the kiosk's SQLite file (one connection, one lock)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_database(path, "FULL", SCHEMA)
         # No automatic checkpoint inside a ticket's commit: the monitor checkpoints between tickets.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
-        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -91,10 +88,8 @@ class KioskStore:
             return int(self._meta("roll_count") or 0)
 
     def reset_roll(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, transaction(self._db):
             self._set_meta("roll_count", "0")
-            self._db.execute("COMMIT")
 
     # -- numbering -------------------------------------------------------------------------
 
@@ -104,15 +99,8 @@ class KioskStore:
         A fresh kiosk starts from it; a kiosk restored from an old backup catches up with it. The
         `last` numbers only count when the ack is from `today`; the seq counts forever.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                changed = self._resume_locked(ack, today)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return changed
+        with self._lock, transaction(self._db):
+            return self._resume_locked(ack, today)
 
     def _resume_locked(self, ack: Ack | None, today: date) -> bool:
         current = self._meta("seq")
@@ -150,15 +138,8 @@ class KioskStore:
                  make_event: Callable[[Allocation], TicketIssued], floor: int = 0) -> TicketIssued:
         """Allocate the next number (above `floor` too: the hub's `ack.last` for this day) and write its
         outbox entry in ONE synced transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                event = self._allocate_locked(service, day, scheme, make_event, floor)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return event
+        with self._lock, transaction(self._db):
+            return self._allocate_locked(service, day, scheme, make_event, floor)
 
     def _allocate_locked(self, service: str, day: date, scheme: NumberingScheme,
                          make_event: Callable[[Allocation], TicketIssued], floor: int) -> TicketIssued:
@@ -180,9 +161,8 @@ class KioskStore:
         with self._lock:
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: this commit does not fsync
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._set_meta("printed_seq", str(seq))
-                self._db.execute("COMMIT")
+                with transaction(self._db):
+                    self._set_meta("printed_seq", str(seq))
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
 
@@ -190,34 +170,26 @@ class KioskStore:
         """At start-up: outbox entries allocated but never noted as printed (nor voided) were interrupted
         mid-print. They are delivered as issued — the ticket may be in a citizen's hand — but flagged
         `assumed_printed`, so the hub and a technician can tell. Returns the flagged events."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                printed = self._meta("printed_seq")
-                if printed is None:  # first start of this release: older entries' outcomes were known
-                    row = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()
-                    printed = str(row[0] or 0)
-                    self._set_meta("printed_seq", printed)
-                flagged = []
-                for seq, payload in self._db.execute("SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq",
-                                                     (int(printed),)).fetchall():
-                    event = ticket_event_from_dict(json.loads(payload))
-                    if isinstance(event, TicketIssued) and not event.assumed_printed:
-                        event = dataclasses.replace(event, assumed_printed=True)
-                        self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?",
-                                         (json.dumps(event.to_dict()), seq))
-                        flagged.append(event)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return flagged
+        with self._lock, transaction(self._db):
+            printed = self._meta("printed_seq")
+            if printed is None:  # first start of this release: older entries' outcomes were known
+                row = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()
+                printed = str(row[0] or 0)
+                self._set_meta("printed_seq", printed)
+            flagged = []
+            for seq, payload in self._db.execute("SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq",
+                                                 (int(printed),)).fetchall():
+                event = ticket_event_from_dict(json.loads(payload))
+                if isinstance(event, TicketIssued) and not event.assumed_printed:
+                    event = dataclasses.replace(event, assumed_printed=True)
+                    self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?",
+                                     (json.dumps(event.to_dict()), seq))
+                    flagged.append(event)
+            return flagged
 
     def set_day(self, day: date) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, transaction(self._db):
             self._set_meta("day", day.isoformat())
-            self._db.execute("COMMIT")
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file. Passive and on its own connection: it neither waits
@@ -232,11 +204,8 @@ class KioskStore:
 
     def void(self, voided: TicketVoided) -> None:
         """Replace an issued event whose ticket never came out of the printer by its void."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?",
-                             (json.dumps(voided.to_dict()), voided.seq))
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db):
+            self._db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (json.dumps(voided.to_dict()), voided.seq))
 
     def pending(self, limit: int = 500) -> list[TicketEvent]:
         """Unacknowledged events, oldest first."""

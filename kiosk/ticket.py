@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from language.catalogue import translate, translator
+
 Align = Literal["left", "center", "right"]
 
 #: Columns of printer font A on 80 mm paper at 180 dpi (48 at 203 dpi); the big label must fit.
@@ -106,14 +108,25 @@ def waiting_lines(ahead: int | None, wait_min: int | None,
     """German and English wait line; a neutral pair when the hub's numbers are unknown. A range is
     printed with a plain hyphen (the printer's code page has no dash)."""
     if ahead is None or wait_min is None:
-        return ("Wartezeit: siehe Anzeige im Wartebereich", "Waiting time: see the waiting room screens")
+        return bilingual("ticket_wait_unknown")
     wait = f"{wait_range[0]}-{wait_range[1]}" if wait_range is not None else str(wait_min)
-    return (f"Vor Ihnen: {ahead} · ca. {wait} Min.", f"Ahead of you: {ahead} · approx. {wait} min")
+
+    def line(lang: str) -> str:
+        t = translator(lang)
+        return f"{t('ahead', n=ahead)} · {t('approx_min', n=wait)}"
+
+    return line("de"), line("en")
+
+
+def bilingual(message_id: str, **params: object) -> tuple[str, str]:
+    """A text in German and in English: a ticket carries both, one line each."""
+    return translate("de", message_id, **params), translate("en", message_id, **params)
 
 
 def ticket_document(c: TicketContent) -> Document:
     """The numbered ticket a visitor takes from the kiosk."""
     wait_de, wait_en = waiting_lines(c.ahead, c.wait_min, c.wait_range)
+    scan_de, scan_en = bilingual("ticket_scan")
     return Document(
         (
             Text(c.office_name, bold=True),
@@ -128,8 +141,8 @@ def ticket_document(c: TicketContent) -> Document:
             Feed(),
             QR(c.tracking_url),
             Text(c.short_url),
-            Text("Scannen Sie den Code, um Ihre Wartezeit live zu verfolgen."),
-            Text("Scan the code to follow your turn live."),
+            Text(scan_de),
+            Text(scan_en),
             Feed(),
             Cut(),
         )
@@ -142,18 +155,13 @@ def no_tickets_slip(
     """The slip printed instead of a ticket when a service issues no more numbers today."""
     booking: tuple[Block, ...] = ()
     if booking_url:
-        booking = (
-            Feed(),
-            Text("Bitte buchen Sie einen Termin:"),
-            Text("Please book an appointment:"),
-            Text(booking_url),
-        )
+        booking = (Feed(), *(Text(line) for line in bilingual("slip_book")), Text(booking_url))
     return Document(
         (
             Text(office_name, bold=True),
             Feed(),
-            Text(f"Heute keine Wartemarken mehr für {service_de}", bold=True),
-            Text(f"No more tickets today for {service_en}"),
+            Text(translate("de", "slip_no_tickets", service=service_de), bold=True),
+            Text(translate("en", "slip_no_tickets", service=service_en)),
             *booking,
             Feed(),
             Text(format_when(when)),

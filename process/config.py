@@ -8,7 +8,9 @@ typo (`baudrat = 9600`) fails at start-up instead of being silently ignored.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,30 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class AskedKey:
+    """A key a reader asked for, present in the file or not (then it fell back to its default)."""
+
+    path: Path
+    key: str  # dotted, as errors name it: "printer.path", "services[1].light_pin"
+    present: bool
+
+
+_recorders: list[list[AskedKey]] = []
+
+
+@contextmanager
+def recording_keys() -> Iterator[list[AskedKey]]:
+    """Every key any config reader asks for while inside, in order: how tests/test_example_configs.py
+    finds the keys an example config does not show."""
+    asked: list[AskedKey] = []
+    _recorders.append(asked)
+    try:
+        yield asked
+    finally:
+        _recorders.remove(asked)
 
 
 class ConfigSection:
@@ -55,6 +81,8 @@ class ConfigSection:
 
     def _raw(self, key: str, default: Any) -> Any:
         self._read.add(key)
+        for asked in _recorders:
+            asked.append(AskedKey(self.path, self.key_name(key), key in self._data))
         if key not in self._data:
             if default is REQUIRED:
                 raise self.error(key, "is required but missing")

@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+#: The keys of the office's weekdays, Monday first (`date.weekday()` indexes them): `info.hours`, hub.toml.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 
 def reset_time_problem(reset: time) -> str | None:
     """Why `reset` cannot be the daily reset (None: it can); the config readers' check of `day_reset`."""

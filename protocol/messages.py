@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from protocol.businessday import WEEKDAYS
 from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE, Fields, InvalidMessage
 from protocol.text import text_problem
 
 TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")
 TIMEZONE_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*\Z")
 INTERVAL_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]\Z")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")
 AMPEL_LEVELS = ("green", "yellow", "red", "closed")
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from display.app import DisplayApp, open_screen
 from display.config import load_display_config
-from display.sound import Announcement, Announcer
+from display.sound.announcer import Announcer
+from display.sound.speech import Announcement
 from process.clock import Clock, SystemClock
 
 

@@ -17,6 +17,7 @@ from display.layout import board_layout, inside, overlaps
 from display.render import BACKGROUND, BANNER_BG, FOREGROUND, HIGHLIGHT, MUTED, Renderer, View
 from display.sample import sample_calls, sample_info, sample_queue
 from protocol import topics
+from protocol.businessday import WEEKDAYS
 from protocol.fields import encode_object
 from protocol.messages import Call, CallsState, OfficeInfo
 from tests.display_harness import DisplayThread, write_display_config
@@ -244,7 +245,7 @@ def test_the_hubs_info_parses_for_the_display():
 def info_payload(day: date, hub: str | None = "hub-1", **extra: object) -> bytes:
     """The hub's `info`, open all day (so the board is never dark while a test runs)."""
     info = {"v": 1, "day": day.isoformat(), "name": "Bürgerbüro Test", "timezone": "Europe/Berlin",
-            "hours": {d: ["00:00-23:59"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+            "hours": {d: ["00:00-23:59"] for d in WEEKDAYS},
             "services": [{"id": "A", "name": {"de": "Anliegen", "en": "Matters"}}],
             "counters": [{"id": "platz-1", "name": "Platz 1"}], "announcement": "", **extra}
     if hub is not None:

@@ -23,17 +23,10 @@ from pathlib import Path
 import pygame
 import pytest
 
-from display import sound
-from display.sound import (
-    Announcement,
-    Announcer,
-    chime_pcm,
-    convert_pcm16,
-    read_wav,
-    speech_text,
-    spoken_label,
-    summary_text,
-)
+from display.sound.announcer import Announcer
+from display.sound.audio import convert_pcm16, make_sound, read_wav
+from display.sound.chime import chime_pcm
+from display.sound.speech import Announcement, espeak_markup, speech_text, spoken_label, summary_text
 
 # A fake espeak-ng: logs its arguments, optionally waits on a socket the test controls, optionally
 # fails, and writes 0.05 s of a quiet tone as a WAV whose header claims 0x7ffff000 data bytes — exactly
@@ -90,7 +83,7 @@ def started(made: list[Announcer], **kwargs: object) -> Announcer:
 
 def sound_warnings(caplog: pytest.LogCaptureFixture, word: str) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "display.sound" and r.levelno == logging.WARNING and word in r.getMessage()]
+            if r.name == "wartemarke.display.sound" and r.levelno == logging.WARNING and word in r.getMessage()]
 
 
 A42 = Announcement("A042", "Platz 3")
@@ -143,7 +136,7 @@ def test_summary_text() -> None:
 
 
 def test_espeak_markup_spells_single_letters_and_escapes() -> None:
-    markup = sound._espeak_markup("Number A 42, please go to R&D <3>")
+    markup = espeak_markup("Number A 42, please go to R&D <3>")
     assert markup == ('Number <say-as interpret-as="characters">A</say-as> 42, please go to '
                       '<say-as interpret-as="characters">R</say-as>&amp;<say-as interpret-as="characters">D'
                       '</say-as> &lt;3&gt;')
@@ -301,7 +294,7 @@ def test_announce_does_not_wait_for_playback(fake_espeak: str, announcers: list[
 
 def test_missing_espeak_means_chimes_only_and_one_warning(caplog: pytest.LogCaptureFixture,
                                                          announcers: list[Announcer]) -> None:
-    caplog.set_level(logging.WARNING, logger="display.sound")
+    caplog.set_level(logging.WARNING, logger="wartemarke.display.sound")
     announcer = started(announcers, speech=True, espeak="/nonexistent")
     announcer.announce([A42])
     assert announcer.wait_idle(10)
@@ -315,7 +308,7 @@ def test_missing_espeak_means_chimes_only_and_one_warning(caplog: pytest.LogCapt
 def test_failing_espeak_keeps_chimes_and_warns_once(fake_espeak: str, monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture,
                                                    announcers: list[Announcer]) -> None:
-    caplog.set_level(logging.WARNING, logger="display.sound")
+    caplog.set_level(logging.WARNING, logger="wartemarke.display.sound")
     monkeypatch.setenv("FAKE_ESPEAK_FAIL", "1")
     announcer = started(announcers, speech=True, espeak=fake_espeak)
     announcer.announce([A42])
@@ -329,7 +322,7 @@ def test_failing_espeak_keeps_chimes_and_warns_once(fake_espeak: str, monkeypatc
 def test_no_audio_device_runs_silently_and_still_records(fake_espeak: str, monkeypatch: pytest.MonkeyPatch,
                                                          caplog: pytest.LogCaptureFixture,
                                                          announcers: list[Announcer]) -> None:
-    caplog.set_level(logging.WARNING, logger="display.sound")
+    caplog.set_level(logging.WARNING, logger="wartemarke.display.sound")
 
     def no_device(*args: object, **kwargs: object) -> None:
         raise pygame.error("Audio target 'nonexistent' not available")
@@ -381,7 +374,7 @@ def test_mixer_in_another_format_is_converted(fake_espeak: str, announcers: list
         announcer.announce([A42])
         assert announcer.wait_idle(10)
         assert announcer.requests == ["chime", "speak:en:Number A 42, please go to Platz 3"]
-        chime = sound._make_sound(chime_pcm(22050), 22050)
+        chime = make_sound(chime_pcm(22050), 22050)
         assert chime.get_length() == pytest.approx(len(chime_pcm(22050)) / 2 / 22050, abs=0.01)
         assert len(chime.get_raw()) == pytest.approx(2 * 2 * 2 * len(chime_pcm(22050)) / 2, abs=16)
     finally:

@@ -35,6 +35,7 @@ from hub.app import Hub
 from hub.config import load_hub_config
 from process.clock import SystemClock
 from protocol import VERSION, topics
+from protocol.businessday import WEEKDAYS
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
 from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueState
@@ -72,7 +73,7 @@ def good_messages(day: date, hub: str = "hub-1") -> dict[str, dict[str, Any]]:
             "recall": 0}
     return {
         "info": {"v": 1, "day": day.isoformat(), "name": "Bürgerbüro Test", "timezone": "Europe/Berlin",
-                 "hours": {d: ["00:00-23:59"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                 "hours": {d: ["00:00-23:59"] for d in WEEKDAYS},
                  "services": [{"id": "A", "name": {"de": "Anliegen", "en": "Matters"}}],
                  "counters": [{"id": "platz-1", "name": "Platz 1"}], "announcement": "Heute bis 18 Uhr",
                  "hub": hub},

@@ -17,6 +17,7 @@ from hub.config import load_hub_config
 from hub.counter_cli import send_command
 from process.clock import FakeClock, SystemClock
 from protocol import VERSION, topics
+from protocol.businessday import WEEKDAYS
 from protocol.link import MqttLink
 from protocol.messages import CommandRequest
 
@@ -177,7 +178,7 @@ def test_a_restarted_hub_replays_to_the_same_state_and_republishes(office, clerk
 def test_closing_time_closes_out_and_the_next_day_clears_tracking(shared_broker, recorder_factory, topic_office,
                                                                   tmp_path):
     rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
-    hours = "\n".join(f'{d} = ["08:00-16:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    hours = "\n".join(f'{d} = ["08:00-16:00"]' for d in WEEKDAYS)
     config = write_hub_config(tmp_path, shared_broker.port, topic_office, hours=hours, tick_s=60)
     clock = FakeClock(datetime(2026, 11, 24, 15, 30, tzinfo=BERLIN).astimezone(UTC))
     hub = start_hub(config, clock)

@@ -22,6 +22,7 @@ from devtools.kiosk_harness import (
 )
 from kiosk.cli import main as kiosk_main
 from kiosk.panel import LedPattern
+from kiosk.printer.memory import MemoryPrinter
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.messages import Ack, QueueState, ServiceQueue
@@ -181,6 +182,7 @@ def test_print_failure_voids_the_ticket_shows_the_fault_and_recovers(tmp_path, s
     k = start_kiosk(write_config(tmp_path, shared_broker.port, topic_office, printer="dummy"))
     try:
         assert k.ready.wait(10)
+        assert isinstance(k.printer, MemoryPrinter)  # the dummy printer carries the fault injection
         k.printer.fail_next = "paper jam"
         press(k, "A")
         assert k.wait_handled(1, 10)

@@ -35,6 +35,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from devtools.broker import free_port
+from protocol.businessday import WEEKDAYS
 from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe
 
 pytestmark = [pytest.mark.provisioning, pytest.mark.timeout(3600)]
@@ -102,7 +103,7 @@ def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: di
         "wartemarke_broker_address": "127.0.0.1", "broker_tls_port": ports["tls"],
         "broker_local_port": ports["local"], "time_office_subnets": ["127.0.0.0/8"],
         # Every day open, so the hub issues tickets whenever this test runs.
-        "wartemarke_hours": {day: ["00:00-23:59"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        "wartemarke_hours": {day: ["00:00-23:59"] for day in WEEKDAYS},
     })
 
     def host(name: str, **extra: object) -> dict[str, object]:

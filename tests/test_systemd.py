@@ -17,7 +17,7 @@ import pytest
 from devtools.broker import free_port
 from devtools.hub_harness import write_hub_config
 from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
-from kiosk.printer import TicketPrinter
+from kiosk.printer.memory import MemoryPrinter
 from process.systemd import Notifier, Watchdog
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_each_service_reaches_ready_and_feeds_the_watchdog(role, tmp_path, share
     assert any("STOPPING=1" in m for m in notify.messages)
 
 
-class BlockingPrinter(TicketPrinter):
+class BlockingPrinter(MemoryPrinter):
     """A printer that hangs mid-ticket until released: the print worker stops reporting in."""
 
     release = threading.Event()

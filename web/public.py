@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE
 from protocol.topics import token_hash
 from web.i18n import language, translator
@@ -125,9 +126,6 @@ async def tracking_api(request: web.Request) -> web.Response:
 
 
 # -- the Ampel, history, open data ---------------------------------------------------------------------
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
     mirror = request.app[MIRROR].office(office_id)

@@ -11,7 +11,7 @@ def floor_main() -> int:
     """The baseline for idle costs: pygame-ce with the same screen and mixer, waiting for events."""
     import pygame
 
-    from display.sound import MIXER_BUFFER, MIXER_CHANNELS, MIXER_FREQUENCY, MIXER_SIZE
+    from display.sound.audio import MIXER_BUFFER, MIXER_CHANNELS, MIXER_FREQUENCY, MIXER_SIZE
 
     pygame.display.init()
     pygame.font.init()
