@@ -137,20 +137,14 @@ def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, li
     hosts = sorted(groups.get("web", []))
     servers = []
     for host in hosts:
-        address = str(hostvars[host].get("web_replica_address") or "127.0.0.1")
-        if len(hosts) > 1 and _is_loopback(address):
-            raise DeployError(f"host {host}: set web_replica_address to its private address: with {len(hosts)} "
-                              f"web hosts, every nginx reaches every replica (now {address})")
+        address = hostvars[host].get("web_replica_address")
+        if not address and len(hosts) > 1:
+            raise DeployError(f"host {host}: set web_replica_address (its private address): with {len(hosts)} web "
+                              "hosts, every host's nginx reaches every replica")
+        address = str(address or "127.0.0.1")
         port = int(hostvars[host].get("web_replica_port") or default_port)
         servers.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
     return servers
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return address == "localhost"
 
 
 def subject_alt_names(names: list[str]) -> list[str]:
