@@ -38,7 +38,7 @@ from tests.city_harness import (
     wait_bridge_state,
     watch_central,
 )
-from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe, make_office_ca, render_role_template
+from tests.deploy_harness import NOT_AUTHORIZED, make_office_ca, render_role_template
 from tests.test_broker_acl import OfficeBroker, acl_grants, allowed, before_marker, denied, marker, topics_of
 
 OST, WEST, NORD = "t-ost", "t-west", "t-nord"
@@ -82,8 +82,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         offices[OST] = start_city_office(directory / OST, OST, CITY[OST], central, extra_acl=FORGER_ACL,
                                          broker_bridge_offices=[OST, WEST])
         offices[WEST] = start_city_office(directory / WEST, WEST, CITY[WEST], central)
-        for office in (OST, WEST):
-            wait_bridge_state(observer, CITY[office], b"1")
+        for hub in CITY.values():
+            wait_bridge_state(observer, hub, b"1")
         central.close_probes()
         yield City(central, offices)
     finally:

@@ -130,7 +130,8 @@ def bridge_account(hub: str) -> str:
     return f"{hub}-bridge"
 
 
-def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]], default_port: int) -> list[str]:
+def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
+                            default_port: int) -> list[str]:
     """`address:port` of the replica on every host of the `web` group (`web_replica_address`,
     `web_replica_port`): every nginx spreads the load over all of them. One web host may keep the
     default 127.0.0.1; with several, each needs the private address the others reach it at."""
