@@ -71,12 +71,21 @@ def playbook_filters() -> dict[str, Any]:
     return filters
 
 
+def ansible_bool(value: Any) -> bool:
+    """Ansible's core `bool` filter (role defaults use it)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("yes", "on", "1", "true")
+
+
+def _filters() -> dict[str, Any]:
+    return {**playbook_filters(), "bool": ansible_bool}
+
+
 def _environment(role: str = "broker") -> jinja2.Environment:
     # Ansible's template module: trim_blocks on, keep the trailing newline, undefined is an error.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              keep_trailing_newline=True, autoescape=False)
-    env.filters.update(playbook_filters())
+    env.filters.update(_filters())
     return env
 
 
@@ -84,7 +93,7 @@ def role_variables(role: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The role's defaults with `overrides` on top; defaults that are Jinja expressions are evaluated the
     way Ansible does (one expression keeps its type: a list stays a list, a number a number)."""
     native = jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined)
-    native.filters.update(playbook_filters())
+    native.filters.update(_filters())
     variables = {**role_defaults(role), **overrides}
     for key, value in list(variables.items()):
         if key not in overrides and isinstance(value, str) and "{{" in value:
