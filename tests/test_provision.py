@@ -137,22 +137,27 @@ def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: di
         },
         "children": {
             "central": {"hosts": {"t-central": host("t-central")}},
+            # Each office's hosts in its own child groups, which the role groups then list (as in the example
+            # inventory): a role group inside two office groups would get both offices' variables.
             "office_test": {"vars": office_vars(OFFICE, "Testamt", "t-hub", ""), "children": {
-                "hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
-                                                hub_accounts=[{"name": "leitung", "role": "supervisor"}],
-                                                hub_web_port=ports["hub_web"],
-                                                hub_web_redirect_port=ports["hub_redirect"])}},
-                "kiosk": {"hosts": {"t-kiosk-1": host(
+                "test_hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
+                                                     hub_accounts=[{"name": "leitung", "role": "supervisor"}],
+                                                     hub_web_port=ports["hub_web"],
+                                                     hub_web_redirect_port=ports["hub_redirect"])}},
+                "test_kiosks": {"hosts": {"t-kiosk-1": host(
                     "t-kiosk-1", kiosk_index=0,
                     kiosk_printer={"type": "file", "path": "/var/lib/wartemarke-kiosk/printed",
                                    "profile": "TM-T88V"})}},
-                "display": {"hosts": {"t-display-1": host("t-display-1", display_speech=True)}},
+                "test_displays": {"hosts": {"t-display-1": host("t-display-1", display_speech=True)}},
             }},
             "office_zwei": {"vars": office_vars(OFFICE_2, "Zweitamt", "t-hub-2", "_2"), "children": {
-                "hub": {"hosts": {"t-hub-2": host("t-hub-2", broker_tls_names=["127.0.0.1"],
-                                                  hub_web_port=ports["hub_web_2"],
-                                                  hub_web_redirect_port=ports["hub_redirect_2"])}},
+                "zwei_hub": {"hosts": {"t-hub-2": host("t-hub-2", broker_tls_names=["127.0.0.1"],
+                                                       hub_web_port=ports["hub_web_2"],
+                                                       hub_web_redirect_port=ports["hub_redirect_2"])}},
             }},
+            "hub": {"children": {"test_hub": {}, "zwei_hub": {}}},
+            "kiosk": {"children": {"test_kiosks": {}}},
+            "display": {"children": {"test_displays": {}}},
             # A city's web hosts belong to no office: they read every office from the central broker.
             "web": {"hosts": {"t-web-1": web("t-web-1", ""), "t-web-2": web("t-web-2", "_2")}},
         },
