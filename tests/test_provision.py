@@ -391,6 +391,8 @@ def https_get(office: Office, path: str) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", errors="replace")
     except urllib.error.HTTPError as error:
         return error.code, ""
+    except urllib.error.URLError as error:  # nginx not listening yet
+        return 0, str(error.reason)
 
 
 def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office) -> None:
@@ -456,7 +458,7 @@ def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office)
                     probe.wait_for(lambda t, p: t.endswith("/queue") and b'"waiting":1' in p.replace(b" ", b""),
                                    timeout=60)
                     printed = b"".join(p.read_bytes() for p in (kiosk / "var/lib/wartemarke-kiosk/printed").iterdir())
-                    tokens = re.findall(rb"https://warte\.test/t/([A-Z2-7]{26,64})", printed)
+                    tokens = re.findall(rb"(?i:https://warte\.test)/[tT]/([A-Z2-7]{26,64})", printed)  # QR: upper case
                     assert tokens, "the kiosk printed no tracking link"
                     path = f"/t/{tokens[-1].decode()}"  # the QR code's target, through nginx and either replica
                     deadline = time.monotonic() + 60
