@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -51,7 +52,7 @@ from tests.city_harness import (
 from tests.deploy_harness import make_office_ca, render_role_template
 from tests.hub_harness import issued, payload, write_hub_config
 from tests.test_broker_acl import OfficeBroker
-from tests.test_nginx import self_signed, wait_port
+from tests.test_nginx import self_signed
 from tests.web_harness import SseClient, get, random_token, wait_until
 from web.config import load_replica_config
 
@@ -215,6 +216,38 @@ http {{
     return main, site, cert
 
 
+def distinct_ports(count: int, taken: set[int] | None = None) -> list[int]:
+    """Ports free on every address: nginx listens on 0.0.0.0, the replicas on 127.0.0.1 and 127.0.0.2."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port("0.0.0.0")
+        if port not in ports and port not in (taken or set()):
+            ports.append(port)
+    return ports
+
+
+def start_nginx(main: Path, https_port: int) -> subprocess.Popen[bytes]:
+    """nginx with `main`, once it accepts connections on `https_port` (its output in nginx.out next to it)."""
+    with (main.parent / "nginx.out").open("ab") as out:
+        nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: nginx.poll() is not None or port_open(https_port), timeout=30, what="nginx to listen")
+        assert nginx.poll() is None, (main.parent / "error.log").read_text() + (main.parent / "nginx.out").read_text()
+    except BaseException:
+        nginx.kill()
+        nginx.wait(10)
+        raise
+    return nginx
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCity]:
     directory = tmp_path_factory.mktemp("web-city")
@@ -230,14 +263,13 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCity]:
             offices[office] = start_city_office(directory / office, office, hub, central)
             wait_bridge_state(observer, hub, b"1")
             hubs[office] = start_hub(directory / f"{office}-hub", office, offices[office])
-        ports = {name: free_port(address) for name, address in ADDRESSES.items()}
+        ports = dict(zip(ADDRESSES, distinct_ports(len(ADDRESSES)), strict=True))
         for name in ADDRESSES:
             replicas[name] = write_replica(directory / name, name, ports, central)
             replicas[name].start()
-        http_port, https_port = free_port(), free_port()
+        http_port, https_port = distinct_ports(2, taken=set(ports.values()))
         main, site, cert = write_nginx(directory / "nginx", ports, central.tls_port, http_port, https_port)
-        nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(https_port)
+        nginx = start_nginx(main, https_port)
         for replica in replicas.values():
             wait_until(lambda replica=replica: replica.serves((OST, WEST)), timeout=60,  # type: ignore[misc]
                        what=f"{replica.name} to serve both offices (log: {replica.log})")
@@ -390,13 +422,12 @@ def test_a_hung_replica_is_left_behind_too(city: WebCity, tmp_path: Path) -> Non
     looks the same to nginx, minus the connect): its streams are closed after the idle timeout and pages go to
     the other replica after the read timeout. Its own nginx with short timeouts (3 s idle, 2 s read)."""
     ports = {name: replica.port for name, replica in city.replicas.items()}
-    https_port = free_port()
-    main, _, cert = write_nginx(tmp_path / "nginx", ports, city.central.tls_port, free_port(), https_port,
+    http_port, https_port = distinct_ports(2, taken=set(ports.values()))
+    main, _, cert = write_nginx(tmp_path / "nginx", ports, city.central.tls_port, http_port, https_port,
                                 web_stream_idle_timeout_s=3, web_upstream_read_timeout_s=2)
-    nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx = start_nginx(main, https_port)
     hung: Replica | None = None
     try:
-        wait_port(https_port)
         base = f"https://localhost:{https_port}"
         context = ssl.create_default_context(cafile=str(cert))
         with HttpsSse(f"{base}/events/offices", context) as stream:
