@@ -133,6 +133,7 @@ class WebCity:
     context: ssl.SSLContext
     nginx_config: str
     links: list[MqttLink] = field(default_factory=list)
+    issued: dict[str, int] = field(default_factory=dict)  # tickets issued per office (the kiosk's sequence)
 
     def issue(self, office: str) -> str:
         """A ticket as the office's kiosk sends it; returns its tracking token."""
@@ -140,7 +141,8 @@ class WebCity:
         token = random_token()
         day = self.hubs[office].runtimes[office].engine.day
         kiosk = self.offices[office].connect(f"{hub}-kiosk")
-        event = issued(day, "A001", int(uuid.uuid4().int % 100000) + 1, device=f"{hub}-kiosk", token=token)
+        self.issued[office] = seq = self.issued.get(office, 0) + 1
+        event = issued(day, f"A{seq:03d}", seq, device=f"{hub}-kiosk", token=token)
         assert not kiosk.publish(topics.kiosk_ticket(office, f"{hub}-kiosk"), payload(event)).is_failure
         return token
 
