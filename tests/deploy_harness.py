@@ -2,6 +2,7 @@
 password files and an authenticating (TLS) MQTT probe client.
 
     config = render_broker_template("mosquitto.conf.j2", {"offices": [...], "devices": [...], ...})
+    acl = render_role_template("central", "acl.j2", {"accounts": [...]})   # any role's template
     ca = make_office_ca(tmp_path / "tls", hosts=("localhost",), ips=("127.0.0.1",))  # devtools/office_ca.py
     write_password_file(tmp_path / "passwd", {"kiosk-1": "secret", ...})
     probe = MqttProbe.connect_ok(port, username="kiosk-1", password="secret", ca_file=ca.ca_cert)
@@ -17,6 +18,7 @@ very files the playbook installs.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import os
 import ssl
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nativetypes
 import paho.mqtt.client as mqtt
 import yaml  # type: ignore[import-untyped]
 from paho.mqtt.enums import CallbackAPIVersion
@@ -38,38 +41,76 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devtools.broker import Received
 
-BROKER_ROLE = Path(__file__).resolve().parents[1] / "deploy" / "roles" / "broker"
+ROLES = Path(__file__).resolve().parents[1] / "deploy" / "roles"
+BROKER_ROLE = ROLES / "broker"
+FILTERS = ROLES.parent / "filter_plugins" / "wartemarke.py"
 NOT_AUTHORIZED = 0x87  # MQTT v5 reason code (CONNACK, SUBACK, PUBACK)
 Predicate = Callable[[str, bytes], bool]
 
 
 # -- templates ----------------------------------------------------------------------------------
 
-def broker_role_defaults() -> dict[str, Any]:
-    data = yaml.safe_load((BROKER_ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+def role_defaults(role: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
 
-def _environment() -> jinja2.Environment:
+def broker_role_defaults() -> dict[str, Any]:
+    return role_defaults("broker")
+
+
+def playbook_filters() -> dict[str, Any]:
+    """The playbook's own Jinja filters (deploy/filter_plugins/wartemarke.py), as Ansible loads them."""
+    spec = importlib.util.spec_from_file_location("wartemarke_filters", FILTERS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    filters: dict[str, Any] = module.FilterModule().filters()
+    return filters
+
+
+def ansible_bool(value: Any) -> bool:
+    """Ansible's core `bool` filter (role defaults use it)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("yes", "on", "1", "true")
+
+
+def _filters() -> dict[str, Any]:
+    return {**playbook_filters(), "bool": ansible_bool}
+
+
+def _environment(role: str = "broker") -> jinja2.Environment:
     # Ansible's template module: trim_blocks on, keep the trailing newline, undefined is an error.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(BROKER_ROLE / "templates"),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             keep_trailing_newline=True, autoescape=False)
+    env.filters.update(_filters())
+    return env
 
 
-def broker_variables(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The role's defaults with `overrides` on top; defaults that are Jinja expressions are evaluated."""
-    env = _environment()
-    variables = {**broker_role_defaults(), **overrides}
+def role_variables(role: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The role's defaults with `overrides` on top; defaults that are Jinja expressions are evaluated the
+    way Ansible does (one expression keeps its type: a list stays a list, a number a number)."""
+    native = jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined)
+    native.filters.update(_filters())
+    variables = {**role_defaults(role), **overrides}
     for key, value in list(variables.items()):
         if key not in overrides and isinstance(value, str) and "{{" in value:
-            variables[key] = env.from_string(value).render(**variables)
+            variables[key] = native.from_string(value).render(**variables)
     return variables
 
 
+def broker_variables(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return role_variables("broker", overrides)
+
+
+def render_role_template(role: str, name: str, overrides: Mapping[str, Any]) -> str:
+    """deploy/roles/{role}/templates/{name} rendered with the role's defaults under `overrides`."""
+    return _environment(role).get_template(name).render(**role_variables(role, overrides))
+
+
 def render_broker_template(name: str, overrides: Mapping[str, Any]) -> str:
-    return _environment().get_template(name).render(**broker_variables(overrides))
+    return render_role_template("broker", name, overrides)
 
 
 # -- TLS and credentials -----------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """`make test-deploy`: deploy/site.yml applied for real to Debian bookworm roots made with debootstrap.
 
-Four roots (hub, kiosk, display, public web) are copied from a cached base root and provisioned
-through Ansible's chroot connection, exactly as a technician's run provisions Pis over SSH, except
-that nothing is booted: units are enabled, not started. Then the result is checked from the outside
-(users, venv, configs accepted by the processes' own validation, enabled units, nginx -t), the
-generated broker runs for real with its generated credentials, ACL and TLS, the provisioned hub
-and kiosk run from their roots and a button press reaches the hub, a second run changes nothing, and
+A small city: seven roots (the central broker; office `testamt` with a hub, a kiosk and a display; office
+`zweitamt` with a hub; two public web hosts) are copied from a cached base root and provisioned through
+Ansible's chroot connection, exactly as a technician's run provisions Pis over SSH, except that nothing
+is booted: units are enabled, not started. Then the result is checked from the outside (users, venv,
+configs accepted by the processes' own validation, enabled units, nginx -t, the central broker's
+accounts and the bridges' credentials), the generated brokers run for real with their generated
+credentials, ACLs and TLS, and a button press on the provisioned kiosk shows through the whole chain
+(hub, office broker, bridge, central broker, both replicas, nginx), a second run changes nothing, and
 an update is rolled back.
 
 The base root is made once per machine (debootstrap, about a minute) in
@@ -24,12 +26,14 @@ import ssl
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -45,8 +49,13 @@ DEPLOY = REPO / "deploy"
 BIN = Path(sys.executable).parent
 BASE = Path(os.environ.get("WARTEMARKE_DEBOOTSTRAP_CACHE", "/var/cache/wartemarke-test/bookworm-base"))
 WORK = REPO / "test-artifacts" / "provision"
-OFFICE = "testamt"
-HOSTS = {"t-hub": "hub", "t-kiosk-1": "kiosk", "t-display-1": "display", "t-web-1": "web"}
+OFFICE, OFFICE_2 = "testamt", "zweitamt"
+HOSTS = {"t-central": "central", "t-hub": "hub", "t-hub-2": "hub", "t-kiosk-1": "kiosk", "t-display-1": "display",
+         "t-web-1": "web", "t-web-2": "web"}
+SERVICES = {name: role for name, role in HOSTS.items() if role != "central"}  # hosts with a wartemarke service
+REPLICA_ADDRESSES = {"t-web-1": "127.0.0.1", "t-web-2": "127.0.0.2"}  # two "hosts" on the loopback network
+PORTS = ("tls", "local", "hub_web", "hub_redirect", "tls_2", "local_2", "hub_web_2", "hub_redirect_2", "central",
+         "http", "https", "http_2", "https_2", "replica", "replica_2")
 BASE_PACKAGES = "python3,systemd,systemd-sysv,udev,ca-certificates,sudo,iproute2"
 
 
@@ -97,17 +106,22 @@ def prepare_root(root: Path) -> None:
 
 def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: dict[str, int],
                     wheelhouse: Path) -> None:
-    office_vars = yaml.safe_load((DEPLOY / "inventory" / "example" / "group_vars" / "office_mitte.yml").read_text())
-    office_vars.update({
-        "wartemarke_office": OFFICE, "wartemarke_office_name": "Testamt", "wartemarke_hub_host": "t-hub",
-        "wartemarke_broker_address": "127.0.0.1", "broker_tls_port": ports["tls"],
-        "broker_local_port": ports["local"], "time_office_subnets": ["127.0.0.0/8"],
-        # Every day open, so the hub issues tickets whenever this test runs.
-        "wartemarke_hours": {day: ["00:00-23:59"] for day in WEEKDAYS},
-    })
+    example = yaml.safe_load((DEPLOY / "inventory" / "example" / "group_vars" / "office_mitte.yml").read_text())
+    every_day = {day: ["00:00-23:59"] for day in WEEKDAYS}
+
+    def office_vars(office: str, name: str, hub: str, suffix: str) -> dict[str, object]:
+        return {**example, "wartemarke_office": office, "wartemarke_office_name": name, "wartemarke_hub_host": hub,
+                "wartemarke_broker_address": "127.0.0.1", "broker_tls_port": ports["tls" + suffix],
+                "broker_local_port": ports["local" + suffix], "time_office_subnets": ["127.0.0.0/8"],
+                "wartemarke_hours": every_day}  # every day open, so the hub issues tickets whenever this runs
 
     def host(name: str, **extra: object) -> dict[str, object]:
         return {"ansible_host": str(roots[name]), **extra}
+
+    def web(name: str, suffix: str) -> dict[str, object]:
+        return host(name, web_server_name="warte.test", web_http_port=ports["http" + suffix],
+                    web_https_port=ports["https" + suffix], web_replica_address=REPLICA_ADDRESSES[name],
+                    web_replica_port=ports["replica" + suffix])
 
     inventory = {"all": {
         "vars": {
@@ -119,23 +133,34 @@ def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: di
             "wartemarke_operator": "Testkommune",
             "wartemarke_privacy_url": "https://warte.test/datenschutz",
             "wartemarke_imprint_url": "https://warte.test/impressum",
+            "wartemarke_central_address": "127.0.0.1",
+            "wartemarke_central_port": ports["central"],
         },
         "children": {
-            "office_test": {"vars": office_vars, "children": {
-                "hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
-                                                hub_accounts=[{"name": "leitung", "role": "supervisor"}],
-                                                hub_web_port=ports["hub_web"],
-                                                hub_web_redirect_port=ports["hub_redirect"])}},
-                "kiosk": {"hosts": {"t-kiosk-1": host(
+            "central": {"hosts": {"t-central": host("t-central")}},
+            # Each office's hosts in its own child groups, which the role groups then list (as in the example
+            # inventory): a role group inside two office groups would get both offices' variables.
+            "office_test": {"vars": office_vars(OFFICE, "Testamt", "t-hub", ""), "children": {
+                "test_hub": {"hosts": {"t-hub": host("t-hub", broker_tls_names=["127.0.0.1", "t-hub.local"],
+                                                     hub_accounts=[{"name": "leitung", "role": "supervisor"}],
+                                                     hub_web_port=ports["hub_web"],
+                                                     hub_web_redirect_port=ports["hub_redirect"])}},
+                "test_kiosks": {"hosts": {"t-kiosk-1": host(
                     "t-kiosk-1", kiosk_index=0,
                     kiosk_printer={"type": "file", "path": "/var/lib/wartemarke-kiosk/printed",
                                    "profile": "TM-T88V"})}},
-                "display": {"hosts": {"t-display-1": host("t-display-1", display_speech=True)}},
+                "test_displays": {"hosts": {"t-display-1": host("t-display-1", display_speech=True)}},
             }},
-            "web": {"hosts": {"t-web-1": host(
-                "t-web-1", wartemarke_office=OFFICE, wartemarke_offices=[OFFICE], wartemarke_hub_host="t-hub",
-                wartemarke_broker_address="127.0.0.1", broker_tls_port=ports["tls"], web_server_name="warte.test",
-                web_http_port=ports["http"], web_https_port=ports["https"], web_replica_port=ports["replica"])}},
+            "office_zwei": {"vars": office_vars(OFFICE_2, "Zweitamt", "t-hub-2", "_2"), "children": {
+                "zwei_hub": {"hosts": {"t-hub-2": host("t-hub-2", broker_tls_names=["127.0.0.1"],
+                                                       hub_web_port=ports["hub_web_2"],
+                                                       hub_web_redirect_port=ports["hub_redirect_2"])}},
+            }},
+            "hub": {"children": {"test_hub": {}, "zwei_hub": {}}},
+            "kiosk": {"children": {"test_kiosks": {}}},
+            "display": {"children": {"test_displays": {}}},
+            # A city's web hosts belong to no office: they read every office from the central broker.
+            "web": {"hosts": {"t-web-1": web("t-web-1", ""), "t-web-2": web("t-web-2", "_2")}},
         },
     }}
     path.write_text(yaml.safe_dump(inventory, allow_unicode=True, sort_keys=False))
@@ -183,7 +208,7 @@ def office() -> Iterator[Office]:
     (WORK / "roots").mkdir(exist_ok=True)
     secrets = WORK / "secrets"
     shutil.rmtree(secrets, ignore_errors=True)
-    ports = {name: free_port() for name in ("tls", "local", "hub_web", "hub_redirect", "http", "https", "replica")}
+    ports = {name: free_port() for name in PORTS}
     inventory = WORK / "inventory.yml"
     try:
         copy_started = time.monotonic()
@@ -193,7 +218,7 @@ def office() -> Iterator[Office]:
         write_inventory(inventory, roots, secrets, ports, wheelhouse)
         first, first_s = run_playbook("site.yml", inventory, WORK / "run-1.log")
         second, second_s = run_playbook("site.yml", inventory, WORK / "run-2.log")
-        print(f"\nprovisioning: base root {base_s:.0f} s (0 = cached), 4 root copies {copy_s:.0f} s, "
+        print(f"\nprovisioning: base root {base_s:.0f} s (0 = cached), {len(HOSTS)} root copies {copy_s:.0f} s, "
               f"first run of site.yml {first_s:.0f} s for {len(HOSTS)} hosts, second run {second_s:.0f} s")
         (WORK / "timing.json").write_text(json.dumps({"base_root_s": base_s, "copies_s": copy_s,
                                                       "first_run_s": first_s, "second_run_s": second_s}))
@@ -226,7 +251,7 @@ def test_a_second_run_changes_nothing(office: Office) -> None:
 
 
 def test_each_role_has_its_user_and_groups(office: Office) -> None:
-    for name, role in HOSTS.items():
+    for name, role in SERVICES.items():
         passwd = (office.roots[name] / "etc" / "passwd").read_text()
         line = next((x for x in passwd.splitlines() if x.startswith(f"wartemarke-{role}:")), None)
         assert line is not None, f"no wartemarke-{role} user in {name}"
@@ -235,10 +260,11 @@ def test_each_role_has_its_user_and_groups(office: Office) -> None:
     assert {"lp", "plugdev", "dialout"} <= set(groups), groups
     groups = in_root(office.roots["t-display-1"], "id", "-nG", "wartemarke-display").stdout.split()
     assert {"video", "render", "input", "audio", "tty"} <= set(groups), groups
+    assert not (office.roots["t-central"] / "opt" / "wartemarke").exists()  # the central host runs mosquitto only
 
 
 def test_the_release_venv_imports_every_package(office: Office) -> None:
-    for name in HOSTS:
+    for name in SERVICES:
         root = office.roots[name]
         current = root / "opt" / "wartemarke" / "current"
         assert current.is_symlink() and os.readlink(current).startswith("/opt/wartemarke/releases/0.1.0-")
@@ -249,7 +275,7 @@ def test_the_release_venv_imports_every_package(office: Office) -> None:
 
 
 def test_configs_pass_the_processes_own_validation(office: Office) -> None:
-    for name, role in HOSTS.items():
+    for name, role in SERVICES.items():
         result = in_root(office.roots[name], f"/opt/wartemarke/current/venv/bin/wartemarke-{role}", "check-config",
                          "--config", f"/etc/wartemarke/{role}.toml", user=f"wartemarke-{role}")
         assert "valid" in result.stdout
@@ -258,11 +284,12 @@ def test_configs_pass_the_processes_own_validation(office: Office) -> None:
 
 
 def test_units_are_enabled(office: Office) -> None:
-    expected = {"t-hub": ["wartemarke-hub.service", "wartemarke-hub-backup.timer", "mosquitto.service",
-                          "chrony.service"],
+    hub_units = ["wartemarke-hub.service", "wartemarke-hub-backup.timer", "mosquitto.service", "chrony.service"]
+    web_units = ["wartemarke-web.service", "nginx.service"]
+    expected = {"t-central": ["mosquitto.service"], "t-hub": hub_units, "t-hub-2": hub_units,
                 "t-kiosk-1": ["wartemarke-kiosk.service", "chrony.service"],
                 "t-display-1": ["wartemarke-display.service", "chrony.service"],
-                "t-web-1": ["wartemarke-web.service", "nginx.service"]}
+                "t-web-1": web_units, "t-web-2": web_units}
     for name, units in expected.items():
         result = subprocess.run(["systemctl", f"--root={office.roots[name]}", "is-enabled", *units],
                                 capture_output=True, text=True, check=False)
@@ -279,8 +306,40 @@ def test_units_are_enabled(office: Office) -> None:
 
 
 def test_nginx_accepts_its_config(office: Office) -> None:
-    result = in_root(office.roots["t-web-1"], "nginx", "-t")
-    assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
+    for name in ("t-web-1", "t-web-2"):
+        result = in_root(office.roots[name], "nginx", "-t")
+        assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
+        site = (office.roots[name] / "etc" / "nginx" / "conf.d" / "wartemarke.conf").read_text()
+        servers = re.findall(r"^\s+server (\S+) max_fails", site, re.MULTILINE)
+        assert servers == [f"127.0.0.1:{office.ports['replica']}", f"127.0.0.2:{office.ports['replica_2']}"], name
+
+
+def test_the_city_is_wired_by_the_playbook(office: Office) -> None:
+    """The central broker's accounts, the offices' bridges and the replicas' configs, with no file copied by hand."""
+    central = office.roots["t-central"] / "etc" / "mosquitto"
+    users = re.findall(r"^user (\S+)$", (central / "wartemarke-central.acl").read_text(), re.MULTILINE)
+    assert users == ["t-hub-bridge", "t-hub-2-bridge", "t-web-1", "t-web-2"]
+    passwd = dict(line.split(":", 1) for line in (central / "wartemarke-central.passwd").read_text().splitlines())
+    assert set(passwd) == set(users) and all(h.startswith("$7$101$") for h in passwd.values())
+    city_ca = (office.secrets / "city" / "ca" / "ca.crt").read_bytes()
+    assert (central / "certs" / "city-ca.crt").read_bytes() == city_ca
+    assert "persistence false" in (central / "mosquitto.conf").read_text().splitlines()
+    for hub, suffix in (("t-hub", ""), ("t-hub-2", "_2")):
+        mosquitto = office.roots[hub] / "etc" / "mosquitto"
+        assert (mosquitto / "certs" / "central-ca.crt").read_bytes() == city_ca
+        conf = (mosquitto / "mosquitto.conf").read_text().splitlines()
+        password = (office.secrets / "city" / "broker" / f"{hub}-bridge").read_text().strip()
+        for line in (f"address 127.0.0.1:{office.ports['central']}", f"remote_username {hub}-bridge",
+                     f"remote_clientid {hub}-bridge", f"remote_password {password}", "bridge_protocol_version mqttv50",
+                     "bridge_insecure false"):
+            assert line in conf, (hub, line)
+        assert all(line.split()[2] == "out" for line in conf if line.startswith("topic ")), hub
+        assert (mosquitto / "mosquitto.conf").stat().st_mode & 0o777 == 0o640
+    for name in ("t-web-1", "t-web-2"):
+        config = tomllib.loads((office.roots[name] / "etc" / "wartemarke" / "web.toml").read_text())
+        assert config["web"]["offices"] == [OFFICE, OFFICE_2] and config["web"]["host"] == REPLICA_ADDRESSES[name]
+        assert config["broker"]["port"] == office.ports["central"] and config["broker"]["username"] == name
+        assert (office.roots[name] / "etc" / "wartemarke" / "city-ca.crt").read_bytes() == city_ca
 
 
 def test_chrony_config_is_the_office_one(office: Office) -> None:
@@ -311,48 +370,107 @@ def secret(root: Path, name: str) -> str:
     return (root / "etc" / "wartemarke" / name).read_text().strip()
 
 
-def test_the_provisioned_office_issues_a_ticket(office: Office) -> None:
-    """The generated broker (TLS, passwords, ACL) with the provisioned hub and kiosk, all from their roots."""
-    hub, kiosk, display = office.roots["t-hub"], office.roots["t-kiosk-1"], office.roots["t-display-1"]
-    ca = kiosk / "etc" / "wartemarke" / "office-ca.crt"
-    port = office.ports["tls"]
-    with running(hub, "mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"):
-        probe = None
-        deadline = time.monotonic() + 15
-        while probe is None:
-            try:
-                # The display's account (its service does not run here): the broker binds client ids to
-                # usernames, so the hub's web, which starts below, would throw a probe with its account off.
-                probe = MqttProbe.connect_ok(port, username="t-display-1", password=secret(display, "broker-password"),
-                                             ca_file=ca)
-            except (AssertionError, OSError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+def connect_when_up(port: int, timeout: float = 15.0, **kwargs: Any) -> MqttProbe:
+    """A probe connected as soon as the broker (just started from its root) accepts it."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            anonymous = MqttProbe(port, ca_file=ca)
-            assert anonymous.connect().value != 0, "anonymous clients must be refused"
-            anonymous.close()
-            kiosk_probe = MqttProbe.connect_ok(port, username="t-kiosk-1", password=secret(kiosk, "broker-password"),
-                                               ca_file=ca, client_id="acl-probe")
-            assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/t-kiosk-1/ack").value == NOT_AUTHORIZED
-            assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/other/ticket").value == NOT_AUTHORIZED
-            kiosk_probe.close()
-            probe.subscribe([f"wartemarke/v1/{OFFICE}/queue"])
-            with running(hub, "/opt/wartemarke/current/venv/bin/wartemarke-hub", "run", "--config",
-                         "/etc/wartemarke/hub.toml", user="wartemarke-hub"), \
-                 running(kiosk, "/opt/wartemarke/current/venv/bin/wartemarke-kiosk", "run", "--simulate",
-                         "--config", "/etc/wartemarke/kiosk.toml", user="wartemarke-kiosk", stdin=True) as kiosk_run:
-                probe.wait_for(lambda t, p: t.endswith("/queue"), timeout=60)
-                assert kiosk_run.stdin is not None
-                kiosk_run.stdin.write("A\n")
-                kiosk_run.stdin.flush()
-                probe.wait_for(lambda t, p: t.endswith("/queue") and b'"waiting":1' in p.replace(b" ", b""),
-                               timeout=60)
-                printed = list((kiosk / "var" / "lib" / "wartemarke-kiosk" / "printed").iterdir())
-                assert printed, "the kiosk printed nothing"
-        finally:
-            probe.close()
+            return MqttProbe.connect_ok(port, **kwargs)
+        except (AssertionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def https_get(office: Office, path: str) -> tuple[int, str]:
+    """A GET through the provisioned nginx of t-web-1 (its self-signed certificate, made by the playbook)."""
+    context = ssl.create_default_context(cafile=str(office.secrets / "t-web-1" / "tls" / "web.crt"))
+    context.check_hostname = False  # the certificate names warte.test; we connect to 127.0.0.1
+    try:
+        with urllib.request.urlopen(f"https://127.0.0.1:{office.ports['https']}{path}", context=context,
+                                    timeout=15) as response:
+            return response.status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+    except urllib.error.URLError as error:  # nginx not listening yet
+        return 0, str(error.reason)
+
+
+def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office) -> None:
+    """Every generated broker (TLS, passwords, ACLs, the bridges) with the provisioned hubs, kiosk, replicas
+    and nginx, all run from their roots: a button press on the kiosk shows through the whole chain."""
+    roots = office.roots
+    hub, kiosk, display = roots["t-hub"], roots["t-kiosk-1"], roots["t-display-1"]
+    ca = kiosk / "etc" / "wartemarke" / "office-ca.crt"
+    city_ca = roots["t-web-1"] / "etc" / "wartemarke" / "city-ca.crt"
+    port, central_port = office.ports["tls"], office.ports["central"]
+    venv = "/opt/wartemarke/current/venv/bin"
+    with running(roots["t-central"], "mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"):
+        # Before the office brokers connect: the bridge account of t-hub publishes only its own office's views.
+        bridge = connect_when_up(central_port, username="t-hub-bridge", ca_file=city_ca,
+                                 password=(office.secrets / "city" / "broker" / "t-hub-bridge").read_text().strip())
+        assert bridge.publish(f"wartemarke/v1/{OFFICE_2}/queue").value == NOT_AUTHORIZED
+        assert bridge.publish(f"wartemarke/v1/{OFFICE}/kiosk/t-kiosk-1/ticket").value == NOT_AUTHORIZED
+        assert not bridge.publish(f"wartemarke/v1/{OFFICE}/history").is_failure
+        bridge.close()
+        anonymous = MqttProbe(central_port, ca_file=city_ca)
+        assert anonymous.connect().value != 0, "anonymous clients must be refused by the central broker"
+        anonymous.close()
+        with running(hub, "mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"), \
+             running(roots["t-hub-2"], "mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"):
+            # The display's account (its service does not run here): the broker binds client ids to
+            # usernames, so the hub's web, which starts below, would throw a probe with its account off.
+            probe = connect_when_up(port, username="t-display-1", password=secret(display, "broker-password"),
+                                    ca_file=ca)
+            # t-web-2's account on the central broker until its replica starts: both bridges are up (TLS
+            # verified against the city CA, with the accounts the playbook generated).
+            replica = connect_when_up(central_port, username="t-web-2", ca_file=city_ca,
+                                      password=secret(roots["t-web-2"], "broker-password"))
+            try:
+                replica.subscribe(["$SYS/broker/connection/+/state"])
+                for name in ("t-hub", "t-hub-2"):
+                    replica.wait_for(lambda t, p, n=name: t.endswith(f"/{n}-bridge/state") and p == b"1",  # type: ignore[misc]
+                                     timeout=60)
+                replica.close()
+                anonymous = MqttProbe(port, ca_file=ca)
+                assert anonymous.connect().value != 0, "anonymous clients must be refused"
+                anonymous.close()
+                kiosk_probe = MqttProbe.connect_ok(port, username="t-kiosk-1",
+                                                   password=secret(kiosk, "broker-password"), ca_file=ca)
+                assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/t-kiosk-1/ack").value == NOT_AUTHORIZED
+                assert kiosk_probe.publish(f"wartemarke/v1/{OFFICE}/kiosk/other/ticket").value == NOT_AUTHORIZED
+                kiosk_probe.close()
+                probe.subscribe([f"wartemarke/v1/{OFFICE}/queue"])
+                with running(hub, f"{venv}/wartemarke-hub", "run", "--config", "/etc/wartemarke/hub.toml",
+                             user="wartemarke-hub"), \
+                     running(roots["t-hub-2"], f"{venv}/wartemarke-hub", "run", "--config", "/etc/wartemarke/hub.toml",
+                             user="wartemarke-hub"), \
+                     running(kiosk, f"{venv}/wartemarke-kiosk", "run", "--simulate", "--config",
+                             "/etc/wartemarke/kiosk.toml", user="wartemarke-kiosk", stdin=True) as kiosk_run, \
+                     running(roots["t-web-1"], f"{venv}/wartemarke-web", "run", "--config", "/etc/wartemarke/web.toml",
+                             user="wartemarke-web"), \
+                     running(roots["t-web-2"], f"{venv}/wartemarke-web", "run", "--config", "/etc/wartemarke/web.toml",
+                             user="wartemarke-web"), \
+                     running(roots["t-web-1"], "nginx", "-g", "daemon off;"):
+                    probe.wait_for(lambda t, p: t.endswith("/queue"), timeout=60)
+                    assert kiosk_run.stdin is not None
+                    kiosk_run.stdin.write("A\n")
+                    kiosk_run.stdin.flush()
+                    probe.wait_for(lambda t, p: t.endswith("/queue") and b'"waiting":1' in p.replace(b" ", b""),
+                                   timeout=60)
+                    printed = b"".join(p.read_bytes() for p in (kiosk / "var/lib/wartemarke-kiosk/printed").iterdir())
+                    tokens = re.findall(rb"(?i:https://warte\.test)/[tT]/([A-Z2-7]{26,64})", printed)  # QR: upper case
+                    assert tokens, "the kiosk printed no tracking link"
+                    path = f"/t/{tokens[-1].decode()}"  # the QR code's target, through nginx and either replica
+                    deadline = time.monotonic() + 60
+                    while (answer := https_get(office, path))[0] != 200:
+                        assert time.monotonic() < deadline, f"{path} never showed through nginx: {answer}"
+                        time.sleep(0.5)  # the view is on its way: hub, office broker, bridge, central, replica
+                    assert "A001" in answer[1]
+                    status, offices = https_get(office, "/api/v1/offices")
+                    assert status == 200 and OFFICE in offices and OFFICE_2 in offices
+            finally:
+                probe.close()
 
 
 def test_an_update_is_rolled_back(office: Office, tmp_path: Path) -> None:
@@ -433,13 +551,17 @@ def wait_running(pid: int, units: list[str]) -> None:
 
 
 def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
-    """The provisioned hub, kiosk (mock pins) and web roots booted under systemd: every unit starts
-    (Type=notify units reach READY=1 inside their sandbox), and the public page, through nginx, shows
-    the office from the hub."""
+    """The provisioned central broker, hub, kiosk (mock pins) and one web root booted under systemd: every
+    unit starts (Type=notify units reach READY=1 inside their sandbox), and the public page, through
+    nginx, shows the office from the hub by way of the central broker (t-web-2's replica is not running:
+    nginx passes its share on to t-web-1's)."""
     kiosk = office.roots["t-kiosk-1"]
     mock_pins = kiosk / "etc" / "systemd" / "system" / "wartemarke-kiosk.service.d" / "90-test-mock-pins.conf"
     mock_pins.write_text("[Service]\nEnvironment=GPIOZERO_PIN_FACTORY=mock\n")  # no GPIO here: the seam
-    with booted(office.roots["t-hub"]) as hub:
+    with booted(office.roots["t-central"]) as central, booted(office.roots["t-hub"]) as hub:
+        wait_running(central, ["mosquitto.service"])
+        limit = in_container(central, "systemctl", "show", "mosquitto.service", "-p", "LimitNOFILE").stdout.strip()
+        assert limit == "LimitNOFILE=4096", limit  # the drop-in sized for the city's connections
         wait_running(hub, ["mosquitto.service", "wartemarke-hub.service", "wartemarke-hub-backup.timer"])
         # The office web: HTTPS with the certificate the playbook signed with the office CA (it names
         # 127.0.0.1, from broker_tls_names); its plain port only redirects.

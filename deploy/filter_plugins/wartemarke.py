@@ -10,6 +10,12 @@
   (who is who on /devices and in /metrics, never what a device says about itself).
 - `subject_alt_names`: names and addresses as a certificate's subjectAltName entries (`IP:192.168.1.2`,
   `DNS:hub.local`), for the broker's and the office web's certificates.
+- `wartemarke_city_offices`: the office ids of every hub of the inventory, sorted — what a city's public
+  replicas serve.
+- `wartemarke_central_accounts`: the central broker's users, one bridge account per hub
+  (`wartemarke_bridge_account`: `{hub}-bridge`) and one per public web host, in the form
+  roles/central/templates/acl.j2 expects.
+- `wartemarke_web_replicas`: `host:port` of every public web host's replica, nginx's upstream servers.
 """
 
 from __future__ import annotations
@@ -99,6 +105,49 @@ def _required(variables: Mapping[str, Any], host: str, key: str) -> Any:
     return variables[key]
 
 
+def wartemarke_city_offices(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]]) -> list[str]:
+    return sorted({str(_required(hostvars[hub], hub, "wartemarke_office")) for hub in groups.get("hub", [])})
+
+
+def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
+                                extra_accounts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One account per office bridge (the hub's broker connects as `{hub}-bridge`) and per public web host.
+
+    A bridge may publish only its own office's public topics; a replica reads every office (acl.j2).
+    """
+    accounts: list[dict[str, Any]] = [
+        {"name": bridge_account(hub), "role": "bridge", "hub": hub,
+         "office": _required(hostvars[hub], hub, "wartemarke_office")}
+        for hub in sorted(groups.get("hub", []))
+    ]
+    accounts += [{"name": web, "role": "replica"} for web in sorted(groups.get("web", []))]
+    accounts += [dict(account) for account in extra_accounts or []]
+    return accounts
+
+
+def bridge_account(hub: str) -> str:
+    """The central broker's username (and client id) of the bridge from `hub`'s office broker."""
+    return f"{hub}-bridge"
+
+
+def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
+                            default_port: int) -> list[str]:
+    """`address:port` of the replica on every host of the `web` group (`web_replica_address`,
+    `web_replica_port`): every nginx spreads the load over all of them. One web host may keep the
+    default 127.0.0.1; with several, each needs the private address the others reach it at."""
+    hosts = sorted(groups.get("web", []))
+    servers = []
+    for host in hosts:
+        address = hostvars[host].get("web_replica_address")
+        if not address and len(hosts) > 1:
+            raise DeployError(f"host {host}: set web_replica_address (its private address): with {len(hosts)} web "
+                              "hosts, every host's nginx reaches every replica")
+        address = str(address or "127.0.0.1")
+        port = int(hostvars[host].get("web_replica_port") or default_port)
+        servers.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+    return servers
+
+
 def subject_alt_names(names: list[str]) -> list[str]:
     entries = []
     for name in names:
@@ -117,6 +166,10 @@ class FilterModule:
             "mosquitto_hash": mosquitto_hash,
             "subject_alt_names": subject_alt_names,
             "toml": toml,
+            "wartemarke_bridge_account": bridge_account,
             "wartemarke_broker_devices": wartemarke_broker_devices,
+            "wartemarke_central_accounts": wartemarke_central_accounts,
+            "wartemarke_city_offices": wartemarke_city_offices,
             "wartemarke_device_roles": wartemarke_device_roles,
+            "wartemarke_web_replicas": wartemarke_web_replicas,
         }

@@ -1,0 +1,456 @@
+"""The city's public web tier as the playbook builds it (issue 13): two `wartemarke-web run` replicas on
+two addresses (two "hosts": 127.0.0.1 and 127.0.0.2) with configs rendered from deploy/roles/web's
+template for a city, each logged in to the central broker (deploy/roles/central) with its own account and
+the city CA, and one nginx from the role's template with both as upstreams. Behind the central broker: two
+office brokers bridged to it, each with a real hub (in this process) — so a kiosk's ticket event goes
+hub → office broker → bridge → central → replicas → nginx → citizen.
+
+When one replica is killed (`kill -9`), its event streams end, nginx sends every request and every new
+stream to the other, and the other's streams stay live.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from devtools.broker import free_port
+from devtools.hub_harness import issued, payload, write_hub_config
+from devtools.office_ca import make_office_ca
+from hub.app import Hub
+from hub.config import load_hub_config
+from hub.counter_cli import send_command
+from process.clock import SystemClock
+from protocol import VERSION, topics
+from protocol.link import BrokerSettings, MqttLink
+from protocol.messages import CommandRequest
+from tests.city_harness import (
+    CITY,
+    OBSERVER,
+    central_accounts,
+    city_inventory,
+    start_central,
+    start_city_office,
+    wait_bridge_state,
+    watch_central,
+)
+from tests.deploy_harness import render_role_template
+from tests.test_broker_acl import OfficeBroker
+from tests.test_nginx import self_signed
+from tests.web_harness import SseClient, get, random_token, wait_until
+from web.config import load_replica_config
+
+OST, WEST = "t-ost", "t-west"
+ADDRESSES = {"web-1": "127.0.0.1", "web-2": "127.0.0.2"}  # two "hosts" on the loopback network
+BIN = Path(sys.executable).parent
+
+
+def web_variables(name: str, ports: dict[str, int], central_port: int, **overrides: Any) -> dict[str, Any]:
+    """What Ansible would give the web role on host `name` of the test city (hostvars and groups included)."""
+    hostvars, groups = city_inventory(replicas={host: {"web_replica_address": address,
+                                                       "web_replica_port": ports[host]}
+                                                for host, address in ADDRESSES.items()})
+    return {"hostvars": hostvars, "groups": groups, "inventory_hostname": name, "wartemarke_city": True,
+            "wartemarke_central_address": "localhost", "wartemarke_central_port": central_port,
+            "web_replica_address": ADDRESSES[name], "web_replica_port": ports[name],
+            "wartemarke_public_url": "https://localhost", "wartemarke_operator": "Teststadt",
+            "wartemarke_privacy_url": "/datenschutz", "wartemarke_imprint_url": "/impressum",
+            "ansible_managed": "test", **overrides}
+
+
+@dataclass
+class Replica:
+    name: str
+    config: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{ADDRESSES[self.name]}:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([str(BIN / "wartemarke-web"), "run", "--config", str(self.config)],
+                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no clean shutdown, its connections just break
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def streams(self) -> int:
+        """Its open event streams, from its own /metrics (not through nginx, which refuses it)."""
+        text = get(self.url + "/metrics").text
+        match = re.search(r"^wartemarke_web_sse_clients (\d+)$", text, re.MULTILINE)
+        assert match, text
+        return int(match.group(1))
+
+    def serves(self, offices: tuple[str, ...]) -> bool:
+        """Its broker connection is up and it mirrors the offices (their info and queue reached it)."""
+        try:
+            if get(self.url + "/healthz").status != 200:
+                return False
+            listed = json.loads(get(self.url + "/api/v1/offices").body)
+        except (OSError, http.client.HTTPException):
+            return False
+        return all(office in json.dumps(listed) for office in offices)
+
+
+@dataclass
+class WebCity:
+    central: OfficeBroker
+    offices: dict[str, OfficeBroker]
+    hubs: dict[str, Hub]
+    replicas: dict[str, Replica]
+    base: str
+    context: ssl.SSLContext
+    nginx_config: str
+    links: list[MqttLink] = field(default_factory=list)
+    issued: dict[str, int] = field(default_factory=dict)  # tickets issued per office (the kiosk's sequence)
+
+    def issue(self, office: str) -> str:
+        """A ticket as the office's kiosk sends it; returns its tracking token."""
+        hub = CITY[office]
+        token = random_token()
+        day = self.hubs[office].runtimes[office].engine.day
+        kiosk = self.offices[office].connect(f"{hub}-kiosk")
+        self.issued[office] = seq = self.issued.get(office, 0) + 1
+        event = issued(day, f"A{seq:03d}", seq, device=f"{hub}-kiosk", token=token)
+        assert not kiosk.publish(topics.kiosk_ticket(office, f"{hub}-kiosk"), payload(event)).is_failure
+        return token
+
+    def call_next(self, office: str) -> dict[str, Any]:
+        """A clerk's `next` at platz-1, sent by the office web's account as the hub's web sends it."""
+        hub = CITY[office]
+        broker = self.offices[office]
+        link = MqttLink(BrokerSettings(port=broker.local_port, username=f"{hub}-web",
+                                       password=broker.passwords[f"{hub}-web"]),
+                        office, f"{hub}-web", "web", VERSION, SystemClock(), availability=False)
+        self.links.append(link)
+        link.start()
+        answer = send_command(link, office, "platz-1", CommandRequest(uuid.uuid4().hex, "next", {}))
+        assert answer is not None, "the hub did not answer"
+        return answer
+
+
+def start_hub(directory: Path, office: str, broker: OfficeBroker) -> Hub:
+    """The office's real hub on its broker's local listener, with the hub's account."""
+    hub = CITY[office]
+    path = write_hub_config(directory, broker.local_port, office)
+    (directory / "password").write_text(broker.passwords[hub] + "\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8").replace('device = "hub-test"', f'device = "{hub}"').replace(
+        "reconnect_max_s = 1", f'reconnect_max_s = 1\nusername = "{hub}"\npassword_file = "{directory / "password"}"')
+    path.write_text(text, encoding="utf-8")
+    instance = Hub(load_hub_config(path), SystemClock(assume_synced=True))
+    instance.start()
+    return instance
+
+
+def write_replica(directory: Path, name: str, ports: dict[str, int], central: OfficeBroker) -> Replica:
+    """The replica's web.toml from roles/web/templates/web.toml.j2 (city mode); the files it names are
+    moved from /etc/wartemarke to the test's folder."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "broker-password").write_text(central.passwords[name] + "\n", encoding="utf-8")
+    text = render_role_template("web", "web.toml.j2", web_variables(name, ports, central.tls_port,
+                                                                   web_broker_ca_file=str(central.ca.ca_cert)))
+    config = directory / "web.toml"
+    config.write_text(text.replace("/etc/wartemarke/broker-password", str(directory / "broker-password")),
+                      encoding="utf-8")
+    return Replica(name, config, ports[name], directory / "replica.log")
+
+
+def write_nginx(directory: Path, ports: dict[str, int], central_port: int, http_port: int, https_port: int,
+                **overrides: Any) -> tuple[Path, str, Path]:
+    """nginx's site from the web role's template (its upstreams from the inventory) inside a main config."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = self_signed(directory)
+    site = render_role_template("web", "nginx-wartemarke.conf.j2", web_variables(
+        "web-1", ports, central_port, web_tls_certificate=str(cert), web_tls_key=str(key),
+        web_http_port=http_port, web_https_port=https_port, web_cache_dir=str(directory / "cache"),
+        web_access_log=str(directory / "access.log"), web_error_log=str(directory / "site-error.log"),
+        web_server_name="localhost", **overrides))
+    (directory / "wartemarke.conf").write_text(site, encoding="utf-8")
+    temp = directory / "temp"
+    temp.mkdir()
+    main = directory / "nginx.conf"
+    main.write_text(f"""{'user root;' if os.geteuid() == 0 else ''}
+worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
+    access_log off;
+    include {directory / 'wartemarke.conf'};
+}}
+""", encoding="utf-8")
+    check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    return main, site, cert
+
+
+def distinct_ports(count: int, taken: set[int] | None = None) -> list[int]:
+    """Ports free on every address: nginx listens on 0.0.0.0, the replicas on 127.0.0.1 and 127.0.0.2."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port("0.0.0.0")
+        if port not in ports and port not in (taken or set()):
+            ports.append(port)
+    return ports
+
+
+def start_nginx(main: Path, https_port: int) -> subprocess.Popen[bytes]:
+    """nginx with `main`, once it accepts connections on `https_port` (its output in nginx.out next to it)."""
+    with (main.parent / "nginx.out").open("ab") as out:
+        nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: nginx.poll() is not None or port_open(https_port), timeout=30, what="nginx to listen")
+        assert nginx.poll() is None, (main.parent / "error.log").read_text() + (main.parent / "nginx.out").read_text()
+    except BaseException:
+        nginx.kill()
+        nginx.wait(10)
+        raise
+    return nginx
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCity]:
+    directory = tmp_path_factory.mktemp("web-city")
+    ca = make_office_ca(directory / "city-ca", name="wartemarke city CA")
+    central = start_central(directory / "central", ca, central_accounts())
+    offices: dict[str, OfficeBroker] = {}
+    hubs: dict[str, Hub] = {}
+    replicas: dict[str, Replica] = {}
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        observer = watch_central(central)
+        for office, hub in CITY.items():
+            offices[office] = start_city_office(directory / office, office, hub, central)
+            wait_bridge_state(observer, hub, b"1")
+            hubs[office] = start_hub(directory / f"{office}-hub", office, offices[office])
+        ports = dict(zip(ADDRESSES, distinct_ports(len(ADDRESSES)), strict=True))
+        for name in ADDRESSES:
+            replicas[name] = write_replica(directory / name, name, ports, central)
+            replicas[name].start()
+        http_port, https_port = distinct_ports(2, taken=set(ports.values()))
+        main, site, cert = write_nginx(directory / "nginx", ports, central.tls_port, http_port, https_port)
+        nginx = start_nginx(main, https_port)
+        for replica in replicas.values():
+            wait_until(lambda replica=replica: replica.serves((OST, WEST)), timeout=60,  # type: ignore[misc]
+                       what=f"{replica.name} to serve both offices (log: {replica.log})")
+        central.close_probes()
+        yield WebCity(central, offices, hubs, replicas, f"https://localhost:{https_port}",
+                      ssl.create_default_context(cafile=str(cert)), site)
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        for replica in replicas.values():
+            replica.stop()
+        for instance in hubs.values():
+            instance.stop()
+        for broker in offices.values():
+            broker.close_probes()
+            broker.broker.stop()
+        central.close_probes()
+        central.broker.stop()
+
+
+class HttpsSse(SseClient):
+    """SseClient over HTTPS (nginx)."""
+
+    def __init__(self, url: str, context: ssl.SSLContext, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPSConnection(parts.hostname or "localhost", parts.port, timeout=timeout,
+                                                context=context)
+        self.conn.request("GET", parts.path, headers={"Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.headers = {k.lower(): v for k, v in self.response.getheaders()}
+
+    def __enter__(self) -> HttpsSse:
+        return self
+
+    def ended(self) -> bool:
+        """Read until the stream ends (True) or the socket times out (False)."""
+        try:
+            while True:
+                self.next_event()
+        except (ConnectionError, http.client.HTTPException):
+            return True
+        except TimeoutError:
+            return False
+
+
+def fetch(city: WebCity, path: str) -> tuple[int, str]:
+    connection = http.client.HTTPSConnection("localhost", urlsplit(city.base).port, timeout=10, context=city.context)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        connection.close()
+
+
+# -- the rendered configs -------------------------------------------------------------------------
+
+def test_a_city_replica_reads_every_office_from_the_central_broker(city: WebCity) -> None:
+    for replica in city.replicas.values():
+        config = tomllib.loads(replica.config.read_text(encoding="utf-8"))
+        assert config["web"]["offices"] == [OST, WEST]  # every office of the inventory
+        assert config["web"]["host"] == ADDRESSES[replica.name]  # its private address, for the other nginx
+        assert config["broker"] == {
+            "host": "localhost", "port": city.central.tls_port, "tls": True, "ca_file": str(city.central.ca.ca_cert),
+            "username": replica.name, "password_file": str(replica.config.parent / "broker-password")}
+        loaded = load_replica_config(replica.config)  # what `wartemarke-web check-config` reads
+        assert loaded.web.offices == (OST, WEST) and loaded.broker.username == replica.name
+
+
+def test_outside_a_city_a_replica_reads_its_office_broker() -> None:
+    """The single-office inventory (deploy/inventory/example) keeps working: one office, its broker."""
+    variables = {"inventory_hostname": "web-1", "wartemarke_city": False, "hostvars": {}, "groups": {},
+                 "wartemarke_office": "buergerbuero-mitte", "wartemarke_broker_address": "mitte-broker.example.org",
+                 "wartemarke_public_url": "https://warte.example.org", "wartemarke_operator": "Stadt",
+                 "wartemarke_privacy_url": "/d", "wartemarke_imprint_url": "/i", "ansible_managed": "test"}
+    config = tomllib.loads(render_role_template("web", "web.toml.j2", variables))
+    assert config["web"]["offices"] == ["buergerbuero-mitte"] and config["web"]["host"] == "127.0.0.1"
+    assert config["broker"]["host"] == "mitte-broker.example.org" and config["broker"]["port"] == 8883
+    assert config["broker"]["ca_file"] == "/etc/wartemarke/office-ca.crt"
+    site = render_role_template("web", "nginx-wartemarke.conf.j2", {
+        **variables, "web_tls_certificate": "/c", "web_tls_key": "/k"})
+    assert re.findall(r"^\s+server (\S+) max_fails", site, re.MULTILINE) == ["127.0.0.1:8080"]
+
+
+def test_nginx_has_both_replicas_with_passive_health_checks(city: WebCity) -> None:
+    servers = re.findall(r"^\s+server (\S+) (.*);$", city.nginx_config, re.MULTILINE)
+    assert servers == [(f"{ADDRESSES[n]}:{r.port}", "max_fails=2 fail_timeout=10s") for n, r in city.replicas.items()]
+    assert "least_conn;" in city.nginx_config
+    assert "proxy_next_upstream error timeout http_503;" in city.nginx_config
+    assert "proxy_read_timeout 45s;" in city.nginx_config  # a stream from a dead host is closed, the browser reconnects
+
+
+# -- through the whole chain ------------------------------------------------------------------------
+
+def test_a_ticket_from_an_office_shows_through_nginx_and_its_event_never_reaches_the_central_broker(
+        city: WebCity) -> None:
+    observer = city.central.connect(OBSERVER)
+    observer.subscribe(["#"], retained=False)
+    since = observer.mark()
+    token = city.issue(WEST)
+    key = topics.token_hash(token)
+    index = observer.wait_for(lambda t, _p: t == topics.ticket(WEST, key), since, timeout=20)
+    assert not [r for r in observer.received(since, index + 1)
+                if token.encode() in r.payload or "/kiosk/" in r.topic]  # bridged: the view, never the event
+    wait_until(lambda: fetch(city, f"/t/{token}")[0] == 200, timeout=20, what="the tracking page through nginx")
+    status, page = fetch(city, f"/t/{token}")
+    assert status == 200 and "A001" in page
+    status, body = fetch(city, "/api/v1/offices")
+    assert status == 200 and OST in body and WEST in body
+    assert fetch(city, "/metrics")[0] == 403  # still refused from outside
+    assert fetch(city, "/counter")[0] == 404
+
+
+def test_when_a_replica_dies_nginx_moves_everything_to_the_other(city: WebCity) -> None:
+    token = city.issue(OST)
+    wait_until(lambda: all(get(r.url + f"/api/v1/tickets/{token}").status == 200 for r in city.replicas.values()),
+               timeout=20, what="both replicas to know the ticket")
+    first = HttpsSse(f"{city.base}/t/{token}/events", city.context)
+    assert first.status == 200 and first.next_event()[1]["state"] == "waiting"
+    holder = next(r for r in city.replicas.values() if r.streams() == 1)  # least_conn: the next goes elsewhere
+    second = HttpsSse(f"{city.base}/t/{token}/events", city.context)
+    assert second.status == 200 and second.next_event()[1]["state"] == "waiting"
+    survivor = next(r for r in city.replicas.values() if r is not holder)
+    assert holder.streams() == 1 and survivor.streams() == 1
+    try:
+        holder.kill()
+        assert first.ended()  # the dead replica's stream ends at once: the browser's EventSource reconnects
+        assert [fetch(city, f"/t/{token}")[0] for _ in range(20)] == [200] * 20  # nginx: the next upstream
+        third = HttpsSse(f"{city.base}/t/{token}/events", city.context)  # what the reconnect does
+        assert third.status == 200 and third.next_event()[1]["state"] == "waiting"
+        assert survivor.streams() == 2
+        city.call_next(OST)  # live again: the call reaches both streams on the survivor
+        for stream in (second, third):
+            assert stream.wait_for(lambda data: data.get("state") == "called")["state"] == "called"
+        third.close()
+    finally:
+        first.close()
+        second.close()
+        holder.start()
+        wait_until(lambda: holder.serves((OST, WEST)), timeout=60, what=f"{holder.name} to be back")
+        for link in city.links:
+            link.stop()
+
+
+
+def test_a_hung_replica_is_left_behind_too(city: WebCity, tmp_path: Path) -> None:
+    """A replica that stops answering but keeps its sockets (SIGSTOP: a hung process; a host that lost power
+    looks the same to nginx, minus the connect): its streams are closed after the idle timeout and pages go to
+    the other replica after the read timeout. Its own nginx with short timeouts (3 s idle, 2 s read)."""
+    ports = {name: replica.port for name, replica in city.replicas.items()}
+    http_port, https_port = distinct_ports(2, taken=set(ports.values()))
+    main, _, cert = write_nginx(tmp_path / "nginx", ports, city.central.tls_port, http_port, https_port,
+                                web_stream_idle_timeout_s=3, web_upstream_read_timeout_s=2)
+    nginx = start_nginx(main, https_port)
+    hung: Replica | None = None
+    try:
+        base = f"https://localhost:{https_port}"
+        context = ssl.create_default_context(cafile=str(cert))
+        with HttpsSse(f"{base}/events/offices", context) as stream:
+            assert stream.status == 200 and stream.next_event()[0] == "office"
+            hung = next(r for r in city.replicas.values() if r.streams() == 1)
+            assert hung.process is not None
+            hung.process.send_signal(signal.SIGSTOP)
+            started = time.monotonic()
+            assert stream.ended()  # after 3 s without a byte (a live replica's heartbeat comes every 20 s)
+            assert time.monotonic() - started < 9
+        with HttpsSse(f"{base}/events/offices", context, timeout=15) as fresh:  # the browser's reconnect
+            assert fresh.status == 200 and fresh.next_event()[0] == "office"
+        connection = http.client.HTTPSConnection("localhost", https_port, timeout=15, context=context)
+        for _ in range(4):
+            connection.request("GET", "/api/v1/offices")
+            response = connection.getresponse()
+            assert response.status == 200 and WEST in response.read().decode()
+        connection.close()
+    finally:
+        if hung is not None and hung.process is not None:
+            hung.process.send_signal(signal.SIGCONT)
+        nginx.terminate()
+        nginx.wait(10)
