@@ -410,3 +410,26 @@ def test_the_prior_from_the_offices_history() -> None:
     fresh = OfficeEngine(day.engine.office, today)
     assert handling_model(fresh, "A", prior=at_ten).mean == pytest.approx(16.0, rel=0.01)
     assert handling_model(fresh, "A").mean == pytest.approx(10.0, rel=0.01)  # the configured 10 min
+
+
+def test_an_hour_of_few_past_cases_moves_the_prior_little() -> None:
+    """Two past Tuesdays: 30 general cases of 10 min at 9:00 and, at 10:00, a few of 20 min. Those few
+    do not make 10:00 a 20-minute hour (the hours of an office differ far less than its cases do): the
+    hour's own mean counts by its number of cases, n / (n + 50) — unshrunk, the benchmark's days with
+    history were told worse than with the configured prior."""
+    def past(cases_at_ten: int) -> dict[str, object]:
+        return {"handling_hours": [
+            {"service": "A", "hour": 9, "count": 30, "mean": 10.0, "p50": 9.0, "p90": 18.0},
+            {"service": "A", "hour": 10, "count": cases_at_ten, "mean": 20.0, "p50": 18.0, "p90": 36.0}]}
+
+    today = DAY + timedelta(weeks=2)
+    for cases, low, high in ((4, 11.0, 14.0), (200, 19.0, 20.0)):
+        history = {DAY: past(cases), DAY + timedelta(weeks=1): past(cases)}
+        priors = priors_from_history(history, today)
+        day_mean = (60 * 10.0 + 2 * cases * 20.0) / (60 + 2 * cases)
+        at_nine, at_ten = priors.handling(today.weekday(), 9, "A"), priors.handling(today.weekday(), 10, "A")
+        assert at_nine is not None and at_ten is not None
+        assert low < at_ten.mean < high, (cases, at_ten.mean)  # a few cases: near the day's mean
+        assert at_nine.mean < day_mean < at_ten.mean  # the hours still differ in the right direction
+        later = priors.handling(today.weekday(), 15, "A")  # no cases at 15:00: the day's own
+        assert later is not None and later.mean == pytest.approx(day_mean)
