@@ -43,6 +43,7 @@ from bench.eta.report import DayResult, Report
 from bench.eta.scenarios import Arrival, Scenario, base_name
 from hub.office import CounterDef
 from hub.policy import pick_by_wait
+from hub.replay import overtaking
 
 PATHS = 200
 MAX_TRIES = 400  # draws for a case longer than the time it has been at the counter
@@ -73,6 +74,20 @@ def _truth(s: Scenario, pace: str) -> tuple[Callable[[random.Random, Arrival], f
     return draw, spec.no_show_rate, spec.patience if isinstance(spec, hard_days._Kind) else None
 
 
+def _rates(s: Scenario) -> tuple[float, Callable[[float], float], dict[str, float]]:
+    """The day's true arrival process as its generator drew it: the peak rate (tickets per minute), the
+    rate at a minute, and each service's share."""
+    spec: hard_days._Kind | scenarios._Spec
+    name = base_name(s.name)
+    spec = hard_days._KINDS[name] if name in hard_days._KINDS else scenarios._SPECS[name]
+    step = 0.5
+    weight = sum(scenarios._interp(spec.rate, (i + 0.5) * step) for i in range(int(s.issue_until / step))) * step
+    scale = spec.expected_tickets / weight
+    total = math.fsum(share for _, share in spec.mix)
+    return (max(w for _, w in spec.rate) * scale, lambda t: scenarios._interp(spec.rate, t) * scale,
+            {sid: share / total for sid, share in spec.mix})
+
+
 @dataclass(frozen=True)
 class _State:
     queues: dict[str, list[tuple[float, float, str]]]
@@ -91,11 +106,33 @@ class _Desk:
 class _World:
     """What the oracle knows of one day, fixed for all its simulations."""
 
-    def __init__(self, replay: Replay, issued: set[str], pace: str) -> None:
+    def __init__(self, replay: Replay, issued: set[str], pace: str, arrivals: str) -> None:
         self.s = replay.s
         self.counters = {c.id: c for c in replay.office.counters}
         self.draw, self.no_show_rate, self.patience = _truth(replay.s, pace)
         self.issued = issued  # arrivals that the kiosk will issue (the others were turned away)
+        self.known_arrivals = arrivals == "known"
+        self.peak, self.rate, self.mix = _rates(replay.s)
+        self.overtaking = overtaking(replay.engine)  # only these services' new tickets can go ahead
+
+    def future_tickets(self, rng: random.Random, now: float) -> list[tuple[float, int, int, str]]:
+        """New tickets of the overtaking services from `now` on, drawn from the day's arrival process
+        (events as the replay's: minute, ARRIVAL, seq, a name `~service~n`)."""
+        found: list[tuple[float, int, int, str]] = []
+        t = now
+        while True:
+            t += rng.expovariate(self.peak)
+            if t >= self.s.issue_until:
+                return found
+            if rng.random() * self.peak < self.rate(t):
+                u, service = rng.random(), ""
+                for sid, share in self.mix.items():
+                    service = sid
+                    u -= share
+                    if u < 0.0:
+                        break
+                if service in self.overtaking:
+                    found.append((t, ARRIVAL, -len(found) - 1, f"~{service}~{len(found)}"))
 
     def handling(self, rng: random.Random, arrival: Arrival, more_than: float = 0.0) -> float:
         """A case of this ticket, longer than `more_than` (it has been at the counter so long)."""
@@ -117,9 +154,10 @@ class _World:
 class OracleReplay(Replay):
     """The benchmark's replay of a day; after every issue, the oracle's told wait for that ticket."""
 
-    def __init__(self, s: Scenario, issued: set[str], paths: int, seed: int, pace: str = "day") -> None:
+    def __init__(self, s: Scenario, issued: set[str], paths: int, seed: int, pace: str = "day",
+                 arrivals: str = "known") -> None:
         super().__init__(s)
-        self.world = _World(self, issued, pace)
+        self.world = _World(self, issued, pace, arrivals)
         self.paths = paths
         self.rng = random.Random(seed)
         self.told: dict[str, tuple[float, float, float]] = {}  # ticket id → median, 10 %, 90 % of its wait
@@ -151,7 +189,7 @@ class OracleReplay(Replay):
         for t in self.engine.waiting():
             queues[t.service].append((since_opening(t.queued_at), since_opening(t.issued_at), t.id))
         future = [e for e in self.events if e[1] in (SHIFT_START, SHIFT_END, CLOSE)
-                  or (e[1] == ARRIVAL and e[3] in self.world.issued)]
+                  or (e[1] == ARRIVAL and e[3] in self.world.issued and self.world.known_arrivals)]
         busy = [(desk_id, minute - since_opening(self.engine.tickets[desk.busy].called_at),
                  self.outcomes[desk.busy].no_show, self.arrivals[desk.busy])
                 for desk_id, desk in self.desks.items() if desk.busy is not None]
@@ -164,6 +202,9 @@ class OracleReplay(Replay):
         queues = {sid: list(q) for sid, q in state.queues.items()}
         heads = dict.fromkeys(queues, 0)
         events = list(state.future)
+        drawn: dict[str, Arrival] = {}  # tickets of the arrival process (not the day's own)
+        if not world.known_arrivals:
+            events += world.future_tickets(rng, now)
         seq = len(self.events) + 10 ** 6
         desks = {desk_id: _Desk(world.counters[desk_id], on, False) for desk_id, on in state.on_shift.items()}
         for desk_id, elapsed, no_show, arrival in state.busy:
@@ -192,7 +233,7 @@ class OracleReplay(Replay):
             if ticket_id == target:
                 return at - issued
             desk.busy = True
-            arrival = self.arrivals[ticket_id]
+            arrival = self.arrivals.get(ticket_id) or drawn[ticket_id]
             cost = self.s.no_show_cost if world.gone(rng, at - issued) else world.handling(rng, arrival)
             seq += 1
             heapq.heappush(events, (at + cost, FINISH, seq, desk_id))
@@ -203,7 +244,7 @@ class OracleReplay(Replay):
             if kind == CLOSE:
                 return math.inf
             if kind == ARRIVAL:
-                a = self.arrivals[ref]
+                a = self.arrivals.get(ref) or drawn.setdefault(ref, Arrival(ref, at, ref.split("~")[1], 0.0, False))
                 queues[a.service].append((at, at, ref))
                 for desk_id, desk in desks.items():
                     if desk.on_shift and not desk.busy:
@@ -225,8 +266,8 @@ class OracleReplay(Replay):
         return math.inf
 
 
-def oracle_report(days: Sequence[Scenario], title: str, paths: int = PATHS,
-                  pace: str = "day") -> tuple[Report, Report]:
+def oracle_report(days: Sequence[Scenario], title: str, paths: int = PATHS, pace: str = "day",
+                  arrivals: str = "known") -> tuple[Report, Report]:
     """The benchmark's report of these days (our estimator), and the same tickets with the oracle's told
     waits in place of ours (`ours` columns; the formulas' columns unchanged)."""
     started = clock.perf_counter()
@@ -235,7 +276,7 @@ def oracle_report(days: Sequence[Scenario], title: str, paths: int = PATHS,
     for n, s in enumerate(days):
         plain = Replay(s).run()
         issued = {o.id for o in plain.outcomes}
-        replay = OracleReplay(s, {f"sim-{i}" for i in issued}, paths, seed=1000 + n, pace=pace)
+        replay = OracleReplay(s, {f"sim-{i}" for i in issued}, paths, 1000 + n, pace, arrivals)
         result = replay.run()
         ours.append(plain)
         for o in result.outcomes:
@@ -245,8 +286,9 @@ def oracle_report(days: Sequence[Scenario], title: str, paths: int = PATHS,
             o.ours_none = math.isinf(median)
         oracle.append(result)
     seconds = clock.perf_counter() - started
-    knows = {"day": "", "mean": " (knowing the day's mean only)", "prior": " (knowing the configured prior only)"}
-    return Report(title, ours, seconds), Report(f"{title}, clairvoyant oracle{knows[pace]}", oracle, seconds)
+    knows = {"day": "", "mean": ", handling: the day's mean only", "prior": ", handling: the configured prior only"}
+    what = "clairvoyant oracle" if arrivals == "known" else "oracle (arrival rates, not the tickets)"
+    return Report(title, ours, seconds), Report(f"{title}, {what}{knows[pace]}", oracle, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", choices=("day", "mean", "prior"), default="day",
                         help="what the oracle knows of handling times: the day's pace (default), the day's "
                              "mean, the configured prior")
+    parser.add_argument("--arrivals", choices=("known", "rate"), default="known",
+                        help="the tickets that will be issued (default) or only the day's arrival rates")
     args = parser.parse_args(argv)
     for title, make in SETS:
         if args.set and title.split()[0] not in args.set:
             continue
-        ours, oracle = oracle_report(make(), title, args.paths, args.pace)
+        ours, oracle = oracle_report(make(), title, args.paths, args.pace, args.arrivals)
         print(ours.goal_text(args.markdown))
         print()
         print(oracle.goal_text(args.markdown))
