@@ -291,9 +291,12 @@ def simulate(engine: OfficeEngine, now: datetime, queue: list[Ticket], lanes: li
             if at > lane.free_at():  # after a break or idling: the run starts afresh
                 lane.restart(at)
             called = queues[service].pop()
-            pool = sum(service in other.counter.services and other.on_shift(at) for other in lanes)
-            if called is not None and called.id in found:
-                found[called.id] = lane.told(at, pool)
+            told_id = called.id if called is not None and called.id in found else None
+            pool = 1  # counters sharing the queue: needed for a told time and a run's first case only
+            if told_id is not None or lane.fresh:
+                pool = sum(service in other.counter.services and other.on_shift(at) for other in lanes)
+            if told_id is not None:
+                found[told_id] = lane.told(at, pool)
                 left -= 1
             lane.take(at, cost(service, waited), pool)
         following = lane.next_start()
