@@ -2,7 +2,7 @@
 
 When a ticket is issued the hub records the wait it told (the median and the 10 %–90 % range,
 `OfficeEngine.told`, durable like every input); when the ticket is called, the actual wait is known.
-Per service and day this gives the figures the ETA benchmark reports (bench/eta/report.py), from real
+Per service and day this gives the figures the ETA benchmark reports (devtools/eta/report.py), from real
 tickets instead of simulated ones:
 
 - `median_abs_error_min`: the median of |told − actual|;

@@ -106,6 +106,7 @@ class Lane:
     k2: float = 0.0  # their variance
     k3: float = 0.0  # and third cumulant
     drift: float = 0.0  # how far their sum moves when today's pace is misjudged by its standard error
+    fresh: bool = True  # no ticket replayed since the counter was (or will be) last free for certain
 
     def free_at(self) -> float:
         return self.anchor + self.work
@@ -137,11 +138,17 @@ class Lane:
         high = at + sd * (Z90 + (Z90 * Z90 - 1.0) * skew)
         return median, min(low, median), max(high, median)
 
-    def take(self, at: float, cost: tuple[float, float, float, float]) -> None:
-        """Start a ticket at `at`; after a wait (a break, nobody there) the run starts afresh."""
+    def take(self, at: float, cost: tuple[float, float, float, float], pool: int = 1) -> None:
+        """Start a ticket at `at`; after a wait (a break, nobody there) the run starts afresh.
+
+        The first ticket of a run is credited `renewal_credit`: the mean path keeps the c counters of
+        a pool in lock-step, real ones drift apart and call sooner (see there)."""
         if at > self.anchor + self.work:
             self.restart(at)
         self.work += cost[0]
+        if self.fresh:
+            self.work -= renewal_credit(cost[0], cost[1], pool)
+            self.fresh = False
         self.k2 += cost[1]
         self.k3 += cost[2]
         self.drift += cost[3]
@@ -158,10 +165,27 @@ class Lane:
 
     def idle_until(self, at: float) -> None:
         self.anchor, self.anchor_var, self.work, self.k2, self.k3, self.drift = at, 0.0, 0.0, 0.0, 0.0, 0.0
+        self.fresh = True
 
     def copy(self) -> Lane:
         return Lane(self.counter, self.anchor, list(self.shifts), self.anchor_var, self.work, self.k2, self.k3,
-                    self.drift)
+                    self.drift, self.fresh)
+
+
+def renewal_credit(mean: float, var: float, pool: int) -> float:
+    """Minutes by which a counter's run on the mean path is ahead of reality's, credited once per run.
+
+    On the mean path a counter calls at its start and then every `mean` minutes, so c counters sharing
+    a queue stay in lock-step and the n-th call comes when the counters' summed counts of calls reach n.
+    Real counters are renewal processes: a counter starting afresh has made on average (t/m + (1 + CV²)/2)
+    calls by t, CV²/2 more than the mean path's t/m + 1/2 — each run of cases drifts forward. And the
+    pooled calls of c counters form a process of mean gap m/c whose n-th call is on average where its
+    count reaches n − (1 − CV²)/2, CV²/2 less than on the mean path. Net: (c − 1)·CV²/2 calls more by
+    any time, i.e. every later call m·CV²·(c − 1)/(2c) minutes sooner, shared as a credit of that much
+    per counter (exact for one counter: none; checked against a Monte-Carlo queue)."""
+    if mean <= 0.0 or pool <= 1:
+        return 0.0
+    return var / mean / 2.0 * (pool - 1) / pool
 
 
 def overtaking(engine: OfficeEngine) -> set[str]:
@@ -267,11 +291,14 @@ def simulate(engine: OfficeEngine, now: datetime, queue: list[Ticket], lanes: li
             if at > lane.free_at():  # after a break or idling: the run starts afresh
                 lane.restart(at)
             called = queues[service].pop()
-            if called is not None and called.id in found:
+            told_id = called.id if called is not None and called.id in found else None
+            pool = 1  # counters sharing the queue: needed for a told time and a run's first case only
+            if told_id is not None or lane.fresh:
                 pool = sum(service in other.counter.services and other.on_shift(at) for other in lanes)
-                found[called.id] = lane.told(at, pool)
+            if told_id is not None:
+                found[told_id] = lane.told(at, pool)
                 left -= 1
-            lane.take(at, cost(service, waited))
+            lane.take(at, cost(service, waited), pool)
         following = lane.next_start()
         if following is not None:
             heapq.heappush(heap, (following, i, lane))

@@ -1,5 +1,5 @@
 """Wait estimates and ticket availability (hub/estimate.py): exact cases, then whole simulated office
-days (bench/eta) — late tickets are served, issuing stops only when capacity is gone."""
+days (devtools/eta) — late tickets are served, issuing stops only when capacity is gone."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devtools.eta.evaluate import Replay, replay
+from devtools.eta.oracle import oracle_report
 from devtools.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
 from devtools.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
 from hub.calibration import todays_calibration
@@ -413,3 +414,16 @@ def test_estimates_beat_the_munich_berlin_formula(days: list[DayResult]) -> None
     result = Comparison.of([o for d in days for o in d.outcomes])
     assert result.ratio <= GOAL_RATIO
     assert result.ours.late_share <= result.baseline.late_share
+
+
+def test_the_clairvoyant_oracle_is_a_calibrated_floor() -> None:
+    """devtools/eta/oracle.py, the floor the goal lines are held against: knowing each day's true handling
+    distribution, staffing and future tickets, its told wait is a median of the real waits (about half
+    called before it) and its median error is below the estimator's on the same tickets."""
+    ours, oracle = oracle_report([s for s in all_scenarios() if s.name == "monday-rush#2"], "one day", 60)
+    real = [o for o in oracle.outcomes if o.actual is not None and o.real_waiting]
+    assert len(real) > 100
+    assert 0.4 <= told_early_share(oracle.outcomes) <= 0.6
+    errors, ours_errors = Comparison.of(real), Comparison.of([o for o in ours.outcomes if o.real_waiting])
+    assert errors.ours.median_abs < ours_errors.ours.median_abs
+    assert errors.ours.median_abs < errors.service_baseline.median_abs

@@ -1,10 +1,10 @@
 """The `eta` benchmark: replay every simulated office day of both sets — the 24 committed days
-(bench/eta/scenarios.py) and the hard days (bench/eta/hard_days.py) — through a real `OfficeEngine`
+(devtools/eta/scenarios.py) and the hard days (devtools/eta/hard_days.py) — through a real `OfficeEngine`
 and compare, for every ticket, the wait predicted at issue with the actual wait — for our estimator
 (hub/estimate.py) and, in the same run on the same tickets, for the estimator the Munich/Berlin system
 (ZMS) uses: people ahead × mean handling time ÷ clerks logged in, once as ZMS does it (one queue per
 office) and once per service queue (people ahead in the same service × that service's mean ÷ clerks
-serving it: the fairer formula). The report is bench/eta/report.py.
+serving it: the fairer formula). The report is devtools/eta/report.py.
 
     .venv/bin/python -m devtools.eta.evaluate [--markdown] [--set committed|hard] [--scenario NAME ...]
 
