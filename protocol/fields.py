@@ -18,6 +18,8 @@ PROTOCOL_VERSION = 1
 LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}\Z")
 SERVICE_RE = re.compile(r"^[A-Z]{1,3}\Z")
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")  # office, device and counter ids (topic segments)
+TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")  # a tracking token (docs/protocol.md §5)
+TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")  # ticket event and request ids
 
 
 def slug_problem(value: str) -> str | None:
