@@ -17,7 +17,8 @@ from devtools.broker import Broker
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.fields import decode_object, encode_object
-from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
+from protocol.link import BrokerSettings, MqttLink
+from protocol.requests import command_expiry_s, request_properties
 
 REPLY_TIMEOUT_S = 10.0
 #: mosquitto's default log types (the test broker logs every packet, which is not what an office runs)
@@ -70,7 +71,7 @@ class Requester:
     counter's commands nowhere else (hub/app.py)."""
 
     def __init__(self, port: int, office: str, counter: str, name: str, host: str = "127.0.0.1") -> None:
-        self.response_topic = f"{topics.office_root(office)}/counter/{counter}/response/{uuid.uuid4().hex[:12]}"
+        self.response_topic = topics.counter_response(office, counter, uuid.uuid4().hex[:12])
         self.link = bench_link(port, office, name, host)
         self.link.subscribe_requests(self.response_topic, self._on_reply)
         self._ids = itertools.count(1)

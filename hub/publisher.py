@@ -102,8 +102,8 @@ class OfficePublisher:
         states = [counter_state(engine, counter.id) for counter in self.runtime.office.counters]
         # Counters that let a ticket go before those that took one: after an outage (a republish of every
         # counter) a subscriber's old picture never shows a ticket at two counters for this reason.
-        for state in sorted(states, key=lambda s: s["state"] == "serving"):
-            self._put(topics.counter_state(self.office, state["counter"]), state)
+        for state in sorted(states, key=lambda s: s.state == "serving"):
+            self._put(topics.counter_state(self.office, state.counter), state.to_dict())
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
         fc = forecast(engine, now, self._history_priors())
@@ -121,10 +121,11 @@ class OfficePublisher:
         self._put(topics.queue(self.office), queue, compare)
         if self._last.get(topics.queue(self.office)) != before:
             self._queue_at = now
-        self._put(topics.info(self.office), {**office_info(self.runtime.office, engine), "hub": self.link.device})
+        self._put(topics.info(self.office), office_info(self.runtime.office, engine, self.link.device).to_dict())
         if topics.history(self.office) not in self._last:  # changes only when a day ends (or on reconnect)
-            history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day)
-            self._put(topics.history(self.office), history)
+            history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day,
+                                    self.runtime.office.timezone)
+            self._put(topics.history(self.office), history.to_dict())
         for ticket in engine.tickets.values():
             if ticket.token_hash:
-                self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now))
+                self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now).to_dict())

@@ -13,12 +13,12 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from hub.engine import CommandResult, OfficeEngine, ToldWait
+from hub.engine import OfficeEngine, ToldWait
 from hub.office import OfficeDef
 from hub.statistics import day_summary
 from hub.store import HubStore, Input
 from protocol.businessday import local_business_day
-from protocol.messages import Ack, CommandRequest, TicketEvent, TicketIssued, ticket_event_from_dict
+from protocol.messages import Ack, CommandAnswer, CommandRequest, TicketEvent, TicketIssued, ticket_event_from_dict
 
 log = logging.getLogger("wartemarke.hub")
 
@@ -133,22 +133,22 @@ class OfficeRuntime:
     def acks(self) -> dict[str, Ack]:
         return {device: self._ack(device, seq) for device, seq in self.store.acks(self.office.id).items()}
 
-    def counter_command(self, counter: str, request: CommandRequest, now: datetime) -> CommandResult:
+    def counter_command(self, counter: str, request: CommandRequest, now: datetime) -> CommandAnswer:
         previous = self.engine.previous_answer(request.id)
         if previous is not None:
             return previous
         item = Input("counter", now, {"counter": counter, "op": request.op, "args": request.args, "id": request.id})
         self.store.append(self.office.id, self.engine.day, item)
-        result: CommandResult = self._apply(item)
+        result: CommandAnswer = self._apply(item)
         return result
 
-    def office_command(self, request: CommandRequest, now: datetime) -> CommandResult:
+    def office_command(self, request: CommandRequest, now: datetime) -> CommandAnswer:
         previous = self.engine.previous_answer(request.id)
         if previous is not None:
             return previous
         item = Input("office", now, {"op": request.op, "args": request.args, "id": request.id})
         self.store.append(self.office.id, self.engine.day, item)
-        result: CommandResult = self._apply(item)
+        result: CommandAnswer = self._apply(item)
         return result
 
     def sold_out(self, service: str, now: datetime) -> None:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from hub.engine import COUNTER_OPS, OfficeEngine, TicketState
 from hub.office import CounterDef, OfficeDef, ServiceDef
-from protocol.messages import TicketIssued, TicketVoided
+from hub.views import counter_state
+from protocol.messages import CounterState, TicketIssued, TicketVoided
 from protocol.topics import token_hash
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -249,7 +250,7 @@ def test_done_finishes_the_ticket(engine: OfficeEngine) -> None:
     ticket = engine.tickets["kiosk-1-P001"]
     assert (ticket.state, ticket.finished_at) == (TicketState.DONE, at(3.5))
     assert engine.handled[-1].minutes == pytest.approx(3.0)
-    assert engine.counter_view("platz-1") == {"state": "idle"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "idle")
 
 
 def test_transfer_keeps_the_place_by_arrival() -> None:
@@ -287,7 +288,7 @@ def test_pause_refuses_next_until_resume(engine: OfficeEngine) -> None:
     clerk("platz-1", "next", 1.0)
     assert clerk("platz-1", "pause", 9.0).ok is True
     assert engine.tickets["kiosk-1-A001"].state == TicketState.DONE  # pausing completes the current one
-    assert engine.counter_view("platz-1") == {"state": "paused"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "paused")
     refused = clerk("platz-1", "next", 10.0)
     assert (refused.ok, refused.error) == (False, "counter is paused")
     assert engine.tickets["kiosk-1-A002"].state == TicketState.WAITING
@@ -295,7 +296,7 @@ def test_pause_refuses_next_until_resume(engine: OfficeEngine) -> None:
     assert clerk("platz-1", "resume", 20.0).ok is True
     assert engine.present_counters() == ["platz-1"]
     assert clerk("platz-1", "next", 20.0).label == "A002"
-    assert engine.counter_view("platz-1") == {"state": "serving", "label": "A002", "service": "A"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "serving", "A002", "A")
 
 
 def test_repeated_request_id_returns_the_first_result_without_executing_again(engine: OfficeEngine) -> None:

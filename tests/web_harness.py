@@ -31,7 +31,7 @@ from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest, TicketIssued
+from protocol.messages import CommandAnswer, CommandRequest, TicketIssued
 
 TIMEOUT_S = 10.0
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -204,7 +204,7 @@ class WebHub:
             assert self._clerk.connected.wait(TIMEOUT_S)
         return self._clerk
 
-    def command(self, counter: str, op: str, **args: Any) -> dict[str, Any]:
+    def command(self, counter: str, op: str, **args: Any) -> CommandAnswer:
         answer = send_command(self.clerk, self.office, counter, CommandRequest(uuid.uuid4().hex, op, args))
         assert answer is not None, "the hub did not answer"
         return answer

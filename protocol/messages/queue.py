@@ -76,23 +76,9 @@ class ServiceQueue:
         return cls(
             service=f.text("service", SERVICE_RE), waiting=f.integer("waiting"),
             expected_wait_min=expected, issuing=f.flag("issuing"),
-            reason=f.opt_human("reason", 200), ampel=ampel, wait_range_min=wait_range(f, expected),
+            reason=f.opt_human("reason", 200), ampel=ampel, wait_range_min=f.opt_wait_range("wait_range_min", expected),
             calibration=None if calibration is None else WaitCalibration.from_dict(calibration),
         )
-
-
-def wait_range(f: Fields, expected: int | None) -> tuple[int, int] | None:
-    """An optional `wait_range_min`: [low, high] whole minutes, low ≤ expected_wait_min ≤ high."""
-    value = f.data.get("wait_range_min")
-    if value is None:
-        return None
-    if not (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**31 for v in value)
-            and value[0] <= value[1]):
-        raise f.fail("wait_range_min", "must be [low, high], whole minutes with 0 ≤ low ≤ high")
-    if expected is not None and not value[0] <= expected <= value[1]:
-        raise f.fail("wait_range_min", "must contain expected_wait_min")
-    return value[0], value[1]
 
 
 @dataclass(frozen=True)
