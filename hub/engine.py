@@ -5,11 +5,13 @@ log after a crash, and tests and simulations drive whole days in milliseconds. I
 - a ticket id is ingested once (re-sent events change nothing);
 - a ticket is called by at most one counter at a time (inputs are applied one by one);
 - a repeated request id gets the first answer, never a second execution.
+Commands are dispatched by their name in protocol/operations.py: operation `x` is the method `_x`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -17,15 +19,13 @@ from typing import Any
 
 from hub.office import OfficeDef
 from hub.policy import pick_service
-from protocol.messages import COMMAND_TEXT_MAX, CommandAnswer, TicketIssued, TicketVoided
+from protocol.messages import CommandAnswer, TicketIssued, TicketVoided
+from protocol.operations import ARG_MAX, COUNTER_OPS, OFFICE_OPS
 from protocol.text import text_problem
 from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub.engine")
 RECENT_CALLS = 10
-
-COUNTER_OPS = ("next", "recall", "no_show", "reactivate", "done", "transfer", "pause", "resume")
-OFFICE_OPS = ("announce", "open_service", "close_service")
 
 
 class TicketState(StrEnum):
@@ -209,13 +209,9 @@ class OfficeEngine:
             return CommandAnswer(False, f"unknown counter {counter_id!r}")
         counter = self.counters[counter_id]
         counter.seen, counter.last_active = True, now
-        handler = {
-            "next": self._next, "recall": self._recall, "no_show": self._no_show, "done": self._done,
-            "reactivate": self._reactivate, "transfer": self._transfer, "pause": self._pause,
-            "resume": self._resume,
-        }.get(op)
-        if handler is None:
+        if op not in COUNTER_OPS:
             return CommandAnswer(False, f"unknown operation {op!r}", counter=counter_id)
+        handler: Callable[[Counter, dict[str, Any], datetime], CommandAnswer] = getattr(self, f"_{op}")
         return handler(counter, args, now)
 
     def _finish_current(self, counter: Counter, now: datetime, state: TicketState) -> Ticket | None:
@@ -322,23 +318,33 @@ class OfficeEngine:
         return CommandAnswer(True, counter=counter.id)
 
     def _office_op(self, op: str, args: dict[str, Any]) -> CommandAnswer:
-        if op == "announce":
-            text = args.get("text", "")
-            problem = text_problem(text, COMMAND_TEXT_MAX)
-            if problem is not None:
-                return CommandAnswer(False, f"the announcement {problem}")
-            self.announcement = text
-            return CommandAnswer(True)
-        if op in ("open_service", "close_service"):
-            service = args.get("service")
-            if not isinstance(service, str) or self.office.service(service) is None:
-                return CommandAnswer(False, f"unknown service {service!r}")
-            if op == "close_service":
-                self.closed_services.add(service)
-            else:
-                self.closed_services.discard(service)
-            return CommandAnswer(True, service=service)
-        return CommandAnswer(False, f"unknown operation {op!r}")
+        if op not in OFFICE_OPS:
+            return CommandAnswer(False, f"unknown operation {op!r}")
+        handler: Callable[[dict[str, Any]], CommandAnswer] = getattr(self, f"_{op}")
+        return handler(args)
+
+    def _announce(self, args: dict[str, Any]) -> CommandAnswer:
+        text = args.get("text", "")
+        problem = text_problem(text, ARG_MAX)
+        if problem is not None:
+            return CommandAnswer(False, f"the announcement {problem}")
+        self.announcement = text
+        return CommandAnswer(True)
+
+    def _open_service(self, args: dict[str, Any]) -> CommandAnswer:
+        return self._issuing(args.get("service"), closed=False)
+
+    def _close_service(self, args: dict[str, Any]) -> CommandAnswer:
+        return self._issuing(args.get("service"), closed=True)
+
+    def _issuing(self, service: Any, closed: bool) -> CommandAnswer:
+        if not isinstance(service, str) or self.office.service(service) is None:
+            return CommandAnswer(False, f"unknown service {service!r}")
+        if closed:
+            self.closed_services.add(service)
+        else:
+            self.closed_services.discard(service)
+        return CommandAnswer(True, service=service)
 
     def record_told(self, ticket_id: str, told: ToldWait) -> bool:
         """Remember the wait a ticket was told when it was issued (the first record counts)."""

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.engine import COUNTER_OPS, OfficeEngine, TicketState
+from hub.engine import OfficeEngine, TicketState
 from hub.office import CounterDef, OfficeDef, ServiceDef
 from hub.views import counter_state
 from protocol.messages import CounterState, TicketIssued, TicketVoided
+from protocol.operations import COUNTER, COUNTER_OPS, OPERATIONS, Operation
 from protocol.topics import token_hash
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -332,6 +333,21 @@ def test_office_commands(engine: OfficeEngine) -> None:
     assert not engine.office_command("reboot", {}, "o6", at(0.0)).ok
 
 
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_the_engine_carries_out_every_operation_of_the_contract_on_its_own_topic(operation: Operation) -> None:
+    """protocol/operations.py is the list the engine dispatches on: each operation is known on its own topic
+    (counter or office) and unknown on the other."""
+    engine = OfficeEngine(office(), DAY)
+    engine.ingest(issued("A", 1, 0.0), at(0.0))
+    args = {"label": "A001", "service": "A", "text": "Heute bis 12 Uhr"}
+    sent = {key: args[key] for key in operation.args}
+    on_counter = engine.counter_command("platz-1", operation.name, sent, "r-counter", at(1.0))
+    on_office = engine.office_command(operation.name, sent, "r-office", at(1.0))
+    known, unknown = (on_counter, on_office) if operation.scope == COUNTER else (on_office, on_counter)
+    assert not (known.error or "").startswith("unknown operation"), known
+    assert unknown.error == f"unknown operation {operation.name!r}"
+
+
 def test_close_out_closes_waiting_tickets_only(engine: OfficeEngine) -> None:
     clerk = Clerk(engine)
     for n in (1, 2, 3):
@@ -367,7 +383,7 @@ steps = st.lists(st.one_of(
     st.builds(Step, kind=st.just("issue"), minutes=st.floats(0, 5), service=st.sampled_from("AP")),
     st.builds(Step, kind=st.just("void"), minutes=st.floats(0, 2), service=st.sampled_from("AP"),
               ref=st.integers(0, 30)),
-    st.builds(Step, kind=st.sampled_from(COUNTER_OPS), minutes=st.floats(0, 10), service=st.sampled_from("APX"),
+    st.builds(Step, kind=st.sampled_from(list(COUNTER_OPS)), minutes=st.floats(0, 10), service=st.sampled_from("APX"),
               counter=st.sampled_from(("platz-1", "platz-2", "abholung")), ref=st.integers(0, 30),
               repeat=st.booleans()),
 ), max_size=120)
