@@ -12,10 +12,11 @@ import json
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from hub.inputs import Input, decode, encode
 
 log = logging.getLogger("wartemarke.hub.store")
 
@@ -37,15 +38,6 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created TEXT NOT NULL,
     stamp TEXT NOT NULL DEFAULT '');
 """
-
-
-@dataclass(frozen=True)
-class Input:
-    """One accepted input of an office's day, as stored and replayed."""
-
-    kind: str  # "ticket" | "counter" | "office" | "close_out" | "sold_out" | "told"
-    at: datetime
-    payload: dict[str, Any]
 
 
 class HubStore:
@@ -82,7 +74,7 @@ class HubStore:
         with self.lock:
             rows = self.db.execute("SELECT kind, at, payload FROM inputs WHERE office = ? AND day = ? ORDER BY seq",
                                    (office, day.isoformat())).fetchall()
-        return [Input(kind, datetime.fromisoformat(at), json.loads(payload)) for kind, at, payload in rows]
+        return [decode(kind, datetime.fromisoformat(at), payload) for kind, at, payload in rows]
 
     def append(self, office: str, day: date, item: Input,
                kiosk: tuple[str, int, int | None] | None = None) -> int | None:
@@ -91,7 +83,7 @@ class HubStore:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.execute("INSERT INTO inputs (office, day, at, kind, payload) VALUES (?, ?, ?, ?, ?)",
-                                (office, day.isoformat(), item.at.isoformat(), item.kind, json.dumps(item.payload)))
+                                (office, day.isoformat(), item.at.isoformat(), *encode(item)))
                 self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, day.isoformat()))
                 contiguous = self._receive(office, *kiosk) if kiosk else None
                 self.db.execute("COMMIT")

@@ -46,14 +46,14 @@ def fsync_probes(directory: Path, count: int) -> list[float]:
 
 def commit_probes(directory: Path, count: int) -> list[float]:
     """`HubStore.append` of a command-sized input into a scratch database beside the hub's."""
-    from hub.store import HubStore, Input
+    from hub.inputs import CounterInput
+    from hub.store import HubStore
 
     store = HubStore(directory / "commit-probe.sqlite3")
     out = []
     try:
         for n in range(count):
-            item = Input("counter", datetime.now(UTC), {"counter": "platz-1", "op": "next", "args": {},
-                                                        "id": uuid.uuid4().hex})
+            item = CounterInput(datetime.now(UTC), "platz-1", "next", {}, uuid.uuid4().hex)
             start = time.perf_counter()
             store.append(OFFICE, date.today(), item)
             out.append(time.perf_counter() - start)
