@@ -7,7 +7,6 @@ the broker is unreachable (or before the hub has connected at all) still clears 
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from hub.estimate import Forecast, availability, expected_wait_min, forecast, wa
 from hub.history import build_history
 from hub.priors import OfficePriors, priors_from_history
 from hub.runtime import OfficeRuntime
-from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
+from hub.views import as_shown, calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.link import MqttLink
@@ -33,7 +32,7 @@ class OfficePublisher:
         self.link = link
         self.runtime = runtime
         self.office = runtime.office.id
-        self._last: dict[str, bytes] = {}
+        self._last: dict[str, dict[str, Any]] = {}  # topic → what was compared when it was last published
         self._queue_at: datetime | None = None
         self._day: date | None = None
         self._clearing: dict[str, mqtt.MQTTMessageInfo] = {}  # token hash → the unconfirmed empty message
@@ -48,7 +47,8 @@ class OfficePublisher:
 
     def _put(self, topic: str, data: dict[str, Any], compare: dict[str, Any] | None = None,
              force: bool = False) -> None:
-        key = json.dumps(compare if compare is not None else data, sort_keys=True, default=str).encode()
+        """Publish `data` retained unless `compare` (default: the data) equals what was compared last time."""
+        key = compare if compare is not None else data
         if self._last.get(topic) == key and not force:
             return
         if self.link.publish(topic, encode_object(data), retain=True):
@@ -126,6 +126,7 @@ class OfficePublisher:
             history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day,
                                     self.runtime.office.timezone)
             self._put(topics.history(self.office), history.to_dict())
-        for ticket in engine.tickets.values():
+        for ticket in engine.tickets.values():  # republished when what its page shows changes (views.as_shown)
             if ticket.token_hash:
-                self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now).to_dict())
+                view = ticket_view(engine, ticket, fc, now).to_dict()
+                self._put(topics.ticket(self.office, ticket.token_hash), view, as_shown(view))

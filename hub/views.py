@@ -3,8 +3,8 @@ type of the contract (protocol/messages/), so what goes out is what every consum
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from hub.calibration import todays_calibration
 from hub.engine import OfficeEngine, Ticket, TicketState
@@ -23,6 +23,7 @@ from protocol.messages import (
     ServiceQueue,
     TicketView,
 )
+from protocol.wait_range import shown_range
 
 
 def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[bool, str | None]],
@@ -64,19 +65,33 @@ def counter_state(engine: OfficeEngine, counter_id: str) -> CounterState:
 
 def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetime) -> TicketView:
     """One ticket's tracking state. Never the token; nothing about other tickets but a count."""
-    view = TicketView(day=engine.day, label=ticket.label, service=ticket.service, state=ticket.state.value,
-                      issued_at=ticket.issued_at)
-    if ticket.state == TicketState.WAITING:
-        return replace(view, ahead=fc.ahead.get(ticket.id, 0), expected_wait_min=expected_wait_min(fc, ticket, now),
-                       wait_range_min=wait_range_min(fc, ticket, now))
-    if ticket.state == TicketState.CALLED and ticket.counter is not None:
+    day, label, service, state, issued_at = engine.day, ticket.label, ticket.service, ticket.state, ticket.issued_at
+    if state == TicketState.WAITING:
+        return TicketView(day, label, service, state.value, issued_at, ahead=fc.ahead.get(ticket.id, 0),
+                          expected_wait_min=expected_wait_min(fc, ticket, now),
+                          wait_range_min=wait_range_min(fc, ticket, now))
+    if state == TicketState.CALLED and ticket.counter is not None:
         counter = engine.office.counter(ticket.counter)
-        return replace(view, counter=ticket.counter, counter_name=counter.name if counter else ticket.counter,
-                       called_at=ticket.called_at, recall=ticket.recalls)
-    if ticket.state == TicketState.NO_SHOW and ticket.finished_at is not None:
+        return TicketView(day, label, service, state.value, issued_at, counter=ticket.counter,
+                          counter_name=counter.name if counter else ticket.counter, called_at=ticket.called_at,
+                          recall=ticket.recalls)
+    if state == TicketState.NO_SHOW and ticket.finished_at is not None:
         grace_until = ticket.finished_at + timedelta(minutes=engine.office.no_show_grace_min)
-        return replace(view, grace_until=grace_until.astimezone(engine.office.timezone))
-    return view
+        return TicketView(day, label, service, state.value, issued_at,
+                          grace_until=grace_until.astimezone(engine.office.timezone))
+    return TicketView(day, label, service, state.value, issued_at)
+
+
+def as_shown(view: dict[str, Any]) -> dict[str, Any]:
+    """What a tracking page shows of a ticket view (`TicketView.to_dict()`; protocol/wait_range.py): the
+    wait as the page shows it — the range rounded as pages round it, or the median where no range is
+    shown — instead of the figures to the minute. The publisher republishes a view only when this
+    changes, not for a forecast that moved by less than a page shows."""
+    shown = dict(view)
+    spread = shown_range(shown.pop("wait_range_min", None))
+    if spread is not None and shown.get("expected_wait_min") is not None:
+        shown["expected_wait_min"] = spread
+    return shown
 
 
 def office_info(office: OfficeDef, engine: OfficeEngine, hub: str | None = None) -> OfficeInfo:
