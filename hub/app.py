@@ -4,6 +4,11 @@ Handlers run on paho's network thread and commit inside the callback (paho ackno
 QoS 1 message when the callback returns), so an event the broker handed over is never lost. One lock
 serialises all inputs of all offices: that, not luck, is why two clerks pressing "next" at the same
 moment get two different tickets.
+
+After an input the handler publishes what it changed directly (the answer, calls, counter states, the
+kiosk's ack); the forecast and what follows from it (queue, the tracking views: a few milliseconds and
+a message per waiting ticket) is left to the forecast thread, which runs it at once but at most every
+`FORECAST_INTERVAL_S` per office: a burst of inputs is forecast once, not once per input.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from typing import Any
 
 from hub.config import HubConfig
@@ -27,6 +33,7 @@ from protocol.requests import read_command, reply
 from web.app import WebServer
 
 log = logging.getLogger("wartemarke.hub")
+FORECAST_INTERVAL_S = 0.1  # the forecast runs at most this often while inputs keep coming
 
 
 class Hub:
@@ -44,6 +51,9 @@ class Hub:
         self.beat = clock.monotonic()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-tick", daemon=True)
+        self._stale: set[str] = set()  # offices whose forecast is older than their last input (under the lock)
+        self._inputs = threading.Event()  # set when an office was added to _stale
+        self._forecaster = threading.Thread(target=self._forecast_loop, name="hub-forecast", daemon=True)
         for office in config.offices:
             self.link.subscribe(topics.kiosk_tickets(office.id), self._on_ticket)
             self.link.subscribe_requests(topics.counter_commands(office.id), self._on_command)  # never retained
@@ -68,6 +78,7 @@ class Hub:
             for runtime in self.runtimes.values():
                 runtime.start(now)  # an ended day's tracking topics are cleared once connected (publisher)
         self._ticker.start()
+        self._forecaster.start()
         self.link.start()
         if self.web is not None:
             self.web.start()
@@ -78,6 +89,7 @@ class Hub:
             self.web.stop()
         self._stop.set()
         self._ticker.join(timeout=5)
+        self._forecaster.join(timeout=5)
         self.link.stop()
         self.store.close()
 
@@ -118,7 +130,8 @@ class Hub:
             if changed:
                 log.info("%s: %s %s from %s (seq %d)", office_id, event.type, event.label, event.device, event.seq)
             # A re-sent event means the kiosk may have missed its ack: send it again even if unchanged.
-            self.publishers[office_id].publish(now, ack_again=None if changed else event.device)
+            self.publishers[office_id].publish_direct(now, ack_again=None if changed else event.device)
+            self._forecast_soon(office_id)
         if changed:
             self._status_if_changed()
 
@@ -137,8 +150,35 @@ class Hub:
             result = runtime.office_command(request, now) if counter is None else \
                 runtime.counter_command(counter, request, now)  # committed here
             reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, counter)
-            self.publishers[office_id].publish(now)
+            self.publishers[office_id].publish_direct(now)
+            self._forecast_soon(office_id)
         log.info("%s: %s %s → %s", office_id, counter or "office", request.op, result.to_dict())
+
+    # -- the forecast -------------------------------------------------------------------------
+
+    def _forecast_soon(self, office_id: str) -> None:
+        """Called under the lock after an input: the forecast thread publishes the rest."""
+        self._stale.add(office_id)
+        self._inputs.set()
+
+    def _forecast_loop(self) -> None:
+        last = 0.0
+        while not self._stop.is_set():
+            if not self._inputs.wait(1.0):
+                continue
+            pause = last + FORECAST_INTERVAL_S - time.monotonic()
+            if pause > 0 and self._stop.wait(pause):
+                return
+            self._inputs.clear()  # before taking the stale offices: an input after this sets it again
+            try:
+                with self.lock:
+                    stale, self._stale = self._stale, set()
+                    now = self.clock.now()
+                    for office_id in stale:
+                        self.publishers[office_id].publish_forecast(now)
+            except Exception:
+                log.exception("hub forecast failed")
+            last = time.monotonic()
 
     # -- time -----------------------------------------------------------------------------------
 

@@ -90,8 +90,14 @@ class OfficePublisher:
         self.runtime.told(fresh, now)
 
     def publish(self, now: datetime, ack_again: str | None = None) -> None:
-        """Publish what changed. `ack_again`: a kiosk that re-sent an event gets its ack again even if
-        unchanged — the one it was sent may have been lost on the way (docs/protocol.md §4)."""
+        """Publish what changed: `publish_direct`, then the forecast and what follows from it."""
+        self.publish_direct(now, ack_again)
+        self.publish_forecast(now)
+
+    def publish_direct(self, now: datetime, ack_again: str | None = None) -> None:
+        """What an input changes directly and people wait for: calls, counter states, kiosk acks.
+        `ack_again`: a kiosk that re-sent an event gets its ack again even if unchanged — the one it was
+        sent may have been lost on the way (docs/protocol.md §4)."""
         engine = self.runtime.engine
         if engine.day != self._day:  # a day ended: its aggregates join the history
             self._day = engine.day
@@ -106,6 +112,11 @@ class OfficePublisher:
             self._put(topics.counter_state(self.office, state.counter), state.to_dict())
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
+
+    def publish_forecast(self, now: datetime) -> None:
+        """The forecast (what new tickets are told, which services still issue) and what follows from it:
+        `queue`, `info`, the history, the tracking views."""
+        engine = self.runtime.engine
         fc = forecast(engine, now, self._history_priors())
         self._record_told(fc, now)
         issuing = availability(engine, fc, now)
