@@ -90,6 +90,7 @@ class Hub:
         self._stop.set()
         self._ticker.join(timeout=5)
         self._forecaster.join(timeout=5)
+        self._forecast_now()  # what the last inputs changed goes out before the hub does
         self.link.stop()
         self.store.close()
 
@@ -171,14 +172,17 @@ class Hub:
                 return
             self._inputs.clear()  # before taking the stale offices: an input after this sets it again
             try:
-                with self.lock:
-                    stale, self._stale = self._stale, set()
-                    now = self.clock.now()
-                    for office_id in stale:
-                        self.publishers[office_id].publish_forecast(now)
+                self._forecast_now()
             except Exception:
                 log.exception("hub forecast failed")
             last = time.monotonic()
+
+    def _forecast_now(self) -> None:
+        with self.lock:
+            stale, self._stale = self._stale, set()
+            now = self.clock.now()
+            for office_id in stale:
+                self.publishers[office_id].publish_forecast(now)
 
     # -- time -----------------------------------------------------------------------------------
 
