@@ -17,7 +17,8 @@ from devtools.broker import Broker
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.fields import decode_object, encode_object
-from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
+from protocol.link import BrokerSettings, MqttLink
+from protocol.requests import command_expiry_s, request_properties
 
 REPLY_TIMEOUT_S = 10.0
 #: mosquitto's default log types (the test broker logs every packet, which is not what an office runs)
@@ -70,7 +71,7 @@ class Requester:
     counter's commands nowhere else (hub/app.py)."""
 
     def __init__(self, port: int, office: str, counter: str, name: str, host: str = "127.0.0.1") -> None:
-        self.response_topic = f"{topics.office_root(office)}/counter/{counter}/response/{uuid.uuid4().hex[:12]}"
+        self.response_topic = topics.counter_response(office, counter, uuid.uuid4().hex[:12])
         self.link = bench_link(port, office, name, host)
         self.link.subscribe_requests(self.response_topic, self._on_reply)
         self._ids = itertools.count(1)
@@ -119,6 +120,7 @@ class Watch:
         self.latest: dict[str, Any] | None = None
         self.arrivals: dict[int, float] = {}  # value of `key` → first arrival
         self.key = "seq"
+        self.last_arrival = 0.0
         self.link = bench_link(port, office, name, host)
         self.link.subscribe(topic, self._on_message)
 
@@ -136,6 +138,7 @@ class Watch:
         value = decode_object(data)
         with self._cond:
             self.latest = value
+            self.last_arrival = at
             k = value.get(self.key)
             if isinstance(k, int):
                 self.arrivals.setdefault(k, at)
@@ -147,6 +150,18 @@ class Watch:
                 raise RuntimeError(f"timed out waiting on {self.topic} (latest: {self.latest})")
             assert self.latest is not None
             return self.latest
+
+    def settled(self, quiet_s: float, timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
+        """The latest message once none has arrived for `quiet_s` (the publisher has caught up)."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            with self._cond:
+                quiet = time.perf_counter() - self.last_arrival
+                if self.latest is not None and quiet >= quiet_s:
+                    return self.latest
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"{self.topic} did not settle (latest: {self.latest})")
+            time.sleep(max(quiet_s - quiet, 0.01))
 
     def arrival(self, key: int, timeout: float = REPLY_TIMEOUT_S) -> float:
         with self._cond:

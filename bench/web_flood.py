@@ -67,7 +67,7 @@ def measure(directory: Path, rounds: int = ROUNDS) -> FloodResult:
     result = FloodResult()
     broker = private_broker(directory / "broker", nodelay=True)
     broker.start()
-    rec = make_recorder(broker, [f"wartemarke/v1/{OFFICE}/#"])
+    rec = make_recorder(broker, [topics.office_tree(OFFICE)])
     hub = FloodHub.start(directory / "hub", broker.port, OFFICE)
     prober = Prober(hub.port, hub.context).start()
     try:

@@ -13,6 +13,7 @@ from kiosk.app import Kiosk
 from kiosk.config import load_kiosk_config
 from kiosk.simulate import hold_button, press_button
 from process.clock import Clock, SystemClock
+from protocol import topics
 
 TRACKING_URL = "https://warte.example.org/t/"
 FAST_A = """
@@ -105,7 +106,7 @@ def printed_files(directory: Path) -> list[Path]:
 
 def events(recorder: Any, office: str, kind: str | None = None) -> list[dict[str, Any]]:
     found = []
-    for _, payload in recorder.messages(f"wartemarke/v1/{office}/kiosk/+/ticket"):
+    for _, payload in recorder.messages(topics.kiosk_tickets(office)):
         data = json.loads(payload)
         if kind is None or data["type"] == kind:
             found.append(data)

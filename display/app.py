@@ -34,7 +34,7 @@ from process.systemd import Notifier, Watchdog
 from protocol import VERSION, topics
 from protocol.fields import decode_object
 from protocol.link import MqttLink
-from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
+from protocol.messages import PARSERS, CallsState, DeviceStatus, OfficeInfo, QueueState
 
 log = logging.getLogger("wartemarke.display")
 FLASH_STEP_S = 0.25
@@ -98,9 +98,8 @@ class DisplayApp:
         self.loop_beat = clock.monotonic()  # the render loop's heartbeat, for systemd's watchdog
         self.notifier = Notifier()
         self._failing: set[str] = set()  # loop steps whose last run raised (logged once)
-        root = topics.office_root(config.office)
         for topic in (topics.calls(config.office), topics.queue(config.office), topics.info(config.office),
-                      f"{root}/device/+/status"):
+                      topics.device_statuses(config.office)):
             self.link.subscribe(topic, self._on_message)
         self.link.on_connection_change(self._on_connection)
 
@@ -112,17 +111,10 @@ class DisplayApp:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if not payload:
             return
-        data = decode_object(payload)
-        message: Any
-        if topic.endswith("/calls"):
-            message = CallsState.from_dict(data)
-        elif topic.endswith("/queue"):
-            message = QueueState.from_dict(data)
-        elif topic.endswith("/info"):
-            message = OfficeInfo.from_dict(data)
-        else:  # device/{device}/status: who it is comes from the topic (the ACL binds it), not the payload
-            status = DeviceStatus.from_dict(data)
-            self.inbox.put(("status", (topic.split("/")[4], status.online)))
+        where = topics.parse(topic)
+        message = PARSERS[where.kind](decode_object(payload))
+        if isinstance(message, DeviceStatus):  # who it is comes from the topic (the ACL binds it), not the payload
+            self.inbox.put(("status", (where.id, message.online)))
             return
         self.inbox.put(("message", message))
 

@@ -4,12 +4,19 @@ Handlers run on paho's network thread and commit inside the callback (paho ackno
 QoS 1 message when the callback returns), so an event the broker handed over is never lost. One lock
 serialises all inputs of all offices: that, not luck, is why two clerks pressing "next" at the same
 moment get two different tickets.
+
+After an input the handler publishes what it changed directly (the answer, calls, counter states, the
+kiosk's ack); the forecast and what follows from it (queue, the tracking views: a few milliseconds and
+a message per waiting ticket) is left to the forecast thread, which runs it at once but at most every
+`FORECAST_INTERVAL_S` per office: a burst of inputs is forecast once, not once per input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
 from typing import Any
 
 from hub.config import HubConfig
@@ -18,11 +25,14 @@ from hub.runtime import OfficeRuntime
 from hub.store import HubStore
 from process.clock import Clock
 from protocol import VERSION, topics
-from protocol.fields import InvalidMessage, decode_object, encode_object
-from protocol.link import COMMAND_MAX_EXPIRY_S, MqttLink, response_properties
-from protocol.messages import COMMAND_OPS, OFFICE_OPS, CommandRequest, ticket_event_from_dict
+from protocol.fields import InvalidMessage, decode_object
+from protocol.link import MqttLink
+from protocol.messages import CommandAnswer, ticket_event_from_dict
+from protocol.operations import COUNTER, OFFICE
+from protocol.requests import read_command, reply
 
 log = logging.getLogger("wartemarke.hub")
+FORECAST_INTERVAL_S = 0.1  # the forecast runs at most this often while inputs keep coming
 
 
 class Hub:
@@ -40,11 +50,13 @@ class Hub:
         self.beat = clock.monotonic()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-tick", daemon=True)
+        self._stale: set[str] = set()  # offices whose forecast is older than their last input (under the lock)
+        self._inputs = threading.Event()  # set when an office was added to _stale
+        self._forecaster = threading.Thread(target=self._forecast_loop, name="hub-forecast", daemon=True)
         for office in config.offices:
-            root = topics.office_root(office.id)
-            self.link.subscribe(f"{root}/kiosk/+/ticket", self._on_ticket)
-            self.link.subscribe_requests(f"{root}/counter/+/command", self._on_counter_command)  # never retained
-            self.link.subscribe_requests(f"{root}/command", self._on_office_command)
+            self.link.subscribe(topics.kiosk_tickets(office.id), self._on_ticket)
+            self.link.subscribe_requests(topics.counter_commands(office.id), self._on_command)  # never retained
+            self.link.subscribe_requests(topics.office_command(office.id), self._on_command)
         self.link.on_connection_change(self._on_connection)
 
     def start(self) -> None:
@@ -55,12 +67,15 @@ class Hub:
             for runtime in self.runtimes.values():
                 runtime.start(now)  # an ended day's tracking topics are cleared once connected (publisher)
         self._ticker.start()
+        self._forecaster.start()
         self.link.start()
         self.ready.set()
 
     def stop(self) -> None:
         self._stop.set()
         self._ticker.join(timeout=5)
+        self._forecaster.join(timeout=5)
+        self._forecast_now()  # what the last inputs changed goes out before the hub does
         self.link.stop()
         self.store.close()
 
@@ -81,9 +96,6 @@ class Hub:
 
     # -- inputs (paho thread) -------------------------------------------------------------------
 
-    def _office_of(self, topic: str) -> str:
-        return topic.split("/")[2]
-
     def _on_connection(self, connected: bool) -> None:
         if connected:
             with self.lock:
@@ -93,7 +105,7 @@ class Hub:
                     log.info("%s: retained state republished", office_id)
 
     def _on_ticket(self, topic: str, payload: bytes) -> None:
-        office_id = self._office_of(topic)
+        office_id = topics.parse(topic).office
         event = ticket_event_from_dict(decode_object(payload))
         if topic != topics.kiosk_ticket(office_id, event.device):
             raise InvalidMessage(f"event of device {event.device!r} on another kiosk's topic")
@@ -104,59 +116,58 @@ class Hub:
             if changed:
                 log.info("%s: %s %s from %s (seq %d)", office_id, event.type, event.label, event.device, event.seq)
             # A re-sent event means the kiosk may have missed its ack: send it again even if unchanged.
-            self.publishers[office_id].publish(now, ack_again=None if changed else event.device)
+            self.publishers[office_id].publish_direct(now, ack_again=None if changed else event.device)
+            self._forecast_soon(office_id)
         if changed:
             self._status_if_changed()
 
-    def _on_counter_command(self, topic: str, payload: bytes, properties: Any) -> None:
-        office_id, counter = self._office_of(topic), topic.split("/")[4]
-        responses = f"{topics.office_root(office_id)}/counter/{counter}/response/"
-        request = self._request(payload, properties, COMMAND_OPS, responses)
-        with self.lock:
-            now = self.clock.now()
-            result = self.runtimes[office_id].counter_command(counter, request, now)  # committed here
-            self._reply(properties, {"id": request.id, **result.to_dict()}, responses)  # the clerk first
-            self.publishers[office_id].publish(now)
-        log.info("%s: %s %s → %s", office_id, counter, request.op, result.to_dict())
-
-    def _on_office_command(self, topic: str, payload: bytes, properties: Any) -> None:
-        office_id = self._office_of(topic)
-        responses = f"{topics.office_root(office_id)}/supervisor/response/"
-        request = self._request(payload, properties, OFFICE_OPS, responses)
-        with self.lock:
-            now = self.clock.now()
-            result = self.runtimes[office_id].office_command(request, now)
-            self._reply(properties, {"id": request.id, **result.to_dict()}, responses)
-            self.publishers[office_id].publish(now)
-        log.info("%s: office %s → %s", office_id, request.op, result.to_dict())
-
-    def _request(self, payload: bytes, properties: Any, ops: tuple[str, ...], responses: str) -> CommandRequest:
-        """A valid command, or an answer saying why not (then InvalidMessage: logged and counted). A command
-        must carry a message expiry of at most COMMAND_MAX_EXPIRY_S: the broker drops it unless the hub
-        gets it in time, so a command its requester gave up on is never executed later (docs/protocol.md)."""
+    def _on_command(self, topic: str, payload: bytes, properties: Any) -> None:
+        """A counter's or the office's command: committed, answered (the clerk first), then published."""
+        where = topics.parse(topic)
+        office_id, counter = where.office, where.id  # counter None: an office command
         try:
-            request = CommandRequest.from_dict(decode_object(payload), ops)
-            expiry = getattr(properties, "MessageExpiryInterval", None) if properties is not None else None
-            if expiry is None or expiry > COMMAND_MAX_EXPIRY_S:
-                raise InvalidMessage(f"command {request.id}: needs an MQTT message expiry of at most "
-                                     f"{COMMAND_MAX_EXPIRY_S} s, so it is never executed after its requester "
-                                     "gave up (got " + ("none" if expiry is None else f"{expiry} s") + ")")
-        except InvalidMessage as exc:
-            self._reply(properties, {"ok": False, "error": str(exc)}, responses)
+            request = read_command(payload, properties, OFFICE if counter is None else COUNTER)
+        except InvalidMessage as exc:  # answered, then logged and counted by the link
+            reply(self.link, properties, CommandAnswer.refused(str(exc)), office_id, counter)
             raise
-        return request
+        with self.lock:
+            now = self.clock.now()
+            runtime = self.runtimes[office_id]
+            result = runtime.office_command(request, now) if counter is None else \
+                runtime.counter_command(counter, request, now)  # committed here
+            reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, counter)
+            self.publishers[office_id].publish_direct(now)
+            self._forecast_soon(office_id)
+        log.info("%s: %s %s → %s", office_id, counter or "office", request.op, result.to_dict())
 
-    def _reply(self, properties: Any, answer: dict[str, Any], allowed_prefix: str) -> None:
-        """Answer on the request's response topic — only under the requester's own response tree, so a
-        request cannot make the hub publish onto `calls`, `queue` or a kiosk's `ack`."""
-        response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
-        if not response_topic:
-            return
-        if not str(response_topic).startswith(allowed_prefix) or "+" in response_topic or "#" in response_topic:
-            log.warning("not answering on response topic %r (must lie under %s)", response_topic, allowed_prefix)
-            return
-        correlation = getattr(properties, "CorrelationData", None)
-        self.link.publish(response_topic, encode_object(answer), properties=response_properties(correlation))
+    # -- the forecast -------------------------------------------------------------------------
+
+    def _forecast_soon(self, office_id: str) -> None:
+        """Called under the lock after an input: the forecast thread publishes the rest."""
+        self._stale.add(office_id)
+        self._inputs.set()
+
+    def _forecast_loop(self) -> None:
+        last = 0.0
+        while not self._stop.is_set():
+            if not self._inputs.wait(1.0):
+                continue
+            pause = last + FORECAST_INTERVAL_S - time.monotonic()
+            if pause > 0 and self._stop.wait(pause):
+                return
+            self._inputs.clear()  # before taking the stale offices: an input after this sets it again
+            try:
+                self._forecast_now()
+            except Exception:
+                log.exception("hub forecast failed")
+            last = time.monotonic()
+
+    def _forecast_now(self) -> None:
+        with self.lock:
+            stale, self._stale = self._stale, set()
+            now = self.clock.now()
+            for office_id in stale:
+                self.publishers[office_id].publish_forecast(now)
 
     # -- time -----------------------------------------------------------------------------------
 

@@ -12,41 +12,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 from hub.config import load_hub_config
 from process.cli import load_config
 from process.clock import SystemClock
-from protocol import VERSION, topics
-from protocol.fields import InvalidMessage, decode_object, encode_object
-from protocol.link import MqttLink, command_expiry_s, request_properties
-from protocol.messages import TICKET_ID_RE, CommandRequest
+from protocol import VERSION
+from protocol.fields import TICKET_ID_RE, InvalidMessage
+from protocol.link import MqttLink
+from protocol.messages import CommandAnswer, CommandRequest
+from protocol.operations import ARGUMENTS, COUNTER_OPS
+from protocol.requests import Requester
 
 
 def send_command(link: MqttLink, office: str, counter: str, request: CommandRequest,
-                 timeout_s: float = 10.0) -> dict[str, Any] | None:
+                 timeout_s: float = 10.0) -> CommandAnswer | None:
     """Publish a command and wait for the hub's answer on a private response topic (None: no answer).
-    The broker drops the command unless it reaches the hub within its expiry (`command_expiry_s`)."""
-    answer: dict[str, Any] = {}
-    done = threading.Event()
-    correlation = uuid.uuid4().bytes
-    response_topic = f"{topics.counter_command(office, counter).rsplit('/', 1)[0]}/response/{uuid.uuid4().hex[:12]}"
-
-    def on_reply(topic: str, payload: bytes, properties: Any) -> None:
-        if getattr(properties, "CorrelationData", None) == correlation:
-            answer.update(decode_object(payload))
-            done.set()
-
-    link.subscribe_requests(response_topic, on_reply)
-    if not link.connected.wait(timeout_s):
-        return None
-    if not link.publish(topics.counter_command(office, counter), encode_object(request.to_dict()),
-                        properties=request_properties(response_topic, correlation, command_expiry_s(timeout_s))):
-        return None
-    return answer if done.wait(timeout_s) else None
+    The broker drops the command unless it reaches the hub within its expiry."""
+    requester = Requester(link)
+    requester.listen(office, counter)
+    return requester.request(office, counter, request, timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait for the answer (the command expires at the broker 2 s sooner)")
     parser.add_argument("--request-id", type=_request_id,
                         help="repeat an earlier request (printed when the hub did not answer): never executed twice")
-    parser.add_argument("op", choices=("next", "recall", "no-show", "reactivate", "done", "transfer", "pause",
-                                       "resume"))
-    parser.add_argument("arg", nargs="?", help="LABEL for reactivate, SERVICE for transfer")
+    parser.add_argument("op", choices=[name.replace("_", "-") for name in COUNTER_OPS],
+                        help="; ".join(f"{name.replace('_', '-')}: {op.help}" for name, op in COUNTER_OPS.items()))
+    parser.add_argument("arg", nargs="?", help=", ".join(f"{op.args[0].upper()} for {name.replace('_', '-')}"
+                                                         for name, op in COUNTER_OPS.items() if op.args))
     args = parser.parse_args(argv)
     # A hub.toml's [web] is the hub's web's (wartemarke-hub check-config validates it); this tool needs
     # only [broker] and the offices.
@@ -74,14 +61,13 @@ def main(argv: list[str] | None = None) -> int:
               "hub; the broker binds client ids to usernames, so this would disconnect it. Use a counter "
               "client's account (broker_extra_clients, docs/operations.md §4).", file=sys.stderr)
         return 2
-    op = args.op.replace("-", "_")
-    extra = {"label": args.arg} if op == "reactivate" else {"service": args.arg} if op == "transfer" else {}
-    if op in ("reactivate", "transfer") and not args.arg:
-        print(f"wartemarke-counter: {args.op} needs {'a LABEL' if op == 'reactivate' else 'a SERVICE'}",
-              file=sys.stderr)
+    op = COUNTER_OPS[args.op.replace("-", "_")]
+    if op.args and not args.arg:
+        print(f"wartemarke-counter: {args.op} needs {op.args[0].upper()}: {ARGUMENTS[op.args[0]]}", file=sys.stderr)
         return 2
+    extra = {op.args[0]: args.arg} if op.args else {}
     try:  # the contract's text rule, before connecting
-        request = CommandRequest(args.request_id or uuid.uuid4().hex, op, extra)
+        request = CommandRequest(args.request_id or uuid.uuid4().hex, op.name, extra)
     except InvalidMessage as exc:
         print(f"wartemarke-counter: {exc}", file=sys.stderr)
         return 2
@@ -97,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
               f"the command, it was carried out; to find out without doing it twice, repeat it with "
               f"--request-id {request.id}", file=sys.stderr)
         return 3
-    if not answer.get("ok"):
-        print(f"refused: {answer.get('error', 'unknown reason')}", file=sys.stderr)
+    if not answer.ok:
+        print(f"refused: {answer.error or 'unknown reason'}", file=sys.stderr)
         return 1
     office = config.office(args.office)
     counter = office.counter(args.counter) if office else None
     name = counter.name if counter else args.counter
-    print(f"{answer['label']} → {name}" if answer.get("label") else f"{op}: ok ({name})")
+    print(f"{answer.label} → {name}" if answer.label else f"{op.name}: ok ({name})")
     return 0
 
 

@@ -5,11 +5,13 @@ log after a crash, and tests and simulations drive whole days in milliseconds. I
 - a ticket id is ingested once (re-sent events change nothing);
 - a ticket is called by at most one counter at a time (inputs are applied one by one);
 - a repeated request id gets the first answer, never a second execution.
+Commands are dispatched by their name in protocol/operations.py: operation `x` is the method `_x`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -17,15 +19,13 @@ from typing import Any
 
 from hub.office import OfficeDef
 from hub.policy import pick_service
-from protocol.messages import COMMAND_TEXT_MAX, TicketIssued, TicketVoided
+from protocol.messages import CommandAnswer, TicketIssued, TicketVoided
+from protocol.operations import ARG_MAX, COUNTER_OPS, OFFICE_OPS
 from protocol.text import text_problem
 from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub.engine")
 RECENT_CALLS = 10
-
-COUNTER_OPS = ("next", "recall", "no_show", "reactivate", "done", "transfer", "pause", "resume")
-OFFICE_OPS = ("announce", "open_service", "close_service")
 
 
 class TicketState(StrEnum):
@@ -80,18 +80,6 @@ class Call:
 
 
 @dataclass(frozen=True)
-class CommandResult:
-    ok: bool
-    error: str | None = None
-    label: str | None = None
-    service: str | None = None
-    counter: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass(frozen=True)
 class Handled:
     """One finished service, for the wait estimator and the day's statistics."""
 
@@ -134,7 +122,7 @@ class OfficeEngine:
     announcement: str = ""
     handled: list[Handled] = field(default_factory=list)
     issued_count: dict[str, int] = field(default_factory=dict)
-    _results: dict[str, CommandResult] = field(default_factory=dict)  # request id → first answer
+    _results: dict[str, CommandAnswer] = field(default_factory=dict)  # request id → first answer
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
     refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused
@@ -196,7 +184,7 @@ class OfficeEngine:
     # -- commands -------------------------------------------------------------------------------
 
     def counter_command(self, counter_id: str, op: str, args: dict[str, Any], request_id: str,
-                        now: datetime) -> CommandResult:
+                        now: datetime) -> CommandAnswer:
         """Apply a clerk's command once; a repeated request id returns the first result."""
         if request_id in self._results:
             return self._results[request_id]
@@ -204,30 +192,26 @@ class OfficeEngine:
         self._results[request_id] = result
         return result
 
-    def previous_answer(self, request_id: str) -> CommandResult | None:
+    def previous_answer(self, request_id: str) -> CommandAnswer | None:
         """The answer a request id already got today, if any (a repeated request is not executed)."""
         return self._results.get(request_id)
 
-    def office_command(self, op: str, args: dict[str, Any], request_id: str, now: datetime) -> CommandResult:
+    def office_command(self, op: str, args: dict[str, Any], request_id: str, now: datetime) -> CommandAnswer:
         if request_id in self._results:
             return self._results[request_id]
         result = self._office_op(op, args)
         self._results[request_id] = result
         return result
 
-    def _counter_op(self, counter_id: str, op: str, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _counter_op(self, counter_id: str, op: str, args: dict[str, Any], now: datetime) -> CommandAnswer:
         defn = self.office.counter(counter_id)
         if defn is None:
-            return CommandResult(False, f"unknown counter {counter_id!r}")
+            return CommandAnswer(False, f"unknown counter {counter_id!r}")
         counter = self.counters[counter_id]
         counter.seen, counter.last_active = True, now
-        handler = {
-            "next": self._next, "recall": self._recall, "no_show": self._no_show, "done": self._done,
-            "reactivate": self._reactivate, "transfer": self._transfer, "pause": self._pause,
-            "resume": self._resume,
-        }.get(op)
-        if handler is None:
-            return CommandResult(False, f"unknown operation {op!r}", counter=counter_id)
+        if op not in COUNTER_OPS:
+            return CommandAnswer(False, f"unknown operation {op!r}", counter=counter_id)
+        handler: Callable[[Counter, dict[str, Any], datetime], CommandAnswer] = getattr(self, f"_{op}")
         return handler(counter, args, now)
 
     def _finish_current(self, counter: Counter, now: datetime, state: TicketState) -> Ticket | None:
@@ -241,9 +225,9 @@ class OfficeEngine:
             self.handled.append(Handled(ticket.service, counter.id, minutes, now, state == TicketState.NO_SHOW))
         return ticket
 
-    def _next(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _next(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         if counter.paused:
-            return CommandResult(False, "counter is paused", counter=counter.id)
+            return CommandAnswer(False, "counter is paused", counter=counter.id)
         self._finish_current(counter, now, TicketState.DONE)  # "next" also completes the current ticket
         defn = self.office.counter(counter.id)
         assert defn is not None
@@ -254,63 +238,63 @@ class OfficeEngine:
                 heads[service] = queue[0]
         chosen = pick_service(defn, {s: t.queued_at for s, t in heads.items()}, now)
         if chosen is None:
-            return CommandResult(False, "nobody is waiting", counter=counter.id)
+            return CommandAnswer(False, "nobody is waiting", counter=counter.id)
         return self._call(counter, heads[chosen], now)
 
-    def _call(self, counter: Counter, ticket: Ticket, now: datetime, recall: int = 0) -> CommandResult:
+    def _call(self, counter: Counter, ticket: Ticket, now: datetime, recall: int = 0) -> CommandAnswer:
         ticket.state, ticket.counter, ticket.called_at = TicketState.CALLED, counter.id, now
         ticket.recalls = recall
         counter.current = ticket.id
         self._announce_call(Call(ticket.label, ticket.service, counter.id, now, recall))
-        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+        return CommandAnswer(True, label=ticket.label, service=ticket.service, counter=counter.id)
 
     def _announce_call(self, call: Call) -> None:
         self.calls.insert(0, call)
         del self.calls[RECENT_CALLS:]
         self.calls_seq += 1
 
-    def _recall(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _recall(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         if counter.current is None:
-            return CommandResult(False, "no ticket is being served", counter=counter.id)
+            return CommandAnswer(False, "no ticket is being served", counter=counter.id)
         ticket = self.tickets[counter.current]
         ticket.recalls += 1
         self._announce_call(Call(ticket.label, ticket.service, counter.id, now, ticket.recalls))
-        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+        return CommandAnswer(True, label=ticket.label, service=ticket.service, counter=counter.id)
 
-    def _done(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _done(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         ticket = self._finish_current(counter, now, TicketState.DONE)
         if ticket is None:
-            return CommandResult(False, "no ticket is being served", counter=counter.id)
-        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+            return CommandAnswer(False, "no ticket is being served", counter=counter.id)
+        return CommandAnswer(True, label=ticket.label, service=ticket.service, counter=counter.id)
 
-    def _no_show(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _no_show(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         ticket = self._finish_current(counter, now, TicketState.NO_SHOW)
         if ticket is None:
-            return CommandResult(False, "no ticket is being served", counter=counter.id)
-        return CommandResult(True, label=ticket.label, service=ticket.service, counter=counter.id)
+            return CommandAnswer(False, "no ticket is being served", counter=counter.id)
+        return CommandAnswer(True, label=ticket.label, service=ticket.service, counter=counter.id)
 
-    def _reactivate(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _reactivate(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         """A no-show who turns up within the grace period is called to this counter straight away."""
         label = args.get("label")
         ticket = self.by_label(label) if isinstance(label, str) else None
         if ticket is None or ticket.state != TicketState.NO_SHOW:
-            return CommandResult(False, f"{label} is not a no-show today", counter=counter.id)
+            return CommandAnswer(False, f"{label} is not a no-show today", counter=counter.id)
         assert ticket.finished_at is not None
         if now - ticket.finished_at > timedelta(minutes=self.office.no_show_grace_min):
-            return CommandResult(False, f"{label}: the grace period of {self.office.no_show_grace_min:.0f} min "
+            return CommandAnswer(False, f"{label}: the grace period of {self.office.no_show_grace_min:.0f} min "
                                  "is over", counter=counter.id)
         if counter.paused:
-            return CommandResult(False, "counter is paused", counter=counter.id)
+            return CommandAnswer(False, "counter is paused", counter=counter.id)
         self._finish_current(counter, now, TicketState.DONE)
         ticket.finished_at = None
         return self._call(counter, ticket, now)
 
-    def _transfer(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _transfer(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         target = args.get("service")
         if not isinstance(target, str) or self.office.service(target) is None:
-            return CommandResult(False, f"unknown service {target!r}", counter=counter.id)
+            return CommandAnswer(False, f"unknown service {target!r}", counter=counter.id)
         if counter.current is None:
-            return CommandResult(False, "no ticket is being served", counter=counter.id)
+            return CommandAnswer(False, "no ticket is being served", counter=counter.id)
         ticket = self.tickets[counter.current]
         counter.current = None
         ticket.service = target
@@ -318,39 +302,49 @@ class OfficeEngine:
         ticket.state, ticket.counter, ticket.called_at = TicketState.WAITING, None, None
         if not self.office.transfer_keeps_place:
             ticket.queued_at = now
-        return CommandResult(True, label=ticket.label, service=target, counter=counter.id)
+        return CommandAnswer(True, label=ticket.label, service=target, counter=counter.id)
 
-    def _pause(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _pause(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         self._finish_current(counter, now, TicketState.DONE)
         if not counter.paused:
             counter.paused_at = now
         counter.paused = True
-        return CommandResult(True, counter=counter.id)
+        return CommandAnswer(True, counter=counter.id)
 
-    def _resume(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandResult:
+    def _resume(self, counter: Counter, args: dict[str, Any], now: datetime) -> CommandAnswer:
         if counter.paused and counter.paused_at is not None:
             self.pauses.append(Pause(counter.id, counter.paused_at, now))
         counter.paused, counter.paused_at = False, None
-        return CommandResult(True, counter=counter.id)
+        return CommandAnswer(True, counter=counter.id)
 
-    def _office_op(self, op: str, args: dict[str, Any]) -> CommandResult:
-        if op == "announce":
-            text = args.get("text", "")
-            problem = text_problem(text, COMMAND_TEXT_MAX)
-            if problem is not None:
-                return CommandResult(False, f"the announcement {problem}")
-            self.announcement = text
-            return CommandResult(True)
-        if op in ("open_service", "close_service"):
-            service = args.get("service")
-            if not isinstance(service, str) or self.office.service(service) is None:
-                return CommandResult(False, f"unknown service {service!r}")
-            if op == "close_service":
-                self.closed_services.add(service)
-            else:
-                self.closed_services.discard(service)
-            return CommandResult(True, service=service)
-        return CommandResult(False, f"unknown operation {op!r}")
+    def _office_op(self, op: str, args: dict[str, Any]) -> CommandAnswer:
+        if op not in OFFICE_OPS:
+            return CommandAnswer(False, f"unknown operation {op!r}")
+        handler: Callable[[dict[str, Any]], CommandAnswer] = getattr(self, f"_{op}")
+        return handler(args)
+
+    def _announce(self, args: dict[str, Any]) -> CommandAnswer:
+        text = args.get("text", "")
+        problem = text_problem(text, ARG_MAX)
+        if problem is not None:
+            return CommandAnswer(False, f"the announcement {problem}")
+        self.announcement = text
+        return CommandAnswer(True)
+
+    def _open_service(self, args: dict[str, Any]) -> CommandAnswer:
+        return self._issuing(args.get("service"), closed=False)
+
+    def _close_service(self, args: dict[str, Any]) -> CommandAnswer:
+        return self._issuing(args.get("service"), closed=True)
+
+    def _issuing(self, service: Any, closed: bool) -> CommandAnswer:
+        if not isinstance(service, str) or self.office.service(service) is None:
+            return CommandAnswer(False, f"unknown service {service!r}")
+        if closed:
+            self.closed_services.add(service)
+        else:
+            self.closed_services.discard(service)
+        return CommandAnswer(True, service=service)
 
     def record_told(self, ticket_id: str, told: ToldWait) -> bool:
         """Remember the wait a ticket was told when it was issued (the first record counts)."""
@@ -378,13 +372,6 @@ class OfficeEngine:
         return closed
 
     # -- views ----------------------------------------------------------------------------------
-
-    def counter_view(self, counter_id: str) -> dict[str, Any]:
-        counter = self.counters[counter_id]
-        if counter.current is not None:
-            ticket = self.tickets[counter.current]
-            return {"state": "serving", "label": ticket.label, "service": ticket.service}
-        return {"state": "paused" if counter.paused else "idle"}
 
     def present_counters(self) -> list[str]:
         """Counters with a clerk: sent a command today and not paused."""

@@ -1,20 +1,25 @@
 """The office's "when to come" history: recent weeks by weekday × hour, from the daily aggregates.
 
 Citizens use it to pick a quiet office and hour; it is published retained on `…/history` and as open
-data by the web. Built only from aggregates (hub/statistics.py), so it holds no per-ticket data.
+data by the web. Built only from aggregates (hub/statistics.py), so it holds no per-ticket data. Hours
+and times are the office's local ones: the aggregates keep hours local, and the time a service ran out
+(stored as the hub's clock gave it, in UTC) is converted here.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from protocol.messages import History, HistoryCell, RanOut
 
 WEEKS = 8
 
 
-def build_history(office: str, summaries: dict[date, dict[str, Any]], today: date) -> dict[str, Any]:
+def build_history(office: str, summaries: dict[date, dict[str, Any]], today: date, tz: ZoneInfo) -> History:
     """Typical wait (median of the days' median waits) per weekday and hour, and when tickets ran out."""
     waits: dict[tuple[int, int], list[float]] = defaultdict(list)
     issued: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -34,13 +39,15 @@ def build_history(office: str, summaries: dict[date, dict[str, Any]], today: dat
             issued[(weekday, hour)].append(count)
         times = [datetime.fromisoformat(t) for t in summary.get("sold_out", {}).values()]
         if times:
-            first = min(times)
+            first = min(times).astimezone(tz)
             sold_out[weekday].append(first.hour * 60 + first.minute)
-    cells = [{"weekday": wd, "hour": hour, "typical_wait_min": round(statistics.median(values)),
-              "tickets_per_day": round(statistics.mean(issued.get((wd, hour), [0])), 1)}
-             for (wd, hour), values in sorted(waits.items())]
-    ran_out = {str(wd): {"days": len(minutes), "of_days": days_seen[wd],
-                         "typical_time": f"{int(statistics.median(minutes)) // 60:02d}:"
-                                         f"{int(statistics.median(minutes)) % 60:02d}"}
+    cells = tuple(HistoryCell(wd, hour, round(statistics.median(values)),
+                              round(float(statistics.mean(issued.get((wd, hour), [0]))), 1))
+                  for (wd, hour), values in sorted(waits.items()))
+    ran_out = {wd: RanOut(len(minutes), days_seen[wd], _clock(statistics.median(minutes)))
                for wd, minutes in sorted(sold_out.items())}
-    return {"office": office, "weeks": WEEKS, "until": today.isoformat(), "cells": cells, "ran_out": ran_out}
+    return History(office=office, weeks=WEEKS, until=today, cells=cells, ran_out=ran_out)
+
+
+def _clock(minutes: float) -> time:
+    return time(int(minutes) // 60, int(minutes) % 60)

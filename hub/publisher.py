@@ -7,7 +7,6 @@ the broker is unreachable (or before the hub has connected at all) still clears 
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from hub.estimate import Forecast, availability, expected_wait_min, forecast, wa
 from hub.history import build_history
 from hub.priors import OfficePriors, priors_from_history
 from hub.runtime import OfficeRuntime
-from hub.views import calls_state, counter_state, office_info, queue_state, ticket_view
+from hub.views import as_shown, calls_state, counter_state, office_info, queue_state, ticket_view
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.link import MqttLink
@@ -33,7 +32,7 @@ class OfficePublisher:
         self.link = link
         self.runtime = runtime
         self.office = runtime.office.id
-        self._last: dict[str, bytes] = {}
+        self._last: dict[str, dict[str, Any]] = {}  # topic → what was compared when it was last published
         self._queue_at: datetime | None = None
         self._day: date | None = None
         self._clearing: dict[str, mqtt.MQTTMessageInfo] = {}  # token hash → the unconfirmed empty message
@@ -48,7 +47,8 @@ class OfficePublisher:
 
     def _put(self, topic: str, data: dict[str, Any], compare: dict[str, Any] | None = None,
              force: bool = False) -> None:
-        key = json.dumps(compare if compare is not None else data, sort_keys=True, default=str).encode()
+        """Publish `data` retained unless `compare` (default: the data) equals what was compared last time."""
+        key = compare if compare is not None else data
         if self._last.get(topic) == key and not force:
             return
         if self.link.publish(topic, encode_object(data), retain=True):
@@ -90,8 +90,14 @@ class OfficePublisher:
         self.runtime.told(fresh, now)
 
     def publish(self, now: datetime, ack_again: str | None = None) -> None:
-        """Publish what changed. `ack_again`: a kiosk that re-sent an event gets its ack again even if
-        unchanged — the one it was sent may have been lost on the way (docs/protocol.md §4)."""
+        """Publish what changed: `publish_direct`, then the forecast and what follows from it."""
+        self.publish_direct(now, ack_again)
+        self.publish_forecast(now)
+
+    def publish_direct(self, now: datetime, ack_again: str | None = None) -> None:
+        """What an input changes directly and people wait for: calls, counter states, kiosk acks.
+        `ack_again`: a kiosk that re-sent an event gets its ack again even if unchanged — the one it was
+        sent may have been lost on the way (docs/protocol.md §4)."""
         engine = self.runtime.engine
         if engine.day != self._day:  # a day ended: its aggregates join the history
             self._day = engine.day
@@ -102,10 +108,15 @@ class OfficePublisher:
         states = [counter_state(engine, counter.id) for counter in self.runtime.office.counters]
         # Counters that let a ticket go before those that took one: after an outage (a republish of every
         # counter) a subscriber's old picture never shows a ticket at two counters for this reason.
-        for state in sorted(states, key=lambda s: s["state"] == "serving"):
-            self._put(topics.counter_state(self.office, state["counter"]), state)
+        for state in sorted(states, key=lambda s: s.state == "serving"):
+            self._put(topics.counter_state(self.office, state.counter), state.to_dict())
         for device, ack in self.runtime.acks().items():
             self._put(topics.kiosk_ack(self.office, device), ack.to_dict(), force=device == ack_again)
+
+    def publish_forecast(self, now: datetime) -> None:
+        """The forecast (what new tickets are told, which services still issue) and what follows from it:
+        `queue`, `info`, the history, the tracking views."""
+        engine = self.runtime.engine
         fc = forecast(engine, now, self._history_priors())
         self._record_told(fc, now)
         issuing = availability(engine, fc, now)
@@ -121,10 +132,12 @@ class OfficePublisher:
         self._put(topics.queue(self.office), queue, compare)
         if self._last.get(topics.queue(self.office)) != before:
             self._queue_at = now
-        self._put(topics.info(self.office), {**office_info(self.runtime.office, engine), "hub": self.link.device})
+        self._put(topics.info(self.office), office_info(self.runtime.office, engine, self.link.device).to_dict())
         if topics.history(self.office) not in self._last:  # changes only when a day ends (or on reconnect)
-            history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day)
-            self._put(topics.history(self.office), history)
-        for ticket in engine.tickets.values():
+            history = build_history(self.office, self.runtime.store.daily_stats(self.office), engine.day,
+                                    self.runtime.office.timezone)
+            self._put(topics.history(self.office), history.to_dict())
+        for ticket in engine.tickets.values():  # republished when what its page shows changes (views.as_shown)
             if ticket.token_hash:
-                self._put(topics.ticket(self.office, ticket.token_hash), ticket_view(engine, ticket, fc, now))
+                view = ticket_view(engine, ticket, fc, now).to_dict()
+                self._put(topics.ticket(self.office, ticket.token_hash), view, as_shown(view))

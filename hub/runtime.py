@@ -11,14 +11,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Any, assert_never
 
-from hub.engine import CommandResult, OfficeEngine, ToldWait
+from hub.engine import OfficeEngine, ToldWait
+from hub.inputs import (
+    CloseOutInput,
+    CounterInput,
+    Input,
+    OfficeInput,
+    RefusedInput,
+    SoldOutInput,
+    TicketInput,
+    ToldInput,
+)
 from hub.office import OfficeDef
 from hub.statistics import day_summary
-from hub.store import HubStore, Input
+from hub.store import HubStore
 from protocol.businessday import local_business_day
-from protocol.messages import Ack, CommandRequest, TicketEvent, TicketIssued, ticket_event_from_dict
+from protocol.messages import Ack, CommandAnswer, CommandRequest, TicketEvent, TicketIssued
 
 log = logging.getLogger("wartemarke.hub")
 
@@ -69,23 +79,24 @@ class OfficeRuntime:
     # -- inputs ---------------------------------------------------------------------------------
 
     def _apply(self, item: Input) -> Any:
-        if item.kind == "ticket":
-            return self.engine.ingest(ticket_event_from_dict(item.payload), item.at)
-        if item.kind == "counter":
-            p = item.payload
-            return self.engine.counter_command(p["counter"], p["op"], p.get("args", {}), p["id"], item.at)
-        if item.kind == "office":
-            p = item.payload
-            return self.engine.office_command(p["op"], p.get("args", {}), p["id"], item.at)
-        if item.kind == "close_out":
-            return self.engine.close_out(item.at)
-        if item.kind == "sold_out":
-            return self.engine.mark_sold_out(item.payload["service"], item.at)
-        if item.kind == "refused":
-            return self.engine.refuse(item.payload["id"], item.payload["device"])
-        if item.kind == "told":
-            return [self.engine.record_told(tid, ToldWait(*told)) for tid, told in item.payload["tickets"].items()]
-        raise ValueError(f"unknown input kind {item.kind!r}")
+        engine = self.engine
+        match item:
+            case TicketInput():
+                return engine.ingest(item.event, item.at)
+            case CounterInput():
+                return engine.counter_command(item.counter, item.op, item.args, item.id, item.at)
+            case OfficeInput():
+                return engine.office_command(item.op, item.args, item.id, item.at)
+            case CloseOutInput():
+                return engine.close_out(item.at)
+            case SoldOutInput():
+                return engine.mark_sold_out(item.service, item.at)
+            case RefusedInput():
+                return engine.refuse(item.id, item.device)
+            case ToldInput():
+                return [engine.record_told(tid, told) for tid, told in item.tickets.items()]
+            case _:
+                assert_never(item)
 
     def ticket(self, event: TicketEvent, now: datetime) -> tuple[Ack, bool]:
         """Ingest a kiosk's event durably; returns the kiosk's new ack and whether state changed."""
@@ -98,7 +109,7 @@ class OfficeRuntime:
                 self.engine.ingest(event, now)  # logs why it is ignored
             contiguous = self.store.receive_only(self.office.id, event.device, event.seq, event.pending_from)
             return self._ack(event.device, contiguous), False
-        item = Input("ticket", now, dataclasses.replace(event, pending_from=None).to_dict())
+        item = TicketInput(now, dataclasses.replace(event, pending_from=None))
         acked = self.store.append(self.office.id, self.engine.day, item,
                                   kiosk=(event.device, event.seq, event.pending_from))
         changed = bool(self._apply(item))
@@ -118,8 +129,7 @@ class OfficeRuntime:
         log.warning("%s: REFUSED %s %s from %s: its day %s is not the hub's business day %s (is the kiosk's "
                     "clock wrong, or was it printed before the day changed?); acknowledged, not queued",
                     self.office.id, event.type, event.label, event.device, event.day, self.engine.day)
-        item = Input("refused", now, {"id": event.id, "device": event.device, "label": event.label,
-                                      "day": event.day.isoformat(), "type": event.type})
+        item = RefusedInput(now, event.id, event.device, event.label, event.day, event.type)
         acked = self.store.append(self.office.id, self.engine.day, item,
                                   kiosk=(event.device, event.seq, event.pending_from))
         self._apply(item)
@@ -133,28 +143,28 @@ class OfficeRuntime:
     def acks(self) -> dict[str, Ack]:
         return {device: self._ack(device, seq) for device, seq in self.store.acks(self.office.id).items()}
 
-    def counter_command(self, counter: str, request: CommandRequest, now: datetime) -> CommandResult:
+    def counter_command(self, counter: str, request: CommandRequest, now: datetime) -> CommandAnswer:
         previous = self.engine.previous_answer(request.id)
         if previous is not None:
             return previous
-        item = Input("counter", now, {"counter": counter, "op": request.op, "args": request.args, "id": request.id})
+        item = CounterInput(now, counter, request.op, request.args, request.id)
         self.store.append(self.office.id, self.engine.day, item)
-        result: CommandResult = self._apply(item)
+        result: CommandAnswer = self._apply(item)
         return result
 
-    def office_command(self, request: CommandRequest, now: datetime) -> CommandResult:
+    def office_command(self, request: CommandRequest, now: datetime) -> CommandAnswer:
         previous = self.engine.previous_answer(request.id)
         if previous is not None:
             return previous
-        item = Input("office", now, {"op": request.op, "args": request.args, "id": request.id})
+        item = OfficeInput(now, request.op, request.args, request.id)
         self.store.append(self.office.id, self.engine.day, item)
-        result: CommandResult = self._apply(item)
+        result: CommandAnswer = self._apply(item)
         return result
 
     def sold_out(self, service: str, now: datetime) -> None:
         """Remember (durably) when a service first ran out of tickets today, for the history."""
         if service not in self.engine.sold_out_at:
-            item = Input("sold_out", now, {"service": service})
+            item = SoldOutInput(now, service)
             self.store.append(self.office.id, self.engine.day, item)
             self._apply(item)
 
@@ -162,8 +172,7 @@ class OfficeRuntime:
         """Remember (durably) what new tickets were told, for the hub's check of its estimates."""
         fresh = {tid: w for tid, w in waits.items() if tid not in self.engine.told}
         if fresh:
-            item = Input("told", now, {"tickets": {tid: [w.service, w.wait_min, w.low_min, w.high_min]
-                                                   for tid, w in fresh.items()}})
+            item = ToldInput(now, fresh)
             self.store.append(self.office.id, self.engine.day, item)
             self._apply(item)
 
@@ -172,7 +181,7 @@ class OfficeRuntime:
         rolled = self.roll_day(now)
         closing = self.office.closing_time(self.engine.day)
         if closing is not None and now >= closing and not self.engine.closed_out:
-            item = Input("close_out", now, {})
+            item = CloseOutInput(now)
             self.store.append(self.office.id, self.engine.day, item)
             closed = self._apply(item)
             log.info("%s: closing time: %d waiting tickets closed out", self.office.id, len(closed))

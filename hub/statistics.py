@@ -1,4 +1,5 @@
-"""What stays of a business day once its tickets are deleted: aggregates only (DESIGN §4 privacy).
+"""What stays of a business day once its tickets are deleted: aggregates only, no personal data (the
+day's tickets go with it, docs/protocol.md §3.9; the history is built from these, §3.11).
 
 Per service and local hour: tickets issued, called, no-shows, closed out, transferred; waits and
 handling times as percentiles. A ticket counts under the service it was issued for (what the kiosks

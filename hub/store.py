@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.inputs import Input, decode, encode
 from process.sqlite import open_database, transaction
 
 log = logging.getLogger("wartemarke.hub.store")
@@ -52,15 +53,6 @@ class StoredUser:
     stamp: str
 
 
-@dataclass(frozen=True)
-class Input:
-    """One accepted input of an office's day, as stored and replayed."""
-
-    kind: str  # "ticket" | "counter" | "office" | "close_out" | "sold_out" | "told"
-    at: datetime
-    payload: dict[str, Any]
-
-
 class HubStore:
     """One SQLite file (WAL, synchronous=FULL); a lock serialises writers of this process."""
 
@@ -91,14 +83,14 @@ class HubStore:
         with self.lock:
             rows = self.db.execute("SELECT kind, at, payload FROM inputs WHERE office = ? AND day = ? ORDER BY seq",
                                    (office, day.isoformat())).fetchall()
-        return [Input(kind, datetime.fromisoformat(at), json.loads(payload)) for kind, at, payload in rows]
+        return [decode(kind, datetime.fromisoformat(at), payload) for kind, at, payload in rows]
 
     def append(self, office: str, day: date, item: Input,
                kiosk: tuple[str, int, int | None] | None = None) -> int | None:
         """Commit one input (and, for a kiosk event, its seq); returns the kiosk's new contiguous ack."""
         with self.lock, transaction(self.db):
             self.db.execute("INSERT INTO inputs (office, day, at, kind, payload) VALUES (?, ?, ?, ?, ?)",
-                            (office, day.isoformat(), item.at.isoformat(), item.kind, json.dumps(item.payload)))
+                            (office, day.isoformat(), item.at.isoformat(), *encode(item)))
             self.db.execute("INSERT OR REPLACE INTO offices (office, day) VALUES (?, ?)", (office, day.isoformat()))
             return self._receive(office, *kiosk) if kiosk else None
 

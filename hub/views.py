@@ -1,4 +1,5 @@
-"""The retained messages the hub publishes, built from the engine and the forecast (pure)."""
+"""The retained messages the hub publishes, built from the engine and the forecast (pure): each is a
+type of the contract (protocol/messages/), so what goes out is what every consumer parses."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from hub.engine import OfficeEngine, Ticket, TicketState
 from hub.estimate import Forecast, expected_wait_min, wait_range_min
 from hub.office import OfficeDef
 from protocol.businessday import WEEKDAYS
-from protocol.messages import Call, CallsState, QueueState, ServiceQueue
+from protocol.messages import (
+    AmpelBands,
+    Call,
+    CallsState,
+    CounterInfo,
+    CounterState,
+    OfficeInfo,
+    QueueState,
+    ServiceInfo,
+    ServiceQueue,
+    TicketView,
+)
+from protocol.wait_range import shown_range
 
 
 def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[bool, str | None]],
@@ -42,41 +55,52 @@ def calls_state(engine: OfficeEngine) -> CallsState:
         for c in engine.calls))
 
 
-def counter_state(engine: OfficeEngine, counter_id: str) -> dict[str, Any]:
-    return {"day": engine.day.isoformat(), "counter": counter_id, **engine.counter_view(counter_id)}
+def counter_state(engine: OfficeEngine, counter_id: str) -> CounterState:
+    counter = engine.counters[counter_id]
+    if counter.current is not None:
+        ticket = engine.tickets[counter.current]
+        return CounterState(engine.day, counter_id, "serving", ticket.label, ticket.service)
+    return CounterState(engine.day, counter_id, "paused" if counter.paused else "idle")
 
 
-def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetime) -> dict[str, Any]:
+def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetime) -> TicketView:
     """One ticket's tracking state. Never the token; nothing about other tickets but a count."""
-    view: dict[str, Any] = {"day": engine.day.isoformat(), "label": ticket.label, "service": ticket.service,
-                            "state": ticket.state.value, "issued_at": ticket.issued_at.isoformat()}
-    if ticket.state == TicketState.WAITING:
-        view["ahead"] = fc.ahead.get(ticket.id, 0)
-        view["expected_wait_min"] = expected_wait_min(fc, ticket, now)
-        spread = wait_range_min(fc, ticket, now)
-        if spread is not None:
-            view["wait_range_min"] = list(spread)
-    if ticket.state == TicketState.CALLED and ticket.counter is not None:
+    day, label, service, state, issued_at = engine.day, ticket.label, ticket.service, ticket.state, ticket.issued_at
+    if state == TicketState.WAITING:
+        return TicketView(day, label, service, state.value, issued_at, ahead=fc.ahead.get(ticket.id, 0),
+                          expected_wait_min=expected_wait_min(fc, ticket, now),
+                          wait_range_min=wait_range_min(fc, ticket, now))
+    if state == TicketState.CALLED and ticket.counter is not None:
         counter = engine.office.counter(ticket.counter)
-        view["counter"] = ticket.counter
-        view["counter_name"] = counter.name if counter else ticket.counter
-        view["called_at"] = ticket.called_at.isoformat() if ticket.called_at else None
-        view["recall"] = ticket.recalls
-    if ticket.state == TicketState.NO_SHOW and ticket.finished_at is not None:
+        return TicketView(day, label, service, state.value, issued_at, counter=ticket.counter,
+                          counter_name=counter.name if counter else ticket.counter, called_at=ticket.called_at,
+                          recall=ticket.recalls)
+    if state == TicketState.NO_SHOW and ticket.finished_at is not None:
         grace_until = ticket.finished_at + timedelta(minutes=engine.office.no_show_grace_min)
-        view["grace_until"] = grace_until.astimezone(engine.office.timezone).isoformat()
-    return view
+        return TicketView(day, label, service, state.value, issued_at,
+                          grace_until=grace_until.astimezone(engine.office.timezone))
+    return TicketView(day, label, service, state.value, issued_at)
 
 
-def office_info(office: OfficeDef, engine: OfficeEngine) -> dict[str, Any]:
-    return {
-        "day": engine.day.isoformat(),
-        "name": office.name,
-        "timezone": office.timezone.key,
-        "hours": {WEEKDAYS[d]: [f"{s:%H:%M}-{e:%H:%M}" for s, e in intervals]
-                  for d, intervals in sorted(office.hours.items())},
-        "services": [{"id": s.id, "name": {"de": s.name_de, "en": s.name_en}} for s in office.services],
-        "counters": [{"id": c.id, "name": c.name, "services": list(c.services)} for c in office.counters],
-        "announcement": engine.announcement,
-        "ampel": {"green_max_min": office.ampel.green_max_min, "yellow_max_min": office.ampel.yellow_max_min},
-    }
+def as_shown(view: dict[str, Any]) -> dict[str, Any]:
+    """What a tracking page shows of a ticket view (`TicketView.to_dict()`; protocol/wait_range.py): the
+    wait as the page shows it — the range rounded as pages round it, or the median where no range is
+    shown — instead of the figures to the minute. The publisher republishes a view only when this
+    changes, not for a forecast that moved by less than a page shows."""
+    shown = dict(view)
+    spread = shown_range(shown.pop("wait_range_min", None))
+    if spread is not None and shown.get("expected_wait_min") is not None:
+        shown["expected_wait_min"] = spread
+    return shown
+
+
+def office_info(office: OfficeDef, engine: OfficeEngine, hub: str | None = None) -> OfficeInfo:
+    """`hub`: the hub's device id (only its status topic speaks for the hub)."""
+    return OfficeInfo(
+        day=engine.day, name=office.name, timezone=office.timezone.key,
+        hours={WEEKDAYS[d]: tuple(f"{s:%H:%M}-{e:%H:%M}" for s, e in intervals)
+               for d, intervals in sorted(office.hours.items())},
+        services=tuple(ServiceInfo(s.id, s.name_de, s.name_en) for s in office.services),
+        counters=tuple(CounterInfo(c.id, c.name, tuple(c.services)) for c in office.counters),
+        announcement=engine.announcement, hub=hub,
+        ampel=AmpelBands(office.ampel.green_max_min, office.ampel.yellow_max_min))

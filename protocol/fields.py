@@ -18,6 +18,8 @@ PROTOCOL_VERSION = 1
 LABEL_RE = re.compile(r"^[A-Z]{1,3}[0-9]{1,6}\Z")
 SERVICE_RE = re.compile(r"^[A-Z]{1,3}\Z")
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")  # office, device and counter ids (topic segments)
+TOKEN_RE = re.compile(r"^[A-Z2-7]{26,64}\Z")  # a tracking token (docs/protocol.md §5)
+TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")  # ticket event and request ids
 
 
 def slug_problem(value: str) -> str | None:
@@ -100,13 +102,53 @@ class Fields:
             return None
         return self.integer(name, minval, maxval)
 
-    def opt_number(self, name: str, minval: float, maxval: float) -> float | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
+    def number(self, name: str, minval: float, maxval: float) -> float:
+        value = self._get(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or not minval <= value <= maxval:
             raise self.fail(name, f"must be a number in {minval:g}..{maxval:g}")
         return float(value)
+
+    def opt_number(self, name: str, minval: float, maxval: float) -> float | None:
+        return None if self.data.get(name) is None else self.number(name, minval, maxval)
+
+    def opt_wait_range(self, name: str, expected: int | None) -> tuple[int, int] | None:
+        """An optional `[low, high]` of whole minutes, low ≤ `expected` ≤ high (the 10 % and 90 % quantiles
+        around the median wait, docs/protocol.md §3.4)."""
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**31 for v in value)
+                and value[0] <= value[1]):
+            raise self.fail(name, "must be [low, high], whole minutes with 0 ≤ low ≤ high")
+        if expected is not None and not value[0] <= expected <= value[1]:
+            raise self.fail(name, "must contain expected_wait_min")
+        return value[0], value[1]
+
+    def opt_time(self, name: str) -> datetime | None:
+        return None if self.data.get(name) is None else self.time(name)
+
+    def opt_flag(self, name: str) -> bool | None:
+        return None if self.data.get(name) is None else self.flag(name)
+
+    def opt_slug(self, name: str) -> str | None:
+        return None if self.data.get(name) is None else self.slug(name)
+
+    def opt_text(self, name: str, pattern: re.Pattern[str]) -> str | None:
+        return None if self.data.get(name) is None else self.text(name, pattern)
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, max_len=40)
+        if value not in choices:
+            raise self.fail(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def objects(self, name: str, limit: int | None = None) -> list[Mapping[str, Any]]:
+        """A list of objects (at most `limit` read: a hostile list of thousands costs nothing)."""
+        items = self.array(name)[:limit]
+        if not all(isinstance(item, dict) for item in items):
+            raise self.fail(name, "must be a list of objects")
+        return items
 
     def flag(self, name: str) -> bool:
         value = self._get(name)

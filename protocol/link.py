@@ -265,37 +265,6 @@ def _options(retain_as_published: bool) -> SubscribeOptions:
     return SubscribeOptions(qos=1, retainAsPublished=retain_as_published)
 
 
-def response_properties(correlation: bytes | None) -> Properties:
-    """Properties of a reply: the request's correlation data, so the requester can match it."""
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    if correlation is not None:
-        props.CorrelationData = correlation
-    return props
-
-
-COMMAND_MAX_EXPIRY_S = 60  # the hub refuses a command that may wait at the broker longer than this
-ANSWER_MARGIN_S = 2  # a requester waits this much longer than its command may wait at the broker
-
-
-def command_expiry_s(timeout_s: float) -> int:
-    """The message expiry for a command whose requester waits `timeout_s` for the answer: short enough
-    that the hub, if it gets the command at all, answers before the requester gives up (for timeouts of
-    at least 3 s); the broker, not any clock of the requester's machine, enforces it."""
-    return max(1, min(COMMAND_MAX_EXPIRY_S, int(timeout_s) - ANSWER_MARGIN_S))
-
-
-def request_properties(response_topic: str, correlation: bytes, expiry_s: int | None = None) -> Properties:
-    """A request's properties. `expiry_s` (MQTT v5 message expiry): the broker discards the request if it
-    cannot hand it to the hub within that time — the requester must not wait for an answer any shorter
-    (`command_expiry_s`), so a command it gave up on is never executed later."""
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    props.ResponseTopic = response_topic
-    props.CorrelationData = correlation
-    if expiry_s is not None:
-        props.MessageExpiryInterval = expiry_s
-    return props
-
-
 def _no_delay(client: mqtt.Client) -> None:
     """Disable Nagle's algorithm: a small publish right after another would otherwise wait ~40 ms for
     the peer's delayed ACK — twice per request/response, and on every call a display shows."""

@@ -38,7 +38,7 @@ def web(tmp_path, shared_broker, topic_office):
 
 
 def test_the_rules_use_metrics_the_hub_exports(web, shared_broker, recorder_factory, topic_office):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     status = {"v": 1, "online": True, "role": "kiosk", "clock_synced": False, "acked_seq": 7, "outbox_pending": 0,
               "printer": {"online": True, "paper": "low", "detail": "", "sensor": False}}
     rec.publish(topics.device_status(topic_office, "kiosk-1"), json.dumps(status).encode(), retain=True)

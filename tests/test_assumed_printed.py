@@ -31,7 +31,7 @@ def allocated(state: sqlite3.Connection) -> int:
 def test_a_ticket_interrupted_mid_print_is_delivered_as_assumed_printed(tmp_path, broker, topic_office,
                                                                         recorder_factory, caplog):
     caplog.set_level(logging.INFO)
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub = Hub(load_hub_config(write_hub_config(tmp_path / "hub", broker.port, topic_office)),
               SystemClock(assume_synced=True))
     hub.start()

@@ -40,7 +40,7 @@ from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 from tests.city_harness import (
     CITY,
     OBSERVER,
@@ -147,7 +147,7 @@ class WebCity:
         assert not kiosk.publish(topics.kiosk_ticket(office, f"{hub}-kiosk"), payload(event)).is_failure
         return token
 
-    def call_next(self, office: str) -> dict[str, Any]:
+    def call_next(self, office: str) -> CommandAnswer:
         """A clerk's `next` at platz-1, sent by the office web's account as the hub's web sends it."""
         hub = CITY[office]
         broker = self.offices[office]

@@ -22,8 +22,9 @@ from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import topics
 from protocol.fields import encode_object
-from protocol.link import BrokerSettings, request_properties
+from protocol.link import BrokerSettings
 from protocol.messages import CommandRequest
+from protocol.requests import request_properties
 from tests.fault_harness import TcpProxy, clerk_link, never_backwards, retained, start_hub
 from tests.test_broker_acl import OBSERVER, start_office_broker
 from tests.web_harness import wait_until
@@ -64,7 +65,7 @@ def test_a_command_the_requester_gave_up_on_is_never_executed_later(tmp_path, br
                                                                     recorder_factory):
     """Issue 11 item 6: the hub is down, `next` fails twice in the CLI (and once on the web's page);
     when the hub is back it must not call anyone for them. A request id can be repeated safely."""
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     config = write_hub_config(tmp_path, broker.port, topic_office, tick_s=0.5)
     hub = hub_process(config)
     try:
@@ -88,7 +89,7 @@ def test_a_command_the_requester_gave_up_on_is_never_executed_later(tmp_path, br
         clerk = clerk_link(broker.port, topic_office)
         try:  # a marker: whatever the broker still held for the hub was handed over before this answer
             answer = send_command(clerk, topic_office, "platz-2", CommandRequest(uuid.uuid4().hex, "pause"), 10)
-            assert answer is not None and answer["ok"]
+            assert answer is not None and answer.ok
         finally:
             clerk.stop()
         calls = [json.loads(p)["seq"] for _, p in rec.messages(topics.calls(topic_office))]
@@ -110,12 +111,12 @@ def test_a_command_the_requester_gave_up_on_is_never_executed_later(tmp_path, br
 
 
 def test_a_command_without_message_expiry_is_refused(tmp_path, broker, topic_office, recorder_factory):
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub = start_hub(write_hub_config(tmp_path, broker.port, topic_office), rec)
     clerk = clerk_link(broker.port, topic_office)
     try:
         for n, expiry in enumerate((None, 3600)):
-            response = f"{topics.office_root(topic_office)}/counter/platz-1/response/x{n}"
+            response = topics.counter_response(topic_office, "platz-1", f"x{n}")
             clerk.publish(topics.counter_command(topic_office, "platz-1"),
                           encode_object({"id": uuid.uuid4().hex, "op": "pause"}),
                           properties=request_properties(response, b"c", expiry))
@@ -130,7 +131,7 @@ def test_a_command_without_message_expiry_is_refused(tmp_path, broker, topic_off
 def test_a_retained_command_is_never_executed_and_expires_at_the_broker(tmp_path, broker, topic_office,
                                                                         recorder_factory):
     """Issue 10 finding 10: a counter client publishes `next` with the retain flag."""
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     config = write_hub_config(tmp_path, broker.port, topic_office)
     hub = start_hub(config, rec)
     clerk = clerk_link(broker.port, topic_office)
@@ -140,7 +141,7 @@ def test_a_retained_command_is_never_executed_and_expires_at_the_broker(tmp_path
         for seq, label in ((1, "A001"), (2, "A002")):
             rec.publish(topics.kiosk_ticket(topic_office, "kiosk-1"), payload(issued(day, label, seq)))
         rec.wait_for_json(topics.queue(topic_office), lambda q: q["services"][0]["waiting"] == 2)
-        response = f"{topics.office_root(topic_office)}/counter/platz-1/response/r1"
+        response = topics.counter_response(topic_office, "platz-1", "r1")
         assert clerk.publish(command_topic, encode_object({"id": "retained-next-1", "op": "next"}), retain=True,
                              properties=request_properties(response, b"c", 6))
         for restart in (False, True):  # live, and again at a new subscription (a restarted hub)
@@ -148,7 +149,7 @@ def test_a_retained_command_is_never_executed_and_expires_at_the_broker(tmp_path
                 hub.stop()
                 hub = start_hub(config, rec)
             answer = send_command(clerk, topic_office, "platz-2", CommandRequest(uuid.uuid4().hex, "resume"), 10)
-            assert answer is not None and answer["ok"]  # a marker after the retained command
+            assert answer is not None and answer.ok  # a marker after the retained command
             assert hub.runtimes[topic_office].engine.calls_seq == 0, "a retained command was executed"
             assert hub.link.invalid_messages == 1  # dropped, logged and counted
         # Its message expiry (at most 60 s, or the hub refuses it anyway) applies to the retained copy too.
@@ -173,14 +174,14 @@ def test_the_deployed_acl_cannot_refuse_the_retain_flag_and_the_hub_does_not_exe
             "reconnect_max_s = 1", "reconnect_max_s = 1\n" + credentials)
         config.write_text(text)
         observer = office.connect(OBSERVER, tls=False)
-        observer.subscribe([f"{topics.office_root(OFFICE)}/#"], retained=False)
+        observer.subscribe([topics.office_tree(OFFICE)], retained=False)
         hub = Hub(load_hub_config(config), SystemClock(assume_synced=True))
         hub.start()
         try:
             observer.wait_for(lambda t, p: t == topics.device_status(OFFICE, "hub-1") and b'"online":true' in p,
                               timeout=10)
             cli = office.connect("platz-1-cli", tls=False)
-            response = f"{topics.office_root(OFFICE)}/counter/platz-1/response/z"
+            response = topics.counter_response(OFFICE, "platz-1", "z")
             code = cli.publish(topics.counter_command(OFFICE, "platz-1"),
                                encode_object({"id": "retained-pause-2", "op": "pause"}), retain=True,
                                properties=request_properties(response, b"c", 30))
@@ -199,7 +200,7 @@ def test_after_a_broker_kill_the_hubs_acks_and_calls_never_go_backwards(tmp_path
     """Issue 11 item 5: the hub has unconfirmed acks and calls in flight when the broker dies; after the
     restart a subscriber must not see them arrive after the hub's fresh state."""
     proxy = TcpProxy(broker.port)  # the hub's way to the broker, so its publishes can be held back
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     config = write_hub_config(tmp_path, proxy.port, topic_office)
     hub = start_hub(config, rec)
     feeder = clerk_link(broker.port, topic_office)
@@ -215,7 +216,7 @@ def test_after_a_broker_kill_the_hubs_acks_and_calls_never_go_backwards(tmp_path
             assert feeder.publish(topics.kiosk_ticket(topic_office, "kiosk-1"), payload(event))
 
         def call(counter: str) -> None:
-            response = f"{topics.office_root(topic_office)}/counter/{counter}/response/feed"
+            response = topics.counter_response(topic_office, counter, "feed")
             assert feeder.publish(topics.counter_command(topic_office, counter),
                                   encode_object({"id": uuid.uuid4().hex, "op": "next"}),
                                   properties=request_properties(response, b"c", 30))

@@ -99,7 +99,7 @@ def white_share(image: pygame.Surface, rect: tuple[int, int, int, int]) -> float
 
 
 def test_snapshot_from_retained_state_shows_the_newest_call(tmp_path, shared_broker, recorder_factory, topic_office):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     config = write_display_config(tmp_path, shared_broker.port, topic_office, width=1920, height=1080)
     empty = tmp_path / "empty.png"
     assert display_main(["snapshot", "--config", str(config), "--out", str(empty), "--wait", "1"]) == 0
@@ -127,7 +127,7 @@ def test_snapshot_from_retained_state_shows_the_newest_call(tmp_path, shared_bro
 
 @pytest.fixture
 def running(tmp_path, shared_broker, recorder_factory, topic_office):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     display = DisplayThread(write_display_config(tmp_path, shared_broker.port, topic_office))
     yield display, rec, topic_office
     display.stop()
@@ -238,7 +238,7 @@ def test_the_hubs_info_parses_for_the_display():
 
     config = load_hub_config(write_hub_config(Path(tempfile.mkdtemp()), 1883, "t-info"))
     office = config.offices[0]
-    info = OfficeInfo.from_dict({"v": 1, **office_info(office, OfficeEngine(office, today()))})
+    info = OfficeInfo.from_dict({"v": 1, **office_info(office, OfficeEngine(office, today())).to_dict()})
     assert info.name == "Bürgerbüro Test" and info.service("P") is not None and len(info.counters) == 3
 
 

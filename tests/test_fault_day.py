@@ -30,7 +30,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from devtools.broker import Broker, Recorder
 from devtools.hub_harness import issued, payload, write_hub_config
@@ -44,7 +43,7 @@ from hub.store import HubStore
 from process.clock import FakeClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 from tests.fault_harness import never_backwards, retained, start_replica
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
 from tests.web_harness import get, random_token, wait_until
@@ -97,7 +96,7 @@ class Clerks:
     def __init__(self, port: int, office: str, rng: random.Random) -> None:
         self.port, self.office = port, office
         self.seeds = [rng.randrange(2**32) for _ in CLERKS]
-        self.answers: list[tuple[str, str, dict[str, Any]]] = []  # counter, op, answer
+        self.answers: list[tuple[str, str, CommandAnswer]] = []  # counter, op, answer
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._work, args=(c, s), daemon=True)
@@ -113,7 +112,7 @@ class Clerks:
             if thread.ident is not None:
                 thread.join(30)
 
-    def record(self, counter: str, op: str, answer: dict[str, Any] | None) -> None:
+    def record(self, counter: str, op: str, answer: CommandAnswer | None) -> None:
         if answer is not None:
             with self._lock:
                 self.answers.append((counter, op, answer))
@@ -131,11 +130,11 @@ class Clerks:
                 args = {"service": rng.choice("AP")} if op == "transfer" else {}
                 answer = send_command(link, self.office, counter, CommandRequest(uuid.uuid4().hex, op, args), 4)
                 self.record(counter, op, answer)
-                serving = bool(answer and answer.get("ok") and op == "next")
+                serving = bool(answer and answer.ok and op == "next")
         finally:
             link.stop()
 
-    def burst(self) -> list[dict[str, Any] | None]:
+    def burst(self) -> list[CommandAnswer | None]:
         """Eight clerks press `next` at the same moment."""
         counters = [f"platz-{i}" for i in range(1, 9)]
         links = [MqttLink(BrokerSettings(port=self.port), self.office, f"burst-{c}-{uuid.uuid4().hex[:4]}", "cli",
@@ -143,7 +142,7 @@ class Clerks:
         for link in links:
             link.start()
         barrier = threading.Barrier(len(links))
-        results: list[dict[str, Any] | None] = [None] * len(links)
+        results: list[CommandAnswer | None] = [None] * len(links)
 
         def press(i: int) -> None:
             link = links[i]
@@ -190,9 +189,8 @@ def hub_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
 def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, recorder_factory):
     rng = random.Random(SEED)
     office = topic_office
-    root = topics.office_root(office)
-    rec = recorder_factory(broker, [f"{root}/calls", f"{root}/kiosk/+/ack", f"{root}/counter/+/state",
-                                    f"{root}/device/+/status"])
+    rec = recorder_factory(broker, [topics.calls(office), topics.kiosk_acks(office),
+                                    topics.counter_states(office), topics.device_statuses(office)])
     hub_config = write_hub_config(tmp_path / "hub", broker.port, office, counters=8, tick_s=0.5)
     replica, web = start_replica(tmp_path / "web", office, broker.port)
     yesterday = office_yesterday(tmp_path, hub_config, broker, office, rec)
@@ -264,7 +262,7 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
                 shutil.rmtree(kiosk.directory / "state")
                 kiosk.start()
             elif fault == "burst":
-                labels = [a["label"] for a in clerks.burst() if a is not None and a.get("ok")]
+                labels = [a.label for a in clerks.burst() if a is not None and a.ok]
                 assert len(labels) == len(set(labels)), f"one burst called a ticket twice: {labels}"
             elif fault == "cli":
                 cli = subprocess.run([sys.executable, "-m", "hub.counter_cli", "--config", str(hub_config),
@@ -309,7 +307,7 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
         serving = [t.counter for t in tickets if t.state.value == "called"]
         assert len(serving) == len(set(serving)), "a counter serves two tickets"
         at: dict[str, str] = {}
-        for record in rec.records(f"{root}/#"):
+        for record in rec.records(topics.office_tree(office)):
             data = json.loads(record.payload) if record.payload else {}
             if record.topic == topics.device_status(office, "hub-test") and data.get("online") and not record.retain:
                 at.clear()  # the hub (re)connected: every counter's state follows
@@ -320,19 +318,19 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
                     at.pop(data["counter"], None)
                 assert len(set(at.values())) == len(at), f"a ticket at two counters: {at}"
         transferred = {t.label for t in tickets if t.transfers}
-        answered = {a["label"] for _, op, a in clerks.answers if op == "transfer" and a.get("ok")}
+        answered = {a.label for _, op, a in clerks.answers if op == "transfer" and a.ok}
         assert answered <= transferred and answered, "the clerks transferred tickets"
         counters_of: dict[str, set[str]] = {}  # what the displays showed: every call in every `calls` seen
-        for record in rec.records(f"{root}/calls"):
+        for record in rec.records(topics.calls(office)):
             for call in json.loads(record.payload)["calls"]:
                 counters_of.setdefault(call["label"], set()).add(call["counter"])
         moved = {label for label, counters in counters_of.items() if len(counters) > 1}
         assert moved <= transferred, f"called to two counters: {moved - transferred}"
-        called = [a["label"] for _, op, a in clerks.answers if op == "next" and a.get("ok")] + called_by_cli
+        called = [a.label for _, op, a in clerks.answers if op == "next" and a.ok] + called_by_cli
         twice = [label for label, n in Counter(called).items() if n > 1 and label not in transferred]
         assert not twice, f"tickets called twice: {twice}"
 
-        days_and_seqs = never_backwards(rec.records(f"{root}/calls"), lambda c: (c["day"], c["seq"]))
+        days_and_seqs = never_backwards(rec.records(topics.calls(office)), lambda c: (c["day"], c["seq"]))
         assert days_and_seqs[-1] == (engine.day.isoformat(), engine.calls_seq) and engine.calls_seq >= len(called)
         for kiosk in kiosks:
             acks = never_backwards(rec.records(topics.kiosk_ack(office, kiosk.device)), lambda a: a["seq"])

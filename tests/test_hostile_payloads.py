@@ -19,7 +19,7 @@ import sys
 import textwrap
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,9 @@ from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import InvalidMessage, decode_object
-from protocol.link import BrokerSettings, MqttLink, command_expiry_s, request_properties
-from protocol.messages import Ack, CallsState, DeviceStatus, OfficeInfo, QueueState
-from protocol.views import check_counter_state, check_history, check_ticket_view
+from protocol.link import BrokerSettings, MqttLink
+from protocol.messages import PARSERS, CommandAnswer
+from protocol.requests import command_expiry_s, request_properties
 from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
 from tests.test_web_internal import web_only  # noqa: F401 (a fixture)
@@ -95,14 +95,9 @@ def good_messages(day: date, hub: str = "hub-1") -> dict[str, dict[str, Any]]:
     }
 
 
-def parser(suffix: str) -> Callable[[dict[str, Any]], object]:
-    """The contract's check for a topic suffix (the consumers' own parsers)."""
-    kind = suffix.split("/", maxsplit=1)[0]
-    checks: dict[str, Callable[[dict[str, Any]], object]] = {
-        "info": OfficeInfo.from_dict, "calls": CallsState.from_dict, "queue": QueueState.from_dict,
-        "device": DeviceStatus.from_dict, "history": check_history, "ticket": check_ticket_view,
-        "counter": check_counter_state, "kiosk": Ack.from_dict}
-    return checks[kind]
+def parser(suffix: str) -> Callable[[Mapping[str, Any]], object]:
+    """The contract's parser for a topic suffix (the consumers' own)."""
+    return PARSERS[topics.parse(f"{topics.office_root('t-any')}/{suffix}").kind]
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -161,11 +156,11 @@ def test_every_hostile_text_is_refused_by_the_contract() -> None:
                     assert rejected(suffix, json.dumps(_replaced(good, path, text)).encode()), (suffix, path, name)
 
 
-def _office_command(link: MqttLink, office: str, body: dict[str, Any]) -> dict[str, Any]:
+def _office_command(link: MqttLink, office: str, body: dict[str, Any]) -> CommandAnswer:
     """A raw office command (the builder would refuse this text) and the hub's answer."""
     answer: dict[str, Any] = {}
     done = threading.Event()
-    response = f"{topics.office_root(office)}/supervisor/response/{uuid.uuid4().hex[:12]}"
+    response = topics.supervisor_response(office, uuid.uuid4().hex[:12])
 
     def on_reply(_topic: str, payload: bytes, _properties: Any) -> None:
         answer.update(json.loads(payload))
@@ -175,7 +170,7 @@ def _office_command(link: MqttLink, office: str, body: dict[str, Any]) -> dict[s
     link.publish(topics.office_command(office), json.dumps({"v": 1, **body}).encode(),
                  properties=request_properties(response, uuid.uuid4().bytes, command_expiry_s(10)))
     assert done.wait(10), "the hub did not answer"
-    return answer
+    return CommandAnswer.from_dict(answer)
 
 
 def test_the_hub_refuses_a_hostile_announcement_with_a_clear_answer(tmp_path, shared_broker, recorder_factory,
@@ -192,10 +187,10 @@ def test_the_hub_refuses_a_hostile_announcement_with_a_clear_answer(tmp_path, sh
         rec.wait_for_json(topics.info(topic_office), lambda i: i.get("hub") == "hub-test")  # names itself
         for name, text in HOSTILE_TEXT.items():
             answer = _office_command(link, topic_office, {"id": uuid.uuid4().hex, "op": "announce", "text": text})
-            assert answer["ok"] is False and "field 'text'" in answer["error"], (name, answer)
+            assert answer.ok is False and "field 'text'" in (answer.error or ""), (name, answer)
         assert hub.runtimes[topic_office].engine.announcement == ""
         answer = _office_command(link, topic_office, {"id": uuid.uuid4().hex, "op": "announce", "text": "Heute 🙂"})
-        assert answer["ok"] is True
+        assert answer.ok is True
         rec.wait_for_json(topics.info(topic_office), lambda i: i["announcement"] == "Heute 🙂")
     finally:
         link.stop()

@@ -6,7 +6,6 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +18,7 @@ from process.clock import FakeClock, SystemClock
 from protocol import VERSION, topics
 from protocol.businessday import WEEKDAYS
 from protocol.link import MqttLink
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -32,7 +31,7 @@ def start_hub(config_path, clock=None) -> Hub:
 
 @pytest.fixture
 def office(shared_broker, recorder_factory, topic_office, tmp_path):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     config = write_hub_config(tmp_path, shared_broker.port, topic_office, counters=8)
     hub = start_hub(config)
     rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
@@ -80,14 +79,14 @@ def test_next_calls_a_ticket_and_publishes_calls_ticket_and_counter_state(office
     rec.publish(topics.kiosk_ticket(name, "kiosk-1"), payload(event))
     rec.wait_for_json(topics.kiosk_ack(name, "kiosk-1"), lambda a: a["seq"] == 1)
     answer = command(clerk, name, "platz-3", "next")
-    assert answer == {"v": 1, "id": answer["id"], "ok": True, "label": "A001", "service": "A", "counter": "platz-3"}
+    assert answer == CommandAnswer(True, label="A001", service="A", counter="platz-3", id=answer.id)
     calls = rec.wait_for_json(topics.calls(name), lambda c: c["seq"] == 1)
     assert calls["calls"][0]["label"] == "A001" and calls["calls"][0]["counter_name"] == "Platz 3"
     view = rec.wait_for_json(topics.ticket(name, topics.token_hash(event.token)), lambda v: v["state"] == "called")
     assert view["counter_name"] == "Platz 3" and event.token.encode() not in json.dumps(view).encode()
     state = rec.wait_for_json(topics.counter_state(name, "platz-3"), lambda s: s["state"] == "serving")
     assert state["label"] == "A001"
-    assert command(clerk, name, "platz-4", "next")["error"] == "nobody is waiting"
+    assert command(clerk, name, "platz-4", "next").error == "nobody is waiting"
 
 
 def test_a_repeated_request_gets_the_first_answer(office, clerk):
@@ -97,7 +96,7 @@ def test_a_repeated_request_gets_the_first_answer(office, clerk):
     rec.wait_for_json(topics.kiosk_ack(name, "kiosk-1"), lambda a: a["seq"] == 2)
     first = command(clerk, name, "platz-1", "next", request_id="same-request-1")
     again = command(clerk, name, "platz-1", "next", request_id="same-request-1")
-    assert first == again and first["label"] == "A001"
+    assert first == again and first.label == "A001"
     assert hub.runtimes[name].engine.calls_seq == 1
 
 
@@ -117,7 +116,7 @@ def test_eight_counters_pressing_next_at_once_never_call_the_same_ticket(office,
         called: list[str] = []
         for _ in range(5):
             barrier = threading.Barrier(8)
-            answers: list[dict[str, Any]] = []
+            answers: list[CommandAnswer | None] = []
 
             def press(i: int, barrier=barrier, answers=answers) -> None:
                 assert links[i].connected.wait(10)
@@ -129,8 +128,8 @@ def test_eight_counters_pressing_next_at_once_never_call_the_same_ticket(office,
                 t.start()
             for t in threads:
                 t.join(30)
-            assert len(answers) == 8 and all(a and a["ok"] for a in answers), answers
-            called += [a["label"] for a in answers]
+            assert len(answers) == 8 and all(a and a.ok for a in answers), answers
+            called += [a.label for a in answers if a is not None and a.label is not None]
     finally:
         for link in links:
             link.stop()
@@ -145,8 +144,8 @@ def test_malformed_input_is_dropped_and_the_hub_carries_on(office, clerk):
     rec.publish(topics.kiosk_ticket(name, "kiosk-1"), payload(bad_service))  # unknown service: acked, ignored
     rec.wait_for_json(topics.kiosk_ack(name, "kiosk-1"), lambda a: a["seq"] == 1)
     answer = send_command(clerk, name, "platz-1", CommandRequest("bad-op-1", "explode"))
-    assert answer is not None and answer["ok"] is False and "field 'op'" in answer["error"]  # refused, logged
-    assert command(clerk, name, "no-such-counter", "next")["error"] == "unknown counter 'no-such-counter'"
+    assert answer is not None and answer.ok is False and "field 'op'" in (answer.error or "")  # refused, logged
+    assert command(clerk, name, "no-such-counter", "next").error == "unknown counter 'no-such-counter'"
     assert hub.link.invalid_messages >= 2
     assert hub.runtimes[name].engine.tickets == {}
 
@@ -157,9 +156,9 @@ def test_a_restarted_hub_replays_to_the_same_state_and_republishes(office, clerk
     for n in range(1, 4):
         rec.publish(topics.kiosk_ticket(name, "kiosk-1"), payload(issued(day, f"A00{n}", n)))
     rec.wait_for_json(topics.kiosk_ack(name, "kiosk-1"), lambda a: a["seq"] == 3)
-    assert command(clerk, name, "platz-1", "next")["label"] == "A001"
-    assert command(clerk, name, "platz-1", "no_show")["ok"]
-    assert command(clerk, name, "platz-2", "next")["label"] == "A002"
+    assert command(clerk, name, "platz-1", "next").label == "A001"
+    assert command(clerk, name, "platz-1", "no_show").ok
+    assert command(clerk, name, "platz-2", "next").label == "A002"
     before = {t.label: (t.state, t.counter) for t in hub.runtimes[name].engine.tickets.values()}
     hub.stop()
     mark = rec.mark()
@@ -169,7 +168,7 @@ def test_a_restarted_hub_replays_to_the_same_state_and_republishes(office, clerk
         assert after == before
         calls = rec.wait_for_json(topics.calls(name), since=mark)
         assert calls["seq"] == 2 and [c["label"] for c in calls["calls"]] == ["A002", "A001"]
-        assert command(clerk, name, "platz-3", "next")["label"] == "A003"
+        assert command(clerk, name, "platz-3", "next").label == "A003"
     finally:
         again.stop()
         hub.start = lambda: None  # the fixture stops the first hub again: harmless
@@ -177,7 +176,7 @@ def test_a_restarted_hub_replays_to_the_same_state_and_republishes(office, clerk
 
 def test_closing_time_closes_out_and_the_next_day_clears_tracking(shared_broker, recorder_factory, topic_office,
                                                                   tmp_path):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     hours = "\n".join(f'{d} = ["08:00-16:00"]' for d in WEEKDAYS)
     config = write_hub_config(tmp_path, shared_broker.port, topic_office, hours=hours, tick_s=60)
     clock = FakeClock(datetime(2026, 11, 24, 15, 30, tzinfo=BERLIN).astimezone(UTC))
@@ -211,7 +210,7 @@ def test_closing_time_closes_out_and_the_next_day_clears_tracking(shared_broker,
 
 def test_a_hub_started_after_midnight_shows_nothing_of_yesterday(shared_broker, recorder_factory, topic_office,
                                                                   tmp_path):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     config = write_hub_config(tmp_path, shared_broker.port, topic_office, tick_s=60)
     clock = FakeClock(datetime(2026, 11, 24, 12, 0, tzinfo=BERLIN).astimezone(UTC))
     hub = start_hub(config, clock)
@@ -234,10 +233,10 @@ def test_a_hub_started_after_midnight_shows_nothing_of_yesterday(shared_broker, 
 
 def test_the_hub_answers_only_under_the_requesters_response_tree(office, clerk):
     from protocol.fields import encode_object
-    from protocol.link import request_properties
+    from protocol.requests import request_properties
 
     _, rec, name, _ = office
     clerk.publish(topics.counter_command(name, "platz-1"), encode_object({"id": "hostile-reply-1", "op": "next"}),
                   properties=request_properties(topics.calls(name), b"x"))  # asks for the answer on `calls`
-    assert command(clerk, name, "platz-1", "pause")["ok"]  # a marker: the first request was processed before
+    assert command(clerk, name, "platz-1", "pause").ok  # a marker: the first request was processed before
     assert all(json.loads(p).get("id") != "hostile-reply-1" for _, p in rec.messages(topics.calls(name)) if p)

@@ -65,7 +65,7 @@ def test_the_told_waits_are_checked_on_metrics_and_survive_a_restart(tmp_path, s
         low, high = view["wait_range_min"]
         assert low <= view["expected_wait_min"] <= high
         told_at_issue = wait_until(lambda: engine.told.get(events[0].id), what="A001's told wait on record")
-        assert web.command("platz-1", "resume")["ok"] and web.command("platz-1", "next")["label"] == "A001"
+        assert web.command("platz-1", "resume").ok and web.command("platz-1", "next").label == "A001"
 
         def published() -> dict[str, Any] | None:
             queue = web.mirror.office(topic_office).queue or {}

@@ -86,7 +86,7 @@ def test_stats_of_a_finished_day_per_service_and_hour(tmp_path, capsys):
 
 
 def test_backup_restores_onto_a_spare_hub(tmp_path, shared_broker, recorder_factory, topic_office):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     path = write_hub_config(tmp_path / "main", shared_broker.port, topic_office)
     hub = Hub(load_hub_config(path), SystemClock(assume_synced=True))
     hub.start()
@@ -112,7 +112,7 @@ def test_backup_restores_onto_a_spare_hub(tmp_path, shared_broker, recorder_fact
 
 
 def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_office, capsys):
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     path = write_hub_config(tmp_path, shared_broker.port, topic_office)
     hub = Hub(load_hub_config(path), SystemClock(assume_synced=True))
     hub.start()

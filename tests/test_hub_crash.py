@@ -15,7 +15,6 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from devtools.hub_harness import write_hub_config
 from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
@@ -27,7 +26,7 @@ from hub.store import HubStore
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,13 +39,13 @@ def start_hub_process(config: Path) -> subprocess.Popen[bytes]:
 
 def test_kill_9_of_the_hub_loses_nothing_and_calls_nothing_twice(tmp_path, broker, recorder_factory, topic_office):
     rng = random.Random(4711)
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub_config = write_hub_config(tmp_path / "hub", broker.port, topic_office, counters=2, tick_s=0.5)
     kiosk = start_kiosk(write_config(tmp_path / "kiosk", broker.port, topic_office, services=FAST_A))
     clerk = MqttLink(BrokerSettings(port=broker.port), topic_office, "clerk-crash", "cli", VERSION, SystemClock(),
                      availability=False)
     clerk.start()
-    answered: list[tuple[str, dict[str, Any]]] = []
+    answered: list[tuple[str, CommandAnswer]] = []
     presses = 0
     hub = start_hub_process(hub_config)
     try:
@@ -94,7 +93,7 @@ def test_kill_9_of_the_hub_loses_nothing_and_calls_nothing_twice(tmp_path, broke
     tickets = runtime.engine.tickets.values()
     assert len(tickets) == presses, "every printed ticket reached the hub exactly once"
     assert len({t.label for t in tickets}) == presses
-    called = [a["label"] for _, a in answered if a.get("ok")]
+    called = [a.label for _, a in answered if a.ok]
     assert len(called) == len(set(called)), f"a ticket was called twice: {called}"
     in_db = {t.label for t in tickets if t.state in (TicketState.CALLED, TicketState.DONE)}
     assert set(called) <= in_db, "an answered call was lost in the crash"

@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.engine import COUNTER_OPS, OfficeEngine, TicketState
+from hub.engine import OfficeEngine, TicketState
 from hub.office import CounterDef, OfficeDef, ServiceDef
-from protocol.messages import TicketIssued, TicketVoided
+from hub.views import counter_state
+from protocol.messages import CounterState, TicketIssued, TicketVoided
+from protocol.operations import COUNTER, COUNTER_OPS, OPERATIONS, Operation
 from protocol.topics import token_hash
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -249,7 +251,7 @@ def test_done_finishes_the_ticket(engine: OfficeEngine) -> None:
     ticket = engine.tickets["kiosk-1-P001"]
     assert (ticket.state, ticket.finished_at) == (TicketState.DONE, at(3.5))
     assert engine.handled[-1].minutes == pytest.approx(3.0)
-    assert engine.counter_view("platz-1") == {"state": "idle"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "idle")
 
 
 def test_transfer_keeps_the_place_by_arrival() -> None:
@@ -287,7 +289,7 @@ def test_pause_refuses_next_until_resume(engine: OfficeEngine) -> None:
     clerk("platz-1", "next", 1.0)
     assert clerk("platz-1", "pause", 9.0).ok is True
     assert engine.tickets["kiosk-1-A001"].state == TicketState.DONE  # pausing completes the current one
-    assert engine.counter_view("platz-1") == {"state": "paused"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "paused")
     refused = clerk("platz-1", "next", 10.0)
     assert (refused.ok, refused.error) == (False, "counter is paused")
     assert engine.tickets["kiosk-1-A002"].state == TicketState.WAITING
@@ -295,7 +297,7 @@ def test_pause_refuses_next_until_resume(engine: OfficeEngine) -> None:
     assert clerk("platz-1", "resume", 20.0).ok is True
     assert engine.present_counters() == ["platz-1"]
     assert clerk("platz-1", "next", 20.0).label == "A002"
-    assert engine.counter_view("platz-1") == {"state": "serving", "label": "A002", "service": "A"}
+    assert counter_state(engine, "platz-1") == CounterState(DAY, "platz-1", "serving", "A002", "A")
 
 
 def test_repeated_request_id_returns_the_first_result_without_executing_again(engine: OfficeEngine) -> None:
@@ -329,6 +331,21 @@ def test_office_commands(engine: OfficeEngine) -> None:
     assert engine.office_command("open_service", {"service": "A"}, "o5", at(0.0)).ok
     assert engine.closed_services == set()
     assert not engine.office_command("reboot", {}, "o6", at(0.0)).ok
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_the_engine_carries_out_every_operation_of_the_contract_on_its_own_topic(operation: Operation) -> None:
+    """protocol/operations.py is the list the engine dispatches on: each operation is known on its own topic
+    (counter or office) and unknown on the other."""
+    engine = OfficeEngine(office(), DAY)
+    engine.ingest(issued("A", 1, 0.0), at(0.0))
+    args = {"label": "A001", "service": "A", "text": "Heute bis 12 Uhr"}
+    sent = {key: args[key] for key in operation.args}
+    on_counter = engine.counter_command("platz-1", operation.name, sent, "r-counter", at(1.0))
+    on_office = engine.office_command(operation.name, sent, "r-office", at(1.0))
+    known, unknown = (on_counter, on_office) if operation.scope == COUNTER else (on_office, on_counter)
+    assert not (known.error or "").startswith("unknown operation"), known
+    assert unknown.error == f"unknown operation {operation.name!r}"
 
 
 def test_close_out_closes_waiting_tickets_only(engine: OfficeEngine) -> None:
@@ -366,7 +383,7 @@ steps = st.lists(st.one_of(
     st.builds(Step, kind=st.just("issue"), minutes=st.floats(0, 5), service=st.sampled_from("AP")),
     st.builds(Step, kind=st.just("void"), minutes=st.floats(0, 2), service=st.sampled_from("AP"),
               ref=st.integers(0, 30)),
-    st.builds(Step, kind=st.sampled_from(COUNTER_OPS), minutes=st.floats(0, 10), service=st.sampled_from("APX"),
+    st.builds(Step, kind=st.sampled_from(list(COUNTER_OPS)), minutes=st.floats(0, 10), service=st.sampled_from("APX"),
               counter=st.sampled_from(("platz-1", "platz-2", "abholung")), ref=st.integers(0, 30),
               repeat=st.booleans()),
 ), max_size=120)

@@ -44,7 +44,7 @@ def kiosk_today(kiosk) -> date:
 
 @pytest.fixture
 def rec(shared_broker, recorder_factory, topic_office):
-    return recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    return recorder_factory(shared_broker, [topics.office_tree(topic_office)])
 
 
 @pytest.fixture
@@ -293,9 +293,9 @@ def test_status_topic_never_carries_tokens(kiosk, rec, topic_office):
     press(kiosk, "A")
     assert kiosk.wait_handled(1, 10)
     token = rec.wait_for_json(topics.kiosk_ticket(topic_office, "kiosk-1"))["token"]
-    for _, payload in rec.messages(f"wartemarke/v1/{topic_office}/device/#"):
+    for _, payload in rec.messages(topics.device_statuses(topic_office)):
         assert token.encode() not in payload
-    assert json.loads(rec.messages(f"wartemarke/v1/{topic_office}/device/#")[-1][1])["v"] == 1
+    assert json.loads(rec.messages(topics.device_statuses(topic_office))[-1][1])["v"] == 1
 
 
 def test_unsynced_clock_never_moves_the_day_forward_without_the_hub(tmp_path, shared_broker, topic_office, rec):

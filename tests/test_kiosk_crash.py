@@ -118,7 +118,7 @@ class HubView:
 
 @pytest.fixture
 def hub(broker, topic_office, tmp_path, recorder_factory):
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     running = Hub(load_hub_config(write_hub_config(tmp_path / "hub", broker.port, topic_office)),
                   SystemClock(assume_synced=True))
     running.start()

@@ -15,7 +15,7 @@ from protocol.messages import Ack
 @pytest.fixture
 def office_setup(tmp_path, broker, recorder_factory, topic_office):
     config = write_config(tmp_path, broker.port, topic_office, services=FAST_A)
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     kiosk = start_kiosk(config)
     assert kiosk.ready.wait(10)
     yield kiosk, rec, topic_office

@@ -187,7 +187,7 @@ def test_wildcard_subscription_dispatches_to_matching_handlers(
     rec = recorder_factory(shared_broker, [topics.device_status(topic_office, "hub")])
     seen: queue.Queue[tuple[str, bytes]] = queue.Queue()
     link = make_link(shared_broker, topic_office, device="hub", role="hub")
-    link.subscribe(f"{topics.office_root(topic_office)}/kiosk/+/ticket",
+    link.subscribe(topics.kiosk_tickets(topic_office),
                    lambda t, p: seen.put((t, p)))
     link.start()
     rec.wait_for(is_status(True))

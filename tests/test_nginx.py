@@ -89,7 +89,7 @@ http {{
     replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
     replica.start()
     nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     try:
         wait_port(https_port)
         context = ssl.create_default_context(cafile=str(cert))

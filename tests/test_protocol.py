@@ -24,16 +24,30 @@ from protocol.businessday import local_business_day, next_business_day, reset_ti
 from protocol.fields import InvalidMessage, decode_object, encode_object, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.messages import (
+    PARSERS,
     Ack,
+    AmpelBands,
+    Call,
     CallsState,
+    CommandAnswer,
+    CommandRequest,
+    CounterInfo,
+    CounterState,
     DeviceStatus,
+    History,
+    HistoryCell,
+    OfficeInfo,
     QueueState,
+    RanOut,
+    ServiceInfo,
     ServiceQueue,
     TicketIssued,
+    TicketView,
     TicketVoided,
     WaitCalibration,
     ticket_event_from_dict,
 )
+from protocol.operations import COUNTER_OPS
 from protocol.wait_range import shown_range
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -265,6 +279,62 @@ def test_topic_builders() -> None:
     assert topics.ticket(o, h) == f"wartemarke/v1/amt-1/ticket/{h}"
 
 
+def test_filter_and_response_topic_builders() -> None:
+    o, root = "amt-1", "wartemarke/v1/amt-1"
+    assert topics.office_tree(o) == f"{root}/#"
+    assert topics.kiosk_tickets(o) == f"{root}/kiosk/+/ticket"
+    assert topics.kiosk_acks(o) == f"{root}/kiosk/+/ack"
+    assert topics.counter_commands(o) == f"{root}/counter/+/command"
+    assert topics.counter_states(o) == f"{root}/counter/+/state"
+    assert topics.tickets(o) == f"{root}/ticket/+"
+    assert topics.device_statuses(o) == f"{root}/device/+/status"
+    assert topics.counter_response(o, "platz-3", "f00d") == f"{root}/counter/platz-3/response/f00d"
+    assert topics.counter_responses(o, "f00d") == f"{root}/counter/+/response/f00d"
+    assert topics.supervisor_response(o, "f00d") == f"{root}/supervisor/response/f00d"
+    for bad in ("+", "#", "a/b", "", "x" * 65):
+        with pytest.raises(topics.TopicError, match="response tag"):
+            topics.counter_response(o, "platz-3", bad)
+
+
+def every_topic(office: str) -> dict[str, str]:
+    """One topic of each kind (protocol.topics.parse's kinds), built by the builders."""
+    h = topics.token_hash(TOKEN)
+    return {
+        topics.KIOSK_TICKET: topics.kiosk_ticket(office, "kiosk-1"),
+        topics.KIOSK_ACK: topics.kiosk_ack(office, "kiosk-1"),
+        topics.COUNTER_COMMAND: topics.counter_command(office, "platz-3"),
+        topics.COUNTER_STATE: topics.counter_state(office, "platz-3"),
+        topics.COUNTER_RESPONSE: topics.counter_response(office, "platz-3", "f00d"),
+        topics.OFFICE_COMMAND: topics.office_command(office),
+        topics.SUPERVISOR_RESPONSE: topics.supervisor_response(office, "f00d"),
+        topics.CALLS: topics.calls(office), topics.QUEUE: topics.queue(office), topics.INFO: topics.info(office),
+        topics.HISTORY: topics.history(office), topics.TICKET: topics.ticket(office, h),
+        topics.DEVICE_STATUS: topics.device_status(office, "display-2"),
+    }
+
+
+def test_parse_reads_back_every_topic_the_builders_build() -> None:
+    ids = {topics.KIOSK_TICKET: "kiosk-1", topics.KIOSK_ACK: "kiosk-1", topics.COUNTER_COMMAND: "platz-3",
+           topics.COUNTER_STATE: "platz-3", topics.COUNTER_RESPONSE: "platz-3", topics.TICKET: topics.token_hash(TOKEN),
+           topics.DEVICE_STATUS: "display-2"}
+    for kind, topic in every_topic("amt-1").items():
+        tag = "f00d" if kind in (topics.COUNTER_RESPONSE, topics.SUPERVISOR_RESPONSE) else None
+        assert topics.parse(topic) == topics.Topic("amt-1", kind, ids.get(kind), tag), topic
+    # a status topic says which device it is even when the id is no slug (the broker accepts any level)
+    assert topics.parse("wartemarke/v1/amt-1/device/Kiosk 1/status").id == "Kiosk 1"
+
+
+@pytest.mark.parametrize("bad", [
+    "wartemarke/v1/amt-1", "wartemarke/v2/amt-1/queue", "other/v1/amt-1/queue", "wartemarke/v1/amt-1/queue/x",
+    "wartemarke/v1/amt-1/kiosk/+/ticket", "wartemarke/v1/amt-1/#", "wartemarke/v1/amt-1/ticket/ABC",
+    "wartemarke/v1/amt-1/counter/platz-1/response/a/b", "wartemarke/v1/amt-1/counter//state",
+    "wartemarke/v1/amt-1/supervisor/response", "wartemarke/v1/amt-1/kiosk/k1/status", "",
+])
+def test_parse_refuses_what_is_no_topic_of_the_contract(bad: str) -> None:
+    with pytest.raises(topics.TopicError, match="not a topic of the contract"):
+        topics.parse(bad)
+
+
 @pytest.mark.parametrize("bad", ["", "Amt", "a_b", "a/b", "a+b", "#", "a b", "ä", "x" * 41])
 def test_slug_validation(bad: str) -> None:
     with pytest.raises(topics.TopicError, match=r"must match \[a-z0-9-\]\{1,40\}"):
@@ -381,6 +451,69 @@ def test_device_status_round_trip_keeps_health() -> None:
     will = DeviceStatus(online=False, role="kiosk")
     assert will.to_dict() == {"online": False, "role": "kiosk"}
     assert DeviceStatus.from_dict(wire(will.to_dict())) == will
+
+
+BERLIN_AT = datetime(2026, 3, 29, 10, 15, 2, tzinfo=BERLIN)
+INFO = OfficeInfo(day=DAY, name="Bürgerbüro Mitte", timezone="Europe/Berlin",
+                  hours={"mon": ("08:00-12:00", "13:00-16:00"), "sat": ()},
+                  services=(ServiceInfo("A", "Allgemeine Anliegen", "General matters"),),
+                  counters=(CounterInfo("platz-3", "Platz 3", ("A", "P")),), announcement="Heute bis 12 Uhr",
+                  hub="hub-1", ampel=AmpelBands(30.0, 90.0))
+# One message per topic kind (and the variants of those whose fields depend on a state), optional fields set.
+MESSAGES: list[tuple[str, Any]] = [
+    (topics.KIOSK_TICKET, dataclasses.replace(issued(), pending_from=50, assumed_printed=True)),
+    (topics.KIOSK_TICKET, voided()),
+    (topics.KIOSK_ACK, Ack(seq=58, day=DAY, last={"A": 42, "P": 3}, refused=2)),
+    (topics.COUNTER_COMMAND, CommandRequest("req-00000001", "transfer", {"service": "P"})),
+    (topics.COUNTER_COMMAND, CommandRequest("req-00000002", "next")),
+    (topics.OFFICE_COMMAND, CommandRequest("req-00000003", "announce", {"text": "Heute bis 12 Uhr 🙂"})),
+    (topics.COUNTER_RESPONSE, CommandAnswer(True, label="A042", service="A", counter="platz-3", id="req-00000001")),
+    (topics.SUPERVISOR_RESPONSE, CommandAnswer(False, error="unknown service 'X'", id="req-00000003")),
+    (topics.SUPERVISOR_RESPONSE, CommandAnswer.refused("command: field 'op' must be one of …")),
+    (topics.COUNTER_STATE, CounterState(DAY, "platz-3", "serving", "A042", "A")),
+    (topics.COUNTER_STATE, CounterState(DAY, "platz-4", "paused")),
+    (topics.CALLS, CallsState(DAY, 17, (Call("A042", "A", "platz-3", "Platz 3", BERLIN_AT, 1),))),
+    (topics.QUEUE, QueueState(day=DAY, at=BERLIN_AT, services=(
+        ServiceQueue("A", 12, 35, True, None, "yellow", (27, 46), WaitCalibration(41, 4.5, -1.2, 0.48, 0.05, 0.11)),
+        ServiceQueue("P", 0, None, False, "no tickets left today", "red")))),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "waiting", ISSUED_AT, ahead=6, expected_wait_min=38,
+                               wait_range_min=(29, 52))),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "waiting", ISSUED_AT, ahead=40)),  # not before closing
+    (topics.TICKET, TicketView(DAY, "A042", "A", "called", ISSUED_AT, counter="platz-3", counter_name="Platz 3",
+                               called_at=BERLIN_AT, recall=1)),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "no_show", ISSUED_AT, grace_until=BERLIN_AT)),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "done", ISSUED_AT)),
+    (topics.INFO, INFO),
+    (topics.HISTORY, History("amt-1", 8, DAY, (HistoryCell(0, 9, 20, 14.5), HistoryCell(0, 10, 35, 9.0)),
+                             {0: RanOut(2, 8, time(11, 30)), 4: RanOut(1, 8, time(12, 5))})),
+    (topics.DEVICE_STATUS, DeviceStatus(online=True, role="kiosk", version="0.1.0", at=ISSUED_AT, clock_synced=True,
+                                        health={"printer": {"paper": "ok"}})),
+]
+
+
+def test_every_topic_has_a_message_type() -> None:
+    assert set(PARSERS) == set(every_topic("amt-1")) == {kind for kind, _ in MESSAGES}
+
+
+@pytest.mark.parametrize(("kind", "message"), MESSAGES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(MESSAGES)])
+def test_every_message_survives_the_wire(kind: str, message: Any) -> None:
+    assert PARSERS[kind](wire(message.to_dict())) == message
+
+
+def test_a_command_is_parsed_for_the_topic_it_came_on() -> None:
+    """The operations of protocol/operations.py, each on its own topic and with exactly its arguments."""
+    for name, operation in COUNTER_OPS.items():
+        args = {key: "A001" if key == "label" else "A" for key in operation.args}
+        sent = wire(CommandRequest("req-00000001", name, args).to_dict())
+        assert PARSERS[topics.COUNTER_COMMAND](sent) == CommandRequest("req-00000001", name, args)
+        with pytest.raises(InvalidMessage, match="field 'op' must be one of announce, open_service, close_service"):
+            PARSERS[topics.OFFICE_COMMAND](sent)
+    with pytest.raises(InvalidMessage, match="field 'label' is missing"):
+        PARSERS[topics.COUNTER_COMMAND]({"v": 1, "id": "req-00000001", "op": "reactivate"})
+    with pytest.raises(InvalidMessage, match="field 'label' is missing"):
+        CommandRequest("req-00000001", "reactivate")  # the builder refuses what the hub would
+    extra = {"v": 1, "id": "req-00000001", "op": "next", "service": "A"}  # not next's: ignored, like any unknown field
+    assert PARSERS[topics.COUNTER_COMMAND](extra) == CommandRequest("req-00000001", "next")
 
 
 def test_encode_object_is_compact_utf8_with_version() -> None:
@@ -781,10 +914,12 @@ def test_fake_clock() -> None:
 # docs/protocol.md: every example is a valid message and survives a round trip unchanged
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
-EXAMPLE_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "ticket.issued": TicketIssued.from_dict, "ticket.voided": TicketVoided.from_dict, "ack": Ack.from_dict,
-    "queue": QueueState.from_dict, "status": DeviceStatus.from_dict, "will": DeviceStatus.from_dict,
-    "calls": CallsState.from_dict,
+EXAMPLES = {  # the name of each example in the document → the topic it is sent on
+    "ticket.issued": topics.KIOSK_TICKET, "ticket.voided": topics.KIOSK_TICKET, "ack": topics.KIOSK_ACK,
+    "queue": topics.QUEUE, "status": topics.DEVICE_STATUS, "will": topics.DEVICE_STATUS, "calls": topics.CALLS,
+    "command": topics.COUNTER_COMMAND, "office_command": topics.OFFICE_COMMAND, "answer": topics.COUNTER_RESPONSE,
+    "refusal": topics.SUPERVISOR_RESPONSE, "counter_state": topics.COUNTER_STATE, "ticket": topics.TICKET,
+    "info": topics.INFO, "history": topics.HISTORY,
 }
 
 
@@ -795,14 +930,16 @@ def doc_examples() -> dict[str, str]:
     return found
 
 
-def test_docs_have_every_example() -> None:
-    assert sorted(doc_examples()) == sorted(EXAMPLE_PARSERS)
+def test_docs_have_an_example_of_every_topic() -> None:
+    assert sorted(doc_examples()) == sorted(EXAMPLES)
+    assert set(EXAMPLES.values()) == set(PARSERS)
 
 
-@pytest.mark.parametrize("kind", sorted(EXAMPLE_PARSERS))
-def test_docs_example_is_valid(kind: str) -> None:
-    text = doc_examples()[kind]
-    message = EXAMPLE_PARSERS[kind](decode_object(text.encode()))
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_docs_example_is_valid(name: str) -> None:
+    """Parsed with the type of its topic, and built again from that type: the very same JSON."""
+    text = doc_examples()[name]
+    message: Any = PARSERS[EXAMPLES[name]](decode_object(text.encode()))
     assert json.loads(encode_object(message.to_dict())) == json.loads(text)
 
 

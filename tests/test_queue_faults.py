@@ -44,7 +44,7 @@ def labels(folder) -> list[str]:
 def test_a_transfer_never_makes_a_replacement_kiosk_issue_a_label_again(tmp_path, broker, topic_office,
                                                                          recorder_factory):
     """Issue 11 items 1 and 7: `ack.last` and the statistics count by the service a number was issued for."""
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub = start_hub(write_hub_config(tmp_path / "hub", broker.port, topic_office, counters=1), rec=rec)
     clerk = clerk_link(broker.port, topic_office)
     config = write_config(tmp_path / "kiosk", broker.port, topic_office, services=FAST_SERVICES)
@@ -55,8 +55,8 @@ def test_a_transfer_never_makes_a_replacement_kiosk_issue_a_label_again(tmp_path
             press(kiosk, "A")
             assert kiosk.wait_handled(n, 10)
         rec.wait_for_json(topics.kiosk_ack(topic_office, "kiosk-1"), lambda a: a["seq"] == 3)
-        assert [command(clerk, topic_office, "platz-1", "next")["label"] for _ in range(3)] == ["A001", "A002", "A003"]
-        assert command(clerk, topic_office, "platz-1", "transfer", service="P")["ok"]
+        assert [command(clerk, topic_office, "platz-1", "next").label for _ in range(3)] == ["A001", "A002", "A003"]
+        assert command(clerk, topic_office, "platz-1", "transfer", service="P").ok
         mark = rec.mark()
         press(kiosk, "P")  # the running kiosk: P001, not P004
         assert kiosk.wait_handled(4, 10)
@@ -87,7 +87,7 @@ def test_a_transfer_never_makes_a_replacement_kiosk_issue_a_label_again(tmp_path
 def test_a_re_sent_event_gets_its_ack_again_when_the_first_one_was_lost(tmp_path, broker, topic_office,
                                                                        recorder_factory):
     """Issue 11 item 2: the hub still remembers the event, the kiosk never got the ack."""
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     config = write_config(tmp_path / "kiosk", broker.port, topic_office, services=FAST_A)
     kiosk = start_kiosk(config)  # no hub yet: a new kiosk starts numbering on its own after resume_wait_s
     try:
@@ -121,7 +121,7 @@ def test_an_event_of_another_day_is_refused_and_never_moves_the_hubs_day(tmp_pat
                                                                            recorder_factory, caplog):
     """Issue 11 item 3, by the contract: a month ahead, a year behind; each refused, counted and acked."""
     caplog.set_level(logging.INFO)
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub = start_hub(write_hub_config(tmp_path / "hub", broker.port, topic_office), rec=rec)
     try:
         day = hub.runtimes[topic_office].engine.day
@@ -162,7 +162,7 @@ def test_an_event_of_another_day_is_refused_and_never_moves_the_hubs_day(tmp_pat
 def test_a_kiosk_with_a_wrong_clock_gets_its_tickets_refused_shows_it_and_follows_the_hubs_day(
         tmp_path, broker, topic_office, recorder_factory, offset, synced):
     """Issue 11 item 3, with a real kiosk whose clock is wrong: it prints while the hub is away."""
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     hub_config = write_hub_config(tmp_path / "hub", broker.port, topic_office)
     kiosk = start_kiosk(write_config(tmp_path / "kiosk", broker.port, topic_office, services=FAST_A),
                         clock=OffsetClock(offset, synced))
@@ -199,7 +199,7 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
     broker = broker_factory(persistence=True)  # keeps retained messages (and sessions) across its restart
     config = write_hub_config(tmp_path / "hub", broker.port, topic_office, tick_s=60)
     clock = FakeClock(datetime(2026, 11, 24, 12, 0, tzinfo=BERLIN).astimezone(UTC))
-    rec = recorder_factory(broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(broker, [topics.office_tree(topic_office)])
     replica, base = start_replica(tmp_path / "web", topic_office, broker.port)
     hub = start_hub(config, rec, clock)
     try:
@@ -222,7 +222,7 @@ def test_a_hub_off_across_the_day_change_clears_yesterdays_links(tmp_path, broke
         else:
             broker.restart()
             hub = start_hub(config, clock=clock)
-        wait_until(lambda: retained(broker, f"wartemarke/v1/{topic_office}/ticket/+") == [], 20,
+        wait_until(lambda: retained(broker, topics.tickets(topic_office)) == [], 20,
                  "the broker to drop yesterday's tracking topics")
         for token in tokens:
             wait_until(functools.partial(page_is, token, 404), 20, "yesterday's link to be gone")
@@ -237,15 +237,14 @@ def test_a_web_that_missed_the_clearing_still_forgets_yesterdays_tickets_when_th
     from web.mirror import Mirror
 
     mirror = Mirror()
-    root = topics.office_root("t-mirror")
     view = {"v": 1, "day": "2026-11-24", "label": "A001", "service": "A", "state": "waiting",
             "issued_at": "2026-11-24T09:00:00+01:00"}
     ticket_topic = topics.ticket("t-mirror", topics.token_hash("CAIREEYUCULBOGAZDINRYHI6D4"))
     mirror.apply(ticket_topic, json.dumps(view).encode())
-    mirror.apply(f"{root}/queue", json.dumps({"v": 1, "day": "2026-11-24", "at": "2026-11-24T09:01:00+01:00",
+    mirror.apply(topics.queue("t-mirror"), json.dumps({"v": 1, "day": "2026-11-24", "at": "2026-11-24T09:01:00+01:00",
                                                       "services": []}).encode())
     assert len(mirror.tickets) == 1
-    mirror.apply(f"{root}/queue", json.dumps({"v": 1, "day": "2026-11-25", "at": "2026-11-25T07:00:00+01:00",
+    mirror.apply(topics.queue("t-mirror"), json.dumps({"v": 1, "day": "2026-11-25", "at": "2026-11-25T07:00:00+01:00",
                                                       "services": []}).encode())
     assert mirror.tickets == {}
 

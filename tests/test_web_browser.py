@@ -53,7 +53,7 @@ def page(browser) -> Iterator[Any]:
 @pytest.fixture
 def office(tmp_path, shared_broker, recorder_factory, topic_office):
     """A hub with its web, and a kiosk of the office that prints on a file printer."""
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/kiosk/+/ticket"])
+    rec = recorder_factory(shared_broker, [topics.kiosk_tickets(topic_office)])
     config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port())
     web = WebHub.start(config, topic_office, shared_broker.port, users=(CLERK,))
     kiosk = start_kiosk(write_config(tmp_path / "kiosk", shared_broker.port, topic_office, services=FAST_A))
@@ -97,7 +97,7 @@ def test_a_printed_ticket_is_tracked_and_switches_to_called_without_reload(offic
     page.evaluate("window.__marker = 1")
     page.evaluate(VIBRATION_COUNTER)
     answer = web.command("platz-1", "next")
-    assert answer["ok"] and answer["label"] == event["label"]
+    assert answer.ok and answer.label == event["label"]
     expect(page.locator("#status .called")).to_have_text("Bitte jetzt zu Platz 1")
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
     expect(page).to_have_title(re.compile("^\u25b6"))  # the title flags the call (a background tab shows it)

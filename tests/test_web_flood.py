@@ -25,7 +25,7 @@ SOCKETS = 5000
 @pytest.fixture
 def flood_hub(tmp_path: Path, shared_broker: Any, topic_office: str, recorder_factory: Any) -> Any:
     assert raise_open_files_limit() >= SOCKETS + 1000, "this test needs RLIMIT_NOFILE above 6,000"
-    rec = recorder_factory(shared_broker, [f"wartemarke/v1/{topic_office}/#"])
+    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     hub = FloodHub.start(tmp_path, shared_broker.port, topic_office)
     try:
         info = rec.wait_for_json(topics.info(topic_office), timeout=20)

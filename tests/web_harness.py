@@ -32,7 +32,7 @@ from hubprocess.config import load_hub_process_config
 from process.clock import SystemClock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest, TicketIssued
+from protocol.messages import CommandAnswer, CommandRequest, TicketIssued
 from web.app import WebServer
 
 TIMEOUT_S = 10.0
@@ -215,7 +215,7 @@ class WebHub:
             assert self._clerk.connected.wait(TIMEOUT_S)
         return self._clerk
 
-    def command(self, counter: str, op: str, **args: Any) -> dict[str, Any]:
+    def command(self, counter: str, op: str, **args: Any) -> CommandAnswer:
         answer = send_command(self.clerk, self.office, counter, CommandRequest(uuid.uuid4().hex, op, args))
         assert answer is not None, "the hub did not answer"
         return answer

@@ -14,22 +14,16 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol import topics
 from protocol.fields import InvalidMessage, decode_object
-from protocol.messages import CallsState, DeviceStatus, OfficeInfo, QueueState
-from protocol.views import check_counter_state, check_history, check_ticket_view
+from protocol.messages import PARSERS
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
-# What each retained kind must satisfy before a page may see it (the pages read the plain dicts).
-CHECKS: dict[str, Callable[[dict[str, Any]], object]] = {
-    "info": OfficeInfo.from_dict, "queue": QueueState.from_dict, "calls": CallsState.from_dict,
-    "history": check_history, "ticket": check_ticket_view, "counter": check_counter_state,
-    "device": DeviceStatus.from_dict,
-}
+OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
 
 
 @dataclass
@@ -84,14 +78,17 @@ class Mirror:
     # -- updates (on the event loop) ------------------------------------------------------------
 
     def apply(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
-        if len(parts) < 4 or parts[0] != "wartemarke" or parts[1] != "v1":
-            return
-        office, kind = parts[2], parts[3]
         try:
+            where = topics.parse(topic)
+        except topics.TopicError:
+            return
+        office, kind, key = where.office, where.kind, where.id or ""
+        if kind not in (*OFFICE_WIDE, topics.TICKET, topics.COUNTER_STATE, topics.DEVICE_STATUS):
+            return
+        try:  # checked against the contract; the pages read the plain dicts
             data = decode_object(payload) if payload else None
-            if data is not None and kind in CHECKS:
-                CHECKS[kind](data)
+            if data is not None:
+                PARSERS[kind](data)
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("dropped invalid message on %s: %s", topic, exc)
@@ -99,22 +96,21 @@ class Mirror:
         self.updates += 1
         self._versions[office] = self._versions.get(office, 0) + 1
         mirror = self.office(office)
-        if kind == "ticket" and len(parts) == 5:
-            self._ticket(office, parts[4], data)
-        elif kind in ("info", "queue", "calls", "history") and len(parts) == 4:
-            setattr(mirror, kind, data)
-            if kind == "queue" and data is not None and isinstance(data.get("day"), str) \
-                    and self._days.get(office) != data["day"]:
+        if kind == topics.TICKET:
+            self._ticket(office, key, data)
+        elif kind in OFFICE_WIDE:
+            setattr(mirror, OFFICE_WIDE[kind], data)
+            if kind == topics.QUEUE and data is not None and self._days.get(office) != data["day"]:
                 self._days[office] = data["day"]
                 self._expire_before(office, data["day"])
-            self.notify(("office", office), kind)
+            self.notify(("office", office), OFFICE_WIDE[kind])
             self.notify(("offices",), office)
-        elif kind == "counter" and len(parts) == 6 and parts[5] == "state":
-            self._set(mirror.counters, parts[4], data)
-            self.notify(("counter", office, parts[4]), "state")
-        elif kind == "device" and len(parts) == 6 and parts[5] == "status":
-            self._set(mirror.devices, parts[4], data)
-            self.notify(("devices", office), parts[4])
+        elif kind == topics.COUNTER_STATE:
+            self._set(mirror.counters, key, data)
+            self.notify(("counter", office, key), "state")
+        else:
+            self._set(mirror.devices, key, data)
+            self.notify(("devices", office), key)
 
     def _expire_before(self, office: str, day: str) -> None:
         """The office's day moved on: its tickets of earlier days are gone, even if their clearing (an empty

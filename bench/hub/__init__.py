@@ -31,9 +31,12 @@ trip cost ~2 × 40 ms whatever the hub did (measured 2026-11-25: 88 ms per comma
 
 Also measured once: a raw `write + fsync` on the state disk (the floor of any durable commit), the
 hub's own commit (`HubStore.append`) alone, and, in this process with a stub link, how one command's
-time splits into commit + engine, `forecast()` and the retained messages (`OfficePublisher.publish`
-runs after every input and re-sends every retained message that changed; after a `next` that is
-the tracking view of every waiting ticket, since each one's `ahead` dropped by one).
+time splits into commit + engine, what it changes directly (`OfficePublisher.publish_direct`: calls,
+counter states, acks, before the hub takes the next input) and the forecast thread's part
+(`publish_forecast`: `forecast()`, `queue` and every tracking view whose page changed; after a `next`
+that is every waiting ticket, since each one's `ahead` dropped by one). In the hub the forecast
+thread runs at most every `FORECAST_INTERVAL_S` (0.1 s), so under a burst it runs once for many inputs;
+here it runs after each command.
 
     .venv/bin/python -m bench.hub [--waiting 200] [--duration 5] [--clients 1 4] [--presses 300]
 

@@ -25,7 +25,8 @@ class Breakdown:
     commands: int = 0
     commit_engine: list[float] = field(default_factory=list)  # OfficeRuntime.counter_command (commit + apply)
     forecast: list[float] = field(default_factory=list)  # hub.estimate.forecast inside publish
-    publish: list[float] = field(default_factory=list)  # OfficePublisher.publish in total (incl. forecast)
+    direct: list[float] = field(default_factory=list)  # OfficePublisher.publish_direct (on the command's thread)
+    publish: list[float] = field(default_factory=list)  # OfficePublisher.publish_forecast (the forecast thread)
     messages_after_next: list[int] = field(default_factory=list)  # retained messages sent per `next`
     messages_after_done: list[int] = field(default_factory=list)
 
@@ -46,14 +47,14 @@ def fsync_probes(directory: Path, count: int) -> list[float]:
 
 def commit_probes(directory: Path, count: int) -> list[float]:
     """`HubStore.append` of a command-sized input into a scratch database beside the hub's."""
-    from hub.store import HubStore, Input
+    from hub.inputs import CounterInput
+    from hub.store import HubStore
 
     store = HubStore(directory / "commit-probe.sqlite3")
     out = []
     try:
         for n in range(count):
-            item = Input("counter", datetime.now(UTC), {"counter": "platz-1", "op": "next", "args": {},
-                                                        "id": uuid.uuid4().hex})
+            item = CounterInput(datetime.now(UTC), "platz-1", "next", {}, uuid.uuid4().hex)
             start = time.perf_counter()
             store.append(OFFICE, date.today(), item)
             out.append(time.perf_counter() - start)
@@ -124,11 +125,14 @@ def breakdown(directory: Path, waiting: int, commands: int = 200) -> Breakdown:
             runtime.counter_command("platz-1", CommandRequest(uuid.uuid4().hex, op), now)
             t1 = time.perf_counter()
             sent = link.sent
-            pub.publish(now)
+            pub.publish_direct(now)
             t2 = time.perf_counter()
+            pub.publish_forecast(now)
+            t3 = time.perf_counter()
             timing[0] = False
             result.commit_engine.append(t1 - t0)
-            result.publish.append(t2 - t1)
+            result.direct.append(t2 - t1)
+            result.publish.append(t3 - t2)
             (result.messages_after_next if op == "next" else result.messages_after_done).append(link.sent - sent)
             if op == "next":
                 add_ticket()  # keep the queue at `waiting` (untimed)

@@ -25,7 +25,7 @@ def echo_main(host: str, port: int, ready_file: Path) -> int:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from protocol.link import response_properties
+    from protocol.requests import response_properties
 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                          client_id=f"bench-echo-{os.getpid()}", protocol=mqtt.MQTTv5)

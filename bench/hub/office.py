@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from bench.hub.echo import ECHO_ROOT
 from bench.mqtt_clients import Requester, Watch, bench_link, started
 from devtools.hub_harness import issued, payload
+from hub.app import FORECAST_INTERVAL_S
 from protocol import topics
 
 OFFICE = "bench-hub"
@@ -73,8 +74,9 @@ class Office:
             self.ack.wait(lambda a: a.get("seq", 0) >= last, timeout=60)
 
     def waiting(self) -> int:
-        # `queue` is published before the reply and the ack, so after either it is current
-        q = self.queue.wait(lambda q: True)
+        # the hub publishes `queue` within FORECAST_INTERVAL_S of its last input (after the reply and the
+        # ack): once it has been quiet for longer than that, after either, it is current
+        q = self.queue.settled(3 * FORECAST_INTERVAL_S)
         return sum(int(s["waiting"]) for s in q["services"])
 
     def fill(self, target: int) -> None:

@@ -53,10 +53,9 @@ class Bench:
     def publish_office(self) -> None:
         assert self.mqtt is not None
         for n, (office, name) in enumerate(OFFICES):
-            root = topics.office_root(office)
-            self.mqtt.publish(f"{root}/info", info_payload(name, self.day))
-            self.mqtt.publish(f"{root}/history", history_payload(office, self.day, n))
-            self.mqtt.publish(f"{root}/queue", queue_payload(self.day, MARK_BASE + self.k if n == 0 else 14 + n))
+            self.mqtt.publish(topics.info(office), info_payload(name, self.day))
+            self.mqtt.publish(topics.history(office), history_payload(office, self.day, n))
+            self.mqtt.publish(topics.queue(office), queue_payload(self.day, MARK_BASE + self.k if n == 0 else 14 + n))
         self.mqtt.publish(topics.ticket(MEASURED, topics.token_hash(self.waiting_token)),
                           ticket_payload(self.day, "A042", "waiting", ahead=7))
         self.mqtt.publish(topics.ticket(MEASURED, topics.token_hash(self.called_token)),

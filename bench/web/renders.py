@@ -53,10 +53,9 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
 
     mirror = Mirror()
     for n, (office, name) in enumerate(OFFICES):
-        root = topics.office_root(office)
-        mirror.apply(f"{root}/info", info_payload(name, day))
-        mirror.apply(f"{root}/history", history_payload(office, day, n))
-        mirror.apply(f"{root}/queue", queue_payload(day, 14 + n))
+        mirror.apply(topics.info(office), info_payload(name, day))
+        mirror.apply(topics.history(office), history_payload(office, day, n))
+        mirror.apply(topics.queue(office), queue_payload(day, 14 + n))
     token = new_token()
     mirror.apply(topics.ticket(MEASURED, topics.token_hash(token)), ticket_payload(day, "A042", "waiting"))
     with tempfile.TemporaryDirectory() as directory:  # the replica's own settings, as its config makes them
