@@ -370,8 +370,9 @@ def secret(root: Path, name: str) -> str:
     return (root / "etc" / "wartemarke" / name).read_text().strip()
 
 
-def connect_when_up(port: int, timeout: float = 15.0, **kwargs: Any) -> MqttProbe:
-    """A probe connected as soon as the broker (just started from its root) accepts it."""
+def connect_when_up(port: int, timeout: float = 60.0, **kwargs: Any) -> MqttProbe:
+    """A probe connected as soon as the broker (just started from its root) accepts it (a minute: on a
+    loaded CI machine a chrooted mosquitto has taken longer than 15 s to listen)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -506,14 +507,12 @@ def booted(root: Path) -> Iterator[int]:
     init: int | None = None
     try:
         deadline = time.monotonic() + 30
-        children: list[str] = []
-        while not children:
+        while init is None:
             assert container.poll() is None, f"systemd-nspawn ended: see {log.name}"
             assert time.monotonic() < deadline, "the container's init did not start"
-            children = Path(f"/proc/{container.pid}/task/{container.pid}/children").read_text().split()
-            if not children:
+            init = container_init(container.pid)
+            if init is None:
                 time.sleep(0.1)  # init is being spawned
-        init = int(children[0])
         yield init
     finally:
         container.terminate()  # nspawn asks the container's systemd to power off
@@ -526,6 +525,22 @@ def booted(root: Path) -> Iterator[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(init, signal.SIGKILL)
         log.close()
+
+
+def container_init(nspawn: int) -> int | None:
+    """The container's systemd among nspawn's descendants, once it runs as `systemd` (nspawn forks an
+    intermediate child first, which exits: taking that one's PID made nsenter fail on a loaded machine)."""
+    pending = [nspawn]
+    while pending:
+        pid = pending.pop()
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if pid != nspawn and Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+                return pid
+        except OSError:
+            continue  # it ended meanwhile
+        pending.extend(int(child) for child in children)
+    return None
 
 
 def in_container(pid: int, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
