@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from devtools.broker import Broker, free_port
 from devtools.hub_harness import issued, payload, write_hub_config
@@ -27,6 +28,8 @@ from process.clock import SystemClock
 from process.config import ConfigError, load_toml
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
+from tests import test_web_browser
+from tests.test_web_browser import LIVE_MS, screenshot
 from tests.web_harness import SseClient, get, random_token, wait_until
 from web.app import WebServer
 from web.config import load_replica_config, read_web_settings
@@ -34,6 +37,7 @@ from web.config import load_replica_config, read_web_settings
 MITTE, OST, WEST = "t-mitte", "t-ost", "t-west"
 PLACES = {MITTE: ("Bürgerbüro Mitte", 48.7758, 9.1829), OST: ("Bürgerbüro Ost", 48.7784, 9.2146),
           WEST: ("Bürgerbüro West", 48.7735, 9.1560)}
+browser = test_web_browser.browser  # the fixture: Debian's Chromium through Playwright
 RED_BANDS = "\n[offices.ampel]\ngreen_max_min = 1\nyellow_max_min = 2\n"
 
 
@@ -271,3 +275,129 @@ def test_office_coordinates_go_together_and_are_published(tmp_path: Path, town: 
     info = town.web.mirror.office(WEST).info
     assert info is not None and info["location"] == {"latitude": 48.7735, "longitude": 9.156}
     assert json.loads(json.dumps(info))["hub"] == f"{WEST}-hub"
+
+
+# -- in a real browser (Debian's Chromium through Playwright) ------------------------------------------
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="de-DE", viewport={"width": 412, "height": 860})
+    context.set_default_timeout(LIVE_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def order(page: Any) -> list[str]:
+    """The ids of the visible office boxes, top to bottom."""
+    ids: list[str] = page.eval_on_selector_all(
+        "#offices > section", "boxes => boxes.filter(b => !b.hidden).map(b => b.id.slice(7))")
+    return ids
+
+
+def open_ampel(page: Any, url: str) -> None:
+    with page.expect_response(lambda r: "/events/offices" in r.url and r.status == 200):
+        page.goto(url)
+
+
+def test_sorting_and_filtering_in_the_browser_without_a_reload(town: Town, phone: Any) -> None:
+    make_mitte_red(town)
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    expect(page.locator("#office-t-mitte .nearby").first).to_contain_text("Bürgerbüro West (2,0 km)")
+    assert order(page) == [MITTE, OST, WEST]
+    page.evaluate("window.__marker = 1")
+    page.locator("input[name=sort][value=wait]").check()
+    page.wait_for_function("document.querySelector('#offices > section:last-child').id === 'office-t-mitte'")
+    page.locator("#service").select_option("P")
+    expect(page).to_have_url(re.compile(r"\?service=P&sort=wait$"))
+    expect(page.locator("#offices")).not_to_contain_text("Allgemeine Anliegen")
+    expect(page.locator("#office-t-mitte")).to_contain_text("Heute keine Wartemarken mehr")
+    page.locator("#service").select_option("")
+    expect(page.locator("#offices")).to_contain_text("Allgemeine Anliegen")
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    screenshot(page, "city-ampel.png")
+
+
+def test_sorting_and_filtering_without_javascript(town: Town, browser: Any) -> None:
+    context = browser.new_context(locale="de-DE", java_script_enabled=False)
+    context.set_default_timeout(LIVE_MS)
+    try:
+        make_mitte_red(town)
+        page = context.new_page()
+        page.goto(town.url + "/")
+        page.locator("#service").select_option("P")
+        page.locator("input[name=sort][value=wait]").check()
+        page.locator("#controls button[type=submit]").click()
+        expect(page).to_have_url(re.compile(r"/\?service=P&sort=wait$"))
+        assert order(page)[-1] == MITTE
+        expect(page.locator("#offices")).not_to_contain_text("Allgemeine Anliegen")
+    finally:
+        context.close()
+
+
+def test_near_me_sorts_by_distance_in_the_browser_and_sends_no_location(town: Town, browser: Any) -> None:
+    context = browser.new_context(locale="de-DE", geolocation={"latitude": 48.7790, "longitude": 9.2200},
+                                  permissions=["geolocation"])  # just east of Ost
+    context.set_default_timeout(LIVE_MS)
+    sent: list[str] = []
+    context.on("request", lambda r: sent.append(r.url + (r.post_data or "")))
+    try:
+        page = context.new_page()
+        open_ampel(page, town.url + "/")
+        page.locator("#near-me").click()
+        page.wait_for_function("document.querySelector('#offices > section').id === 'office-t-ost'")
+        assert order(page) == [OST, MITTE, WEST]
+        expect(page.locator("#office-t-ost .dist")).to_have_text(re.compile(r"^· 0,4 km$"))
+        assert sent and not [u for u in sent if "48.77" in u or "9.22" in u], sent
+    finally:
+        context.close()
+
+
+def test_a_stale_office_turns_grey_live(town: Town, phone: Any) -> None:
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    west = page.locator("#office-t-west")
+    expect(west.locator(".level-green").first).to_be_visible()
+    town.hubs[WEST].stop()
+    try:
+        expect(west).to_have_class(re.compile(r"\bstale\b"))
+        expect(west.locator(".stand")).to_contain_text(re.compile(r"Stand \d\d:\d\d"))
+        expect(west.locator(".level-green")).to_have_count(0)
+        screenshot(page, "city-ampel-stale.png")
+    finally:
+        town.restart_hub(WEST)
+    expect(west).not_to_have_class(re.compile(r"\bstale\b"))
+    expect(west.locator(".level-green").first).to_be_visible()
+
+
+def test_a_page_refused_a_stream_reconnects_with_back_off(town: Town, phone: Any, tmp_path: Path) -> None:
+    """A non-200 answer (here: the server's stream limit, 503) makes EventSource give up; the page's script
+    opens the stream again (1 s, 2 s, …) and is live once there is room."""
+    path = write_replica(tmp_path, town.broker.port, free_port())
+    path.write_text(path.read_text(encoding="utf-8").replace('offices = [', 'max_streams = 1\noffices = ['),
+                    encoding="utf-8")
+    replica = load_replica_config(path)
+    web = WebServer(replica.web, replica.broker, "web-2", SystemClock())
+    web.start()
+    try:
+        url = f"http://127.0.0.1:{replica.web.port}/"
+        wait_until(lambda: not get(url + "api/v1/offices").json()["offices"][2]["stale"], what="the second web")
+        first = phone.new_page()
+        open_ampel(first, url)
+        second = phone.new_page()
+        with second.expect_response(lambda r: "/events/offices" in r.url and r.status == 503):
+            second.goto(url)
+        with second.expect_response(lambda r: "/events/offices" in r.url and r.status == 503):
+            pass  # it tries again by itself
+        first.close()  # room for one stream
+        with second.expect_response(lambda r: "/events/offices" in r.url and r.status == 200, timeout=20_000):
+            pass
+        waiting = second.locator("#office-t-west li", has_text="Allgemeine Anliegen")
+        count = int(re.search(r"(\d+) wartend", waiting.inner_text()).group(1))  # type: ignore[union-attr]
+        town.issue(WEST)
+        expect(waiting).to_contain_text(f"{count + 1} wartend")  # live again
+    finally:
+        phone.close()
+        web.stop()
