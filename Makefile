@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(VENV)/.debian-packages
 	touch $@
 
 demo: setup
-	$(BIN)/python -m demo
+	DEMO_OFFICES=$(OFFICES) $(BIN)/python -m demo
 
 lint: setup
 	$(BIN)/ruff check .
