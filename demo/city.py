@@ -19,9 +19,9 @@ from pathlib import Path
 from demo.__main__ import (
     DEMO_PASSWORD,
     DEMO_USER,
-    EXAMPLES,
     OFFICE,
     VAR,
+    adapt,
     clerk,
     display_config,
     hub_config,
@@ -42,14 +42,9 @@ PLACES = (("buergerbuero-mitte", "Bürgerbüro Mitte", 48.7758, 9.1829),
 MAX_OFFICES = len(PLACES)
 
 
-def _rewrite(path: Path, out: Path, replacements: dict[str, str]) -> Path:
-    text = path.read_text(encoding="utf-8")
-    for old, new in replacements.items():
-        if old not in text:
-            raise SystemExit(f"demo: {path} no longer contains {old!r}; update demo/city.py")
-        text = text.replace(old, new)
-    out.write_text(text, encoding="utf-8")
-    return out
+def _adapt(path: Path, out: Path, replacements: dict[str, str]) -> Path:
+    """A config the single-office demo wrote, made another office's (an absolute path: EXAMPLES / it is it)."""
+    return adapt(str(path.resolve()), replacements, out)
 
 
 def office_configs(index: int, port: int, city_port: int) -> tuple[Path, Path, Path, int]:
@@ -67,15 +62,14 @@ def office_configs(index: int, port: int, city_port: int) -> tuple[Path, Path, P
              f'office_name = "{name}"', f'state_dir = "{VAR / "kiosk-1"}"': f'state_dir = "{VAR / office / "kiosk"}"',
              f'path = "{VAR / "printed"}"': f'path = "{VAR / office / "printed"}"'}
     (VAR / office).mkdir(parents=True, exist_ok=True)
-    return (_rewrite(hub_config(port, hub_port), VAR / office / "hub.toml", hub),
-            _rewrite(kiosk_config(port, city_port), VAR / office / "kiosk.toml", kiosk),
-            _rewrite(display_config(port, window), VAR / office / "display.toml", {
+    return (_adapt(hub_config(port, hub_port), VAR / office / "hub.toml", hub),
+            _adapt(kiosk_config(port, city_port), VAR / office / "kiosk.toml", kiosk),
+            _adapt(display_config(port, window), VAR / office / "display.toml", {
                 'office = "buergerbuero-mitte"': f'office = "{office}"'}), hub_port)
 
 
 def replica_config(port: int, web_port: int, offices: list[str]) -> Path:
-    text = (EXAMPLES / "web.toml").read_text(encoding="utf-8")
-    replacements = {
+    return adapt("web.toml", {
         'offices = ["buergerbuero-mitte"]': "offices = [" + ", ".join(f'"{o}"' for o in offices) + "]",
         "port = 8080": f"port = {web_port}",
         'public_url = "https://warte.example.org"': f'public_url = "http://localhost:{web_port}"',
@@ -84,14 +78,7 @@ def replica_config(port: int, web_port: int, offices: list[str]) -> Path:
         'host = "broker.example.org"': 'host = "127.0.0.1"',
         "port = 8883\ntls = true\nca_file = \"/etc/wartemarke/ca.pem\"\nusername = \"web-1\"\n"
         "password_file = \"/etc/wartemarke/broker-password\"": f"port = {port}",
-    }
-    for old, new in replacements.items():
-        if old not in text:
-            raise SystemExit(f"demo: {EXAMPLES / 'web.toml'} no longer contains {old!r}; update demo/city.py")
-        text = text.replace(old, new, 1)
-    out = VAR / "web.toml"
-    out.write_text(text, encoding="utf-8")
-    return out
+    }, VAR / "web.toml")
 
 
 def run_city(broker: Broker, children: list[subprocess.Popen[str]], count: int) -> list[MqttLink]:
