@@ -47,9 +47,9 @@ def test_the_mirror_notes_when_an_office_went_stale_and_ignores_odd_bridge_state
     mirror.set_connected(True)
     info = b'{"v":1,"day":"2026-11-25","name":"Ost","timezone":"Europe/Berlin","hours":{},"services":[],' \
            b'"counters":[],"announcement":"","hub":"ost-hub"}'
-    mirror.apply("wartemarke/v1/ost/info", info)
     mirror.apply("wartemarke/v1/ost/queue", b'{"v":1,"day":"2026-11-25","at":"2026-11-25T08:00:00+00:00",'
-                                            b'"services":[]}')
+                                            b'"services":[]}')  # before info: current at once
+    mirror.apply("wartemarke/v1/ost/info", info)
     assert not mirror.freshness("ost").stale
     mirror.apply_bridge_state("$SYS/broker/connection/ost-hub-bridge/state", b"0")
     fresh = mirror.freshness("ost")

@@ -114,13 +114,14 @@ class Mirror:
     def _recheck(self, office: str) -> None:
         """Note a change between current and stale (and when it happened), and tell the pages."""
         stale = self._reason(office) is not None
+        if not stale:
+            self._was_current.add(office)
         if stale == (office in self._stale):
             return
         if stale:
             self._stale[office] = self.now() if office in self._was_current else None
         else:
             del self._stale[office]
-            self._was_current.add(office)
         self._versions[office] = self._versions.get(office, 0) + 1
         self.notify(("office", office), "freshness")
         self.notify(("offices",), office)
