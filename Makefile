@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml $(VENV)/.debian-packages
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+demo: export DEMO_OFFICES = $(OFFICES)
 demo: setup
-	DEMO_OFFICES=$(OFFICES) $(BIN)/python -m demo
+	$(BIN)/python -m demo
 
 lint: setup
 	$(BIN)/ruff check .

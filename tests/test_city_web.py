@@ -516,6 +516,7 @@ def test_a_browser_on_a_killed_replica_is_live_again_within_5_s(city: WebCity, t
             holder.kill()
             killed = time.monotonic()
             wait_until(lambda: survivor.streams() == 1, timeout=10, what="the browser's stream on the survivor")
+            print(f"reconnected {time.monotonic() - killed:.2f} s after the kill")
             assert time.monotonic() - killed < 5
             waiting = page.locator(f"#office-{OST} li", has_text="Allgemeine Anliegen")
             match = re.search(r"(\d+) wartend", waiting.inner_text())
