@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml $(VENV)/.debian-packages
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+demo: export DEMO_OFFICES = $(OFFICES)
 demo: setup
 	$(BIN)/python -m demo
 

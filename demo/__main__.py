@@ -120,13 +120,13 @@ def watch(link: MqttLink, web_port: int) -> None:
     link.subscribe(topics.calls(OFFICE), on_calls)
 
 
-def clerk(link: MqttLink, stop: threading.Event) -> None:
-    """Three clerks: call the next ticket, serve it a while, sometimes a no-show."""
+def clerk(link: MqttLink, stop: threading.Event, office: str = OFFICE, slow: float = 1.0) -> None:
+    """Three clerks: call the next ticket, serve it a while, sometimes a no-show (`slow` times as long)."""
     counters = ["platz-1", "platz-2", "abholung"]
-    while not stop.wait(random.uniform(2.0, 5.0)):
+    while not stop.wait(random.uniform(2.0, 5.0) * slow):
         counter = random.choice(counters)
         op = "no_show" if random.random() < 0.1 else "next"
-        answer = send_command(link, OFFICE, counter, CommandRequest(uuid.uuid4().hex, op), timeout_s=5)
+        answer = send_command(link, office, counter, CommandRequest(uuid.uuid4().hex, op), timeout_s=5)
         if answer is None:
             print("  clerk: the hub does not answer", flush=True)
 
@@ -154,11 +154,16 @@ def main() -> int:
         signal.signal(sig, _stop)
     VAR.mkdir(parents=True, exist_ok=True)
     broker = Broker(VAR / "broker")
+    from demo.city import MAX_OFFICES, run_city  # a small city: `make demo OFFICES=3` (it imports this module)
+
     children: list[subprocess.Popen[str]] = []
-    link: MqttLink | None = None
+    links: list[MqttLink] = []
+    offices = os.environ.get("DEMO_OFFICES") or "1"
+    if not offices.isdigit() or not 1 <= int(offices) <= MAX_OFFICES:
+        raise SystemExit(f"demo: OFFICES must be 1 … {MAX_OFFICES}; got {offices!r}")
     try:
         broker.start()
-        link = run(broker, children)
+        links = run_city(broker, children, int(offices)) if int(offices) > 1 else [run(broker, children)]
     except (Stopped, KeyboardInterrupt) as exc:
         print(f"demo: stopping ({exc or 'interrupted'})", flush=True)
     finally:
@@ -172,7 +177,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        if link is not None:
+        for link in links:
             link.stop()
         broker.stop()
     return 0

@@ -90,7 +90,17 @@ def _read_office(section: ConfigSection) -> OfficeDef:
         transfer_keeps_place=section.get_bool("transfer_keeps_place", True),
         closing_margin_min=section.get_float("closing_margin_min", 10.0, minval=0, maxval=240),
         no_show_cost_min=section.get_float("no_show_cost_min", 1.5, minval=0, maxval=30),
+        location=_read_location(section),
     )
+
+
+def _read_location(section: ConfigSection) -> tuple[float, float] | None:
+    """`latitude` and `longitude` (WGS 84 degrees, both or neither): where citizens find the office."""
+    latitude = section.get_float("latitude", None, minval=-90, maxval=90)
+    longitude = section.get_float("longitude", None, minval=-180, maxval=180)
+    if (latitude is None) != (longitude is None):
+        raise section.error("longitude" if longitude is None else "latitude", "latitude and longitude go together")
+    return None if latitude is None or longitude is None else (latitude, longitude)
 
 
 def _read_hours(section: ConfigSection) -> dict[int, tuple[Interval, ...]]:

@@ -62,6 +62,7 @@ class OfficeDef:
     transfer_keeps_place: bool = True
     closing_margin_min: float = 10.0  # stop issuing when a new ticket would start later than closing - margin
     no_show_cost_min: float = 1.5
+    location: tuple[float, float] | None = None  # (latitude, longitude): the Ampel's "shorter wait nearby"
 
     def service(self, service_id: str) -> ServiceDef | None:
         return next((s for s in self.services if s.id == service_id), None)

@@ -17,6 +17,7 @@ from protocol.messages import (
     CallsState,
     CounterInfo,
     CounterState,
+    Location,
     OfficeInfo,
     QueueState,
     ServiceInfo,
@@ -103,4 +104,5 @@ def office_info(office: OfficeDef, engine: OfficeEngine, hub: str | None = None)
         services=tuple(ServiceInfo(s.id, s.name_de, s.name_en) for s in office.services),
         counters=tuple(CounterInfo(c.id, c.name, tuple(c.services)) for c in office.counters),
         announcement=engine.announcement, hub=hub,
-        ampel=AmpelBands(office.ampel.green_max_min, office.ampel.yellow_max_min))
+        ampel=AmpelBands(office.ampel.green_max_min, office.ampel.yellow_max_min),
+        location=None if office.location is None else Location(*office.location))

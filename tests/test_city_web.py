@@ -454,3 +454,78 @@ def test_a_hung_replica_is_left_behind_too(city: WebCity, tmp_path: Path) -> Non
             hung.process.send_signal(signal.SIGCONT)
         nginx.terminate()
         nginx.wait(10)
+
+
+# -- staleness and reconnects through the chain (the city Ampel, web/freshness.py) ----------------------
+
+def offices_through_nginx(city: WebCity) -> dict[str, dict[str, Any]]:
+    """The offices as open data through nginx (its cache holds an answer 5 s); {} when its rate limit refuses."""
+    status, body = fetch(city, "/api/v1/offices")
+    assert status in (200, 429), body
+    return {o["id"]: o for o in json.loads(body)["offices"]} if status == 200 else {}
+
+
+def west_stale(city: WebCity) -> dict[str, dict[str, Any]] | None:
+    offices = offices_through_nginx(city)
+    return offices if offices and offices[WEST]["stale"] else None
+
+
+def all_current(city: WebCity) -> bool:
+    offices = offices_through_nginx(city)
+    return bool(offices) and not any(o["stale"] for o in offices.values())
+
+
+def test_an_office_whose_bridge_is_down_shows_its_stand_and_catches_up(city: WebCity) -> None:
+    """The office broker (and with it its bridge) goes away: the central broker publishes the bridge's will
+    (`$SYS/broker/connection/west-hub-bridge/state` = 0), every replica marks that office stale — and only
+    that one; once the bridge is back its views come again and it is current."""
+    wait_until(lambda: all_current(city), what="every office current")
+    office = city.offices[WEST].broker
+    office.stop()
+    try:
+        for replica in city.replicas.values():
+            wait_until(lambda replica=replica: json.loads(get(replica.url + "/api/v1/offices").body)  # type: ignore[misc]
+                       ["offices"][1]["stale"], timeout=30, what=f"{replica.name} to show {WEST} stale")
+        offices = wait_until(lambda: west_stale(city), what="nginx's cache (5 s) to let it through")
+        assert offices[WEST]["stale_since"] is not None and not offices[OST]["stale"]
+        status, page = fetch(city, "/")
+        box = page.split(f'id="office-{WEST}"')[1].split("</section>")[0]
+        assert status == 200 and re.search(r"Stand \d\d:\d\d", box) and "level-green" not in box
+    finally:
+        office.start()
+    wait_until(lambda: all_current(city), timeout=60, what=f"{WEST} current again once its bridge is back")
+
+
+def test_a_browser_on_a_killed_replica_is_live_again_within_5_s(city: WebCity, tmp_path: Path) -> None:
+    """Chromium on the Ampel through nginx; the replica holding its stream is killed: the stream ends, the
+    browser reconnects after the server's `retry:` (2 s) and nginx sends it to the other replica."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_web_browser import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        holder: Replica | None = None
+        try:
+            page = browser.new_context(locale="de-DE", ignore_https_errors=True).new_page()
+            with page.expect_response(lambda r: "/events/offices" in r.url and r.status == 200):
+                page.goto(city.base + "/")
+            wait_until(lambda: sum(r.streams() for r in city.replicas.values()) == 1, what="one stream")
+            holder = next(r for r in city.replicas.values() if r.streams() == 1)
+            survivor = next(r for r in city.replicas.values() if r is not holder)
+            holder.kill()
+            killed = time.monotonic()
+            wait_until(lambda: survivor.streams() == 1, timeout=10, what="the browser's stream on the survivor")
+            print(f"reconnected {time.monotonic() - killed:.2f} s after the kill")
+            assert time.monotonic() - killed < 5
+            waiting = page.locator(f"#office-{OST} li", has_text="Allgemeine Anliegen")
+            match = re.search(r"(\d+) wartend", waiting.inner_text())
+            assert match is not None
+            city.issue(OST)
+            expect(waiting).to_contain_text(f"{int(match.group(1)) + 1} wartend", timeout=10_000)  # live again
+        finally:
+            browser.close()
+            if holder is not None:
+                holder.start()
+                wait_until(lambda: holder.serves((OST, WEST)), timeout=60,  # type: ignore[union-attr]
+                           what=f"{holder.name} to be back")

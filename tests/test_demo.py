@@ -90,3 +90,35 @@ def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_small_city_demo_shows_a_shorter_wait_nearby(tmp_path):
+    """`make demo OFFICES=3`: three offices on one city Ampel; Mitte turns red and the Ampel suggests the
+    shorter wait nearby; SIGTERM stops all of it."""
+    web_port = free_port()
+    env = {**os.environ, "DEMO_STATE_DIR": str(tmp_path / "demo"), "DEMO_WEB_PORT": str(web_port),
+           "DEMO_OFFICES": "3", "WARTEMARKE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    demo = subprocess.Popen([sys.executable, "-m", "demo"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(demo.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200, 90,
+                   "the demo's city replica")
+        offices = get(f"http://127.0.0.1:{web_port}/api/v1/offices").json()["offices"]
+        assert [o["id"] for o in offices] == ["buergerbuero-mitte", "buergerbuero-ost", "buergerbuero-west"]
+        assert len([p for p in group_members(demo.pid) if "-m hubprocess run" in p]) == 3
+        wait_until(lambda: 'class="nearby"' in get(f"http://127.0.0.1:{web_port}/").text, 180,
+                   "a shorter-wait suggestion on the city Ampel")
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(60)
+        wait_until(lambda: not group_members(demo.pid), 20, "every process of the demo to end")
+    finally:
+        if group_members(demo.pid):
+            os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait(10)
+        reader.join(5)
+    assert code == 0, "".join(output[-30:])

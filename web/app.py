@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from process.clock import Clock
 from protocol.link import BrokerSettings
+from web.ampel import add_ampel_routes
 from web.bridge import Bridge
 from web.config import WebSettings
 from web.gate import GATE, Gate, listening_socket, track
@@ -27,7 +28,7 @@ from web.limits import TALLY, THROTTLED, MissLimiter, Tally
 from web.malformed import ROUTE, install_server_log_filter, malformed_input, route_name
 from web.metrics import metrics
 from web.mirror import Mirror
-from web.public import FRAGMENTS, MISSES, FragmentCache, add_public_routes
+from web.public import MISSES, add_public_routes
 
 log = logging.getLogger("wartemarke.web")
 QUIET_ROUTES = ("/healthz", "/metrics")  # polled by monitoring: a line each would drown the rest
@@ -85,10 +86,10 @@ def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = No
     app[GATE] = Gate(settings.limits, app[TALLY])
     app[ACCESS_LOG_BUDGET] = LogBudget(ACCESS_LOG_BURST, ACCESS_LOG_PER_S, logging.getLogger("wartemarke.web.access"))
     app[MISSES] = MissLimiter(settings.miss_limit_per_min)
-    app[FRAGMENTS] = FragmentCache()
     if settings.tls is not None:
         app.on_response_prepare.append(_strict_transport_security)
     add_public_routes(app)
+    add_ampel_routes(app)
     app.router.add_get("/metrics", metrics)
     if internal is not None:
         internal(app)

@@ -16,11 +16,12 @@ from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import CommandRequest
 from protocol.requests import Requester
+from web.freshness import BRIDGE_STATE_FILTER
 from web.mirror import Mirror
 
 log = logging.getLogger("wartemarke.web.bridge")
-PUBLIC_TOPICS = (topics.info, topics.queue, topics.history, topics.tickets)
-INTERNAL_TOPICS = (topics.calls, topics.counter_states, topics.device_statuses)
+PUBLIC_TOPICS = (topics.info, topics.queue, topics.history, topics.tickets, topics.device_statuses)
+INTERNAL_TOPICS = (topics.calls, topics.counter_states)
 
 
 class Bridge:
@@ -34,6 +35,8 @@ class Bridge:
                 self.link.subscribe(topic_filter(office), self._on_message)
             if internal:
                 self.requester.listen(office)
+        if not internal:  # a replica: the office bridges' states at the central broker (web/freshness.py)
+            self.link.subscribe(BRIDGE_STATE_FILTER, self._on_bridge_state)
         self.link.on_connection_change(self._on_connection)
 
     def start(self) -> None:
@@ -43,10 +46,13 @@ class Bridge:
         self.link.stop()
 
     def _on_connection(self, up: bool) -> None:
-        self.loop.call_soon_threadsafe(setattr, self.mirror, "mqtt_connected", up)
+        self.loop.call_soon_threadsafe(self.mirror.set_connected, up)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         self.loop.call_soon_threadsafe(self.mirror.apply, topic, payload)
+
+    def _on_bridge_state(self, topic: str, payload: bytes) -> None:
+        self.loop.call_soon_threadsafe(self.mirror.apply_bridge_state, topic, payload)
 
     async def command(self, office: str, counter: str | None, request: CommandRequest,
                       timeout_s: float = 5.0) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import ssl
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class WebSettings:
     tls: TlsFiles | None = None  # HTTPS on `port`; None: plain HTTP (a loopback address only, for staff pages)
     redirect_port: int | None = None  # with tls: plain HTTP here answers with a redirect to HTTPS, nothing else
     limits: Limits = HUB_LIMITS
+    embed_frame_ancestors: tuple[str, ...] = ("*",)  # who may frame /embed (CSP frame-ancestors)
 
 
 # What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
@@ -109,7 +111,21 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         tls=tls,
         redirect_port=redirect_port,
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
+        embed_frame_ancestors=_frame_ancestors(section),
     )
+
+
+FRAME_SOURCE_RE = re.compile(r"^(\*|'self'|https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?)\Z")
+
+
+def _frame_ancestors(section: ConfigSection) -> tuple[str, ...]:
+    """`embed_frame_ancestors = ["https://www.example.org"]`: the sites that may show /embed in a frame."""
+    sources = tuple(section.get_str_list("embed_frame_ancestors", ["*"]))
+    bad = [s for s in sources if not FRAME_SOURCE_RE.match(s)]
+    if bad or not sources:
+        raise section.error("embed_frame_ancestors", "must list \"*\", \"'self'\" or origins like "
+                                                     f"\"https://www.example.org\"; got {bad or 'none'}")
+    return sources
 
 
 def _loopback(host: str) -> bool:

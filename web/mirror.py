@@ -14,12 +14,15 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from protocol import topics
 from protocol.fields import InvalidMessage, decode_object
 from protocol.messages import PARSERS
+from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
@@ -46,6 +49,11 @@ class Mirror:
     _days: dict[str, str] = field(default_factory=dict)  # office → its business day (from `queue`)
     invalid: int = 0
     _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    bridges: dict[str, bool] = field(default_factory=dict)  # bridge client id → up (web/freshness.py)
+    _confirmed: set[str] = field(default_factory=set)  # offices whose queue arrived since the last (re)connect
+    _stale: dict[str, datetime | None] = field(default_factory=dict)  # stale office → since when (None: unknown)
+    _was_current: set[str] = field(default_factory=set)  # offices that were current here at some time
 
     def version(self, office: str) -> int:
         return self._versions.get(office, 0)
@@ -75,6 +83,67 @@ class Mirror:
                     queue.get_nowait()
             queue.put_nowait(data)
 
+    # -- freshness (web/freshness.py) -----------------------------------------------------------
+
+    def freshness(self, office: str) -> Freshness:
+        reason = self._reason(office)
+        if reason is None:
+            return FRESH
+        mirror = self.office(office)
+        since = self._stale.get(office) or own_time(mirror.queue, self._hub_status(office))
+        return Freshness(True, reason, since)
+
+    def set_connected(self, up: bool) -> None:
+        """The broker connection came or went: every office is rechecked (after a reconnect each is stale
+        until its retained `queue` has arrived again)."""
+        self.mqtt_connected = up
+        self._confirmed.clear()
+        for office in list(self.offices):
+            self._recheck(office)
+
+    def _hub_status(self, office: str) -> dict[str, Any] | None:
+        mirror = self.office(office)
+        hub = (mirror.info or {}).get("hub")
+        return mirror.devices.get(hub) if isinstance(hub, str) else None
+
+    def _reason(self, office: str) -> str | None:
+        hub = (self.office(office).info or {}).get("hub")
+        bridge_up = self.bridges.get(bridge_client_id(hub)) if isinstance(hub, str) else None
+        return stale_reason(self.mqtt_connected, office in self._confirmed, self._hub_status(office), bridge_up)
+
+    def _recheck(self, office: str) -> None:
+        """Note a change between current and stale (and when it happened), and tell the pages."""
+        stale = self._reason(office) is not None
+        if not stale:
+            self._was_current.add(office)
+        if stale == (office in self._stale):
+            return
+        if stale:
+            self._stale[office] = self.now() if office in self._was_current else None
+        else:
+            del self._stale[office]
+        self._versions[office] = self._versions.get(office, 0) + 1
+        self.notify(("office", office), "freshness")
+        self.notify(("offices",), office)
+        for token_hash, (ticket_office, view) in list(self.tickets.items()):
+            if ticket_office == office:
+                self.notify(("ticket", token_hash), json.dumps(view))
+
+    def apply_bridge_state(self, topic: str, payload: bytes) -> None:
+        """mosquitto's bridge notification at the central broker: `1` up, `0` down (its will)."""
+        client = bridge_of(topic)
+        if client is None:
+            return
+        if payload not in (b"0", b"1"):
+            self.invalid += 1
+            log.warning("dropped invalid bridge state on %s: %r", topic, payload[:20])
+            return
+        self.bridges[client] = payload == b"1"
+        for office, mirror in list(self.offices.items()):
+            hub = (mirror.info or {}).get("hub")
+            if isinstance(hub, str) and bridge_client_id(hub) == client:
+                self._recheck(office)
+
     # -- updates (on the event loop) ------------------------------------------------------------
 
     def apply(self, topic: str, payload: bytes) -> None:
@@ -103,14 +172,19 @@ class Mirror:
             if kind == topics.QUEUE and data is not None and self._days.get(office) != data["day"]:
                 self._days[office] = data["day"]
                 self._expire_before(office, data["day"])
+            if kind == topics.QUEUE and data is not None:
+                self._confirmed.add(office)
             self.notify(("office", office), OFFICE_WIDE[kind])
             self.notify(("offices",), office)
+            self._recheck(office)
         elif kind == topics.COUNTER_STATE:
             self._set(mirror.counters, key, data)
             self.notify(("counter", office, key), "state")
         else:
             self._set(mirror.devices, key, data)
             self.notify(("devices", office), key)
+            if key == (mirror.info or {}).get("hub"):
+                self._recheck(office)
 
     def _expire_before(self, office: str, day: str) -> None:
         """The office's day moved on: its tickets of earlier days are gone, even if their clearing (an empty

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +18,12 @@ from aiohttp import web
 from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE
 from protocol.topics import token_hash
+from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.responses import page
 from web.streams import STREAMS, Streams, end_streams, stream
-from web.svg import history_svg
 from web.templates_env import render
 
 # -- tracking ----------------------------------------------------------------------------------------
@@ -83,7 +82,9 @@ def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> d
     service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
     ahead = int(view.get("ahead") or 0)
     grace = view.get("grace_until")
-    return {"view": view, "office_name": info.get("name", office),
+    fresh = mirror.freshness(office)  # web/freshness.py: a stale office's ticket shows its "Stand"
+    stand = local_time(fresh.since, info.get("timezone")) if fresh.since is not None else None
+    return {"view": view, "office_name": info.get("name", office), "stale": fresh.stale, "stand": stand,
             "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
             "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
@@ -125,7 +126,7 @@ async def tracking_api(request: web.Request) -> web.Response:
                              headers={"Cache-Control": "no-store"})
 
 
-# -- the Ampel, history, open data ---------------------------------------------------------------------
+# -- the Ampel's data (its pages: web/ampel.py), history, open data --------------------------------------
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
     mirror = request.app[MIRROR].office(office_id)
@@ -136,62 +137,13 @@ def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str,
                  "issuing": s.get("issuing", True), "reason": s.get("reason"), "ampel": s.get("ampel", "closed")}
                 for s in queue.get("services", [])]
     is_open = any(s["ampel"] != "closed" for s in services)
+    fresh = request.app[MIRROR].freshness(office_id)  # web/freshness.py
     return {"id": office_id, "name": info.get("name", office_id), "open": is_open, "day": queue.get("day"),
-            "updated_at": queue.get("at"), "services": services}
+            "updated_at": queue.get("at"), "stale": fresh.stale,
+            "stale_since": fresh.since.isoformat() if fresh.since is not None else None,
+            "location": info.get("location"), "services": services}
 
 
-async def ampel_page(request: web.Request) -> web.Response:
-    lang = language(request)
-    offices = []
-    for office_id in request.app[SETTINGS].offices:
-        summary = office_summary(request, office_id, lang)
-        summary["chart"] = history_svg(request.app[MIRROR].office(office_id).history, lang)
-        offices.append(summary)
-    return page(request, "ampel.html", offices=offices)
-
-
-async def ampel_events(request: web.Request) -> web.StreamResponse:
-    lang = language(request)
-    settings = request.app[SETTINGS]
-
-    fragments = request.app[FRAGMENTS]
-    mirror = request.app[MIRROR]
-
-    def event(office_id: str | None = None) -> str | None:
-        if office_id is None or office_id not in settings.offices:
-            return None
-        # Rendered once per office, language and mirror version, however many people watch.
-        return fragments.get((office_id, lang), mirror.version(office_id),
-                             lambda: _office_event(request, office_id, lang))
-
-    def current() -> list[str]:  # every office at once: a change since the page was rendered is not lost
-        return [data for data in map(event, settings.offices) if data is not None]
-
-    return await stream(request, ("offices",), "office", event, current)
-
-
-def _office_event(request: web.Request, office_id: str, lang: str) -> str:
-    summary = office_summary(request, office_id, lang)
-    summary["chart"] = history_svg(request.app[MIRROR].office(office_id).history, lang)
-    html = render("office.html", lang=lang, t=translator(lang), office=summary)
-    return json.dumps({"id": office_id, "html": html})
-
-
-class FragmentCache:
-    """The last rendering of each fragment with the state version it was made from."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[int, str]] = {}
-
-    def get(self, key: tuple[str, str], version: int, make: Callable[[], str]) -> str:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != version:
-            entry = (version, make())
-            self._entries[key] = entry
-        return entry[1]
-
-
-FRAGMENTS = web.AppKey("fragments", FragmentCache)
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
 
 
@@ -236,8 +188,6 @@ async def static_page(request: web.Request) -> web.Response:
 def add_public_routes(app: web.Application) -> None:
     app[STREAMS] = Streams(app[SETTINGS].limits)
     app.on_shutdown.append(end_streams)
-    app.router.add_get("/", ampel_page)
-    app.router.add_get("/events/offices", ampel_events)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}", tracking_page)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}/events", tracking_events)
     app.router.add_get(f"/{{prefix:[tT]}}/{{token:{ANY_CASE_IN_PATH}}}", tracking_redirect)

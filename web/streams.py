@@ -25,6 +25,7 @@ from web.keys import MIRROR
 from web.limits import client_key, throttled
 
 HEARTBEAT_S = 20.0
+RETRY_MS = 2000  # the `retry:` each stream starts with: a browser reconnects this soon after a stream ends
 STAFF_STREAMS = 200  # open staff streams at most (a busy office has a few dozen clerks and technicians)
 RETRY_AFTER_S = 30
 
@@ -83,12 +84,13 @@ STREAMS = web.AppKey("streams", Streams)
 
 
 async def stream(request: web.Request, key: tuple[str, ...], name: str,
-                 make: Callable[[str | None], str | None],
+                 make: Callable[[str | None], str | list[str] | None],
                  initial: Callable[[], list[str]] | None = None, staff: bool = False) -> web.StreamResponse:
-    """A server-sent event stream: the current state at once, then every change, heartbeats between.
+    """A server-sent event stream: `retry:` and the current state at once, then every change, heartbeats
+    between.
 
-    The current state is `make(None)`, or the events `initial()` returns. `staff`: a logged-in page's
-    stream (not counted against the public limits).
+    The current state is `make(None)`, or the events `initial()` returns; `make` may answer a change with
+    one event, several or none. `staff`: a logged-in page's stream (not counted against the public limits).
     """
     streams, client = request.app[STREAMS], client_key(request)
     refused = streams.refusal(request, client, staff)
@@ -108,7 +110,8 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
         streams.tasks.add(task)
     try:
         await response.prepare(request)
-        current = initial() if initial is not None else [e for e in [make(None)] if e is not None]
+        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        current = initial() if initial is not None else _events(make(None))
         for event in current:
             await response.write(f"event: {name}\ndata: {event}\n\n".encode())
         while True:
@@ -117,8 +120,7 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            data = make(changed)
-            if data is not None:
+            for data in _events(make(changed)):
                 await response.write(f"event: {name}\ndata: {data}\n\n".encode())
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -128,6 +130,10 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
         streams.closed(client, staff)
         mirror.unsubscribe(key, queue)
     return response
+
+
+def _events(made: str | list[str] | None) -> list[str]:
+    return [] if made is None else [made] if isinstance(made, str) else made
 
 
 async def end_streams(app: web.Application) -> None:

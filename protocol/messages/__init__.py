@@ -24,7 +24,7 @@ from protocol.messages.commands import (
 )
 from protocol.messages.counters import COUNTER_STATES, CounterState
 from protocol.messages.history import History, HistoryCell, RanOut
-from protocol.messages.info import AmpelBands, CounterInfo, OfficeInfo, ServiceInfo
+from protocol.messages.info import AmpelBands, CounterInfo, Location, OfficeInfo, ServiceInfo
 from protocol.messages.queue import AMPEL_LEVELS, QueueState, ServiceQueue, WaitCalibration
 from protocol.messages.status import DeviceStatus
 from protocol.messages.tickets import Ack, TicketEvent, TicketIssued, TicketVoided, ticket_event_from_dict
@@ -66,6 +66,7 @@ __all__ = [
     "DeviceStatus",
     "History",
     "HistoryCell",
+    "Location",
     "OfficeInfo",
     "QueueState",
     "RanOut",

@@ -67,6 +67,22 @@ class AmpelBands:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where the office is (WGS 84 degrees): the Ampel's "shorter wait nearby" measures distances with it."""
+
+    latitude: float
+    longitude: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"latitude": self.latitude, "longitude": self.longitude}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        f = Fields(data, "info.location")
+        return cls(f.number("latitude", -90, 90), f.number("longitude", -180, 180))
+
+
+@dataclass(frozen=True)
 class OfficeInfo:
     """The hub's retained `info`: what displays and pages need to know about the office."""
 
@@ -79,6 +95,7 @@ class OfficeInfo:
     announcement: str = ""
     hub: str | None = None  # the hub's device id: only `device/{hub}/status` speaks for the hub
     ampel: AmpelBands | None = None
+    location: Location | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -91,6 +108,8 @@ class OfficeInfo:
             data["ampel"] = self.ampel.to_dict()
         if self.hub is not None:
             data["hub"] = self.hub
+        if self.location is not None:
+            data["location"] = self.location.to_dict()
         return data
 
     @classmethod
@@ -105,11 +124,13 @@ class OfficeInfo:
         # A non-object entry reads as an empty one: its first field is "missing".
         services = [ServiceInfo.from_dict(s if isinstance(s, dict) else {}) for s in f.array("services")[:50]]
         counters = [CounterInfo.from_dict(c if isinstance(c, dict) else {}) for c in f.array("counters")[:200]]
-        ampel = data.get("ampel")
+        ampel, location = data.get("ampel"), data.get("location")
         return cls(day=f.day(), name=f.human("name", 120), timezone=f.text("timezone", TIMEZONE_RE, max_len=64),
                    hours=hours, services=tuple(services), counters=tuple(counters),
                    announcement=f.opt_human("announcement", 300) or "", hub=f.opt_slug("hub"),
-                   ampel=None if ampel is None else AmpelBands.from_dict(ampel if isinstance(ampel, dict) else {}))
+                   ampel=None if ampel is None else AmpelBands.from_dict(ampel if isinstance(ampel, dict) else {}),
+                   location=None if location is None else Location.from_dict(
+                       location if isinstance(location, dict) else {}))
 
     def service(self, service_id: str) -> ServiceInfo | None:
         return next((s for s in self.services if s.id == service_id), None)
