@@ -116,7 +116,7 @@ def watch(link: MqttLink, web_port: int) -> None:
             again = f" (recall {call.recall})" if call.recall else ""
             print(f"  display: {call.label} → {call.counter_name}{again}", flush=True)
 
-    link.subscribe(f"{topics.office_root(OFFICE)}/kiosk/+/ticket", on_ticket)
+    link.subscribe(topics.kiosk_tickets(OFFICE), on_ticket)
     link.subscribe(topics.calls(OFFICE), on_calls)
 
 
