@@ -1,6 +1,6 @@
 """The layers, checked from the source (ast; nothing is imported or run): which package may import which,
 no cycles, no private names borrowed across modules, SQL only in the store modules, and no oversized
-modules. docs/architecture.md draws the same picture.
+modules. docs/architecture.md opens with a picture of the same graph, checked here arrow by arrow.
 
     process   plumbing every process shares; imports nothing of ours
     language  the texts people read and hear, per language; imports nothing of ours
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,51 @@ def test_each_package_imports_only_the_layers_below_it() -> None:
     wrong = sorted(f"{module} imports {target}" for (source, target), where in edges().items()
                    if not allowed(source, target) for module in where)
     assert not wrong, "\n".join(wrong)
+
+
+ARCHITECTURE_MD = ROOT / "docs" / "architecture.md"
+ARROW_ROW = re.compile(r"^(\w+) ─*▶ (.+)$")
+LEAF_ROW = re.compile(r"^(\w+) +\(imports nothing of ours\)$")
+
+
+def picture_rows() -> list[str]:
+    """The lines of the picture docs/architecture.md opens with: its first fenced block, before any section."""
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    opening = text.split("\n## ", 1)[0]
+    block = re.search(r"^```\n(.*?)^```$", opening, re.S | re.M)
+    assert block, "docs/architecture.md must open (before its first section) with the picture of the packages"
+    return block.group(1).splitlines()
+
+
+def picture_edges() -> tuple[list[str], set[tuple[str, str]]]:
+    """The packages in the picture's order (top row first) and its arrows, (package, package it imports)."""
+    order: list[str] = []
+    arrows: set[tuple[str, str]] = set()
+    columns: dict[str, int] = {}
+    for line in picture_rows():
+        row = ARROW_ROW.match(line) or LEAF_ROW.match(line)
+        assert row, f"a line of the picture that is neither a package's arrows nor a leaf: {line!r}"
+        source = row.group(1)
+        assert source not in order, f"{source} has two rows in the picture"
+        order.append(source)
+        if row.re is ARROW_ROW:
+            for target in row.group(2).split():
+                arrows.add((source, target))
+                column = [m.start() for m in re.finditer(rf"(?<!\w){target}(?!\w)", line)][-1]
+                assert columns.setdefault(target, column) == column, f"{target} leaves its column in {line!r}"
+    return order, arrows
+
+
+def test_the_picture_in_architecture_md_shows_exactly_the_imports_of_the_source() -> None:
+    order, arrows = picture_edges()
+    assert sorted(order) == sorted(PACKAGES), "the picture must show every package, once"
+    graph = edges()
+    missing = sorted(f"{a} ──▶ {b}  ({', '.join(sorted(graph[(a, b)]))})" for a, b in set(graph) - arrows)
+    extra = sorted(f"{a} ──▶ {b}" for a, b in arrows - set(graph))
+    assert not missing and not extra, ("docs/architecture.md's picture is out of date:\n"
+                                       f"imports it does not draw: {missing}\narrows no module has: {extra}")
+    upward = sorted(f"{a} ──▶ {b}" for a, b in arrows if order.index(b) <= order.index(a))
+    assert not upward, f"every arrow points to a row below its package: {upward}"
 
 
 def test_the_package_graph_has_no_cycle() -> None:
