@@ -37,21 +37,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from devtools.eta.scenarios import (
-    Arrival,
-    CounterPlan,
-    Knots,
-    Scenario,
-    _arrival_times,
-    _cut,
-    _interp,
-    _lognormal,
-    _normal,
-    _pick,
-    base_name,
-    print_days,
-    true_means,
-)
+from devtools.eta.draws import Knots, arrival_times, cut, interp, lognormal, normal, pick
+from devtools.eta.load import print_days
+from devtools.eta.scenarios import Arrival, CounterPlan, Scenario, base_name, true_means
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,7 @@ def _gamma(rng: random.Random, shape: float, mean: float) -> float:
     d = shape - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     while True:
-        x = _normal(rng)
+        x = normal(rng)
         v = (1.0 + c * x) ** 3
         if v <= 0.0:
             continue
@@ -83,7 +71,7 @@ def _gamma(rng: random.Random, shape: float, mean: float) -> float:
 def draw(rng: random.Random, shape: Handling, mean: float) -> float:
     """One handling time of this shape and mean."""
     if shape.kind == "lognormal":
-        return _lognormal(rng, mean, shape.a)
+        return lognormal(rng, mean, shape.a)
     if shape.kind == "gamma":
         return _gamma(rng, shape.a, mean)
     if shape.kind == "weibull":
@@ -223,15 +211,15 @@ def _counters(rng: random.Random, kind: _Kind) -> tuple[CounterPlan, ...]:
     if kind.outage is not None:
         start = round(_uniform(rng, kind.outage[0]), 1)
         length = round(_uniform(rng, kind.outage[1]), 1)
-        actual = {cid: _cut(iv, start, start + length) for cid, iv in actual.items()}
+        actual = {cid: cut(iv, start, start + length) for cid, iv in actual.items()}
     for _ in range(kind.gone):
         cid = ids.pop(int(rng.random() * len(ids)))
         leaves = round(_uniform(rng, (90.0, 180.0)), 1)
-        actual[cid] = _cut(actual[cid], leaves, kind.open_minutes)
+        actual[cid] = cut(actual[cid], leaves, kind.open_minutes)
     if kind.no_return_after_lunch and rng.random() < kind.no_return_after_lunch:
         cid = ids.pop(int(rng.random() * len(ids)))
         back_from_lunch = actual[cid][1][0]  # the start of the second shift
-        actual[cid] = _cut(actual[cid], back_from_lunch, kind.open_minutes)
+        actual[cid] = cut(actual[cid], back_from_lunch, kind.open_minutes)
     plans = []
     for plan in kind.roster:
         intervals = actual[plan.id]
@@ -239,7 +227,7 @@ def _counters(rng: random.Random, kind: _Kind) -> tuple[CounterPlan, ...]:
             start = round(_uniform(rng, (30.0, kind.open_minutes - 60.0)), 1)
             length = round(_uniform(rng, (5.0, 20.0)), 1)
             if any(a < start and start + length < b for a, b in intervals):
-                intervals = _cut(intervals, start, start + length)
+                intervals = cut(intervals, start, start + length)
         roster = None if intervals == plan.open_intervals else plan.open_intervals
         plans.append(CounterPlan(plan.id, plan.services, intervals, roster))
     return tuple(plans)
@@ -253,14 +241,14 @@ def generate(name: str, seed: int) -> Scenario:
     counters = _counters(rng, kind)
     arrivals: list[Arrival] = []
     numbers: dict[str, int] = {}
-    for t in _arrival_times(rng, kind.rate, kind.expected_tickets, issue_until):
-        service = _pick(rng, kind.mix)
-        pace = _interp(kind.pace, min(t + kind.pace_lag, kind.open_minutes))
+    for t in arrival_times(rng, kind.rate, kind.expected_tickets, issue_until):
+        service = pick(rng, kind.mix)
+        pace = interp(kind.pace, min(t + kind.pace_lag, kind.open_minutes))
         handling = round(max(0.5, draw(rng, kind.shapes[service], kind.means[service] * pace)), 3)
         no_show = rng.random() < kind.no_show_rate
         patience = None
         if kind.patience is not None:
-            patience = round(_lognormal(rng, kind.patience[0] * math.exp(kind.patience[1] ** 2 / 2),
+            patience = round(lognormal(rng, kind.patience[0] * math.exp(kind.patience[1] ** 2 / 2),
                                         kind.patience[1]), 3)
         numbers[service] = numbers.get(service, 0) + 1
         arrivals.append(Arrival(f"{service}{numbers[service]:03d}", t, service, handling, no_show, patience))

@@ -35,22 +35,20 @@ a counter — or the benchmark measures how well the estimator was fitted to its
 situation, add a new scenario (new name, new seeds) and say so in the benchmark notes;
 `tests/test_eta_scenarios.py` pins a fingerprint of the committed set to catch accidental changes.
 
-`python -m devtools.eta.scenarios` prints `describe()` of every scenario: tickets per service, counters,
-offered work against counter capacity per hour.
+`python -m devtools.eta.scenarios` prints `describe()` (devtools/eta/load.py) of every scenario: tickets
+per service, counters, offered work against counter capacity per hour.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: Wall-clock minute of opening (8:00) — only for printing; scenario times are minutes since opening.
-OPENS_AT_CLOCK = 8 * 60
+from devtools.eta.draws import Knots, arrival_times, cut, interp, lognormal, pick
+from devtools.eta.load import print_days
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,6 @@ class Scenario:
     overloaded: bool = False  # offered work exceeds capacity on purpose (the office would stop issuing)
 
 
-Knots = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -292,72 +289,6 @@ def is_overloaded(name: str) -> bool:
     return _SPECS[base_name(name)].overloaded
 
 
-# --- generation ---------------------------------------------------------------------------------------
-
-
-def _interp(knots: Knots, x: float) -> float:
-    """Piecewise-linear through the knots, constant beyond the ends; repeated x gives a step."""
-    if x < knots[0][0]:
-        return knots[0][1]
-    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
-        if x < x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return knots[-1][1]
-
-
-def _normal(rng: random.Random) -> float:
-    """A standard normal variate by Box–Muller from two `random()` draws (stable across versions)."""
-    u1, u2 = rng.random(), rng.random()
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-
-
-def _lognormal(rng: random.Random, mean: float, sigma: float) -> float:
-    mu = math.log(mean) - sigma * sigma / 2.0
-    return math.exp(mu + sigma * _normal(rng))
-
-
-def _cut(intervals: tuple[tuple[float, float], ...], start: float, end: float) -> tuple[tuple[float, float], ...]:
-    """The intervals without [start, end)."""
-    out: list[tuple[float, float]] = []
-    for a, b in intervals:
-        if end <= a or start >= b:
-            out.append((a, b))
-            continue
-        if a < start:
-            out.append((a, start))
-        if end < b:
-            out.append((end, b))
-    return tuple(out)
-
-
-def _arrival_times(rng: random.Random, rate: Knots, expected: float, until: float) -> list[float]:
-    """Non-homogeneous Poisson arrivals on [0, until) by thinning, scaled to `expected` tickets."""
-    step = 0.5
-    steps = int(until / step)
-    weight = sum(_interp(rate, (i + 0.5) * step) for i in range(steps)) * step
-    scale = expected / weight
-    lam_max = max(w for _, w in rate) * scale
-    times: list[float] = []
-    t = 0.0
-    while True:
-        t += -math.log(1.0 - rng.random()) / lam_max
-        if t >= until:
-            return times
-        if rng.random() * lam_max < _interp(rate, t) * scale:
-            r = round(t, 3)
-            if r < until:
-                times.append(r)
-
-
-def _pick(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
-    u = rng.random() * sum(share for _, share in mix)
-    for service, share in mix:
-        u -= share
-        if u < 0:
-            return service
-    return mix[-1][0]
-
-
 def generate(name: str, seed: int) -> Scenario:
     """The day `name` (a key of the spec table, optionally with a "#n" suffix) drawn with `seed`."""
     spec = _SPECS[base_name(name)]
@@ -369,15 +300,15 @@ def generate(name: str, seed: int) -> Scenario:
         intervals = plan.open_intervals
         if rng.random() < spec.pause_probability:
             start = round(60.0 + rng.random() * 120.0, 1)
-            intervals = _cut(intervals, start, start + 10.0)
+            intervals = cut(intervals, start, start + 10.0)
         counters.append(CounterPlan(plan.id, plan.services, intervals))
 
     arrivals: list[Arrival] = []
     numbers: dict[str, int] = {}
-    for t in _arrival_times(rng, spec.rate, spec.expected_tickets, issue_until):
-        service = _pick(rng, spec.mix)
-        pace = _interp(spec.pace, min(t + spec.pace_lag, spec.open_minutes))
-        handling = round(max(0.5, _lognormal(rng, spec.means[service] * pace, spec.sigmas[service])), 3)
+    for t in arrival_times(rng, spec.rate, spec.expected_tickets, issue_until):
+        service = pick(rng, spec.mix)
+        pace = interp(spec.pace, min(t + spec.pace_lag, spec.open_minutes))
+        handling = round(max(0.5, lognormal(rng, spec.means[service] * pace, spec.sigmas[service])), 3)
         no_show = rng.random() < spec.no_show_rate
         numbers[service] = numbers.get(service, 0) + 1
         arrivals.append(Arrival(f"{service}{numbers[service]:03d}", t, service, handling, no_show))
@@ -420,101 +351,6 @@ def fingerprint(scenarios: list[Scenario]) -> str:
         for s in scenarios
     ]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()[:16]
-
-
-# --- load summary ---------------------------------------------------------------------------------------
-
-
-def offered_work(s: Scenario, a: Arrival) -> float:
-    """Counter minutes a ticket will take: its handling, or the no-show cost."""
-    return s.no_show_cost if a.no_show else a.handling
-
-
-def counter_minutes(plan: CounterPlan, start: float, end: float) -> float:
-    """Minutes a clerk is logged in at `plan` within [start, end)."""
-    return sum(max(0.0, min(b, end) - max(a, start)) for a, b in plan.open_intervals)
-
-
-@dataclass(frozen=True)
-class HourLoad:
-    start: float  # minute since opening
-    tickets: int  # issued in this hour
-    offered: float  # counter minutes those tickets need
-    capacity: float  # counter minutes available in this hour
-
-    @property
-    def load(self) -> float:
-        return self.offered / self.capacity if self.capacity else math.inf
-
-
-def hourly_load(s: Scenario) -> list[HourLoad]:
-    """Offered work of the tickets issued in each hour against the counter minutes of that hour."""
-    hours: list[HourLoad] = []
-    for h in range(math.ceil(s.open_minutes / 60.0)):
-        start, end = h * 60.0, min((h + 1) * 60.0, s.open_minutes)
-        issued = [a for a in s.arrivals if start <= a.t < end]
-        hours.append(HourLoad(start, len(issued), math.fsum(offered_work(s, a) for a in issued),
-                              sum(counter_minutes(c, start, end) for c in s.counters)))
-    return hours
-
-
-def day_load(s: Scenario) -> float:
-    """The whole day's offered work divided by the whole day's counter minutes."""
-    offered = math.fsum(offered_work(s, a) for a in s.arrivals)
-    capacity = sum(counter_minutes(c, 0.0, s.open_minutes) for c in s.counters)
-    return offered / capacity
-
-
-def _clock(minute: float) -> str:
-    m = round(OPENS_AT_CLOCK + minute)
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
-def describe(s: Scenario) -> str:
-    """A human-readable summary: tickets per service, counters, offered load vs capacity per hour."""
-    per_service: dict[str, int] = {}
-    for a in s.arrivals:
-        per_service[a.service] = per_service.get(a.service, 0) + 1
-    no_shows = sum(a.no_show for a in s.arrivals)
-    tag = " [OVERLOADED]" if s.overloaded else ""
-    lines = [
-        f"{s.name} (seed {s.seed}){tag}: open {_clock(0)}-{_clock(s.open_minutes)}, tickets until "
-        f"{_clock(s.issue_until)}, no-show cost {s.no_show_cost:g} min",
-        f"  {s.description}",
-        f"  tickets: {len(s.arrivals)} ("
-        + ", ".join(f"{k} {per_service.get(k, 0)}" for k in s.services)
-        + f"), no-shows {no_shows} ({100.0 * no_shows / max(1, len(s.arrivals)):.1f} %)",
-        "  mean handling, prior → true: "
-        + ", ".join(f"{k} {s.services[k]:.1f} → {s.true_means[k]:.1f} min" for k in s.services),
-        "  counters:",
-    ]
-    if s.quotas:
-        lines.insert(3, "  daily quota: " + ", ".join(f"{k} {v}" for k, v in sorted(s.quotas.items())))
-    patient = [a.patience for a in s.arrivals if a.patience is not None]
-    if patient:
-        lines.insert(3, f"  {len(patient)} tickets leave when their wait exceeds their patience (median "
-                        f"{sorted(patient)[len(patient) // 2]:.0f} min)")
-    for c in s.counters:
-        shifts = " ".join(f"{_clock(a)}-{_clock(b)}" for a, b in c.open_intervals)
-        roster = "" if c.roster is None else " (roster: " + " ".join(f"{_clock(a)}-{_clock(b)}"
-                                                                     for a, b in c.roster) + ")"
-        lines.append(f"    {c.id:<8} [{','.join(c.services)}] {shifts}{roster}")
-    lines.append("  hour   tickets  offered min  capacity min  load")
-    for h in hourly_load(s):
-        lines.append(f"  {_clock(h.start)}  {h.tickets:7d}  {h.offered:11.0f}  {h.capacity:12.0f}  {h.load:4.2f}")
-    offered = math.fsum(offered_work(s, a) for a in s.arrivals)
-    capacity = sum(counter_minutes(c, 0.0, s.open_minutes) for c in s.counters)
-    lines.append(f"  day    {len(s.arrivals):7d}  {offered:11.0f}  {capacity:12.0f}  {day_load(s):4.2f}")
-    return "\n".join(lines)
-
-
-def print_days(scenarios: list[Scenario], fingerprint_of: Callable[[list[Scenario]], str], noun: str) -> None:
-    """`describe()` of every day, then their count and fingerprint (the modules' `python -m`)."""
-    for s in scenarios:
-        print(describe(s))
-        print()
-    print(f"{len(scenarios)} {noun}, {sum(len(s.arrivals) for s in scenarios)} tickets, "
-          f"fingerprint {fingerprint_of(scenarios)}")
 
 
 def main() -> None:
