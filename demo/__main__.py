@@ -23,7 +23,8 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
-from devtools.broker import Broker, die_with_parent, free_port
+from devtools.broker import Broker, free_port
+from devtools.children import die_with_parent
 from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
