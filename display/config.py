@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from language.catalogue import LANGUAGES
-from process.config import ConfigSection, load_toml
+from process.config import ConfigSection, load_checked
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 
@@ -37,10 +37,7 @@ class DisplayConfig:
 
 
 def load_display_config(path: Path) -> DisplayConfig:
-    root = load_toml(path)
-    config = _read(root, path)
-    root.check_unknown()
-    return config
+    return load_checked(path, _read)
 
 
 def _read(root: ConfigSection, path: Path) -> DisplayConfig:

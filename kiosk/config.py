@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from kiosk.numbering import NumberingScheme
 from kiosk.printer.base import PrinterSettings
 from kiosk.printer.config import read_printer_settings
-from process.config import ConfigSection, load_toml
+from process.config import ConfigSection, load_checked
 from protocol.businessday import reset_time_problem
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
@@ -64,10 +64,7 @@ class KioskConfig:
 
 def load_kiosk_config(path: Path) -> KioskConfig:
     """Read and validate a kiosk config; raises ConfigError naming file and key."""
-    root = load_toml(path)
-    config = _read(root, path)
-    root.check_unknown()
-    return config
+    return load_checked(path, _read)
 
 
 def _read(root: ConfigSection, path: Path) -> KioskConfig:
