@@ -129,6 +129,40 @@ def test_the_picture_in_architecture_md_shows_exactly_the_imports_of_the_source(
     assert not upward, f"every arrow points to a row below its package: {upward}"
 
 
+def package_sections() -> dict[str, str]:
+    """docs/architecture.md's text under each "### `package/`" heading, up to the next heading."""
+    parts = re.split(r"^(#{2,3} .*)$", ARCHITECTURE_MD.read_text(encoding="utf-8"), flags=re.M)
+    return {m.group(1): body for heading, body in zip(parts[1::2], parts[2::2], strict=True)
+            if (m := re.fullmatch(r"### `(\w+)/`", heading.strip()))}
+
+
+DOCUMENTED = ("protocol", "process", "language", "kiosk", "hub", "display", "web", "hubprocess", "devtools")
+
+
+@pytest.mark.parametrize("package", DOCUMENTED)
+def test_architecture_md_names_each_module_of_a_package_and_no_module_that_is_gone(package: str) -> None:
+    """A newcomer reads a package's section to find its modules: each is named there (a file name, or its
+    path inside the package), and each `….py` the section names exists (in the package, or at the path
+    it gives from the repository's root)."""
+    section = package_sections()[package]
+    named = set(re.findall(r"`([\w/]+\.py)`", section))
+    ours = {path.relative_to(ROOT / package).as_posix() for path in modules(package)
+            if path.name not in ("__init__.py", "__main__.py")}
+    unnamed = sorted(m for m in ours if m not in named and m.rpartition("/")[2] not in named)
+    assert not unnamed, f"docs/architecture.md's `{package}/` section does not name: {unnamed}"
+    gone = sorted(n for n in named if not (ROOT / n).is_file()
+                  and not any(m == n or m.endswith("/" + n) for m in ours))
+    assert not gone, f"docs/architecture.md's `{package}/` section names modules that do not exist: {gone}"
+
+
+def test_every_module_architecture_md_names_exists() -> None:
+    """Also outside the packages' sections (decisions, the wait estimates): no module that is gone."""
+    ours = {path.relative_to(ROOT).as_posix() for package in PACKAGES for path in modules(package)}
+    named = set(re.findall(r"`([\w/]+\.py)`", ARCHITECTURE_MD.read_text(encoding="utf-8")))
+    gone = sorted(n for n in named if not any(m == n or m.endswith("/" + n) for m in ours))
+    assert not gone, f"docs/architecture.md names modules that do not exist: {gone}"
+
+
 def test_the_package_graph_has_no_cycle() -> None:
     graph: dict[str, set[str]] = {p: set() for p in PACKAGES}
     for source, target in edges():
