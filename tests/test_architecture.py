@@ -1,6 +1,7 @@
 """The layers, checked from the source (ast; nothing is imported or run): which package may import which,
-no cycles, no private names borrowed across modules, SQL only in the store modules, and no oversized
-modules. docs/architecture.md opens with a picture of the same graph, checked here arrow by arrow.
+no cycles, no private names borrowed across modules, SQL only in the store modules, topics spelled only in
+protocol/topics.py, and no oversized modules. docs/architecture.md opens with a picture of the same graph,
+checked here arrow by arrow, and names every module (checked here too).
 
     process   plumbing every process shares; imports nothing of ours
     language  the texts people read and hear, per language; imports nothing of ours
@@ -194,6 +195,36 @@ def test_no_shipped_module_imports_another_modules_private_names() -> None:
                       and node.module.split(".")[0] in PACKAGES
                       for alias in node.names if alias.name.startswith("_"))
     assert not borrowed, "\n".join(borrowed)
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string constants that are docstrings (a module's, a class's, a function's)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def builds_topics(path: Path) -> list[str]:
+    """Where a module spells a topic itself: the tree's root as a string, or `office_root(…)` + a suffix."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    skip = docstrings(tree)
+    return [f"{path.relative_to(ROOT).as_posix()}:{node.lineno}" for node in ast.walk(tree)
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+                and "wartemarke/v1" in node.value)
+            or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "office_root")]
+
+
+def test_topics_are_built_only_in_protocol_topics() -> None:
+    """architecture.md: topics.py is the only place topic strings and filters are built (tests may spell
+    raw topics: they probe what the contract refuses)."""
+    outside = sorted(where for package in PACKAGES if package != "tests" for path in modules(package)
+                     if path.relative_to(ROOT).as_posix() != "protocol/topics.py" for where in builds_topics(path))
+    assert not outside, f"topics spelled outside protocol/topics.py: {outside}"
 
 
 SQLITE_PLUMBING = "process/sqlite.py"  # opens a database and runs transactions; touches no table
