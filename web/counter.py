@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE
-from protocol.messages import TICKET_ID_RE, CommandRequest
+from protocol.messages import TICKET_ID_RE, CommandAnswer, CommandRequest
 from protocol.operations import ARG_MAX, ARGUMENTS, BY_NAME, COUNTER, OFFICE, OPERATIONS, Operation
 from protocol.text import text_problem
 from web.auth import SESSIONS, guarded, staff_page
@@ -195,17 +195,17 @@ class Outcome:
     kind: str  # "ok" | "refused" | "silent" | "invalid"
     text: str
     rid: str
-    answer: dict[str, Any] | None = None
+    answer: CommandAnswer | None = None
     retry_key: str | None = None  # the form whose request id a retry should reuse
 
 
-def _describe(op: str, args: dict[str, Any], answer: dict[str, Any], counter_name: str, names: dict[str, str],
+def _describe(op: str, args: dict[str, Any], answer: CommandAnswer, counter_name: str, names: dict[str, str],
               lang: str) -> str:
     t = translator(lang)
-    if not answer.get("ok"):
-        return t("msg_refused", error=str(answer.get("error", "?")))
-    label = str(answer.get("label", ""))
-    service = str(answer.get("service") or args.get("service") or "")
+    if not answer.ok:
+        return t("msg_refused", error=answer.error or "?")
+    label = answer.label or ""
+    service = str(answer.service or args.get("service") or "")
     service_name = names.get(service, service)
     if op in ("next", "reactivate"):
         return t("msg_called", label=label, counter=counter_name)
@@ -257,12 +257,12 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
         answer = await bridge.command(office, counter, CommandRequest(rid, op, args),
                                       timeout_s=request.app[COMMAND_TIMEOUT])
     log.info("%s: %s %s by %s → %s", office, counter or "office", op, session.user,
-             "no answer" if answer is None else "ok" if answer.get("ok") else "refused")
+             "no answer" if answer is None else "ok" if answer.ok else "refused")
     if answer is None:
         return Outcome(503, "silent", t("msg_silent"), rid, None, retry_key)
     info = mirror.office(office).info or {}
     text = _describe(op, args, answer, _counter_name(mirror, office, counter or ""), _service_names(info, lang), lang)
-    return Outcome(200, "ok" if answer.get("ok") else "refused", text, rid, answer)
+    return Outcome(200, "ok" if answer.ok else "refused", text, rid, answer)
 
 
 @guarded(COUNTER_ROLES)
@@ -302,8 +302,8 @@ async def counter_command_api(request: web.Request, session: Session) -> web.Str
                              "message": outcome.text}, status=503)
     if outcome.kind == "invalid":
         return private_json({"id": outcome.rid, "ok": False, "error": outcome.text}, status=400)
-    return private_json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.get("ok")),
-                         "answer": outcome.answer, "message": outcome.text})
+    return private_json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.ok),
+                         "answer": outcome.answer.to_dict() if outcome.answer else None, "message": outcome.text})
 
 
 def _query_choice(request: web.Request) -> tuple[str, str] | None:
