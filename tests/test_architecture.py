@@ -15,6 +15,7 @@ checked here arrow by arrow, and names every module (checked here too).
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ def imported_packages(path: Path) -> set[str]:
     return found
 
 
+@functools.cache
 def edges() -> dict[tuple[str, str], set[str]]:
     """(package, package it imports) → the modules (relative paths) with such an import."""
     graph: dict[tuple[str, str], set[str]] = {}
