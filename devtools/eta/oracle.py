@@ -56,8 +56,8 @@ def _truth(s: Scenario, pace: str) -> tuple[Callable[[random.Random, Arrival], f
     `pace`: "day" — the mean at the day's pace then (what the oracle knows); "mean" — the day's mean
     of the service all day (what the formulas know); "prior" — the configured prior all day."""
     name = base_name(s.name)
-    hard = name in hard_days._KINDS
-    spec = hard_days._KINDS[name] if hard else scenarios._SPECS[name]
+    hard = name in hard_days.KINDS
+    spec = hard_days.KINDS[name] if hard else scenarios.SPECS[name]
 
     def mean(a: Arrival) -> float:
         if pace == "mean":
@@ -67,19 +67,19 @@ def _truth(s: Scenario, pace: str) -> tuple[Callable[[random.Random, Arrival], f
         return spec.means[a.service] * draws.interp(spec.pace, min(a.t + spec.pace_lag, spec.open_minutes))
 
     def draw(rng: random.Random, a: Arrival) -> float:
-        if isinstance(spec, hard_days._Kind):
+        if isinstance(spec, hard_days.Kind):
             return max(0.5, hard_days.draw(rng, spec.shapes[a.service], mean(a)))
         return max(0.5, draws.lognormal(rng, mean(a), spec.sigmas[a.service]))
 
-    return draw, spec.no_show_rate, spec.patience if isinstance(spec, hard_days._Kind) else None
+    return draw, spec.no_show_rate, spec.patience if isinstance(spec, hard_days.Kind) else None
 
 
 def _rates(s: Scenario) -> tuple[float, Callable[[float], float], dict[str, float]]:
     """The day's true arrival process as its generator drew it: the peak rate (tickets per minute), the
     rate at a minute, and each service's share."""
-    spec: hard_days._Kind | scenarios._Spec
+    spec: hard_days.Kind | scenarios.Spec
     name = base_name(s.name)
-    spec = hard_days._KINDS[name] if name in hard_days._KINDS else scenarios._SPECS[name]
+    spec = hard_days.KINDS[name] if name in hard_days.KINDS else scenarios.SPECS[name]
     step = 0.5
     weight = sum(draws.interp(spec.rate, (i + 0.5) * step) for i in range(int(s.issue_until / step))) * step
     scale = spec.expected_tickets / weight

@@ -16,7 +16,7 @@ durations — so that differences in the results come from the estimator, not fr
 ticket's handling time is drawn at generation time. Handling times are lognormal (general concerns
 with a heavy tail) and their mean drifts during the day (clerks slower after lunch, an IT outage making
 everything 40 % slower for an hour). The drift is evaluated at the issue minute plus a typical wait
-(`_Spec.pace_lag`), i.e. roughly when the ticket will be served, since it describes the clerks' pace.
+(`Spec.pace_lag`), i.e. roughly when the ticket will be served, since it describes the clerks' pace.
 
 Arrivals are a non-homogeneous Poisson process (by thinning) with a piecewise-linear rate: a queue at
 the door at opening, a morning peak, a lunch dip, an afternoon hump (on the long Thursday the evening
@@ -29,7 +29,7 @@ Only `random.Random(seed)` drives the draws, and only its `random()` primitive (
 Box–Muller here, not `random.gauss`/`normalvariate`), so a scenario is the same on every machine and
 Python version. Times and durations are rounded to 1/1000 minute.
 
-THE RULE: these scenarios and seeds (`SCENARIOS`, the `_SPECS` table and the generator) were fixed and
+THE RULE: these scenarios and seeds (`SCENARIOS`, the `SPECS` table and the generator) were fixed and
 committed *before* the estimator was tuned. Do not change them afterwards — not a seed, not a rate, not
 a counter — or the benchmark measures how well the estimator was fitted to its test. To cover a new
 situation, add a new scenario (new name, new seeds) and say so in the benchmark notes;
@@ -103,7 +103,7 @@ class Scenario:
 
 
 @dataclass(frozen=True)
-class _Spec:
+class Spec:
     """The character of a scenario; `generate` turns it plus a seed into a day."""
 
     description: str
@@ -146,8 +146,8 @@ _SMALL: Knots = ((0, 1.6), (120, 1.25), (240, 0.8), (300, 0.6), (450, 0.4))
 _GENERAL_PICKUP = (("A", 0.72), ("P", 0.28))
 _SIG = {"A": 0.6, "P": 0.35, "K": 0.45}
 
-_SPECS: dict[str, _Spec] = {
-    "steady-tuesday": _Spec(
+SPECS: dict[str, Spec] = {
+    "steady-tuesday": Spec(
         description="An ordinary Tuesday: four general counters with staggered lunches, one clerk leaves "
                     "at 14:30; waits stay short to moderate.",
         open_minutes=_H16, expected_tickets=135, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -159,7 +159,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H8, _H13), (_H1330, _H1430)),
         )),
-    "monday-rush": _Spec(
+    "monday-rush": Spec(
         description="Monday after a weekend: a line at the door and a heavy morning build the queue up to "
                     "an hour or more; the afternoon drains it.",
         open_minutes=_H16, expected_tickets=180, rate=_MONDAY, mix=(("A", 0.75), ("P", 0.25)),
@@ -172,7 +172,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-4", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-5", "AP", (_H8, _H13), (_H1330, _H15)),
         )),
-    "long-thursday": _Spec(
+    "long-thursday": Spec(
         description="Long Thursday 8:00-18:00 with an early and a late shift and a vehicle counter (K, "
                     "which also takes general concerns); the evening after work is the peak.",
         open_minutes=_H18, expected_tickets=195, rate=_THURSDAY, mix=(("A", 0.62), ("P", 0.30), ("K", 0.08)),
@@ -186,7 +186,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-5", "KA", (_H8, _H12), (_H1245, _H18)),
             _counter("platz-6", "AP", (_H13, _H18)),
         )),
-    "understaffed-flu": _Spec(
+    "understaffed-flu": Spec(
         description="Flu season, two of five clerks missing: an ordinary weekday's demand on three "
                     "counters. Explicitly OVERLOADED — the office would stop issuing tickets.",
         open_minutes=_H16, expected_tickets=165, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -197,7 +197,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H12), (_H1230, _H16)),
             _counter("platz-5", "AP", (_H8, _H1230), (_H13, _H16)),
         )),
-    "slow-afternoon-drift": _Spec(
+    "slow-afternoon-drift": Spec(
         description="Clerks get slower after lunch (handling +45 % by 15:30) and the fourth clerk works "
                     "mornings only; the prior is the morning pace, so estimates from it run short.",
         open_minutes=_H16, expected_tickets=155, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -209,7 +209,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H8, _H12)),
         )),
-    "it-outage-hour": _Spec(
+    "it-outage-hour": Spec(
         description="The registry system is slow 10:30-11:30: everything takes 40 % longer for an hour, "
                     "then the pace returns.",
         open_minutes=_H16, expected_tickets=150, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -221,7 +221,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H10, _H13), (_H1330, _H1430)),
         )),
-    "pickup-heavy-fast-lane": _Spec(
+    "pickup-heavy-fast-lane": Spec(
         description="Half the visitors only pick up a passport: a dedicated pickup counter (P only) keeps "
                     "them fast while the general queue builds on three counters.",
         open_minutes=_H16, expected_tickets=195, rate=_WEEKDAY, mix=(("A", 0.5), ("P", 0.5)),
@@ -233,7 +233,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H12), (_H1230, _H16)),
             _counter("platz-4", "AP", (_H8, _H1230), (_H13, _H16)),
         )),
-    "small-office-two-counters": _Spec(
+    "small-office-two-counters": Spec(
         description="A district office with two counters; the second clerk leaves at 14:00, so the "
                     "afternoon runs on one counter and every long case is felt.",
         open_minutes=_H16, expected_tickets=72, rate=_SMALL, mix=(("A", 0.7), ("P", 0.3)),
@@ -281,17 +281,17 @@ def base_name(name: str) -> str:
 
 
 def description(name: str) -> str:
-    return _SPECS[base_name(name)].description
+    return SPECS[base_name(name)].description
 
 
 def is_overloaded(name: str) -> bool:
     """True for the scenario whose offered work exceeds capacity on purpose."""
-    return _SPECS[base_name(name)].overloaded
+    return SPECS[base_name(name)].overloaded
 
 
 def generate(name: str, seed: int) -> Scenario:
     """The day `name` (a key of the spec table, optionally with a "#n" suffix) drawn with `seed`."""
-    spec = _SPECS[base_name(name)]
+    spec = SPECS[base_name(name)]
     rng = random.Random(seed)
     issue_until = spec.open_minutes - spec.issue_stop_before_close
 
