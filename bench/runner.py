@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench.machine import machine_lines
-from devtools.broker import die_with_parent
+from devtools.children import die_with_parent, stop
 from devtools.stats import Row, print_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,17 +45,6 @@ def spawn(argv: list[str], stdout: IO[bytes] | int | None, stderr: IO[bytes] | i
     return subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=ROOT,
                             env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
                             preexec_fn=die_with_parent, **popen)
-
-
-def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGTERM, as systemd stops a service; SIGKILL after `timeout` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager

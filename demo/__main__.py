@@ -23,7 +23,8 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
-from devtools.broker import Broker, die_with_parent, free_port
+from devtools.broker import Broker, free_port
+from devtools.children import die_with_parent
 from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
@@ -116,7 +117,7 @@ def watch(link: MqttLink, web_port: int) -> None:
             again = f" (recall {call.recall})" if call.recall else ""
             print(f"  display: {call.label} → {call.counter_name}{again}", flush=True)
 
-    link.subscribe(f"{topics.office_root(OFFICE)}/kiosk/+/ticket", on_ticket)
+    link.subscribe(topics.kiosk_tickets(OFFICE), on_ticket)
     link.subscribe(topics.calls(OFFICE), on_calls)
 
 

@@ -29,7 +29,6 @@ its recorders at teardown) and `topic_office` (a unique office slug per test).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import json
 import os
@@ -39,7 +38,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -51,9 +49,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from devtools.children import die_with_parent, stop
+
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 Predicate = Callable[[str, bytes], bool]
 
 
@@ -69,15 +67,6 @@ def find_mosquitto() -> str:
     if found is None:
         raise BrokerError("mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)")
     return found
-
-
-def die_with_parent() -> None:
-    """In the forked child: SIGTERM mosquitto when the test process dies (no leaked brokers after kill -9).
-
-    Linux ties this to the *thread* that started the broker; tests start brokers from the main thread.
-    """
-    if _libc is not None:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -208,14 +197,8 @@ class Broker:
 
     def _end(self, sig: signal.Signals, timeout: float) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10.0)
+        if proc is not None:
+            stop(proc, timeout, sig)
 
     def __enter__(self) -> Broker:
         self.start()

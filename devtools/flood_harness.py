@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from devtools.broker import free_port
+from devtools.children import stop
 from devtools.hub_harness import issued, payload, write_hub_config
 from devtools.office_ca import make_office_ca
 from hub.accounts import HubAccounts
@@ -116,12 +117,7 @@ tls_key = "{ca.server_key}"
             publish(topics.kiosk_ticket(self.office, "kiosk-1"), payload(issued(day, f"A{self.seq:03d}", self.seq)))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop(self.process, 20)
 
 
 def https_get(port: int, context: ssl.SSLContext, path: str, source: str,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from language.catalogue import LANGUAGES
-from process.config import ConfigSection, load_toml
-from protocol.fields import SERVICE_RE, slug_problem
+from process.config import ConfigSection, load_checked
+from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 
 VIDEO_DRIVERS = ("kmsdrm", "window", "dummy")
@@ -37,10 +37,7 @@ class DisplayConfig:
 
 
 def load_display_config(path: Path) -> DisplayConfig:
-    root = load_toml(path)
-    config = _read(root, path)
-    root.check_unknown()
-    return config
+    return load_checked(path, _read)
 
 
 def _read(root: ConfigSection, path: Path) -> DisplayConfig:
@@ -49,8 +46,8 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
     sound = root.get_section("sound", required=False)
     services = tuple(d.get_str_list("services", []))
     for service in services:
-        if not SERVICE_RE.match(service):
-            raise d.error("services", f"service ids are 1–3 capital letters; got {service!r}")
+        if (problem := service_problem(service)) is not None:
+            raise d.error("services", problem)
     languages = tuple(d.get_str_list("languages", ["de", "en"]))
     if not languages or any(lang not in LANGUAGES for lang in languages):
         raise d.error("languages", f"choose from {', '.join(LANGUAGES)}; got {list(languages)}")

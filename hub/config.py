@@ -15,7 +15,7 @@ from pathlib import Path
 from hub.office import AmpelBands, CounterDef, Interval, OfficeDef, ServiceDef
 from process.config import ConfigSection, load_toml
 from protocol.businessday import WEEKDAYS, reset_time_problem
-from protocol.fields import SERVICE_RE, slug_problem
+from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
 
@@ -126,11 +126,8 @@ def _read_hours(section: ConfigSection) -> dict[int, tuple[Interval, ...]]:
 
 
 def _read_service(section: ConfigSection) -> ServiceDef:
-    service_id = section.get_str("id")
-    if not SERVICE_RE.match(service_id):
-        raise section.error("id", f"must be 1–3 capital letters (the label prefix); got {service_id!r}")
     return ServiceDef(
-        id=service_id,
+        id=section.get_str("id", check=service_problem),
         name_de=section.get_str("name_de", check=human_text(120)),
         name_en=section.get_str("name_en", check=human_text(120)),
         prior_handling_min=section.get_float("prior_handling_min", minval=0.5, maxval=240),

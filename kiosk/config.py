@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from kiosk.numbering import NumberingScheme
 from kiosk.printer.base import PrinterSettings
 from kiosk.printer.config import read_printer_settings
-from process.config import ConfigSection, load_toml
+from process.config import ConfigSection, load_checked
 from protocol.businessday import reset_time_problem
-from protocol.fields import SERVICE_RE, slug_problem
+from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 from protocol.text import human_text
 
@@ -64,10 +64,7 @@ class KioskConfig:
 
 def load_kiosk_config(path: Path) -> KioskConfig:
     """Read and validate a kiosk config; raises ConfigError naming file and key."""
-    root = load_toml(path)
-    config = _read(root, path)
-    root.check_unknown()
-    return config
+    return load_checked(path, _read)
 
 
 def _read(root: ConfigSection, path: Path) -> KioskConfig:
@@ -114,11 +111,8 @@ def _read_pin(section: ConfigSection, key: str) -> Pin:
 
 
 def _read_service(section: ConfigSection) -> ServiceButton:
-    service_id = section.get_str("id")
-    if not SERVICE_RE.match(service_id):
-        raise section.error("id", f"must be 1–3 capital letters (the label prefix, e.g. 'A'); got {service_id!r}")
     return ServiceButton(
-        id=service_id,
+        id=section.get_str("id", check=service_problem),
         name_de=section.get_str("name_de", check=human_text(120)),
         name_en=section.get_str("name_en", check=human_text(120)),
         button_pin=_read_pin(section, "button_pin"),

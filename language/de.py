@@ -24,6 +24,10 @@ MESSAGES: dict[str, str] = {
     "weekday_fri": "Fr",
     "weekday_sat": "Sa",
     "weekday_sun": "So",
+    # -- The "when to come" chart on the Ampel (web/svg.py; its rows are the weekday_* above).
+    "chart_title": "Typische Wartezeit nach Wochentag und Stunde",
+    "chart_ran_out_column": "leer ab",
+    "chart_ran_out": "{weekday}: Wartemarken an {days} von {of_days} Tagen vergriffen, typisch um {time} Uhr",
     # -- What the board says aloud (display/sound/speech.py).
     "speech_call": "Nummer {label}, bitte zu {counter}",
     "speech_recall": "Erneuter Aufruf: Nummer {label}, bitte zu {counter}",

@@ -24,6 +24,10 @@ MESSAGES: dict[str, str] = {
     "weekday_fri": "Fri",
     "weekday_sat": "Sat",
     "weekday_sun": "Sun",
+    # -- The "when to come" chart on the Ampel (web/svg.py; its rows are the weekday_* above).
+    "chart_title": "Typical wait by weekday and hour",
+    "chart_ran_out_column": "out at",
+    "chart_ran_out": "{weekday}: tickets ran out on {days} of {of_days} days, typically at {time}",
     # -- What the board says aloud (display/sound/speech.py).
     "speech_call": "Number {label}, please go to {counter}",
     "speech_recall": "Once more: number {label}, please go to {counter}",

@@ -236,3 +236,11 @@ def load_toml(path: Path) -> ConfigSection:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return ConfigSection(data, path)
+
+
+def load_checked(path: Path, read: Callable[[ConfigSection, Path], T]) -> T:
+    """A whole config file read by `read`; then every key `read` did not ask for is an error."""
+    root = load_toml(path)
+    config = read(root, path)
+    root.check_unknown()
+    return config

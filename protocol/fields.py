@@ -29,6 +29,13 @@ def slug_problem(value: str) -> str | None:
     return f"must be a slug of a-z, 0-9 and '-' (1–40 characters); got {value!r}"
 
 
+def service_problem(value: str) -> str | None:
+    """Why `value` is no service id (None: it is one); a config check."""
+    if SERVICE_RE.match(value):
+        return None
+    return f"must be 1–3 capital letters (the service's label prefix, e.g. 'A'); got {value!r}"
+
+
 class InvalidMessage(ValueError):
     """A payload that breaks the contract; the message says which field and why."""
 

@@ -23,7 +23,7 @@ from process.clock import SystemClock
 from protocol import topics
 from protocol.fields import encode_object
 from protocol.link import BrokerSettings
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 from protocol.requests import request_properties
 from tests.fault_harness import TcpProxy, clerk_link, never_backwards, retained, start_hub
 from tests.test_broker_acl import OBSERVER, start_office_broker
@@ -46,7 +46,7 @@ def counter_cli(config: Path, office: str, *args: str) -> subprocess.CompletedPr
                           timeout=60)
 
 
-def bridge_command(port: int, office: str, op: str, timeout_s: float) -> dict[str, object] | None:
+def bridge_command(port: int, office: str, op: str, timeout_s: float) -> CommandAnswer | None:
     """A command from the web's counter page, through web/bridge.py."""
     loop = asyncio.new_event_loop()
     bridge = Bridge(BrokerSettings(port=port), (office,), f"web-{uuid.uuid4().hex[:6]}", SystemClock(), Mirror(),

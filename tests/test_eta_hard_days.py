@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from devtools.eta.hard_days import HARD_SCENARIOS, Handling, draw, fingerprint, generate, hard_scenarios, kinds
-from devtools.eta.scenarios import SCENARIOS, Scenario, base_name, counter_minutes
+from devtools.eta.load import counter_minutes
+from devtools.eta.scenarios import SCENARIOS, Scenario, base_name
 
 ROOT = Path(__file__).resolve().parent.parent
 

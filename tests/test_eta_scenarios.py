@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from devtools.eta.load import day_load, describe, hourly_load
 from devtools.eta.scenarios import (
     SCENARIOS,
     Scenario,
     all_scenarios,
     base_name,
-    day_load,
-    describe,
     fingerprint,
     generate,
-    hourly_load,
     is_overloaded,
     true_means,
 )

@@ -24,7 +24,7 @@ from display.config import load_display_config
 from hubprocess.config import load_hub_process_config
 from kiosk.config import load_kiosk_config
 from kiosk.printer.config import BACKENDS
-from process.config import recording_keys
+from process.config import ConfigError, recording_keys
 from protocol.businessday import WEEKDAYS
 from web.config import load_replica_config
 
@@ -132,3 +132,22 @@ def test_the_recorder_counts_keys_that_fell_back_to_their_default(tmp_path: Path
     absent = {plain(a.key) for a in asked if not a.present}
     assert {"display.highlight_s", "sound.chime", "broker.keepalive_s", "screen.snapshot_dir"} <= absent
     assert shown_keys(path.read_text(encoding="utf-8")) & absent == set()
+
+
+@pytest.mark.parametrize(("name", "before", "after", "key"), [
+    ("kiosk.toml", 'id = "A"', 'id = "a"', "services[0].id"),
+    ("hub.toml", 'id = "A"', 'id = "a"', "offices[0].services[0].id"),
+    ("display.toml", "services = []", 'services = ["A", "a1"]', "display.services"),
+])
+def test_every_reader_refuses_a_service_id_by_the_one_rule(name: str, before: str, after: str, key: str,
+                                                           tmp_path: Path, office_ca: Any) -> None:
+    """The kiosk's, the hub's and the display's config name a service the same way (the label prefix):
+    one check (protocol.fields.service_problem), one message, naming file and key."""
+    path = loadable(EXAMPLES / name, tmp_path, office_ca)
+    text = path.read_text(encoding="utf-8")
+    assert before in text
+    path.write_text(text.replace(before, after, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        LOADERS[name](path)
+    assert str(path) in str(error.value) and key in str(error.value)
+    assert "must be 1–3 capital letters (the service's label prefix" in str(error.value)

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devtools.eta.evaluate import Replay, replay
+from devtools.eta.load import hourly_load
 from devtools.eta.oracle import oracle_report
 from devtools.eta.report import GOAL_RATIO, Comparison, DayResult, Errors, told_early_share
-from devtools.eta.scenarios import Scenario, all_scenarios, hourly_load, is_overloaded
+from devtools.eta.scenarios import Scenario, all_scenarios, is_overloaded
 from hub.calibration import todays_calibration
 from hub.engine import Handled, OfficeEngine
 from hub.estimate import (

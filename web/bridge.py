@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from process.clock import Clock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandRequest
+from protocol.messages import CommandAnswer, CommandRequest
 from protocol.requests import Requester
 from web.freshness import BRIDGE_STATE_FILTER
 from web.mirror import Mirror
@@ -55,9 +54,8 @@ class Bridge:
         self.loop.call_soon_threadsafe(self.mirror.apply_bridge_state, topic, payload)
 
     async def command(self, office: str, counter: str | None, request: CommandRequest,
-                      timeout_s: float = 5.0) -> dict[str, Any] | None:
+                      timeout_s: float = 5.0) -> CommandAnswer | None:
         """Send a counter (or, with counter None, an office) command; the hub's answer (checked against the
         contract), or None when the hub does not answer. The command expires at the broker before
         `timeout_s` is over: one that did not reach the hub in time is never executed later."""
-        answer = await self.requester.request_async(office, counter, request, timeout_s)
-        return None if answer is None else answer.to_dict()
+        return await self.requester.request_async(office, counter, request, timeout_s)

@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE
-from protocol.messages import COMMAND_OPS, COMMAND_TEXT_MAX, OFFICE_OPS, TICKET_ID_RE, CommandRequest
+from protocol.messages import TICKET_ID_RE, CommandAnswer, CommandRequest
+from protocol.operations import ARG_MAX, ARGUMENTS, BY_NAME, COUNTER, OFFICE, OPERATIONS, Operation
 from protocol.text import text_problem
 from web.auth import SESSIONS, guarded, staff_page
 from web.bridge import Bridge
@@ -38,7 +39,17 @@ COMMAND_TIMEOUT = web.AppKey("counter_command_timeout_s", float)  # how long a c
 COMMAND_TIMEOUT_S = 5.0
 COUNTER_ROLES = ("clerk", "supervisor")
 SHORTCUTS = {"next": "N", "recall": "R", "no_show": "X", "done": "D", "pause": "P", "resume": "P"}
-ARGLESS_OPS = ("next", "recall", "no_show", "done", "pause", "resume")
+# The page's forms follow protocol/operations.py: a button for each operation without arguments, a form
+# per argument-taking one, and on the supervisor's part a button per service for an office operation
+# whose one argument is the service (open/close issuing).
+ARGLESS_OPS = tuple(op.name for op in OPERATIONS if op.scope == COUNTER and not op.args)
+FIELDS = ("office", "counter", "op", "rid", *ARGUMENTS)  # what a command form or API call may carry
+# The typed arguments, and the message when one is missing or malformed; the others are free text.
+PATTERNS = {"label": (LABEL_RE, "msg_missing_label"), "service": (SERVICE_RE, "msg_missing_service")}
+
+
+def _per_service(operation: Operation) -> bool:
+    return operation.scope == OFFICE and operation.args == ("service",)
 
 
 # -- what the counter page shows ----------------------------------------------------------------------
@@ -90,8 +101,36 @@ def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[
 
 
 def _rids(services: Iterable[str]) -> dict[str, str]:
-    keys = [*COMMAND_OPS, "announce"] + [f"{op}:{s}" for s in services for op in ("open_service", "close_service")]
+    """A fresh request id for each form the page shows (keyed as `_form_key` names them)."""
+    services = list(services)
+    keys = [key for op in OPERATIONS for key in ([f"{op.name}:{s}" for s in services] if _per_service(op)
+                                                 else [op.name])]
     return {key: uuid.uuid4().hex for key in keys}
+
+
+def _form_key(operation: Operation, args: dict[str, str]) -> str | None:
+    """The form a retry may reuse the request id of: only one whose arguments were fixed when the page was
+    rendered (a button), never one whose arguments the clerk typed."""
+    if not operation.args:
+        return operation.name
+    return f"{operation.name}:{args['service']}" if _per_service(operation) else None
+
+
+def _read_args(operation: Operation, fields: dict[str, str]) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The operation's arguments from the form, normalised, or what is wrong (a message id and its error)."""
+    args: dict[str, str] = {}
+    for name in operation.args:
+        if name in PATTERNS:
+            pattern, message_id = PATTERNS[name]
+            args[name] = fields[name].strip().upper()
+            if not pattern.match(args[name]):
+                return args, (message_id, "")
+        else:
+            args[name] = " ".join(fields[name].split())[:ARG_MAX]
+            problem = text_problem(args[name], ARG_MAX)
+            if problem is not None:  # what the hub would refuse (a control character, …): said before sending
+                return args, ("msg_bad_text", problem)
+    return args, None
 
 
 def _take_flash(request: web.Request, session: Session) -> dict[str, Any] | None:
@@ -137,6 +176,7 @@ async def counter_page(request: web.Request, session: Session) -> web.StreamResp
         view = _counter_view(mirror, office, counter, lang)
         events = "/counter/events?" + urlencode({"office": office, "counter": counter, "lang": lang})
         response = staff_page(request, "counter.html", session, counter=counter, shortcuts=SHORTCUTS,
+                              argless_ops=ARGLESS_OPS,
                               events_url=events, **common, **{k: v for k, v in view.items() if k != "announcement"})
     if flash is not None:
         clear_cookie(response, request, FLASH_COOKIE)
@@ -155,17 +195,17 @@ class Outcome:
     kind: str  # "ok" | "refused" | "silent" | "invalid"
     text: str
     rid: str
-    answer: dict[str, Any] | None = None
+    answer: CommandAnswer | None = None
     retry_key: str | None = None  # the form whose request id a retry should reuse
 
 
-def _describe(op: str, args: dict[str, Any], answer: dict[str, Any], counter_name: str, names: dict[str, str],
+def _describe(op: str, args: dict[str, Any], answer: CommandAnswer, counter_name: str, names: dict[str, str],
               lang: str) -> str:
     t = translator(lang)
-    if not answer.get("ok"):
-        return t("msg_refused", error=str(answer.get("error", "?")))
-    label = str(answer.get("label", ""))
-    service = str(answer.get("service") or args.get("service") or "")
+    if not answer.ok:
+        return t("msg_refused", error=answer.error or "?")
+    label = answer.label or ""
+    service = str(answer.service or args.get("service") or "")
     service_name = names.get(service, service)
     if op in ("next", "reactivate"):
         return t("msg_called", label=label, counter=counter_name)
@@ -195,53 +235,40 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
     office, op, lang, mirror = fields["office"], fields["op"], language(request), request.app[MIRROR]
     rid = fields["rid"] if TICKET_ID_RE.match(fields["rid"]) else uuid.uuid4().hex
     t = translator(lang)
-    if office not in request.app[SETTINGS].offices or op not in COMMAND_OPS + OFFICE_OPS:
+    operation = BY_NAME.get(op)
+    if office not in request.app[SETTINGS].offices or operation is None:
         raise Rejected(400, "unknown office or operation")
     counter: str | None = None
-    if op in OFFICE_OPS:
+    if operation.scope == OFFICE:
         if session.role != "supervisor":
             raise Rejected(403, "forbidden: office commands are for supervisors")
     else:
         counter = fields["counter"]
         if not _known_counter(mirror, office, counter):
             raise Rejected(400, "unknown counter")
-    args: dict[str, Any] = {}
-    if op == "reactivate":
-        args["label"] = fields["label"].strip().upper()
-        if not LABEL_RE.match(args["label"]):
-            return Outcome(400, "invalid", t("msg_missing_label"), rid)
-    if op in ("transfer", "open_service", "close_service"):
-        args["service"] = fields["service"].strip().upper()
-        if not SERVICE_RE.match(args["service"]):
-            return Outcome(400, "invalid", t("msg_missing_service"), rid)
-    if op == "announce":
-        args["text"] = " ".join(fields["text"].split())[:COMMAND_TEXT_MAX]
-        problem = text_problem(args["text"], COMMAND_TEXT_MAX)
-        if problem is not None:  # what the hub would refuse (a control character, …): said before sending
-            return Outcome(400, "invalid", t("msg_bad_text", error=problem), rid)
-    retry_key = None  # a retry may reuse the request id only where the form's arguments are fixed
-    if op in ARGLESS_OPS:
-        retry_key = op
-    elif op in ("open_service", "close_service"):
-        retry_key = f"{op}:{args['service']}"
+    args, wrong = _read_args(operation, fields)
+    if wrong is not None:
+        message_id, error = wrong
+        return Outcome(400, "invalid", t(message_id, error=error), rid)
+    retry_key = _form_key(operation, args)
     bridge: Bridge | None = request.app[BRIDGE]
     answer = None
     if bridge is not None:
         answer = await bridge.command(office, counter, CommandRequest(rid, op, args),
                                       timeout_s=request.app[COMMAND_TIMEOUT])
     log.info("%s: %s %s by %s → %s", office, counter or "office", op, session.user,
-             "no answer" if answer is None else "ok" if answer.get("ok") else "refused")
+             "no answer" if answer is None else "ok" if answer.ok else "refused")
     if answer is None:
         return Outcome(503, "silent", t("msg_silent"), rid, None, retry_key)
     info = mirror.office(office).info or {}
     text = _describe(op, args, answer, _counter_name(mirror, office, counter or ""), _service_names(info, lang), lang)
-    return Outcome(200, "ok" if answer.get("ok") else "refused", text, rid, answer)
+    return Outcome(200, "ok" if answer.ok else "refused", text, rid, answer)
 
 
 @guarded(COUNTER_ROLES)
 async def counter_command_form(request: web.Request, session: Session) -> web.StreamResponse:
     form = await read_form(request)
-    fields = {k: text_field(form, k) for k in ("office", "counter", "op", "rid", "label", "service", "text")}
+    fields = {k: text_field(form, k) for k in FIELDS}
     try:
         outcome = await _command(request, session, fields)
     except Rejected as exc:
@@ -265,7 +292,7 @@ async def counter_command_api(request: web.Request, session: Session) -> web.Str
         return private_json({"error": "a JSON object is needed"}, status=400)
     names = {"rid": "id"}
     fields = {k: v if isinstance(v := body.get(names.get(k, k)), str) else ""
-              for k in ("office", "counter", "op", "rid", "label", "service", "text")}
+              for k in FIELDS}
     try:
         outcome = await _command(request, session, fields)
     except Rejected as exc:
@@ -275,8 +302,8 @@ async def counter_command_api(request: web.Request, session: Session) -> web.Str
                              "message": outcome.text}, status=503)
     if outcome.kind == "invalid":
         return private_json({"id": outcome.rid, "ok": False, "error": outcome.text}, status=400)
-    return private_json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.get("ok")),
-                         "answer": outcome.answer, "message": outcome.text})
+    return private_json({"id": outcome.rid, "ok": bool(outcome.answer and outcome.answer.ok),
+                         "answer": outcome.answer.to_dict() if outcome.answer else None, "message": outcome.text})
 
 
 def _query_choice(request: web.Request) -> tuple[str, str] | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-DAYS = {"de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"), "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+from protocol.businessday import WEEKDAYS
+from web.i18n import translator
 
 
 def _colour(wait: float) -> str:
@@ -29,28 +30,27 @@ def history_svg(history: dict[str, Any] | None, lang: str) -> str:
     cw, ch, left, top = 26, 18, 34, 16
     grid = left + cw * len(hours)
     width, height = grid + (60 if ran_out else 0), top + ch * len(days)
-    de = lang == "de"
-    title = "Typische Wartezeit nach Wochentag und Stunde" if de else "Typical wait by weekday and hour"
+    t = translator(lang)
+    names = [t(f"weekday_{key}") for key in WEEKDAYS]  # Monday first, as `weekday` counts
+    title = t("chart_title")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>']
     for i, hour in enumerate(hours):
         parts.append(f'<text x="{left + i * cw + 4}" y="12">{hour:02d}</text>')
     if ran_out:
-        parts.append(f'<text x="{grid + 6}" y="12">{"leer ab" if de else "out at"}</text>')
+        parts.append(f'<text x="{grid + 6}" y="12">{escape(t("chart_ran_out_column"))}</text>')
     for j, day in enumerate(days):
-        parts.append(f'<text x="0" y="{top + j * ch + 13}">{DAYS[lang][day]}</text>')
+        parts.append(f'<text x="0" y="{top + j * ch + 13}">{escape(names[day])}</text>')
         out = ran_out.get(str(day))
         if out:
-            label = (f'{DAYS[lang][day]}: Wartemarken an {out.get("days")} von {out.get("of_days")} Tagen vergriffen, '
-                     f'typisch um {out.get("typical_time")} Uhr' if de else
-                     f'{DAYS[lang][day]}: tickets ran out on {out.get("days")} of {out.get("of_days")} days, '
-                     f'typically at {out.get("typical_time")}')
+            label = t("chart_ran_out", weekday=names[day], days=out.get("days"), of_days=out.get("of_days"),
+                      time=out.get("typical_time"))
             parts.append(f'<text x="{grid + 6}" y="{top + j * ch + 13}"><title>{escape(label)}</title>'
                          f'{escape(str(out.get("typical_time", "")))}</text>')
     for cell in cells:
         i, j = hours.index(int(cell["hour"])), days.index(int(cell["weekday"]))
         wait = float(cell["typical_wait_min"])
-        label = f'{DAYS[lang][int(cell["weekday"])]} {int(cell["hour"]):02d}:00 – {wait:.0f} min'
+        label = f'{names[int(cell["weekday"])]} {int(cell["hour"]):02d}:00 – {wait:.0f} min'
         parts.append(f'<rect x="{left + i * cw}" y="{top + j * ch}" width="{cw - 2}" height="{ch - 2}" '
                      f'fill="{_colour(wait)}"><title>{escape(label)}</title></rect>')
     parts.append("</svg>")

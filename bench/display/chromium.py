@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procfs import cpu_ticks, process_tree, pss_kib, status_kib
-from devtools.broker import die_with_parent
+from devtools.children import die_with_parent
 
 CHROMIUM_SETTLE_S = 5.0
 CHROMIUM_CPU_S = 3.0

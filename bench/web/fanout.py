@@ -57,8 +57,8 @@ class Mqtt:
         self.rx = MqttLink(settings, MEASURED, "bench-web-rx", "bench", VERSION, SystemClock(), availability=False)
         self._cond = threading.Condition()
         self.arrivals: dict[int, list[int]] = defaultdict(list)  # marker k → realtime ns of each delivery
-        self.rx.subscribe(topics.office_root(MEASURED) + "/queue", self._on_message)
-        self.rx.subscribe(topics.office_root(MEASURED) + "/ticket/+", self._on_message)
+        self.rx.subscribe(topics.queue(MEASURED), self._on_message)
+        self.rx.subscribe(topics.tickets(MEASURED), self._on_message)
 
     def start(self) -> None:
         for link in (self.tx, self.rx):

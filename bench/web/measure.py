@@ -64,7 +64,7 @@ class Bench:
 
     def publish_queue(self) -> None:
         assert self.mqtt is not None
-        self.mqtt.publish(f"{topics.office_root(MEASURED)}/queue", queue_payload(self.day, MARK_BASE + self.k))
+        self.mqtt.publish(topics.queue(MEASURED), queue_payload(self.day, MARK_BASE + self.k))
 
     def publish_tickets(self) -> None:
         assert self.mqtt is not None

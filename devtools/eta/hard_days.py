@@ -37,21 +37,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from devtools.eta.scenarios import (
-    Arrival,
-    CounterPlan,
-    Knots,
-    Scenario,
-    _arrival_times,
-    _cut,
-    _interp,
-    _lognormal,
-    _normal,
-    _pick,
-    base_name,
-    print_days,
-    true_means,
-)
+from devtools.eta.draws import Knots, arrival_times, cut, interp, lognormal, normal, pick
+from devtools.eta.load import print_days
+from devtools.eta.scenarios import Arrival, CounterPlan, Scenario, base_name, true_means
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,7 @@ def _gamma(rng: random.Random, shape: float, mean: float) -> float:
     d = shape - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     while True:
-        x = _normal(rng)
+        x = normal(rng)
         v = (1.0 + c * x) ** 3
         if v <= 0.0:
             continue
@@ -83,7 +71,7 @@ def _gamma(rng: random.Random, shape: float, mean: float) -> float:
 def draw(rng: random.Random, shape: Handling, mean: float) -> float:
     """One handling time of this shape and mean."""
     if shape.kind == "lognormal":
-        return _lognormal(rng, mean, shape.a)
+        return lognormal(rng, mean, shape.a)
     if shape.kind == "gamma":
         return _gamma(rng, shape.a, mean)
     if shape.kind == "weibull":
@@ -97,7 +85,7 @@ def draw(rng: random.Random, shape: Handling, mean: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Kind:
+class Kind:
     """The character of a kind of day; `generate` turns it plus a seed into a day."""
 
     description: str
@@ -137,44 +125,44 @@ _CROWD: Knots = ((0, 7.0), (20, 4.5), (60, 2.2), (120, 1.2), (180, 0.8), (240, 0
                  (450, 0.3))
 _LOGNORMAL_P = Handling("lognormal", 0.35)
 
-_KINDS: dict[str, _Kind] = {
-    "gamma-general": _Kind(
+KINDS: dict[str, Kind] = {
+    "gamma-general": Kind(
         description="General concerns with gamma-distributed handling times (shape 2: fewer very long "
                     "cases than a lognormal, more middling ones); a busy morning on four counters.",
         expected_tickets=165, rate=_BUSY, mix=(("A", 0.72), ("P", 0.28)), means={"A": 12.0, "P": 3.0},
         shapes={"A": Handling("gamma", 2.0), "P": _LOGNORMAL_P}, priors={"A": 10.0, "P": 3.5}, roster=_FOUR),
-    "weibull-general": _Kind(
+    "weibull-general": Kind(
         description="General concerns with Weibull handling times (shape 1.4); a pickup counter beside "
                     "four general counters, half the visitors only pick up.",
         expected_tickets=185, rate=_BUSY, mix=(("A", 0.55), ("P", 0.45)), means={"A": 12.5, "P": 2.8},
         shapes={"A": Handling("weibull", 1.4), "P": _LOGNORMAL_P}, priors={"A": 11.0, "P": 3.0},
         roster=(*_FOUR, _PICKUP)),
-    "bimodal-general": _Kind(
+    "bimodal-general": Kind(
         description="One button for two kinds of general concerns: 45 % quick questions (about 3 min) and "
                     "full cases (about 18 min); a Monday-like morning on five counters.",
         expected_tickets=200, rate=_BUSY, mix=(("A", 0.75), ("P", 0.25)), means={"A": 11.5, "P": 3.0},
         shapes={"A": Handling("bimodal", 3.0, quick_share=0.45, quick_mean=3.0), "P": _LOGNORMAL_P},
         priors={"A": 10.0, "P": 3.0}, roster=_FIVE),
-    "crisis-morning": _Kind(
+    "crisis-morning": Kind(
         description="A crowd at the door at opening (a deadline, a crisis): a daily quota of 100 general "
                     "tickets is gone by mid-morning; five counters start at once, so the short cases "
                     "finish first.",
         expected_tickets=200, rate=_CROWD, mix=(("A", 0.8), ("P", 0.2)), means={"A": 12.5, "P": 3.0},
         shapes={"A": Handling("lognormal", 0.75), "P": _LOGNORMAL_P}, priors={"A": 10.0, "P": 3.0},
         roster=_FIVE, quotas=(("A", 100),)),
-    "hot-day-leaving": _Kind(
+    "hot-day-leaving": Kind(
         description="A hot day: people leave when the wait grows (patience: median 40 min), so the "
                     "no-shows cluster on the long waits; a busy morning on four counters.",
         expected_tickets=185, rate=_BUSY, mix=(("A", 0.75), ("P", 0.25)), means={"A": 11.5, "P": 3.0},
         shapes={"A": Handling("lognormal", 0.6), "P": _LOGNORMAL_P}, priors={"A": 10.0, "P": 3.0},
         roster=_FOUR, no_show_rate=0.03, patience=(40.0, 0.7)),
-    "registry-outage": _Kind(
+    "registry-outage": Kind(
         description="The registry system is down for 60-110 min in the morning: every clerk stops (an "
                     "unplanned stop the roster knows nothing of), then the backlog is worked off.",
         expected_tickets=160, rate=_WEEKDAY, mix=(("A", 0.72), ("P", 0.28)), means={"A": 11.0, "P": 3.0},
         shapes={"A": Handling("lognormal", 0.6), "P": _LOGNORMAL_P}, priors={"A": 10.0, "P": 3.0},
         roster=_FIVE, outage=((90.0, 160.0), (60.0, 110.0))),
-    "clerk-gone-sick": _Kind(
+    "clerk-gone-sick": Kind(
         description="A clerk goes home sick mid-morning and (on some days) another does not come back from "
                     "lunch; the roster still expects both.",
         expected_tickets=190, rate=_BUSY, mix=(("A", 0.72), ("P", 0.28)), means={"A": 11.5, "P": 3.0},
@@ -209,29 +197,29 @@ HARD_SCENARIOS: tuple[tuple[str, int], ...] = (
 
 
 def kinds() -> list[str]:
-    return list(_KINDS)
+    return list(KINDS)
 
 
 def _uniform(rng: random.Random, span: tuple[float, float]) -> float:
     return span[0] + rng.random() * (span[1] - span[0])
 
 
-def _counters(rng: random.Random, kind: _Kind) -> tuple[CounterPlan, ...]:
+def _counters(rng: random.Random, kind: Kind) -> tuple[CounterPlan, ...]:
     """The counters as they actually work today: the roster minus unplanned stops and pauses."""
     actual = {c.id: c.open_intervals for c in kind.roster}
     ids = [c.id for c in kind.roster if "A" in c.services]
     if kind.outage is not None:
         start = round(_uniform(rng, kind.outage[0]), 1)
         length = round(_uniform(rng, kind.outage[1]), 1)
-        actual = {cid: _cut(iv, start, start + length) for cid, iv in actual.items()}
+        actual = {cid: cut(iv, start, start + length) for cid, iv in actual.items()}
     for _ in range(kind.gone):
         cid = ids.pop(int(rng.random() * len(ids)))
         leaves = round(_uniform(rng, (90.0, 180.0)), 1)
-        actual[cid] = _cut(actual[cid], leaves, kind.open_minutes)
+        actual[cid] = cut(actual[cid], leaves, kind.open_minutes)
     if kind.no_return_after_lunch and rng.random() < kind.no_return_after_lunch:
         cid = ids.pop(int(rng.random() * len(ids)))
         back_from_lunch = actual[cid][1][0]  # the start of the second shift
-        actual[cid] = _cut(actual[cid], back_from_lunch, kind.open_minutes)
+        actual[cid] = cut(actual[cid], back_from_lunch, kind.open_minutes)
     plans = []
     for plan in kind.roster:
         intervals = actual[plan.id]
@@ -239,7 +227,7 @@ def _counters(rng: random.Random, kind: _Kind) -> tuple[CounterPlan, ...]:
             start = round(_uniform(rng, (30.0, kind.open_minutes - 60.0)), 1)
             length = round(_uniform(rng, (5.0, 20.0)), 1)
             if any(a < start and start + length < b for a, b in intervals):
-                intervals = _cut(intervals, start, start + length)
+                intervals = cut(intervals, start, start + length)
         roster = None if intervals == plan.open_intervals else plan.open_intervals
         plans.append(CounterPlan(plan.id, plan.services, intervals, roster))
     return tuple(plans)
@@ -247,20 +235,20 @@ def _counters(rng: random.Random, kind: _Kind) -> tuple[CounterPlan, ...]:
 
 def generate(name: str, seed: int) -> Scenario:
     """The day `name` (a kind, optionally with a "#n" suffix) drawn with `seed`."""
-    kind = _KINDS[base_name(name)]
+    kind = KINDS[base_name(name)]
     rng = random.Random(seed)
     issue_until = kind.open_minutes - 30.0
     counters = _counters(rng, kind)
     arrivals: list[Arrival] = []
     numbers: dict[str, int] = {}
-    for t in _arrival_times(rng, kind.rate, kind.expected_tickets, issue_until):
-        service = _pick(rng, kind.mix)
-        pace = _interp(kind.pace, min(t + kind.pace_lag, kind.open_minutes))
+    for t in arrival_times(rng, kind.rate, kind.expected_tickets, issue_until):
+        service = pick(rng, kind.mix)
+        pace = interp(kind.pace, min(t + kind.pace_lag, kind.open_minutes))
         handling = round(max(0.5, draw(rng, kind.shapes[service], kind.means[service] * pace)), 3)
         no_show = rng.random() < kind.no_show_rate
         patience = None
         if kind.patience is not None:
-            patience = round(_lognormal(rng, kind.patience[0] * math.exp(kind.patience[1] ** 2 / 2),
+            patience = round(lognormal(rng, kind.patience[0] * math.exp(kind.patience[1] ** 2 / 2),
                                         kind.patience[1]), 3)
         numbers[service] = numbers.get(service, 0) + 1
         arrivals.append(Arrival(f"{service}{numbers[service]:03d}", t, service, handling, no_show, patience))

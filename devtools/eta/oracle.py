@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from devtools.eta import hard_days, scenarios
+from devtools.eta import draws, hard_days, scenarios
 from devtools.eta.evaluate import ARRIVAL, CLOSE, FINISH, SETS, SHIFT_END, SHIFT_START, Replay
 from devtools.eta.evaluate import at as clock_at
 from devtools.eta.report import DayResult, Report
@@ -56,35 +56,35 @@ def _truth(s: Scenario, pace: str) -> tuple[Callable[[random.Random, Arrival], f
     `pace`: "day" — the mean at the day's pace then (what the oracle knows); "mean" — the day's mean
     of the service all day (what the formulas know); "prior" — the configured prior all day."""
     name = base_name(s.name)
-    hard = name in hard_days._KINDS
-    spec = hard_days._KINDS[name] if hard else scenarios._SPECS[name]
+    hard = name in hard_days.KINDS
+    spec = hard_days.KINDS[name] if hard else scenarios.SPECS[name]
 
     def mean(a: Arrival) -> float:
         if pace == "mean":
             return s.true_means[a.service]
         if pace == "prior":
             return s.services[a.service]
-        return spec.means[a.service] * scenarios._interp(spec.pace, min(a.t + spec.pace_lag, spec.open_minutes))
+        return spec.means[a.service] * draws.interp(spec.pace, min(a.t + spec.pace_lag, spec.open_minutes))
 
     def draw(rng: random.Random, a: Arrival) -> float:
-        if isinstance(spec, hard_days._Kind):
+        if isinstance(spec, hard_days.Kind):
             return max(0.5, hard_days.draw(rng, spec.shapes[a.service], mean(a)))
-        return max(0.5, scenarios._lognormal(rng, mean(a), spec.sigmas[a.service]))
+        return max(0.5, draws.lognormal(rng, mean(a), spec.sigmas[a.service]))
 
-    return draw, spec.no_show_rate, spec.patience if isinstance(spec, hard_days._Kind) else None
+    return draw, spec.no_show_rate, spec.patience if isinstance(spec, hard_days.Kind) else None
 
 
 def _rates(s: Scenario) -> tuple[float, Callable[[float], float], dict[str, float]]:
     """The day's true arrival process as its generator drew it: the peak rate (tickets per minute), the
     rate at a minute, and each service's share."""
-    spec: hard_days._Kind | scenarios._Spec
+    spec: hard_days.Kind | scenarios.Spec
     name = base_name(s.name)
-    spec = hard_days._KINDS[name] if name in hard_days._KINDS else scenarios._SPECS[name]
+    spec = hard_days.KINDS[name] if name in hard_days.KINDS else scenarios.SPECS[name]
     step = 0.5
-    weight = sum(scenarios._interp(spec.rate, (i + 0.5) * step) for i in range(int(s.issue_until / step))) * step
+    weight = sum(draws.interp(spec.rate, (i + 0.5) * step) for i in range(int(s.issue_until / step))) * step
     scale = spec.expected_tickets / weight
     total = math.fsum(share for _, share in spec.mix)
-    return (max(w for _, w in spec.rate) * scale, lambda t: scenarios._interp(spec.rate, t) * scale,
+    return (max(w for _, w in spec.rate) * scale, lambda t: draws.interp(spec.rate, t) * scale,
             {sid: share / total for sid, share in spec.mix})
 
 
@@ -148,7 +148,7 @@ class _World:
         if self.patience is None:
             return False
         median, sigma = self.patience
-        return scenarios._lognormal(rng, median * math.exp(sigma * sigma / 2), sigma) < waited
+        return draws.lognormal(rng, median * math.exp(sigma * sigma / 2), sigma) < waited
 
 
 class OracleReplay(Replay):

@@ -16,7 +16,7 @@ durations — so that differences in the results come from the estimator, not fr
 ticket's handling time is drawn at generation time. Handling times are lognormal (general concerns
 with a heavy tail) and their mean drifts during the day (clerks slower after lunch, an IT outage making
 everything 40 % slower for an hour). The drift is evaluated at the issue minute plus a typical wait
-(`_Spec.pace_lag`), i.e. roughly when the ticket will be served, since it describes the clerks' pace.
+(`Spec.pace_lag`), i.e. roughly when the ticket will be served, since it describes the clerks' pace.
 
 Arrivals are a non-homogeneous Poisson process (by thinning) with a piecewise-linear rate: a queue at
 the door at opening, a morning peak, a lunch dip, an afternoon hump (on the long Thursday the evening
@@ -29,28 +29,26 @@ Only `random.Random(seed)` drives the draws, and only its `random()` primitive (
 Box–Muller here, not `random.gauss`/`normalvariate`), so a scenario is the same on every machine and
 Python version. Times and durations are rounded to 1/1000 minute.
 
-THE RULE: these scenarios and seeds (`SCENARIOS`, the `_SPECS` table and the generator) were fixed and
+THE RULE: these scenarios and seeds (`SCENARIOS`, the `SPECS` table and the generator) were fixed and
 committed *before* the estimator was tuned. Do not change them afterwards — not a seed, not a rate, not
 a counter — or the benchmark measures how well the estimator was fitted to its test. To cover a new
 situation, add a new scenario (new name, new seeds) and say so in the benchmark notes;
 `tests/test_eta_scenarios.py` pins a fingerprint of the committed set to catch accidental changes.
 
-`python -m devtools.eta.scenarios` prints `describe()` of every scenario: tickets per service, counters,
-offered work against counter capacity per hour.
+`python -m devtools.eta.scenarios` prints `describe()` (devtools/eta/load.py) of every scenario: tickets
+per service, counters, offered work against counter capacity per hour.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: Wall-clock minute of opening (8:00) — only for printing; scenario times are minutes since opening.
-OPENS_AT_CLOCK = 8 * 60
+from devtools.eta.draws import Knots, arrival_times, cut, interp, lognormal, pick
+from devtools.eta.load import print_days
 
 
 @dataclass(frozen=True)
@@ -102,11 +100,10 @@ class Scenario:
     overloaded: bool = False  # offered work exceeds capacity on purpose (the office would stop issuing)
 
 
-Knots = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
-class _Spec:
+class Spec:
     """The character of a scenario; `generate` turns it plus a seed into a day."""
 
     description: str
@@ -149,8 +146,8 @@ _SMALL: Knots = ((0, 1.6), (120, 1.25), (240, 0.8), (300, 0.6), (450, 0.4))
 _GENERAL_PICKUP = (("A", 0.72), ("P", 0.28))
 _SIG = {"A": 0.6, "P": 0.35, "K": 0.45}
 
-_SPECS: dict[str, _Spec] = {
-    "steady-tuesday": _Spec(
+SPECS: dict[str, Spec] = {
+    "steady-tuesday": Spec(
         description="An ordinary Tuesday: four general counters with staggered lunches, one clerk leaves "
                     "at 14:30; waits stay short to moderate.",
         open_minutes=_H16, expected_tickets=135, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -162,7 +159,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H8, _H13), (_H1330, _H1430)),
         )),
-    "monday-rush": _Spec(
+    "monday-rush": Spec(
         description="Monday after a weekend: a line at the door and a heavy morning build the queue up to "
                     "an hour or more; the afternoon drains it.",
         open_minutes=_H16, expected_tickets=180, rate=_MONDAY, mix=(("A", 0.75), ("P", 0.25)),
@@ -175,7 +172,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-4", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-5", "AP", (_H8, _H13), (_H1330, _H15)),
         )),
-    "long-thursday": _Spec(
+    "long-thursday": Spec(
         description="Long Thursday 8:00-18:00 with an early and a late shift and a vehicle counter (K, "
                     "which also takes general concerns); the evening after work is the peak.",
         open_minutes=_H18, expected_tickets=195, rate=_THURSDAY, mix=(("A", 0.62), ("P", 0.30), ("K", 0.08)),
@@ -189,7 +186,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-5", "KA", (_H8, _H12), (_H1245, _H18)),
             _counter("platz-6", "AP", (_H13, _H18)),
         )),
-    "understaffed-flu": _Spec(
+    "understaffed-flu": Spec(
         description="Flu season, two of five clerks missing: an ordinary weekday's demand on three "
                     "counters. Explicitly OVERLOADED — the office would stop issuing tickets.",
         open_minutes=_H16, expected_tickets=165, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -200,7 +197,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H12), (_H1230, _H16)),
             _counter("platz-5", "AP", (_H8, _H1230), (_H13, _H16)),
         )),
-    "slow-afternoon-drift": _Spec(
+    "slow-afternoon-drift": Spec(
         description="Clerks get slower after lunch (handling +45 % by 15:30) and the fourth clerk works "
                     "mornings only; the prior is the morning pace, so estimates from it run short.",
         open_minutes=_H16, expected_tickets=155, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -212,7 +209,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H8, _H12)),
         )),
-    "it-outage-hour": _Spec(
+    "it-outage-hour": Spec(
         description="The registry system is slow 10:30-11:30: everything takes 40 % longer for an hour, "
                     "then the pace returns.",
         open_minutes=_H16, expected_tickets=150, rate=_WEEKDAY, mix=_GENERAL_PICKUP,
@@ -224,7 +221,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H1230), (_H13, _H16)),
             _counter("platz-4", "AP", (_H10, _H13), (_H1330, _H1430)),
         )),
-    "pickup-heavy-fast-lane": _Spec(
+    "pickup-heavy-fast-lane": Spec(
         description="Half the visitors only pick up a passport: a dedicated pickup counter (P only) keeps "
                     "them fast while the general queue builds on three counters.",
         open_minutes=_H16, expected_tickets=195, rate=_WEEKDAY, mix=(("A", 0.5), ("P", 0.5)),
@@ -236,7 +233,7 @@ _SPECS: dict[str, _Spec] = {
             _counter("platz-3", "AP", (_H8, _H12), (_H1230, _H16)),
             _counter("platz-4", "AP", (_H8, _H1230), (_H13, _H16)),
         )),
-    "small-office-two-counters": _Spec(
+    "small-office-two-counters": Spec(
         description="A district office with two counters; the second clerk leaves at 14:00, so the "
                     "afternoon runs on one counter and every long case is felt.",
         open_minutes=_H16, expected_tickets=72, rate=_SMALL, mix=(("A", 0.7), ("P", 0.3)),
@@ -284,83 +281,17 @@ def base_name(name: str) -> str:
 
 
 def description(name: str) -> str:
-    return _SPECS[base_name(name)].description
+    return SPECS[base_name(name)].description
 
 
 def is_overloaded(name: str) -> bool:
     """True for the scenario whose offered work exceeds capacity on purpose."""
-    return _SPECS[base_name(name)].overloaded
-
-
-# --- generation ---------------------------------------------------------------------------------------
-
-
-def _interp(knots: Knots, x: float) -> float:
-    """Piecewise-linear through the knots, constant beyond the ends; repeated x gives a step."""
-    if x < knots[0][0]:
-        return knots[0][1]
-    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
-        if x < x1:
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return knots[-1][1]
-
-
-def _normal(rng: random.Random) -> float:
-    """A standard normal variate by Box–Muller from two `random()` draws (stable across versions)."""
-    u1, u2 = rng.random(), rng.random()
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-
-
-def _lognormal(rng: random.Random, mean: float, sigma: float) -> float:
-    mu = math.log(mean) - sigma * sigma / 2.0
-    return math.exp(mu + sigma * _normal(rng))
-
-
-def _cut(intervals: tuple[tuple[float, float], ...], start: float, end: float) -> tuple[tuple[float, float], ...]:
-    """The intervals without [start, end)."""
-    out: list[tuple[float, float]] = []
-    for a, b in intervals:
-        if end <= a or start >= b:
-            out.append((a, b))
-            continue
-        if a < start:
-            out.append((a, start))
-        if end < b:
-            out.append((end, b))
-    return tuple(out)
-
-
-def _arrival_times(rng: random.Random, rate: Knots, expected: float, until: float) -> list[float]:
-    """Non-homogeneous Poisson arrivals on [0, until) by thinning, scaled to `expected` tickets."""
-    step = 0.5
-    steps = int(until / step)
-    weight = sum(_interp(rate, (i + 0.5) * step) for i in range(steps)) * step
-    scale = expected / weight
-    lam_max = max(w for _, w in rate) * scale
-    times: list[float] = []
-    t = 0.0
-    while True:
-        t += -math.log(1.0 - rng.random()) / lam_max
-        if t >= until:
-            return times
-        if rng.random() * lam_max < _interp(rate, t) * scale:
-            r = round(t, 3)
-            if r < until:
-                times.append(r)
-
-
-def _pick(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
-    u = rng.random() * sum(share for _, share in mix)
-    for service, share in mix:
-        u -= share
-        if u < 0:
-            return service
-    return mix[-1][0]
+    return SPECS[base_name(name)].overloaded
 
 
 def generate(name: str, seed: int) -> Scenario:
     """The day `name` (a key of the spec table, optionally with a "#n" suffix) drawn with `seed`."""
-    spec = _SPECS[base_name(name)]
+    spec = SPECS[base_name(name)]
     rng = random.Random(seed)
     issue_until = spec.open_minutes - spec.issue_stop_before_close
 
@@ -369,15 +300,15 @@ def generate(name: str, seed: int) -> Scenario:
         intervals = plan.open_intervals
         if rng.random() < spec.pause_probability:
             start = round(60.0 + rng.random() * 120.0, 1)
-            intervals = _cut(intervals, start, start + 10.0)
+            intervals = cut(intervals, start, start + 10.0)
         counters.append(CounterPlan(plan.id, plan.services, intervals))
 
     arrivals: list[Arrival] = []
     numbers: dict[str, int] = {}
-    for t in _arrival_times(rng, spec.rate, spec.expected_tickets, issue_until):
-        service = _pick(rng, spec.mix)
-        pace = _interp(spec.pace, min(t + spec.pace_lag, spec.open_minutes))
-        handling = round(max(0.5, _lognormal(rng, spec.means[service] * pace, spec.sigmas[service])), 3)
+    for t in arrival_times(rng, spec.rate, spec.expected_tickets, issue_until):
+        service = pick(rng, spec.mix)
+        pace = interp(spec.pace, min(t + spec.pace_lag, spec.open_minutes))
+        handling = round(max(0.5, lognormal(rng, spec.means[service] * pace, spec.sigmas[service])), 3)
         no_show = rng.random() < spec.no_show_rate
         numbers[service] = numbers.get(service, 0) + 1
         arrivals.append(Arrival(f"{service}{numbers[service]:03d}", t, service, handling, no_show))
@@ -420,101 +351,6 @@ def fingerprint(scenarios: list[Scenario]) -> str:
         for s in scenarios
     ]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()[:16]
-
-
-# --- load summary ---------------------------------------------------------------------------------------
-
-
-def offered_work(s: Scenario, a: Arrival) -> float:
-    """Counter minutes a ticket will take: its handling, or the no-show cost."""
-    return s.no_show_cost if a.no_show else a.handling
-
-
-def counter_minutes(plan: CounterPlan, start: float, end: float) -> float:
-    """Minutes a clerk is logged in at `plan` within [start, end)."""
-    return sum(max(0.0, min(b, end) - max(a, start)) for a, b in plan.open_intervals)
-
-
-@dataclass(frozen=True)
-class HourLoad:
-    start: float  # minute since opening
-    tickets: int  # issued in this hour
-    offered: float  # counter minutes those tickets need
-    capacity: float  # counter minutes available in this hour
-
-    @property
-    def load(self) -> float:
-        return self.offered / self.capacity if self.capacity else math.inf
-
-
-def hourly_load(s: Scenario) -> list[HourLoad]:
-    """Offered work of the tickets issued in each hour against the counter minutes of that hour."""
-    hours: list[HourLoad] = []
-    for h in range(math.ceil(s.open_minutes / 60.0)):
-        start, end = h * 60.0, min((h + 1) * 60.0, s.open_minutes)
-        issued = [a for a in s.arrivals if start <= a.t < end]
-        hours.append(HourLoad(start, len(issued), math.fsum(offered_work(s, a) for a in issued),
-                              sum(counter_minutes(c, start, end) for c in s.counters)))
-    return hours
-
-
-def day_load(s: Scenario) -> float:
-    """The whole day's offered work divided by the whole day's counter minutes."""
-    offered = math.fsum(offered_work(s, a) for a in s.arrivals)
-    capacity = sum(counter_minutes(c, 0.0, s.open_minutes) for c in s.counters)
-    return offered / capacity
-
-
-def _clock(minute: float) -> str:
-    m = round(OPENS_AT_CLOCK + minute)
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
-def describe(s: Scenario) -> str:
-    """A human-readable summary: tickets per service, counters, offered load vs capacity per hour."""
-    per_service: dict[str, int] = {}
-    for a in s.arrivals:
-        per_service[a.service] = per_service.get(a.service, 0) + 1
-    no_shows = sum(a.no_show for a in s.arrivals)
-    tag = " [OVERLOADED]" if s.overloaded else ""
-    lines = [
-        f"{s.name} (seed {s.seed}){tag}: open {_clock(0)}-{_clock(s.open_minutes)}, tickets until "
-        f"{_clock(s.issue_until)}, no-show cost {s.no_show_cost:g} min",
-        f"  {s.description}",
-        f"  tickets: {len(s.arrivals)} ("
-        + ", ".join(f"{k} {per_service.get(k, 0)}" for k in s.services)
-        + f"), no-shows {no_shows} ({100.0 * no_shows / max(1, len(s.arrivals)):.1f} %)",
-        "  mean handling, prior → true: "
-        + ", ".join(f"{k} {s.services[k]:.1f} → {s.true_means[k]:.1f} min" for k in s.services),
-        "  counters:",
-    ]
-    if s.quotas:
-        lines.insert(3, "  daily quota: " + ", ".join(f"{k} {v}" for k, v in sorted(s.quotas.items())))
-    patient = [a.patience for a in s.arrivals if a.patience is not None]
-    if patient:
-        lines.insert(3, f"  {len(patient)} tickets leave when their wait exceeds their patience (median "
-                        f"{sorted(patient)[len(patient) // 2]:.0f} min)")
-    for c in s.counters:
-        shifts = " ".join(f"{_clock(a)}-{_clock(b)}" for a, b in c.open_intervals)
-        roster = "" if c.roster is None else " (roster: " + " ".join(f"{_clock(a)}-{_clock(b)}"
-                                                                     for a, b in c.roster) + ")"
-        lines.append(f"    {c.id:<8} [{','.join(c.services)}] {shifts}{roster}")
-    lines.append("  hour   tickets  offered min  capacity min  load")
-    for h in hourly_load(s):
-        lines.append(f"  {_clock(h.start)}  {h.tickets:7d}  {h.offered:11.0f}  {h.capacity:12.0f}  {h.load:4.2f}")
-    offered = math.fsum(offered_work(s, a) for a in s.arrivals)
-    capacity = sum(counter_minutes(c, 0.0, s.open_minutes) for c in s.counters)
-    lines.append(f"  day    {len(s.arrivals):7d}  {offered:11.0f}  {capacity:12.0f}  {day_load(s):4.2f}")
-    return "\n".join(lines)
-
-
-def print_days(scenarios: list[Scenario], fingerprint_of: Callable[[list[Scenario]], str], noun: str) -> None:
-    """`describe()` of every day, then their count and fingerprint (the modules' `python -m`)."""
-    for s in scenarios:
-        print(describe(s))
-        print()
-    print(f"{len(scenarios)} {noun}, {sum(len(s.arrivals) for s in scenarios)} tickets, "
-          f"fingerprint {fingerprint_of(scenarios)}")
 
 
 def main() -> None:

@@ -14,14 +14,7 @@ from protocol import topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import TICKET_ID_RE, TOKEN_RE
 from protocol.messages.calls import MAX_CALLS, Call, CallsState
-from protocol.messages.commands import (
-    COMMAND_ARGS,
-    COMMAND_OPS,
-    COMMAND_TEXT_MAX,
-    OFFICE_OPS,
-    CommandAnswer,
-    CommandRequest,
-)
+from protocol.messages.commands import CommandAnswer, CommandRequest
 from protocol.messages.counters import COUNTER_STATES, CounterState
 from protocol.messages.history import History, HistoryCell, RanOut
 from protocol.messages.info import AmpelBands, CounterInfo, Location, OfficeInfo, ServiceInfo
@@ -44,12 +37,8 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
 
 __all__ = [
     "AMPEL_LEVELS",
-    "COMMAND_ARGS",
-    "COMMAND_OPS",
-    "COMMAND_TEXT_MAX",
     "COUNTER_STATES",
     "MAX_CALLS",
-    "OFFICE_OPS",
     "PARSERS",
     "TICKET_ID_RE",
     "TICKET_STATES",

@@ -7,15 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.fields import LABEL_RE, SERVICE_RE, TICKET_ID_RE, Fields, InvalidMessage
-from protocol.operations import ARG_MAX, ARGUMENTS, BY_NAME, COUNTER, COUNTER_OPS
-from protocol.operations import OFFICE_OPS as OFFICE_OPS_BY_NAME
+from protocol.operations import ARG_MAX, ARGUMENTS, BY_NAME, COUNTER, COUNTER_OPS, OFFICE_OPS
 from protocol.text import text_problem
-
-# The operations' names by scope, and every argument name (protocol/operations.py has the list).
-COMMAND_OPS = tuple(COUNTER_OPS)
-OFFICE_OPS = tuple(OFFICE_OPS_BY_NAME)
-COMMAND_ARGS = tuple(ARGUMENTS)
-COMMAND_TEXT_MAX = ARG_MAX
 
 
 @dataclass(frozen=True)
@@ -34,7 +27,7 @@ class CommandRequest:
         """A command sent on a topic of `scope` (COUNTER or OFFICE): one of its operations, with exactly
         that operation's arguments (others are ignored, like any unknown field)."""
         f = Fields(data, "command")
-        ops = COUNTER_OPS if scope == COUNTER else OFFICE_OPS_BY_NAME
+        ops = COUNTER_OPS if scope == COUNTER else OFFICE_OPS
         name = f.text("op", max_len=40)
         if name not in ops:
             raise f.fail("op", f"must be one of {', '.join(ops)}; got {name!r}")
