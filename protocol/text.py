@@ -8,7 +8,11 @@ consumer parses. One line of text, at most `max_len` characters, and none of the
 - lone surrogates (Cs: not encodable as UTF-8; pygame and espeak refuse them),
 - line and paragraph separators (Zl, Zp),
 - bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder
-  what follows on the screen.
+  what follows on the screen;
+
+and a text that is not empty must show something: one made only of invisible characters (format
+characters, Cf: zero-width space and joiner, BOM, soft hyphen; and white space) is refused — it would
+look empty while not being empty, and draws as nothing.
 
 Emoji, accents, ß and every script are fine.
 """
@@ -42,7 +46,14 @@ def text_problem(value: object, max_len: int) -> str | None:
     if char is not None:
         return (f"must not contain control, separator or bidi-override characters; found U+{ord(char):04X} at "
                 f"position {value.index(char)}")
+    if value and invisible(value):
+        return "must show something: it has only invisible characters (zero-width, format or white space)"
     return None
+
+
+def invisible(text: str) -> bool:
+    """True when every character of `text` is white space or a format character (Cf)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def human_text(max_len: int) -> Callable[[str], str | None]:
