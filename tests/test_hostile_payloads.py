@@ -39,7 +39,7 @@ from protocol import VERSION, topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import PARSERS, CommandAnswer
+from protocol.messages import PARSERS, CommandAnswer, OfficeInfo
 from protocol.requests import command_expiry_s, request_properties
 from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
@@ -354,7 +354,7 @@ def test_the_board_draws_a_text_of_only_zero_width_characters_as_nothing() -> No
         screen = pygame.display.set_mode((1280, 720))
         fonts = FontBook()
         assert fonts.render("\u200b\u200d\ufeff\u00ad", 40, (255, 255, 255)).get_width() == 0
-        info = PARSERS[topics.parse(f"{topics.office_root('t-zw')}/info").kind](good_messages(today())["info"])
+        info = OfficeInfo.from_dict(good_messages(today())["info"])
         board = Board("t-zw", BERLIN, info=dataclasses.replace(info, announcement="\u200b\ufeff"))
         renderer = Renderer(screen, board_layout(1280, 720), fonts, View())
         renderer.render(board, datetime.now(UTC), 1.0, None)
