@@ -19,6 +19,7 @@ Emoji, accents, ß and every script are fine.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -66,3 +67,20 @@ def printable(text: str) -> str:
     if forbidden_character(text) is None:
         return text
     return "".join(c for c in text if c not in BIDI_CONTROLS and unicodedata.category(c) not in FORBIDDEN_CATEGORIES)
+
+
+URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21-\x7e]*)?")
+
+
+def url_problem(value: object, max_len: int = 200) -> str | None:
+    """Why `value` is not a web address to print or link (None: it is): http(s), an ASCII host (an
+    internationalised name in its xn-- form), then only visible ASCII — no space, no control character
+    that could reach a printer or a page as a command."""
+    problem = text_problem(value, max_len)
+    if problem is not None:
+        return problem
+    assert isinstance(value, str)
+    if not URL_RE.fullmatch(value):
+        return (f"must be an http(s) URL of visible ASCII characters (no spaces or control characters; an "
+                f"internationalised host in its xn-- form), e.g. https://termin.example.org/; got {value!r}")
+    return None
