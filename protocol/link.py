@@ -97,6 +97,8 @@ class MqttLink:
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
+        self._refusal_listeners: list[Callable[[int, str], None]] = []
+        self._refused: dict[int, str] = {}  # mid → the broker's reason, until someone asks (`refusal`)
         self._stopping = False
         self._client = self._make_client()
 
@@ -117,6 +119,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     # -- public API -------------------------------------------------------------------------
@@ -169,6 +172,17 @@ class MqttLink:
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def on_publish_refused(self, listener: Callable[[int, str], None]) -> None:
+        """`listener(mid, reason)` when the broker refuses a QoS 1 publish (MQTT v5 PUBACK reason code
+        ≥ 0x80, e.g. 0x87 "Not authorized": the account may not write that topic)."""
+        self._refusal_listeners.append(listener)
+
+    def refusal(self, mid: int) -> str | None:
+        """The broker's reason if it already refused the publish `mid` (its PUBACK may come before the
+        publisher has registered interest in it)."""
+        with self._lock:
+            return self._refused.pop(mid, None)
 
     def publish_status(self) -> None:
         """Publish the retained online status with fresh health (call it when health changes)."""
@@ -244,6 +258,18 @@ class MqttLink:
                 listener(connected)
             except Exception:
                 log.exception("connection listener failed")
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        failed = bool(getattr(reason_code, "is_failure", False))
+        with self._lock:
+            if not failed:
+                self._refused.pop(mid, None)
+                return
+            self._refused[mid] = str(reason_code)
+            if len(self._refused) > 1000:  # nobody asked about these: keep the newest only
+                del self._refused[next(iter(self._refused))]
+        for listener in self._refusal_listeners:
+            listener(mid, str(reason_code))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:

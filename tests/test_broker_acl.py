@@ -25,6 +25,7 @@ import pwd
 import re
 import secrets
 import ssl
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -570,7 +571,7 @@ def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBrok
     hub = clients.connect("hub-1", client_id=f"wm-{OFFICE}-hub-1", clean_start=False, session_expiry_s=300)
     hub.subscribe([f"{ROOT}/counter/+/command"], retained=False)
     since = hub.mark()
-    base = ["--office", OFFICE, "--counter", "platz-1", "--timeout", "2", "next"]
+    base = ["--office", OFFICE, "--counter", "platz-1", "--timeout", "3", "next"]
     assert counter_main(["--config", str(_hub_config_for(clients, tmp_path / "as-hub", "hub-1")), *base]) == 2
     assert "an account of the running hub" in capsys.readouterr().err
     # With a counter client's own account it gets through (nobody answers here: exit 3), the hub stays on.
@@ -578,6 +579,23 @@ def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBrok
     index = hub.wait_for(lambda t, _p: t == topics.counter_command(OFFICE, "platz-1"), since)
     assert json.loads(hub.received()[index].payload)["op"] == "next"
     assert hub.disconnected is None
+
+
+def test_wartemarke_counter_reports_a_command_the_broker_refuses_at_once(clients: OfficeBroker, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """platz-1's counter client may not command platz-2: mosquitto answers the publish with PUBACK 0x87
+    (not authorized). The tool says so at once with its own exit code, instead of waiting out its
+    timeout and telling the clerk the hub may have done it (review of issues 10/11, item 12)."""
+    config = _hub_config_for(clients, tmp_path / "as-cli", "platz-1-cli")
+    started = time.monotonic()
+    code = counter_main(["--config", str(config), "--office", OFFICE, "--counter", "platz-2", "--timeout", "20",
+                         "next"])
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert elapsed < 10, f"took {elapsed:.1f} s: it waited for an answer that could never come"
+    assert "the broker refused the command" in err and "Not authorized" in err and "platz-1-cli" in err, err
+    assert "--request-id" not in err and "did not answer" not in err, err
 
 
 # -- the optional bridge to a central broker -------------------------------------------------------
