@@ -188,6 +188,7 @@ def test_wartemarke_counter_refuses_bad_arguments_with_a_clear_error(tmp_path, c
     base = {"--office": "t-args", "--counter": "platz-1", "--timeout": "5"}
     base.update(zip(args[::2], args[1::2], strict=True))
     argv = ["--config", str(path), *[x for pair in base.items() for x in pair], "next"]
+    code: int | str | None
     try:
         code = counter_main(argv)
     except SystemExit as exc:  # argparse's own usage error
