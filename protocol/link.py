@@ -32,11 +32,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from process.clock import Clock
 from process.config import ConfigSection
+from process.log_limit import LogLimiter
 from protocol import topics
 from protocol.fields import InvalidMessage, encode_object
 from protocol.messages import DeviceStatus
 
 log = logging.getLogger("wartemarke.link")
+INVALID_LOG_INTERVAL_S = 60.0  # invalid messages of one sender are logged once per this interval, then counted
 
 Handler = Callable[[str, bytes], None]
 RequestHandler = Callable[[str, bytes, Properties | None], None]  # gets the MQTT v5 properties too
@@ -97,6 +99,7 @@ class MqttLink:
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
+        self._invalid_log = LogLimiter(log, INVALID_LOG_INTERVAL_S)  # a flood of invalid messages: bounded lines
         self._refusal_listeners: list[Callable[[int, str], None]] = []
         self._refused: dict[int, str] = {}  # mid → the broker's reason, until someone asks (`refusal`)
         self._stopping = False
@@ -279,10 +282,24 @@ class MqttLink:
                 deliver(message)
             except InvalidMessage as exc:
                 self.invalid_messages += 1
-                log.warning("dropped invalid message on %s: %s", message.topic, exc)
+                self._invalid_log.warn(_sender(message.topic), "dropped invalid message on %r: %s", message.topic,
+                                       exc)
             except Exception:
                 self.invalid_messages += 1
-                log.exception("handler for %s failed; message dropped", message.topic)
+                self._invalid_log.warn(_sender(message.topic), "handler for %r failed; message dropped",
+                                       message.topic, exc_info=True)
+
+
+def _sender(topic: str) -> str:
+    """Who sent a message, for the invalid-message log limit: the topic's kind and the device or counter
+    it belongs to (a tracking view's hash is no sender: all of them are one key)."""
+    try:
+        where = topics.parse(topic)
+    except topics.TopicError:
+        return "topics outside the contract"
+    if where.id is None or where.kind == topics.TICKET:
+        return f"{where.kind} of {where.office[:40]}"
+    return f"{where.kind} of {where.id[:40]!r} in {where.office[:40]}"
 
 
 def _options(retain_as_published: bool) -> SubscribeOptions:
