@@ -17,6 +17,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from devtools.broker import Recorder
 from devtools.hub_harness import issued, payload, write_hub_config
 from hub.counter_cli import send_command
 from protocol import topics
@@ -50,8 +51,8 @@ class HubProcess:
         self._out.close()
 
 
-def online(rec, office: str, since: int = 0) -> dict:
-    return rec.wait_for_json(topics.device_status(office, "hub-test"), lambda s: bool(s["online"]), since=since,
+def online(rec: Recorder, office: str, since: int = 0) -> None:
+    rec.wait_for_json(topics.device_status(office, "hub-test"), lambda s: bool(s["online"]), since=since,
                              timeout=30)
 
 
