@@ -122,6 +122,11 @@ class OfficeRuntime:
                                   kiosk=(event.device, event.seq, event.pending_from))
         changed = bool(self._apply(item))
         assert acked is not None
+        if changed and event.id in self.engine.duplicates:
+            log.error("%s: DUPLICATE LABEL %s: %s issued it, but %s already did today — two people now hold %s. "
+                      "Both wait and are called in turn; check the kiosks' [numbering] (every kiosk of the "
+                      "office needs the same kiosk_count and its own kiosk_index)", self.office.id, event.label,
+                      event.device, self.engine.duplicates[event.id], event.label)
         if changed and isinstance(event, TicketIssued) and event.assumed_printed:
             log.warning("%s: %s from %s is only ASSUMED printed: the kiosk restarted before the print finished, "
                         "so the citizen may never have got it (a no-show of %s is no surprise)", self.office.id,
