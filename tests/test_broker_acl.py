@@ -25,6 +25,7 @@ import pwd
 import re
 import secrets
 import ssl
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -510,6 +511,33 @@ def test_web_and_counter_client_request_response(clients: OfficeBroker) -> None:
     for topic in (topics.kiosk_ticket(OFFICE, "kiosk-1"), topics.device_status(OFFICE, "kiosk-1"),
                   f"{ROOT}/elsewhere/response/x", topics.counter_command(OFFICE, "platz-1")):
         assert denied(hub.publish(topic, b'{"v":1}')), topic
+
+
+def test_protocol_md_clears_a_retained_command_as_written(clients: OfficeBroker, tmp_path: Path) -> None:
+    """docs/protocol.md §3.6's mosquitto_pub line, run as written against the templated broker (only the
+    host, port, CA path and office swapped for this test's): it clears a retained command."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- example: clear a retained command -->\n```sh\n(.*?)```", doc, re.S)
+    assert block is not None, "protocol.md lost the example"
+    command = block.group(1).replace("\\\n", " ").replace("hub.local", "localhost").replace(
+        "-p 8883", f"-p {clients.tls_port}").replace("/etc/wartemarke/office-ca.crt", str(clients.ca.ca_cert)).replace(
+        "buergerbuero-mitte", OFFICE)
+    secret = tmp_path / "secrets" / "hub-1" / "broker" / "platz-1-cli"
+    secret.parent.mkdir(parents=True)
+    secret.write_text(clients.passwords["platz-1-cli"] + "\n", encoding="utf-8")
+    topic = topics.counter_command(OFFICE, "platz-1")
+    assert allowed(clients.connect("platz-1-cli").publish(topic, b'{"v":1,"op":"next","id":"kept-1"}', retain=True))
+    before = clients.connect(OBSERVER)
+    before.subscribe([topic])
+    before.wait_for(lambda _t, p: p == b'{"v":1,"op":"next","id":"kept-1"}')  # it is retained
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, (command, done.stderr)
+    after = clients.connect(OBSERVER)
+    since = after.mark()
+    after.subscribe([topic])
+    mark = marker()
+    assert allowed(clients.connect("platz-1-cli").publish(topic, mark))
+    assert before_marker(after, mark, since) == [], "the retained command is still there"
 
 
 def test_a_will_on_a_foreign_topic_is_never_published(clients: OfficeBroker) -> None:
