@@ -20,6 +20,7 @@ import logging
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,7 @@ class MqttLink:
         self._lock = threading.Lock()
         self.invalid_messages = 0
         self._invalid_log = LogLimiter(log, INVALID_LOG_INTERVAL_S)  # a flood of invalid messages: bounded lines
-        self._refusal_listeners: list[Callable[[int, str], None]] = []
+        self._refusal_listeners: list[weakref.WeakMethod[Callable[[int, str], None]]] = []
         self._refused: dict[int, str] = {}  # mid → the broker's reason, until someone asks (`refusal`)
         self._stopping = False
         self._client = self._make_client()
@@ -177,9 +178,12 @@ class MqttLink:
         return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
 
     def on_publish_refused(self, listener: Callable[[int, str], None]) -> None:
-        """`listener(mid, reason)` when the broker refuses a QoS 1 publish (MQTT v5 PUBACK reason code
-        ≥ 0x80, e.g. 0x87 "Not authorized": the account may not write that topic)."""
-        self._refusal_listeners.append(listener)
+        """`listener(mid, reason)` (a bound method, held weakly: a short-lived requester is not kept alive)
+        when the broker refuses a QoS 1 publish (MQTT v5 PUBACK reason code ≥ 0x80, e.g. 0x87 "Not
+        authorized": the account may not write that topic)."""
+        with self._lock:
+            self._refusal_listeners = [ref for ref in self._refusal_listeners if ref() is not None]
+            self._refusal_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
 
     def refusal(self, mid: int) -> str | None:
         """The broker's reason if it already refused the publish `mid` (its PUBACK may come before the
@@ -271,8 +275,10 @@ class MqttLink:
             self._refused[mid] = str(reason_code)
             if len(self._refused) > 1000:  # nobody asked about these: keep the newest only
                 del self._refused[next(iter(self._refused))]
-        for listener in self._refusal_listeners:
-            listener(mid, str(reason_code))
+            listeners = [ref() for ref in self._refusal_listeners]
+        for listener in listeners:
+            if listener is not None:
+                listener(mid, str(reason_code))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
