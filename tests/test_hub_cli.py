@@ -131,7 +131,7 @@ def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_o
         assert "must not contain control" in capsys.readouterr().err
     finally:
         hub.stop()
-    assert counter_main([*base[:-1], "1", "next"]) == 3
+    assert counter_main([*base[:-1], "3", "next"]) == 3
     assert "did not answer" in capsys.readouterr().err
 
 
