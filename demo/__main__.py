@@ -53,12 +53,20 @@ def adapt(example: str, replacements: dict[str, str], out: Path) -> Path:
     return out
 
 
+def broker_table(example: str, port: int) -> dict[str, str]:
+    """The example's [broker] table (a deployed device's TLS connection) → the demo's plain local broker."""
+    text = (EXAMPLES / example).read_text(encoding="utf-8")
+    match = re.search(r"(?ms)^\[broker\]\n.*?(?=^# password)", text)
+    if match is None:
+        raise SystemExit(f"demo: no [broker] table in {EXAMPLES / example}; update demo/__main__.py")
+    local = f'[broker]  # the demo\'s private broker: plain, on this machine only\nhost = "127.0.0.1"\nport = {port}\n'
+    return {match.group(0): local}
+
+
 def kiosk_config(port: int, web_port: int) -> Path:
     return adapt("kiosk.toml", {
         'state_dir = "/var/lib/wartemarke-kiosk"': f'state_dir = "{VAR / "kiosk-1"}"',
-        'host = "hub.local"\nport = 1883\nusername = "kiosk-1"                 # per-device credentials '
-        '(deploy/ generates them)\npassword_file = "/etc/wartemarke/broker-password"':
-            f'host = "127.0.0.1"\nport = {port}',
+        **broker_table("kiosk.toml", port),
         'type = "usb"': f'type = "file"\npath = "{VAR / "printed"}"\npng_previews = true',
         "usb_vendor_id = 0x04b8\nusb_product_id = 0x0202\n": "",
         'tracking_url = "https://warte.example.org/t/"': f'tracking_url = "http://localhost:{web_port}/t/"',
@@ -91,8 +99,7 @@ def hub_config(port: int, web_port: int) -> Path:
 def display_config(port: int, window: bool) -> Path:
     return adapt("display.toml", {
         'video_driver = "kmsdrm"': f'video_driver = "{"window" if window else "dummy"}"',
-        'host = "hub.local"\nport = 1883\nusername = "display-1"\npassword_file = "/etc/wartemarke/broker-password"':
-            f'host = "127.0.0.1"\nport = {port}',
+        **broker_table("display.toml", port),
         "width = 1920 ": "width = 1280 ",
         "height = 1080": "height = 720",
     }, VAR / "display.toml")

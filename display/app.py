@@ -133,12 +133,14 @@ class DisplayApp:
                 self.board.connected_at = mono
         elif kind == "status":
             self.board.set_status(*message)
+            self.board.recheck_day(now, mono, self.config.highlight_s)
         elif isinstance(message, CallsState):
             self.board.set_calls(message, now, mono, self.config.highlight_s)
         elif isinstance(message, QueueState):
             self.board.set_queue(message, now, mono)
         elif isinstance(message, OfficeInfo):
             self.board.set_info(message, mono)
+            self.board.recheck_day(now, mono, self.config.highlight_s)
 
     def _flashing(self, mono: float) -> bool:
         since = mono - (self.board.highlight_until - self.config.highlight_s)

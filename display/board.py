@@ -39,13 +39,30 @@ class Board:
     highlight_until: float = 0.0
     day: date | None = None
     pending: list[Call] = field(default_factory=list)  # new calls to announce, oldest first
+    held_calls: CallsState | None = None  # the last calls of a day the board did not take for today
+    held_queue: QueueState | None = None  # the same for the queue
 
     # -- inputs --------------------------------------------------------------------------------
 
     def today(self, now: datetime) -> date:
-        # The hub's business day starts at its reset time (~04:00); for a board, the calendar date of the
-        # office is the same thing during opening hours.
-        return now.astimezone(self.timezone).date()
+        """The office's day as docs/protocol.md §6 has devices decide it: while the hub is online its day
+        (`info.day`) is the day, whatever this display's clock says, backwards too; without it, the newer
+        of the hub's last known day and the own clock's calendar date (for a board the same thing as the
+        business day during opening hours)."""
+        own = now.astimezone(self.timezone).date()
+        if self.info is None:
+            return own
+        return self.info.day if self.hub_online else max(own, self.info.day)
+
+    def recheck_day(self, now: datetime, mono: float, highlight_s: float) -> None:
+        """The day may have changed with the hub's info or status: take held calls and queue of it now."""
+        today = self.today(now)
+        if self.held_calls is not None and self.held_calls.day == today:
+            calls, self.held_calls = self.held_calls, None
+            self.set_calls(calls, now, mono, highlight_s)
+        if self.held_queue is not None and self.held_queue.day == today:
+            queue, self.held_queue = self.held_queue, None
+            self.set_queue(queue, now, mono)
 
     def set_info(self, info: OfficeInfo, mono: float) -> None:
         try:
@@ -69,17 +86,18 @@ class Board:
     def set_queue(self, queue: QueueState, now: datetime, mono: float) -> bool:
         if queue.day != self.today(now):
             log.info("ignoring queue state of %s (today is %s)", queue.day, self.today(now))
-            self.queue = None
+            self.queue, self.held_queue = None, queue
             return False
-        self.queue, self.last_update = queue, mono
+        self.queue, self.last_update, self.held_queue = queue, mono, None
         return True
 
     def set_calls(self, state: CallsState, now: datetime, mono: float, highlight_s: float) -> list[Call]:
         """Take the retained calls; returns the calls that are new since the last state (oldest first)."""
         if state.day != self.today(now):
             log.info("ignoring calls of %s (today is %s)", state.day, self.today(now))
-            self.calls, self.calls_seq = (), -1
+            self.calls, self.calls_seq, self.held_calls = (), -1, state
             return []
+        self.held_calls = None
         shown = tuple(c for c in state.calls if self._shows(c))
         first = self.calls_seq < 0  # a (re)start: what is retained is not news
         new: list[Call] = []

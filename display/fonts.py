@@ -68,7 +68,10 @@ class FontBook:
         if surface is not None:
             self._surfaces.move_to_end(key)
             return surface
-        surface = self.font(px, bold).render(_drawable(text), True, color)
+        font, drawable = self.font(px, bold), _drawable(text)
+        if font.size(drawable)[0] == 0:  # only zero-width characters: pygame raises "Text has zero width"
+            drawable = ""
+        surface = font.render(drawable, True, color)
         if pygame.display.get_surface() is not None:
             surface = surface.convert_alpha()
         self.renders += 1

@@ -92,7 +92,10 @@ class Hub:
         engines = [r.engine for r in self.runtimes.values()]
         return {"offices": sorted(self.runtimes), "invalid_messages": self.link.invalid_messages,
                 "refused_events": sum(len(e.refused) for e in engines),
-                "assumed_printed": sorted(t.label for e in engines for t in e.tickets.values() if t.assumed_printed)}
+                "assumed_printed": sorted(t.label for e in engines for t in e.tickets.values() if t.assumed_printed),
+                "duplicate_labels": sorted({e.tickets[tid].label for e in engines for tid in e.duplicates}),
+                "kiosk_clock_skew_s": {device: round(skew.total_seconds()) for r in self.runtimes.values()
+                                       for device, skew in sorted(r.clock_skew.items())}}
 
     # -- inputs (paho thread) -------------------------------------------------------------------
 

@@ -128,6 +128,8 @@ class OfficeEngine:
     refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused
     pauses: list[Pause] = field(default_factory=list)  # ended pauses of today, in order
     told: dict[str, ToldWait] = field(default_factory=dict)  # ticket id → the wait told at issue
+    # ticket id → the kiosk that had already issued its label today (a misconfigured kiosk_index, §7)
+    duplicates: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for counter in self.office.counters:
@@ -154,6 +156,9 @@ class OfficeEngine:
             return existing is None or existing.state != TicketState.VOIDED
         if existing is not None:
             return False
+        earlier = self.by_label(event.label)
+        if earlier is not None:  # queued all the same: the citizen holds it (docs/protocol.md §7)
+            self.duplicates[event.id] = earlier.device
         state = TicketState.CLOSED if self.closed_out else TicketState.WAITING
         self.tickets[event.id] = Ticket(event.id, event.label, event.service, event.number, token_hash(event.token),
                                         event.issued_at, event.issued_at, event.device, state=state,

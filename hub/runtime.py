@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
+from hub.arrival import CLOCK_TOLERANCE, clock_skew, describe, hub_issued_at
 from hub.engine import OfficeEngine, ToldWait
 from hub.inputs import (
     CloseOutInput,
@@ -38,6 +39,7 @@ class OfficeRuntime:
         self.office = office
         self.store = store
         self.engine = OfficeEngine(office, date.min)
+        self.clock_skew: dict[str, timedelta] = {}  # kiosk → how far its clock is off, when beyond the tolerance
 
     def start(self, now: datetime) -> None:
         """Replay the stored day, then move to today if the day has changed meanwhile."""
@@ -109,16 +111,44 @@ class OfficeRuntime:
                 self.engine.ingest(event, now)  # logs why it is ignored
             contiguous = self.store.receive_only(self.office.id, event.device, event.seq, event.pending_from)
             return self._ack(event.device, contiguous), False
-        item = TicketInput(now, dataclasses.replace(event, pending_from=None))
+        stored = dataclasses.replace(event, pending_from=None)
+        if isinstance(event, TicketIssued):  # filed by the hub's clock, not the kiosk's (hub/arrival.py)
+            self._note_skew(event, now)
+            day_start = datetime.combine(self.engine.day, self.office.day_reset, self.office.timezone)
+            stored = dataclasses.replace(event, pending_from=None, sent_at=None,
+                                         issued_at=hub_issued_at(event, now, day_start))
+        item = TicketInput(now, stored)
         acked = self.store.append(self.office.id, self.engine.day, item,
                                   kiosk=(event.device, event.seq, event.pending_from))
         changed = bool(self._apply(item))
         assert acked is not None
+        if changed and event.id in self.engine.duplicates:
+            log.error("%s: DUPLICATE LABEL %s: %s issued it, but %s already did today — two people now hold %s. "
+                      "Both wait and are called in turn; check the kiosks' [numbering] (every kiosk of the "
+                      "office needs the same kiosk_count and its own kiosk_index)", self.office.id, event.label,
+                      event.device, self.engine.duplicates[event.id], event.label)
         if changed and isinstance(event, TicketIssued) and event.assumed_printed:
             log.warning("%s: %s from %s is only ASSUMED printed: the kiosk restarted before the print finished, "
                         "so the citizen may never have got it (a no-show of %s is no surprise)", self.office.id,
                         event.label, event.device, event.label)
         return self._ack(event.device, acked), changed
+
+    def _note_skew(self, event: TicketIssued, now: datetime) -> None:
+        """Log a kiosk's clock error once (again only after it was fine in between); the hub's status
+        shows it (`kiosk_clock_skew_s`)."""
+        skew = clock_skew(event, now)
+        if skew is None or abs(skew) <= CLOCK_TOLERANCE:
+            self.clock_skew.pop(event.device, None)
+            return
+        known = self.clock_skew.get(event.device)
+        if known is not None and abs(skew - known) <= CLOCK_TOLERANCE:
+            return  # the same error as before: logged and shown already
+        if known is None:
+            log.warning("%s: the clock of %s is off by %s against the hub's (its ticket %s was sent at %s, "
+                        "received at %s): its tickets are dated and queued by the hub's clock; check its time "
+                        "sync (an event that waited at the broker for the hub also looks behind)", self.office.id,
+                        event.device, describe(skew), event.label, event.sent_at, now.isoformat())
+        self.clock_skew[event.device] = skew
 
     def _refuse(self, event: TicketEvent, now: datetime) -> tuple[Ack, bool]:
         """An event for another day than the hub's: refused, counted, and acknowledged so the kiosk stops

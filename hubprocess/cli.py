@@ -19,6 +19,7 @@ from hub.store import HubStore
 from hubprocess.config import HubProcessConfig, load_hub_process_config
 from process.cli import ConfigCli
 from process.clock import SystemClock
+from process.instance_lock import AlreadyRunning, hold_instance_lock
 from process.startup import serve
 from web.directory import ROLES
 
@@ -74,9 +75,20 @@ def _timestamped(folder: Path) -> Path:
 def _run(config: HubProcessConfig) -> int:
     from hubprocess.app import HubProcess
 
+    try:  # before the database is opened or the broker is connected: a second hub disturbs nothing
+        lock = hold_instance_lock(config.hub.state_dir / "hub.lock")
+    except (AlreadyRunning, OSError) as exc:
+        print(f"wartemarke-hub: not starting: {exc}", file=sys.stderr)
+        return 1
     clock = SystemClock()
     running = HubProcess(config, clock)
-    running.start()
+    try:
+        running.start()
+    except OSError as exc:  # the web's port is taken by another program, …
+        print(f"wartemarke-hub: not starting: {exc}", file=sys.stderr)
+        running.hub.stop()
+        lock.close()
+        return 1
     serving = f"serving {', '.join(o.id for o in config.hub.offices)}"
     return serve(running.stop, running.beats(), max(30.0, 3 * config.hub.tick_s), clock.monotonic,
                  lambda notifier: notifier.ready(serving))

@@ -19,7 +19,7 @@ from process.config import ConfigSection, load_checked
 from protocol.businessday import reset_time_problem
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
-from protocol.text import human_text
+from protocol.text import human_text, url_problem
 
 Pin = int | str
 
@@ -69,7 +69,7 @@ def load_kiosk_config(path: Path) -> KioskConfig:
 
 def _read(root: ConfigSection, path: Path) -> KioskConfig:
     kiosk = root.get_section("kiosk")
-    tracking_url = kiosk.get_str("tracking_url")
+    tracking_url = kiosk.get_str("tracking_url", check=url_problem)
     if not re.match(r"^https?://[^/\s]+/\S*$", tracking_url) or not tracking_url.endswith("/"):
         raise kiosk.error("tracking_url", "must be an http(s) URL ending in '/', e.g. https://warte.example.org/t/")
     services = tuple(_read_service(s) for s in root.get_section_list("services"))
@@ -87,7 +87,7 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         day_reset=kiosk.get_time("day_reset", "04:00", check=reset_time_problem),
         state_dir=kiosk.get_path("state_dir"),
         tracking_url=tracking_url,
-        booking_url=kiosk.get_str("booking_url", None),
+        booking_url=kiosk.get_str("booking_url", None, check=url_problem),
         queue_max_age_s=kiosk.get_float("queue_max_age_s", 180.0, minval=10, maxval=3600),
         resume_wait_s=kiosk.get_float("resume_wait_s", 5.0, minval=0.5, maxval=300),
         resend_after_s=kiosk.get_float("resend_after_s", 10.0, minval=0.5, maxval=3600),

@@ -20,7 +20,7 @@ from process.clock import Clock
 from protocol import topics
 from protocol.fields import decode_object, encode_object
 from protocol.link import MqttLink
-from protocol.messages import Ack
+from protocol.messages import Ack, TicketIssued
 
 log = logging.getLogger("wartemarke.kiosk.delivery")
 BATCH = 100  # events in flight at most: a long outage does not flood the broker on reconnect
@@ -130,6 +130,8 @@ class OutboxDelivery:
                 next_due = min(next_due, sent + self._backoff)
                 continue
             message = dataclasses.replace(event, pending_from=pending_from)
+            if isinstance(message, TicketIssued):  # the hub dates the ticket by its own clock from this
+                message = dataclasses.replace(message, sent_at=self.clock.now())
             if not self.link.publish(self.topic, encode_object(message.to_dict()), qos=1):
                 break
             if sent is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, assert_never
 
 from kiosk.escpos_setup import escpos_ready
 from kiosk.ticket import QR, Cut, Document, Feed, Text
+from protocol.text import printable
 
 escpos_ready()
 
@@ -99,7 +100,7 @@ def _render_block(block: Text | QR | Feed | Cut, printer: Escpos, style: _Style,
 
 def _render_text(block: Text, printer: Escpos, style: _Style, columns: int) -> None:
     style.apply(align=block.align, bold=block.bold, size=block.size)
-    for line in wrap(block.text, max(1, columns // block.size)):
+    for line in wrap(printable(block.text), max(1, columns // block.size)):  # no control byte reaches the printer
         printer.textln(line)
     style.apply(size=1)  # so that feeds and cuts after big text are normal height
 

@@ -181,6 +181,8 @@ MESSAGES: dict[str, str] = {
     "devices_stale": "Anzeige veraltet: {reason}",
     "devices_hub_unreachable": "Hub nicht erreichbar",
     "devices_assumed_printed": "evtl. nicht gedruckt (Kiosk-Neustart beim Druck): {labels}",
+    "devices_clock_skew": "Kiosk-Uhr falsch (Tickets nach Hub-Uhr datiert): {kiosks}",
+    "devices_duplicate_labels": "heute doppelt vergebene Nummern (Nummerierung der Kioske prüfen): {labels}",
     "devices_refused": "{count} Ticket(s) eines anderen Tages abgelehnt (Kiosk-Uhr prüfen)",
     "devices_printer_offline": "Drucker offline",
 }

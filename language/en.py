@@ -180,6 +180,8 @@ MESSAGES: dict[str, str] = {
     "devices_stale": "display stale: {reason}",
     "devices_hub_unreachable": "hub unreachable",
     "devices_assumed_printed": "maybe not printed (kiosk restarted mid-print): {labels}",
+    "devices_clock_skew": "kiosk clock off (tickets dated by the hub): {kiosks}",
+    "devices_duplicate_labels": "labels issued twice today (check the kiosks' numbering): {labels}",
     "devices_refused": "{count} ticket(s) of another day refused (check the kiosk's clock)",
     "devices_printer_offline": "printer offline",
 }

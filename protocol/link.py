@@ -20,6 +20,7 @@ import logging
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from process.clock import Clock
 from process.config import ConfigSection
+from process.log_limit import LogLimiter
 from protocol import topics
 from protocol.fields import InvalidMessage, encode_object
 from protocol.messages import DeviceStatus
 
 log = logging.getLogger("wartemarke.link")
+INVALID_LOG_INTERVAL_S = 60.0  # invalid messages of one sender are logged once per this interval, then counted
 
 Handler = Callable[[str, bytes], None]
 RequestHandler = Callable[[str, bytes, Properties | None], None]  # gets the MQTT v5 properties too
@@ -97,6 +100,9 @@ class MqttLink:
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
+        self._invalid_log = LogLimiter(log, INVALID_LOG_INTERVAL_S)  # a flood of invalid messages: bounded lines
+        self._refusal_listeners: list[weakref.WeakMethod[Callable[[int, str], None]]] = []
+        self._refused: dict[int, str] = {}  # mid → the broker's reason, until someone asks (`refusal`)
         self._stopping = False
         self._client = self._make_client()
 
@@ -117,6 +123,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     # -- public API -------------------------------------------------------------------------
@@ -169,6 +176,20 @@ class MqttLink:
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def on_publish_refused(self, listener: Callable[[int, str], None]) -> None:
+        """`listener(mid, reason)` (a bound method, held weakly: a short-lived requester is not kept alive)
+        when the broker refuses a QoS 1 publish (MQTT v5 PUBACK reason code ≥ 0x80, e.g. 0x87 "Not
+        authorized": the account may not write that topic)."""
+        with self._lock:
+            self._refusal_listeners = [ref for ref in self._refusal_listeners if ref() is not None]
+            self._refusal_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+
+    def refusal(self, mid: int) -> str | None:
+        """The broker's reason if it already refused the publish `mid` (its PUBACK may come before the
+        publisher has registered interest in it)."""
+        with self._lock:
+            return self._refused.pop(mid, None)
 
     def publish_status(self) -> None:
         """Publish the retained online status with fresh health (call it when health changes)."""
@@ -245,6 +266,20 @@ class MqttLink:
             except Exception:
                 log.exception("connection listener failed")
 
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        failed = bool(getattr(reason_code, "is_failure", False))
+        with self._lock:
+            if not failed:
+                self._refused.pop(mid, None)
+                return
+            self._refused[mid] = str(reason_code)
+            if len(self._refused) > 1000:  # nobody asked about these: keep the newest only
+                del self._refused[next(iter(self._refused))]
+            listeners = [ref() for ref in self._refusal_listeners]
+        for listener in listeners:
+            if listener is not None:
+                listener(mid, str(reason_code))
+
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             deliveries = [d for f, d, _ in self._subscriptions if mqtt.topic_matches_sub(f, message.topic)]
@@ -253,10 +288,24 @@ class MqttLink:
                 deliver(message)
             except InvalidMessage as exc:
                 self.invalid_messages += 1
-                log.warning("dropped invalid message on %s: %s", message.topic, exc)
+                self._invalid_log.warn(_sender(message.topic), "dropped invalid message on %r: %s", message.topic,
+                                       exc)
             except Exception:
                 self.invalid_messages += 1
-                log.exception("handler for %s failed; message dropped", message.topic)
+                self._invalid_log.warn(_sender(message.topic), "handler for %r failed; message dropped",
+                                       message.topic, exc_info=True)
+
+
+def _sender(topic: str) -> str:
+    """Who sent a message, for the invalid-message log limit: the topic's kind and the device or counter
+    it belongs to (a tracking view's hash is no sender: all of them are one key)."""
+    try:
+        where = topics.parse(topic)
+    except topics.TopicError:
+        return "topics outside the contract"
+    if where.id is None or where.kind == topics.TICKET:
+        return f"{where.kind} of {where.office[:40]}"
+    return f"{where.kind} of {where.id[:40]!r} in {where.office[:40]}"
 
 
 def _options(retain_as_published: bool) -> SubscribeOptions:

@@ -58,6 +58,11 @@ def response_properties(correlation: bytes | None) -> Properties:
     return props
 
 
+class PublishRefused(Exception):
+    """The broker refused the command (MQTT v5 PUBACK ≥ 0x80, e.g. 0x87 "Not authorized": this account
+    may not send commands to that counter). It never reached the hub; waiting longer changes nothing."""
+
+
 class Requester:
     """Sends commands on one link and matches the hub's answers by their correlation data. Answers come
     to topics private to this requester (its `tag`); `listen` subscribes them, before or after the link
@@ -67,7 +72,9 @@ class Requester:
         self.link = link
         self.tag = tag or uuid.uuid4().hex[:12]
         self._pending: dict[bytes, concurrent.futures.Future[CommandAnswer]] = {}
+        self._by_mid: dict[int, concurrent.futures.Future[CommandAnswer]] = {}
         self._lock = threading.Lock()
+        link.on_publish_refused(self._on_refused)
 
     def listen(self, office: str, counter: str | None = None) -> None:
         """Answers for commands to `counter` only (a counter client's account may read no other), or with
@@ -92,17 +99,25 @@ class Requester:
         future: concurrent.futures.Future[CommandAnswer] = concurrent.futures.Future()
         with self._lock:
             self._pending[correlation] = future
-        future.add_done_callback(lambda _: self._forget(correlation))
         props = request_properties(response, correlation, command_expiry_s(timeout_s))
-        if not self.link.publish(topic, encode_object(request.to_dict()), properties=props):
+        info = self.link.publish_tracked(topic, encode_object(request.to_dict()), properties=props)
+        if info is None:
             future.cancel()
+            self._forget(correlation)
             return None
+        with self._lock:
+            self._by_mid[info.mid] = future
+        future.add_done_callback(lambda _: self._forget(correlation, info.mid))
+        reason = self.link.refusal(info.mid)  # refused before it was registered above
+        if reason is not None:
+            self._on_refused(info.mid, reason)
         return future
 
     def request(self, office: str, counter: str | None, request: CommandRequest,
                 timeout_s: float = 10.0) -> CommandAnswer | None:
-        """Send and wait (blocking) for the answer; None when the hub did not answer within `timeout_s`. A
-        link that is still connecting gets up to `timeout_s` for it first."""
+        """Send and wait (blocking) for the answer; None when the hub did not answer within `timeout_s`,
+        PublishRefused at once when the broker refused the command. A link that is still connecting gets up
+        to `timeout_s` for it first."""
         if not self.link.connected.wait(timeout_s):
             return None
         future = self.send(office, counter, request, timeout_s)
@@ -124,10 +139,20 @@ class Requester:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
         except TimeoutError:
             return None  # wait_for cancelled the future: it is forgotten
+        except PublishRefused as exc:
+            return CommandAnswer(False, str(exc))
 
-    def _forget(self, correlation: bytes) -> None:
+    def _forget(self, correlation: bytes, mid: int | None = None) -> None:
         with self._lock:
             self._pending.pop(correlation, None)
+            if mid is not None:
+                self._by_mid.pop(mid, None)
+
+    def _on_refused(self, mid: int, reason: str) -> None:
+        with self._lock:
+            future = self._by_mid.get(mid)
+        if future is not None and not future.done():
+            future.set_exception(PublishRefused(f"the broker refused the command ({reason})"))
 
     def _on_answer(self, topic: str, payload: bytes, properties: Any) -> None:
         answer = CommandAnswer.from_dict(decode_object(payload))  # invalid: logged and counted by the link

@@ -8,13 +8,18 @@ consumer parses. One line of text, at most `max_len` characters, and none of the
 - lone surrogates (Cs: not encodable as UTF-8; pygame and espeak refuse them),
 - line and paragraph separators (Zl, Zp),
 - bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder
-  what follows on the screen.
+  what follows on the screen;
+
+and a text that is not empty must show something: one made only of invisible characters (format
+characters, Cf: zero-width space and joiner, BOM, soft hyphen; and white space) is refused — it would
+look empty while not being empty, and draws as nothing.
 
 Emoji, accents, ß and every script are fine.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -42,7 +47,14 @@ def text_problem(value: object, max_len: int) -> str | None:
     if char is not None:
         return (f"must not contain control, separator or bidi-override characters; found U+{ord(char):04X} at "
                 f"position {value.index(char)}")
+    if value and invisible(value):
+        return "must show something: it has only invisible characters (zero-width, format or white space)"
     return None
+
+
+def invisible(text: str) -> bool:
+    """True when every character of `text` is white space or a format character (Cf)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def human_text(max_len: int) -> Callable[[str], str | None]:
@@ -55,3 +67,20 @@ def printable(text: str) -> str:
     if forbidden_character(text) is None:
         return text
     return "".join(c for c in text if c not in BIDI_CONTROLS and unicodedata.category(c) not in FORBIDDEN_CATEGORIES)
+
+
+URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21-\x7e]*)?")
+
+
+def url_problem(value: object, max_len: int = 200) -> str | None:
+    """Why `value` is not a web address to print or link (None: it is): http(s), an ASCII host (an
+    internationalised name in its xn-- form), then only visible ASCII — no space, no control character
+    that could reach a printer or a page as a command."""
+    problem = text_problem(value, max_len)
+    if problem is not None:
+        return problem
+    assert isinstance(value, str)
+    if not URL_RE.fullmatch(value):
+        return (f"must be an http(s) URL of visible ASCII characters (no spaces or control characters; an "
+                f"internationalised host in its xn-- form), e.g. https://termin.example.org/; got {value!r}")
+    return None

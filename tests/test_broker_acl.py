@@ -25,6 +25,8 @@ import pwd
 import re
 import secrets
 import ssl
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -511,6 +513,33 @@ def test_web_and_counter_client_request_response(clients: OfficeBroker) -> None:
         assert denied(hub.publish(topic, b'{"v":1}')), topic
 
 
+def test_protocol_md_clears_a_retained_command_as_written(clients: OfficeBroker, tmp_path: Path) -> None:
+    """docs/protocol.md §3.6's mosquitto_pub line, run as written against the templated broker (only the
+    host, port, CA path and office swapped for this test's): it clears a retained command."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- example: clear a retained command -->\n```sh\n(.*?)```", doc, re.S)
+    assert block is not None, "protocol.md lost the example"
+    command = block.group(1).replace("\\\n", " ").replace("hub.local", "localhost").replace(
+        "-p 8883", f"-p {clients.tls_port}").replace("/etc/wartemarke/office-ca.crt", str(clients.ca.ca_cert)).replace(
+        "buergerbuero-mitte", OFFICE)
+    secret = tmp_path / "secrets" / "hub-1" / "broker" / "platz-1-cli"
+    secret.parent.mkdir(parents=True)
+    secret.write_text(clients.passwords["platz-1-cli"] + "\n", encoding="utf-8")
+    topic = topics.counter_command(OFFICE, "platz-1")
+    assert allowed(clients.connect("platz-1-cli").publish(topic, b'{"v":1,"op":"next","id":"kept-1"}', retain=True))
+    before = clients.connect(OBSERVER)
+    before.subscribe([topic])
+    before.wait_for(lambda _t, p: p == b'{"v":1,"op":"next","id":"kept-1"}')  # it is retained
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, (command, done.stderr)
+    after = clients.connect(OBSERVER)
+    since = after.mark()
+    after.subscribe([topic])
+    mark = marker()
+    assert allowed(clients.connect("platz-1-cli").publish(topic, mark))
+    assert before_marker(after, mark, since) == [], "the retained command is still there"
+
+
 def test_a_will_on_a_foreign_topic_is_never_published(clients: OfficeBroker) -> None:
     """mosquitto accepts the CONNECT but checks the will's topic when it would publish it."""
     observer = clients.connect(OBSERVER)
@@ -570,7 +599,7 @@ def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBrok
     hub = clients.connect("hub-1", client_id=f"wm-{OFFICE}-hub-1", clean_start=False, session_expiry_s=300)
     hub.subscribe([f"{ROOT}/counter/+/command"], retained=False)
     since = hub.mark()
-    base = ["--office", OFFICE, "--counter", "platz-1", "--timeout", "2", "next"]
+    base = ["--office", OFFICE, "--counter", "platz-1", "--timeout", "3", "next"]
     assert counter_main(["--config", str(_hub_config_for(clients, tmp_path / "as-hub", "hub-1")), *base]) == 2
     assert "an account of the running hub" in capsys.readouterr().err
     # With a counter client's own account it gets through (nobody answers here: exit 3), the hub stays on.
@@ -578,6 +607,23 @@ def test_wartemarke_counter_never_logs_in_as_the_running_hub(clients: OfficeBrok
     index = hub.wait_for(lambda t, _p: t == topics.counter_command(OFFICE, "platz-1"), since)
     assert json.loads(hub.received()[index].payload)["op"] == "next"
     assert hub.disconnected is None
+
+
+def test_wartemarke_counter_reports_a_command_the_broker_refuses_at_once(clients: OfficeBroker, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """platz-1's counter client may not command platz-2: mosquitto answers the publish with PUBACK 0x87
+    (not authorized). The tool says so at once with its own exit code, instead of waiting out its
+    timeout and telling the clerk the hub may have done it (review of issues 10/11, item 12)."""
+    config = _hub_config_for(clients, tmp_path / "as-cli", "platz-1-cli")
+    started = time.monotonic()
+    code = counter_main(["--config", str(config), "--office", OFFICE, "--counter", "platz-2", "--timeout", "20",
+                         "next"])
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert elapsed < 10, f"took {elapsed:.1f} s: it waited for an answer that could never come"
+    assert "the broker refused the command" in err and "Not authorized" in err and "platz-1-cli" in err, err
+    assert "--request-id" not in err and "did not answer" not in err, err
 
 
 # -- the optional bridge to a central broker -------------------------------------------------------

@@ -131,7 +131,7 @@ def test_counter_command_line(tmp_path, shared_broker, recorder_factory, topic_o
         assert "must not contain control" in capsys.readouterr().err
     finally:
         hub.stop()
-    assert counter_main([*base[:-1], "1", "next"]) == 3
+    assert counter_main([*base[:-1], "3", "next"]) == 3
     assert "did not answer" in capsys.readouterr().err
 
 
@@ -165,8 +165,37 @@ def test_hub_toml_is_read_whole_by_the_hubs_process_and_the_hubs_tables_alone_by
     assert f"{path}: key 'hub.tick_seconds': is not a known setting" in capsys.readouterr().err
     path.write_text(text + "\n[web]\nport = 18080\n", encoding="utf-8")
     assert hub_main(["check-config", "--config", str(path)]) == 0
-    nobody = ["--config", str(path), "--office", "t-whole", "--counter", "platz-1", "--timeout", "0.5", "next"]
+    nobody = ["--config", str(path), "--office", "t-whole", "--counter", "platz-1", "--timeout", "3", "next"]
     assert counter_main(nobody) == 3  # the config was accepted; no broker answers on port 1883 here
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--timeout", "0"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "-5"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "nan"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "inf"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "2.9"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "1e9"], "--timeout: must be 3 to 62 seconds"),
+    (["--timeout", "soon"], "--timeout: not a number"),
+    (["--office", "BAD/x"], "--office: must be a slug"),
+    (["--counter", "platz 1"], "--counter: must be a slug"),
+    (["--office", "t-other"], "has no office 't-other' (offices: t-args)"),
+    (["--counter", "platz-9"], "has no counter 'platz-9' of t-args"),
+])
+def test_wartemarke_counter_refuses_bad_arguments_with_a_clear_error(tmp_path, capsys, args, message):
+    """Review of issues 10/11, item 12: no traceback, no "did not answer", nothing sent — exit 2."""
+    path = write_hub_config(tmp_path, 1883, "t-args")
+    base = {"--office": "t-args", "--counter": "platz-1", "--timeout": "5"}
+    base.update(zip(args[::2], args[1::2], strict=True))
+    argv = ["--config", str(path), *[x for pair in base.items() for x in pair], "next"]
+    code: int | str | None
+    try:
+        code = counter_main(argv)
+    except SystemExit as exc:  # argparse's own usage error
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "did not answer" not in err, err
 
 
 @pytest.mark.parametrize(("old", "new", "key"), [

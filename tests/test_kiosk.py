@@ -278,6 +278,13 @@ def test_clean_stop_publishes_offline(tmp_path, shared_broker, topic_office, rec
     (('timezone = "Europe/Berlin"', 'timezone = "Europe/Berlin"\nday_reset = "02:30"'), "02:00–03:00"),
     (('id = "A"', 'id = "a"'), "services[0].id'"),
     (("port = ", "port = \"x\" #"), "broker.port': expected an integer"),
+    (('booking_url = "https://termin.example.org"', 'booking_url = "https://termin.example.org/\\u001bi\\u001dVA\\nEVIL"'),
+     "kiosk.booking_url': must not contain control"),
+    (('booking_url = "https://termin.example.org"', 'booking_url = "https://termin.example.org/a b"'),
+     "kiosk.booking_url': must be an http(s) URL"),
+    (("tracking_url = \"https://warte.example.org/t/\"", "tracking_url = \"https://warte.example.org/\\u001b/\""),
+     "kiosk.tracking_url': must not contain control"),
+    (('office_name = "Bürgerbüro Test"', 'office_name = "\\u200b"'), "kiosk.office_name': must show something"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, change, message, capsys):
     path = write_config(tmp_path, 1883, "t-config")
@@ -287,6 +294,20 @@ def test_config_errors_name_file_and_key(tmp_path, change, message, capsys):
     assert kiosk_main(["selftest", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and message in err
+
+
+def test_no_control_character_of_a_text_reaches_the_printer():
+    """The last line of defence behind the config check: a text with ESC/POS commands in it is printed
+    without its control bytes (review of issue 10, item 10)."""
+    from escpos.printer import Dummy
+
+    from kiosk.escpos_render import render_escpos
+    from kiosk.ticket import no_tickets_slip
+
+    printer = Dummy()
+    render_escpos(no_tickets_slip("Amt", "A", "A", "https://t.example.org/\x1bi\x1dVA\nEVIL", datetime.now(UTC)),
+                  printer)
+    assert b"\x1bi\x1dVA" not in printer.output and b"https://t.example.org/iVAEVIL\n" in printer.output
 
 
 def test_status_topic_never_carries_tokens(kiosk, rec, topic_office):

@@ -61,6 +61,12 @@ def device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None
     assumed = status.get("assumed_printed")
     if role == "hub" and isinstance(assumed, list) and assumed:
         notes.append(t("devices_assumed_printed", labels=", ".join(str(label) for label in assumed[-20:])))
+    duplicates = status.get("duplicate_labels")
+    if role == "hub" and isinstance(duplicates, list) and duplicates:
+        notes.append(t("devices_duplicate_labels", labels=", ".join(str(label) for label in duplicates[-20:])))
+    skewed = status.get("kiosk_clock_skew_s")
+    if role == "hub" and isinstance(skewed, dict) and skewed:
+        notes.append(t("devices_clock_skew", kiosks=", ".join(f"{k} {v:+}s" for k, v in list(skewed.items())[:20])))
     refused = status.get("refused_events") if role == "hub" else status.get("hub_refused")
     if isinstance(refused, int) and refused > 0:
         notes.append(t("devices_refused", count=refused))

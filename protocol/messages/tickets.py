@@ -30,6 +30,10 @@ class TicketIssued:
     # The kiosk restarted between allocating this number and learning the print's outcome: it may or may
     # not have come out of the printer (docs/protocol.md §3.1). Sent only when true.
     assumed_printed: bool = False
+    # When the kiosk (re)sent this, by the kiosk's clock: `sent_at - issued_at` is how long the event
+    # waited on the kiosk, measured on one clock, so the hub can date the ticket by its own clock
+    # (docs/protocol.md §4, "Whose clock dates a ticket").
+    sent_at: datetime | None = None
 
     type = "ticket.issued"
 
@@ -41,6 +45,8 @@ class TicketIssued:
         }
         if self.assumed_printed:
             data["assumed_printed"] = True
+        if self.sent_at is not None:
+            data["sent_at"] = self.sent_at.isoformat()
         return _with_pending_from(data, self.pending_from)
 
     @classmethod
@@ -53,6 +59,7 @@ class TicketIssued:
             day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
             pending_from=f.opt_integer("pending_from", 1),
             assumed_printed=f.flag("assumed_printed") if data.get("assumed_printed") is not None else False,
+            sent_at=f.opt_time("sent_at"),
         )
 
 
