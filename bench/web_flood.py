@@ -82,7 +82,7 @@ def measure(directory: Path, rounds: int = ROUNDS) -> FloodResult:
         idle_ended = time.monotonic()
         lines_before = hub.log_lines()
         result.idle_rss_kib, _ = _proc(hub.process.pid)
-        attacker = Attacker(hub.port, hub.context)
+        attacker = Attacker(hub.port, hub.ca_file)
         try:
             started = time.monotonic()
             one, many = attack(attacker)
