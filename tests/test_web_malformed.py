@@ -12,6 +12,7 @@ from tests.staff_harness import Browser
 from tests.web_harness import WebHub
 
 MULTIPART = "multipart/form-data; boundary=XX"
+FORM = b"Content-Type: application/x-www-form-urlencoded\r\n"
 
 
 def raw(port: int, data: bytes) -> bytes:
@@ -68,9 +69,9 @@ def test_malformed_requests_get_400_and_one_line_without_traceback_or_address(
                                             cookie, f"X-CSRF-Token: {csrf}\r\nContent-Encoding: deflate\r\n"),
         "no route, a gzip body": post(port, "/", "text/plain", b"abcde", "", "Content-Encoding: gzip\r\n"),
         "login, a chunked body": raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                                           b"Content-Type: application/x-www-form-urlencoded\r\n\r\n5\r\nuser=\r\n0\r\n\r\n"),
+                                           + FORM + b"\r\n5\r\nuser=\r\n0\r\n\r\n"),
         "login, a body over 64 KiB": raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-                                               b"Content-Type: application/x-www-form-urlencoded\r\n\r\n" + b"u" * 100000),
+                                               + FORM + b"\r\n" + b"u" * 100000),
     }
     expected = {"login, a gzip body": 415, "command API, a deflate body": 415, "no route, a gzip body": 415,
                 "login, a chunked body": 411, "login, a body over 64 KiB": 413}
