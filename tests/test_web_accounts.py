@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import free_port
 from hub.accounts import HubAccounts
 from hub.store import HubStore
 from hubprocess.cli import main as hub_main
-from tests.staff_harness import PASSWORD, Browser, counter_path
-from tests.web_harness import WebHub
+from hubprocess.config import load_hub_process_config
+from tests.staff_harness import PASSWORD, Browser, add_users, counter_path
+from tests.web_harness import WebHub, write_web_hub_config
 from web.auth import ACCOUNT_FAILURES_PER_MIN, LOGIN_FAILURES_PER_MIN
 from web.directory import ROLES
 
@@ -139,3 +141,26 @@ def test_wrong_current_passwords_count_as_failed_logins(web_hub: WebHub) -> None
     statuses = [clerk.post("/account", {"csrf": csrf, "current": f"guess {i}", "new": "0123456789",
                                         "repeat": "0123456789"}).status for i in range(LOGIN_FAILURES_PER_MIN + 1)]
     assert statuses == [403] * LOGIN_FAILURES_PER_MIN + [429]
+
+
+def test_a_logout_survives_a_restart_of_the_hub(tmp_path: Path, shared_broker: Any, topic_office: str) -> None:
+    """Logged out is logged out, also after a restart; other sessions survive it (review of issue 10, item 7)."""
+    (tmp_path / "secret").write_bytes(b"s" * 32)
+    config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(),
+                                  extra_web=f'session_secret_file = "{tmp_path / "secret"}"\n')
+    add_users(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        leaving, staying = logged_in(web, "clara"), logged_in(web, "sven")
+        cookies = dict(leaving.cookies)
+        csrf = leaving.get("/api/internal/session").json()["csrf"]
+        assert leaving.post("/logout", {"csrf": csrf}).status == 303
+        assert Browser(web.port, cookies=cookies).get("/api/internal/session").status == 401
+    finally:
+        web.stop()
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        assert Browser(web.port, cookies=cookies).get("/api/internal/session").status == 401
+        assert staying.get("/api/internal/session").status == 200
+    finally:
+        web.stop()

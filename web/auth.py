@@ -2,7 +2,8 @@
 
 A request's session (a signed cookie, web/sessions.py) counts while its account, asked of the
 account directory (web/directory.py) on every request, still has the role and the stamp the session
-was made with: a password or role change, or the account's removal, ends it at once. Every POST needs
+was made with, and the directory has not recorded its logout: a password or role change, the
+account's removal or a logout ends it at once, and a restart does not bring it back. Every POST needs
 the session's CSRF token (form field `csrf` or header `X-CSRF-Token`) and, when the browser sends an
 `Origin`, our own origin. A password check is counted before it is made, per client address and per
 account name, so concurrent guesses cannot slip past the limit. Nothing here logs a client address or
@@ -57,8 +58,10 @@ async def authenticate(request: web.Request) -> Session | None:
     session = request.app[SESSIONS].decode(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    now = await run_blocking(request.app[DIRECTORY].account, session.user)
-    return session if now is not None and (now.role, now.stamp) == (session.role, session.stamp) else None
+    directory = request.app[DIRECTORY]
+    now, ended = await run_blocking(lambda: (directory.account(session.user), directory.session_ended(session.sid)))
+    return session if now is not None and not ended and (now.role, now.stamp) == (session.role, session.stamp) \
+        else None
 
 
 def staff_page(request: web.Request, template: str, session: Session | None, status: int = 200,

@@ -79,7 +79,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @guarded(ROLES)
 async def logout(request: web.Request, session: Session) -> web.StreamResponse:
-    request.app[SESSIONS].revoke(session)
+    await run_blocking(request.app[DIRECTORY].end_session, session.sid, session.expires)
     response = redirect("/login")
     clear_cookie(response, request, SESSION_COOKIE)
     clear_cookie(response, request, FLASH_COOKIE)

@@ -11,9 +11,7 @@ from a file only root and the hub can read.
   ends every session made before it.
 - The CSRF token of a session is HMAC(secret, "csrf" NUL sid): nothing to store, and a new login
   (a new sid) gives a new token.
-- Logging out revokes the sid in memory until the session would have expired anyway. (With a
-  configured secret, a web restart forgets revocations; with the default per-process secret a restart
-  ends every session.)
+- Logging out is recorded by the account directory (web/auth.py), which outlives a restart.
 - The login form, before any session exists, is protected by a double-submit token: a random nonce in
   an HttpOnly cookie and HMAC(secret, "login" NUL nonce) in the form.
 """
@@ -109,7 +107,6 @@ class Sessions:
         self.signer = Signer(secret)
         self.lifetime_s = lifetime_s
         self.now = now
-        self._revoked: dict[str, int] = {}  # sid → expiry
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -135,18 +132,12 @@ class Sessions:
                               stamp=str(data["g"]), office=_opt_str(data.get("o")), counter=_opt_str(data.get("c")))
         except (KeyError, TypeError, ValueError):
             return None
-        if session.expires <= self.now() or session.sid in self._revoked:
+        if session.expires <= self.now():
             return None
         return session
 
     def remaining_s(self, session: Session) -> int:
         return max(0, session.expires - int(self.now()))
-
-    def revoke(self, session: Session) -> None:
-        now = self.now()
-        for sid in [sid for sid, expires in self._revoked.items() if expires <= now]:
-            del self._revoked[sid]
-        self._revoked[session.sid] = session.expires
 
     # -- CSRF ---------------------------------------------------------------------------------
 
