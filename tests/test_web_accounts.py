@@ -164,3 +164,17 @@ def test_a_logout_survives_a_restart_of_the_hub(tmp_path: Path, shared_broker: A
         assert staying.get("/api/internal/session").status == 200
     finally:
         web.stop()
+
+
+def test_guesses_from_elsewhere_do_not_lock_a_clerk_out_of_her_own_browser(web_hub: WebHub) -> None:
+    """The per-account limit holds for strangers, not for a browser that logged in as the user before
+    (its known-device cookie): anyone guessing cannot lock a named clerk out (review of issue 10, item 8)."""
+    own = logged_in(web_hub, "clara", source="127.0.14.1")
+    guesses = parallel_logins(web_hub, "clara", [f"127.0.15.{i}" for i in range(1, ACCOUNT_FAILURES_PER_MIN + 3)])
+    assert guesses.count(401) == ACCOUNT_FAILURES_PER_MIN and 429 in guesses  # the account is locked for strangers
+    assert Browser(web_hub.port, source="127.0.14.2").login("clara").status == 429  # a new browser waits
+    assert own.login("clara").status == 303  # her own browser gets in
+    assert "wm_device" in own.cookies and own.get("/api/internal/session").status == 200
+    parallel_logins(web_hub, "sven", [f"127.0.16.{i}" for i in range(1, ACCOUNT_FAILURES_PER_MIN + 3)])
+    other = Browser(web_hub.port, cookies={"wm_device": own.cookies["wm_device"]}, source="127.0.14.3")
+    assert other.login("sven").status == 429  # clara's cookie does not pass for another account
