@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.store import HubStore, StoredUser
+from protocol.fields import account_name_problem
 
 N, R, P = 2**14, 8, 1
 MIN_PASSWORD = 10
@@ -71,6 +72,9 @@ class HubAccounts:
 
     def add(self, name: str, role: str, password: str) -> None:
         """Create an account, or give an existing one a new password and role (ending its sessions)."""
+        problem = account_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
         if role not in self.roles:
             raise ValueError(f"role must be one of {', '.join(self.roles)}")
         self._check_new_password(password)

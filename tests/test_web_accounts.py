@@ -178,3 +178,20 @@ def test_guesses_from_elsewhere_do_not_lock_a_clerk_out_of_her_own_browser(web_h
     parallel_logins(web_hub, "sven", [f"127.0.16.{i}" for i in range(1, ACCOUNT_FAILURES_PER_MIN + 3)])
     other = Browser(web_hub.port, cookies={"wm_device": own.cookies["wm_device"]}, source="127.0.14.3")
     assert other.login("sven").status == 429  # clara's cookie does not pass for another account
+
+
+def test_user_names_are_plain_and_short(web_hub: WebHub, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """`users add` takes 1-64 letters, digits, '.', '_', '-' with a clear error; the login form follows the same
+    rule, so no name can split a log line (review of issue 10, item 9)."""
+    for bad in ("a\nb", "esc\x1bname", "\u202eevil", "x" * 65, "", "with space"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        assert hub_main(["users", "--config", str(web_hub.config), "add", bad, "--password-stdin"]) == 2, repr(bad)
+        error = capsys.readouterr().err
+        assert "a user name is 1–64 characters" in error or "a user name is needed" in error, error
+    users_cli(web_hub, monkeypatch, "add", "anna.maria_k-2", "--password-stdin", password=PASSWORD)
+    users_cli(web_hub, monkeypatch, "add", "x" * 64, "--password-stdin", password=PASSWORD)
+    assert logged_in(web_hub, "anna.maria_k-2").get("/api/internal/session").status == 200
+    assert logged_in(web_hub, "x" * 64, source="127.0.0.5").get("/api/internal/session").status == 200
+    assert Browser(web_hub.port, source="127.0.0.6").login("clara\nforged", PASSWORD).status == 401
+    assert not [r for r in caplog.records if "forged" in r.getMessage()]

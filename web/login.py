@@ -12,6 +12,7 @@ import logging
 
 from aiohttp import web
 
+from protocol.fields import account_name_problem
 from web.auth import (
     DIRECTORY,
     HOME,
@@ -62,7 +63,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = refused.headers["Retry-After"]
         return response
     found: Account | None = None
-    if user and password:
+    if password and account_name_problem(user) is None:  # no account has another name (hub/accounts.py)
         found = await run_blocking(request.app[DIRECTORY].check_login, user, password)
     if found is None:
         # Neither the client's address nor what was typed; counted, so a flood of guesses from many
