@@ -127,8 +127,8 @@ tls_key = "{ca.server_key}"
 
 
 def https_get(port: int, context: ssl.SSLContext, path: str, source: str,
-              timeout: float = 5.0) -> tuple[int, float]:
-    """(status, seconds) of a GET on a fresh connection; status 0 when it failed."""
+              timeout: float = 5.0, errors: list[str] | None = None) -> tuple[int, float]:
+    """(status, seconds) of a GET on a fresh connection; status 0 when it failed (why: appended to `errors`)."""
     started = time.perf_counter()
     conn = http.client.HTTPSConnection("localhost", port, timeout=timeout, context=context,
                                        source_address=(source, 0))
@@ -137,7 +137,9 @@ def https_get(port: int, context: ssl.SSLContext, path: str, source: str,
         response = conn.getresponse()
         response.read()
         return response.status, time.perf_counter() - started
-    except (OSError, http.client.HTTPException):
+    except (OSError, http.client.HTTPException) as exc:
+        if errors is not None:
+            errors.append(f"{time.monotonic():.1f}: {exc!r} after {time.perf_counter() - started:.2f} s")
         return 0, time.perf_counter() - started
     finally:
         conn.close()
@@ -217,6 +219,7 @@ class Prober:
     context: ssl.SSLContext
     interval_s: float = 0.1
     samples: list[tuple[float, int, float]] = field(default_factory=list)  # (monotonic time, status, seconds)
+    errors: list[str] = field(default_factory=list)  # why a probe failed (status 0)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -227,7 +230,7 @@ class Prober:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            status, seconds = https_get(self.port, self.context, "/healthz", PROBE_SOURCE)
+            status, seconds = https_get(self.port, self.context, "/healthz", PROBE_SOURCE, errors=self.errors)
             self.samples.append((time.monotonic(), status, seconds))
 
     def between(self, start: float, end: float) -> list[tuple[float, int, float]]:
