@@ -176,14 +176,20 @@ def raw(proxy, path: str, source: str = "127.0.0.1", keep: bool = False, tls: bo
     return status, None
 
 
-def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy, caplog):
-    caplog.set_level(logging.DEBUG)
+def tracked_ticket(proxy) -> str:
+    """A ticket's retained view on the broker, mirrored by the replica: its token."""
     token = random_token()
     view = {"v": 1, "day": "2026-11-25", "label": "A001", "service": "A", "state": "waiting",
             "issued_at": "2026-11-25T09:00:00+01:00", "ahead": 0}
     proxy["rec"].publish(topics.ticket(proxy["office"], topics.token_hash(token)), json.dumps(view).encode(),
                          retain=True)
     wait_until(lambda: topics.token_hash(token) in proxy["replica"].mirror.tickets, what="the replica's ticket")
+    return token
+
+
+def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = tracked_ticket(proxy)
     expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/T/{token.lower()}": 301,
                 f"/t/%20{token}": 404, f"/t/{token}%20": 404, f"/t/%20{token}%20": 404,
                 f"/t/{token[:10]}%2F{token[10:]}": 404, f"/t%2F{token}": 404, f"//t/{token}": 404,
@@ -228,12 +234,7 @@ def test_a_worker_out_of_connections_writes_no_token_to_any_log(proxy):
     """More streams than nginx's worker has connections for (each is two: the client's and the replica's):
     nginx refuses some, and its lines about them (at `alert`, with the request line) reach no log file
     (review of issue 10, item 5). The real host's worker has 20,480 (deploy/roles/web/defaults)."""
-    token = random_token()
-    view = {"v": 1, "day": "2026-11-25", "label": "A001", "service": "A", "state": "waiting",
-            "issued_at": "2026-11-25T09:00:00+01:00", "ahead": 0}
-    proxy["rec"].publish(topics.ticket(proxy["office"], topics.token_hash(token)), json.dumps(view).encode(),
-                         retain=True)
-    wait_until(lambda: topics.token_hash(token) in proxy["replica"].mirror.tickets, what="the replica's ticket")
+    token = tracked_ticket(proxy)
     held, statuses = [], []
     try:
         for i in range(40):  # from 40 addresses: nginx's 8 streams per client do not apply
