@@ -44,16 +44,16 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def nginx_listens(nginx: subprocess.Popen[bytes], pid_file: Path, timeout: float = 20.0) -> bool:
+    """nginx has bound its ports (it writes its pid file after that); False when it ended (a port was taken)."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    while nginx.poll() is None and time.monotonic() < deadline:
+        if pid_file.exists() and pid_file.read_text().strip() == str(nginx.pid):
+            return True
+        time.sleep(0.05)
+    if nginx.poll() is None:
+        nginx.terminate()
+    return False
 
 
 @pytest.fixture
@@ -61,35 +61,42 @@ def proxy(tmp_path, shared_broker, recorder_factory, topic_office, request):
     """nginx from the role's two templates (nginx.conf.j2 with a test's paths, one worker) in front of a
     replica; `@pytest.mark.parametrize("proxy", [N], indirect=True)` gives the worker N connections."""
     cert, key = self_signed(tmp_path)
-    replica_port, http_port, https_port = free_port(), free_port(), free_port()
-    site = tmp_path / "wartemarke.conf"
-    site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
-                           web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
-                           web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
-                           web_metrics_allow=["127.0.0.2"]))
-    main = tmp_path / "nginx.conf"
+    replica_port = free_port()
     temp = tmp_path / "temp"
     temp.mkdir()
-    main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
-                           web_nginx_worker_processes=1, web_nginx_pid=str(tmp_path / "nginx.pid"),
-                           web_nginx_modules="", web_nginx_error_log=str(tmp_path / "error.log"),
-                           web_nginx_worker_connections=getattr(request, "param", 256),
-                           web_nginx_worker_rlimit_nofile=4096, web_nginx_temp_dir=str(temp),
-                           web_nginx_sites=str(site)))
-    check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
     settings = WebSettings(host="127.0.0.1", port=replica_port, public_url="https://localhost", offices=(topic_office,),
                            operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=True,
                            session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True,
                            limits=REPLICA_LIMITS)
     replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
     replica.start()
-    nginx = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    for _ in range(5):  # a free port may be taken before nginx binds it (other tests' clients): new ports then
+        http_port, https_port = free_port(), free_port()
+        site = tmp_path / "wartemarke.conf"
+        site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
+                               web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
+                               web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
+                               web_metrics_allow=["127.0.0.2"]))
+        main = tmp_path / "nginx.conf"
+        main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
+                               web_nginx_worker_processes=1, web_nginx_pid=str(tmp_path / "nginx.pid"),
+                               web_nginx_modules="", web_nginx_error_log=str(tmp_path / "error.log"),
+                               web_nginx_worker_connections=getattr(request, "param", 256),
+                               web_nginx_worker_rlimit_nofile=4096, web_nginx_temp_dir=str(temp),
+                               web_nginx_sites=str(site)))
+        check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+        nginx = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        if nginx_listens(nginx, tmp_path / "nginx.pid"):
+            break
+        nginx.wait(10)
+    else:
+        replica.stop()
+        pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()[-2000:]}")
     error_logs = {Path(p) for p in re.findall(r"^\s*error_log (\S+)", main.read_text() + site.read_text(), re.M)}
     rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     try:
-        wait_port(https_port)
         context = ssl.create_default_context(cafile=str(cert))
         yield {"base": f"https://localhost:{https_port}", "context": context, "rec": rec, "office": topic_office,
                "http": f"http://127.0.0.1:{http_port}", "log": tmp_path / "access.log", "port": https_port,
