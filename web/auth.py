@@ -7,8 +7,8 @@ account's removal or a logout ends it at once, and a restart does not bring it b
 the session's CSRF token (form field `csrf` or header `X-CSRF-Token`) and, when the browser sends an
 `Origin`, our own origin. A password check is counted before it is made, per client address and per
 account name, so concurrent guesses cannot slip past the limit; a browser that logged in as the user
-before is not held to the per-account limit, so guessing cannot lock a clerk out. Nothing here logs a client address or
-what was typed into a failed login.
+before is not held to the per-account limit, so guessing cannot lock a clerk out. Nothing here logs a
+client address or what was typed into a failed login.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ async def authenticate(request: web.Request) -> Session | None:
         return None
     directory = request.app[DIRECTORY]
     now, ended = await run_blocking(lambda: (directory.account(session.user), directory.session_ended(session.sid)))
-    return session if now is not None and not ended and (now.role, now.stamp) == (session.role, session.stamp) \
-        else None
+    current = now is not None and (now.role, now.stamp) == (session.role, session.stamp)
+    return session if current and not ended else None
 
 
 def staff_page(request: web.Request, template: str, session: Session | None, status: int = 200,
