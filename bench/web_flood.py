@@ -7,8 +7,9 @@ limits) on a private mosquitto; devtools/flood_harness.py for everything else:
 1. idle: `/healthz` on a fresh connection every 100 ms (devtools.flood_harness.Prober, all the run long),
    and ROUNDS clerk rounds — login form, login (scrypt), counter page, "next", the page after it —
    each request on a fresh TLS connection from the clerk's own address;
-2. the attack of issue 10 (devtools.flood_harness.attack): event streams, connections that never start
-   TLS and headers that never finish, first 2,200 from one address, then 3,300 from 1,500 addresses;
+2. the attack of issue 10 (devtools.flood_harness.attack, from a process of its own): event streams,
+   connections that never start TLS, headers and login bodies that never finish, first 2,300 from one
+   address, then 3,800 from 1,500 addresses;
    while the sockets are held, ROUNDS clerk rounds again;
 3. the sockets closed: how long until /metrics counts no streams and a clerk round works.
 
@@ -82,7 +83,7 @@ def measure(directory: Path, rounds: int = ROUNDS) -> FloodResult:
         idle_ended = time.monotonic()
         lines_before = hub.log_lines()
         result.idle_rss_kib, _ = _proc(hub.process.pid)
-        attacker = Attacker(hub.port, hub.context)
+        attacker = Attacker(hub.port, hub.ca_file)
         try:
             started = time.monotonic()
             one, many = attack(attacker)

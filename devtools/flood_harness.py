@@ -4,10 +4,11 @@ the parts tests/test_web_flood.py asserts on and bench/web_flood.py measures wit
 - `FloodHub.start(directory, broker_port, office)`: `python -m hubprocess run` (`wartemarke-hub run`)
   as its own process with its `[web]` over HTTPS (a certificate from a fresh office CA), accounts
   `clara` (clerk) and the stderr log in a file (`log_lines()`).
-- `Attacker(port, context)`: an asyncio loop on a thread holding sockets: `hold(sources, streams,
-  slow_tls, slow_headers)` — event streams (`GET /events/offices`), connections that never start
-  their TLS handshake, and requests whose headers never finish — from the given client addresses
-  (any of 127.0.0.0/8: the sockets are bound to them). `release()` closes them all.
+- `Attacker(port, ca_file)`: a process of its own (devtools/flood_attacker.py) holding sockets:
+  `hold(sources, streams, slow_tls, slow_headers, slow_bodies)` — event streams (`GET /events/offices`),
+  connections that never start their TLS handshake, requests whose headers never finish, and logins
+  whose body never finishes — from the given client addresses (any of 127.0.0.0/8: the sockets are
+  bound to them). `release()` closes them all.
 - `attack(attacker)`: the attack of issue 10, over 5,000 sockets from one address, then from 1,500.
 - `Prober(port, context)`: `/healthz` over a fresh connection every `interval_s` on a thread, each
   answer's latency recorded with its time.
@@ -20,8 +21,8 @@ real to the server. The calling process needs a raised RLIMIT_NOFILE (`web.gate.
 
 from __future__ import annotations
 
-import asyncio
 import http.client
+import json
 import os
 import re
 import resource
@@ -71,6 +72,7 @@ class FloodHub:
     context: ssl.SSLContext  # trusts the office CA, as the clerk PCs do
     office: str
     log: Path
+    ca_file: Path
     day: date | None = None
     seq: int = 0
 
@@ -97,7 +99,7 @@ tls_key = "{ca.server_key}"
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                        env={**os.environ, "PYTHONUNBUFFERED": "1", "WARTEMARKE_LOG_LEVEL": "INFO"},
                                        preexec_fn=systemd_file_limits)
-        hub = cls(process, port, ssl.create_default_context(cafile=str(ca.ca_cert)), office, log)
+        hub = cls(process, port, ssl.create_default_context(cafile=str(ca.ca_cert)), office, log, ca.ca_cert)
         deadline = time.monotonic() + 30
         while https_get(hub.port, hub.context, "/healthz", PROBE_SOURCE)[0] != 200:
             assert process.poll() is None, f"the hub ended: {log.read_text()[-3000:]}"
@@ -121,8 +123,8 @@ tls_key = "{ca.server_key}"
 
 
 def https_get(port: int, context: ssl.SSLContext, path: str, source: str,
-              timeout: float = 5.0) -> tuple[int, float]:
-    """(status, seconds) of a GET on a fresh connection; status 0 when it failed."""
+              timeout: float = 5.0, errors: list[str] | None = None) -> tuple[int, float]:
+    """(status, seconds) of a GET on a fresh connection; status 0 when it failed (why: appended to `errors`)."""
     started = time.perf_counter()
     conn = http.client.HTTPSConnection("localhost", port, timeout=timeout, context=context,
                                        source_address=(source, 0))
@@ -131,7 +133,9 @@ def https_get(port: int, context: ssl.SSLContext, path: str, source: str,
         response = conn.getresponse()
         response.read()
         return response.status, time.perf_counter() - started
-    except (OSError, http.client.HTTPException):
+    except (OSError, http.client.HTTPException) as exc:
+        if errors is not None:
+            errors.append(f"{time.monotonic():.1f}: {exc!r} after {time.perf_counter() - started:.2f} s")
         return 0, time.perf_counter() - started
     finally:
         conn.close()
@@ -155,77 +159,51 @@ def sse_clients(port: int, context: ssl.SSLContext) -> int | None:
 # -- the attacker ------------------------------------------------------------------------------------------
 
 class Attacker:
-    """Holds sockets open on an event loop of its own (one thread, non-blocking connects)."""
+    """The attacker in a process of its own (devtools/flood_attacker.py), as it would be on a machine of its
+    own: its work must not hold this process's GIL while the prober and the clerk measure latencies."""
 
-    CONNECTING_AT_ONCE = 256
+    def __init__(self, port: int, ca_file: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "devtools.flood_attacker", str(port), str(ca_file)],
+                                        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.held = 0
 
-    def __init__(self, port: int, context: ssl.SSLContext) -> None:
-        self.port, self.context = port, context
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="attacker", daemon=True)
-        self._thread.start()
-        self._held: list[Any] = []  # transports, and stream writers (a collected writer closes its socket)
+    def _ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the attacker's process ended"
+        answer: dict[str, Any] = json.loads(line)
+        self.held = answer["held"]
+        return answer
 
-    @property
-    def held(self) -> int:
-        return len(self._held)
-
-    def hold(self, sources: list[str], streams: int, slow_tls: int, slow_headers: int) -> Counter[str]:
+    def hold(self, sources: list[str], streams: int, slow_tls: int, slow_headers: int,
+             slow_bodies: int = 0) -> Counter[str]:
         """Open the sockets (sources used round-robin); what happened to each attempt, counted."""
-        kinds = ["stream"] * streams + ["slow-tls"] * slow_tls + ["slow-headers"] * slow_headers
-        plan = [(kind, sources[i % len(sources)]) for i, kind in enumerate(kinds)]
-        return asyncio.run_coroutine_threadsafe(self._hold(plan), self.loop).result(300)
-
-    async def _hold(self, plan: list[tuple[str, str]]) -> Counter[str]:
-        gate = asyncio.Semaphore(self.CONNECTING_AT_ONCE)
-        outcomes: Counter[str] = Counter()
-
-        async def one(kind: str, source: str) -> None:
-            async with gate:
-                outcomes[await self._open(kind, source)] += 1
-
-        await asyncio.gather(*(one(kind, source) for kind, source in plan))
-        return outcomes
-
-    async def _open(self, kind: str, source: str) -> str:
-        try:
-            if kind == "slow-tls":  # connect and never say a word (no TLS ClientHello)
-                transport, _ = await asyncio.wait_for(self.loop.create_connection(
-                    asyncio.Protocol, "127.0.0.1", self.port, local_addr=(source, 0)), 15)
-                self._held.append(transport)
-                return "slow-tls held"
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                "127.0.0.1", self.port, ssl=self.context, server_hostname="localhost", local_addr=(source, 0)), 15)
-            self._held.append(writer)
-            if kind == "slow-headers":
-                writer.write(b"GET /counter HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow")  # never finished
-                return "slow-headers held"
-            writer.write(b"GET /events/offices HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
-            status = await asyncio.wait_for(reader.readline(), 15)
-            match = re.match(rb"HTTP/1\.1 (\d+)", status)
-            return f"stream {match.group(1).decode()}" if match else "stream closed"
-        except (OSError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            return f"{kind} refused ({type(exc).__name__})"
+        return Counter(self._ask({"op": "hold", "sources": sources, "streams": streams, "slow_tls": slow_tls,
+                                  "slow_headers": slow_headers, "slow_bodies": slow_bodies})["outcomes"])
 
     def release(self) -> None:
-        async def close_all() -> None:
-            for held in self._held:
-                (held.transport if isinstance(held, asyncio.StreamWriter) else held).abort()
-            self._held.clear()
-
-        asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(60)
+        self._ask({"op": "release"})
 
     def stop(self) -> None:
-        self.release()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        if self.process.poll() is None:
+            self.release()
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
 
 
 def attack(attacker: Attacker) -> tuple[Counter[str], Counter[str]]:
     """The attack of issue 10: over 5,000 sockets, first all from one address, then from 1,500 addresses
-    (two or three each): event streams, connections that never start TLS, headers that never end."""
-    one = attacker.hold([ONE_ADDRESS], streams=100, slow_tls=2000, slow_headers=100)
-    many = attacker.hold(many_addresses(1500), streams=800, slow_tls=2000, slow_headers=500)
+    (two to four each): event streams, connections that never start TLS, headers that never end, and
+    login forms whose body never ends (last, so they fill what the others left)."""
+    one = attacker.hold([ONE_ADDRESS], streams=100, slow_tls=2000, slow_headers=100, slow_bodies=100)
+    many = attacker.hold(many_addresses(1500), streams=800, slow_tls=2000, slow_headers=500, slow_bodies=500)
     return one, many
 
 
@@ -237,6 +215,7 @@ class Prober:
     context: ssl.SSLContext
     interval_s: float = 0.1
     samples: list[tuple[float, int, float]] = field(default_factory=list)  # (monotonic time, status, seconds)
+    errors: list[str] = field(default_factory=list)  # why a probe failed (status 0)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -247,7 +226,7 @@ class Prober:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            status, seconds = https_get(self.port, self.context, "/healthz", PROBE_SOURCE)
+            status, seconds = https_get(self.port, self.context, "/healthz", PROBE_SOURCE, errors=self.errors)
             self.samples.append((time.monotonic(), status, seconds))
 
     def between(self, start: float, end: float) -> list[tuple[float, int, float]]:

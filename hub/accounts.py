@@ -7,8 +7,10 @@ the web's business too: they are passed in. The SQL lives in hub/store.py.
 Passwords are hashed with scrypt (memory-hard: 16 MiB per guess), each with its own salt. Every
 account has a random `stamp`, renewed whenever its password or role is set: a session carries the
 stamp it was made with, so a password change, a role change or a removal ends every session of that
-account at once (the web compares them on each request). A wrong name costs exactly what a wrong
-password costs: it is checked against a dummy hash, so timing does not tell which names exist.
+account at once (the web compares them on each request). A logout is kept here too (the session's
+id until it would have expired), so a hub restart does not bring a logged-out session back. A wrong
+name costs exactly what a wrong password costs: it is checked against a dummy hash, so timing does
+not tell which names exist.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.store import HubStore, StoredUser
+from protocol.fields import account_name_problem
 
 N, R, P = 2**14, 8, 1
 MIN_PASSWORD = 10
@@ -68,6 +72,9 @@ class HubAccounts:
 
     def add(self, name: str, role: str, password: str) -> None:
         """Create an account, or give an existing one a new password and role (ending its sessions)."""
+        problem = account_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
         if role not in self.roles:
             raise ValueError(f"role must be one of {', '.join(self.roles)}")
         self._check_new_password(password)
@@ -102,6 +109,13 @@ class HubAccounts:
         stamp = secrets.token_hex(8)
         changed = self.store.set_password(name, hash_password(new), stamp, if_stamp=found.stamp)
         return Account(name, found.role, stamp) if changed else None
+
+    def end_session(self, sid: str, expires: int) -> None:
+        """A logout: the session stays over across restarts (until it would have expired anyway)."""
+        self.store.end_session(sid, expires, int(time.time()))
+
+    def session_ended(self, sid: str) -> bool:
+        return self.store.session_ended(sid)
 
     def _check_new_password(self, password: str) -> None:
         if len(password) < self.min_password:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS daily_stats (
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created TEXT NOT NULL,
     stamp TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS ended_sessions (sid TEXT PRIMARY KEY, expires INTEGER NOT NULL);
 """
 
 
@@ -198,6 +199,16 @@ class HubStore:
             rows = self.db.execute("SELECT name, role, password_hash, created, stamp FROM users "
                                    "ORDER BY name").fetchall()
         return [StoredUser(*(str(value) for value in row)) for row in rows]
+
+    def end_session(self, sid: str, expires: int, now: int) -> None:
+        """A logged-out session's id, kept until the session would have expired anyway."""
+        with self.lock:
+            self.db.execute("DELETE FROM ended_sessions WHERE expires <= ?", (now,))
+            self.db.execute("INSERT OR REPLACE INTO ended_sessions (sid, expires) VALUES (?, ?)", (sid, expires))
+
+    def session_ended(self, sid: str) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM ended_sessions WHERE sid = ?", (sid,)).fetchone() is not None
 
     def set_password(self, name: str, password_hash: str, stamp: str, if_stamp: str) -> bool:
         """A new password and stamp, only while the account still has `if_stamp` (nobody changed it since)."""

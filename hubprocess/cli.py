@@ -21,6 +21,7 @@ from process.cli import ConfigCli
 from process.clock import SystemClock
 from process.instance_lock import AlreadyRunning, hold_instance_lock
 from process.startup import serve
+from protocol.fields import account_name_problem
 from web.directory import ROLES
 
 
@@ -127,6 +128,9 @@ def _users(accounts: HubAccounts, action: str, name: str | None, role: str, pass
         return 0
     if not name:
         print("wartemarke-hub users: a user name is needed", file=sys.stderr)
+        return 2
+    if action == "add" and (problem := account_name_problem(name)) is not None:
+        print(f"wartemarke-hub users: {problem}", file=sys.stderr)
         return 2
     if action == "remove":
         found = accounts.remove(name)

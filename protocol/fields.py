@@ -36,6 +36,17 @@ def service_problem(value: str) -> str | None:
     return f"must be 1–3 capital letters (the service's label prefix, e.g. 'A'); got {value!r}"
 
 
+ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")  # staff account names (hub/accounts.py, web/login.py)
+
+
+def account_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a staff account's name (None: it can): it is typed into the login form and
+    written to log lines, so plain letters, digits, '.', '_' and '-' only."""
+    if ACCOUNT_NAME_RE.match(name):
+        return None
+    return f"a user name is 1–64 characters of A-Z, a-z, 0-9, '.', '_' and '-'; got {name!r}"
+
+
 class InvalidMessage(ValueError):
     """A payload that breaks the contract; the message says which field and why."""
 

@@ -22,6 +22,7 @@ from hubprocess.config import load_hub_process_config
 from protocol import topics
 from tests.staff_harness import Browser, add_users, counter_path
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
+from web.metrics import sample
 
 INVENTORY = 'device_roles = { hub-test = "hub", hub-test-web = "web", kiosk-1 = "kiosk", display-1 = "display" }'
 FORGED_ROLE = 'kiosk",device="hub-test",role="hub"} 0\nwartemarke_device_online{office="x",device="y",role="hub'
@@ -109,19 +110,26 @@ def test_metrics_stay_valid_exposition_text_for_any_device_id_and_payload(tmp_pa
         rec = recorder_factory(shared_broker, [])
         evil = 'k"i\\osk} 1 forged 2'  # a topic level may hold quotes, backslashes and spaces
         publish_status(rec, topic_office, evil, online=True, role="kiosk", clock_synced=True,
-                       acked_seq=True, outbox_pending="3\nforged_total 1", printer={"paper": 'low"} 1\n'})
+                       printer={"paper": 'low"} 1\n'})
+        # counters that are not integers in range: the contract drops the status (/metrics never sees them)
+        publish_status(rec, topic_office, "kiosk-5", online=True, role="kiosk", acked_seq=True)
+        publish_status(rec, topic_office, "kiosk-6", online=True, role="kiosk", outbox_pending="3\nforged_total 1")
+        publish_status(rec, topic_office, "kiosk-7", online=True, role="kiosk", acked_seq=10**400)
         publish_status(rec, topic_office, "kiosk-8", online=True, role=FORGED_ROLE)  # not a role: dropped
         publish_status(rec, topic_office, "kiosk-9", online=False, role="hub")
         wait_until(lambda: "kiosk-9" in web.mirror.office(topic_office).devices, what="the statuses")
-        metrics = get(f"{web.url}/metrics").text
+        reply = get(f"{web.url}/metrics")
+        assert reply.status == 200
+        metrics = reply.text
         promtool_accepts(metrics)
         samples = device_samples(metrics)
         assert samples[evil]["role"] == "kiosk" and samples["kiosk-9"]["role"] == "unknown"
-        assert "kiosk-8" not in samples and "y" not in samples
+        assert not {"kiosk-5", "kiosk-6", "kiosk-7", "kiosk-8", "y"} & set(samples)
         assert samples["hub-test"]["role"] == "hub"  # named by the hub's info
         assert "forged" not in "".join(line for line in metrics.splitlines() if not line.startswith("wartemarke_"))
         assert not re.search(r"^forged", metrics, re.M)
-        assert "wartemarke_kiosk_tickets_acked{" not in metrics  # `true` is not a number
+        assert "wartemarke_kiosk_tickets_acked{" not in metrics
+        assert sample("x", "", 10**400) == [] and sample("x", "", True) == [] and sample("x", "", 3) == ["x 3"]
     finally:
         web.stop()
 

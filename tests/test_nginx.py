@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -30,9 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "deploy" / "roles" / "web" / "templates"
 
 
-def render(**variables) -> str:
+def render(template: str = "nginx-wartemarke.conf.j2", **variables) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True)
-    return env.get_template("nginx-wartemarke.conf.j2").render(**variables)
+    return env.get_template(template).render(**variables)
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -43,60 +44,64 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def nginx_listens(nginx: subprocess.Popen[bytes], pid_file: Path, timeout: float = 20.0) -> bool:
+    """nginx has bound its ports (it writes its pid file after that); False when it ended (a port was taken)."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    while nginx.poll() is None and time.monotonic() < deadline:
+        if pid_file.exists() and pid_file.read_text().strip() == str(nginx.pid):
+            return True
+        time.sleep(0.05)
+    if nginx.poll() is None:
+        nginx.terminate()
+    return False
 
 
 @pytest.fixture
-def proxy(tmp_path, shared_broker, recorder_factory, topic_office):
+def proxy(tmp_path, shared_broker, recorder_factory, topic_office, request):
+    """nginx from the role's two templates (nginx.conf.j2 with a test's paths, one worker) in front of a
+    replica; `@pytest.mark.parametrize("proxy", [N], indirect=True)` gives the worker N connections."""
     cert, key = self_signed(tmp_path)
-    replica_port, http_port, https_port = free_port(), free_port(), free_port()
-    site = tmp_path / "wartemarke.conf"
-    site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
-                           web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
-                           web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
-                           web_error_log=str(tmp_path / "wartemarke.error.log"), web_metrics_allow=["127.0.0.2"]))
-    main = tmp_path / "nginx.conf"
+    replica_port = free_port()
     temp = tmp_path / "temp"
     temp.mkdir()
-    main.write_text(f"""{'user root;' if os.geteuid() == 0 else ''}
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
-    access_log off;
-    include {site};
-}}
-""")
-    check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
     settings = WebSettings(host="127.0.0.1", port=replica_port, public_url="https://localhost", offices=(topic_office,),
                            operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=True,
                            session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True,
                            limits=REPLICA_LIMITS)
     replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
     replica.start()
-    nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(5):  # a free port may be taken before nginx binds it (other tests' clients): new ports then
+        http_port, https_port = free_port(), free_port()
+        site = tmp_path / "wartemarke.conf"
+        site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
+                               web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
+                               web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
+                               web_metrics_allow=["127.0.0.2"]))
+        main = tmp_path / "nginx.conf"
+        main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
+                               web_nginx_worker_processes=1, web_nginx_pid=str(tmp_path / "nginx.pid"),
+                               web_nginx_modules="", web_nginx_error_log=str(tmp_path / "error.log"),
+                               web_nginx_worker_connections=getattr(request, "param", 256),
+                               web_nginx_worker_rlimit_nofile=4096, web_nginx_temp_dir=str(temp),
+                               web_nginx_sites=str(site)))
+        check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+        nginx = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        if nginx_listens(nginx, tmp_path / "nginx.pid"):
+            break
+        nginx.wait(10)
+    else:
+        replica.stop()
+        pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()[-2000:]}")
+    error_logs = {Path(p) for p in re.findall(r"^\s*error_log (\S+)", main.read_text() + site.read_text(), re.M)}
     rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     try:
-        wait_port(https_port)
         context = ssl.create_default_context(cafile=str(cert))
         yield {"base": f"https://localhost:{https_port}", "context": context, "rec": rec, "office": topic_office,
                "http": f"http://127.0.0.1:{http_port}", "log": tmp_path / "access.log", "port": https_port,
-               "http_port": http_port, "replica": replica, "logs": [tmp_path / "access.log", tmp_path / "error.log",
-                                                                    tmp_path / "wartemarke.error.log"]}
+               "http_port": http_port, "replica": replica,
+               "logs": [tmp_path / "access.log", *(p for p in error_logs if p != Path("/dev/null"))]}
     finally:
         nginx.terminate()
         nginx.wait(10)
@@ -107,7 +112,8 @@ def fetch(proxy, path: str):
     return urllib.request.urlopen(proxy["base"] + path, context=proxy["context"], timeout=10)
 
 
-def test_nginx_caches_the_api_and_refuses_office_pages(proxy):
+def test_nginx_caches_the_api_and_refuses_office_pages(proxy, caplog):
+    caplog.set_level(logging.DEBUG)
     queue = {"v": 1, "day": "2026-11-25", "at": "2026-11-25T10:00:00+01:00", "services": [
         {"service": "A", "waiting": 4, "expected_wait_min": 20, "issuing": True, "reason": None, "ampel": "green"}]}
     proxy["rec"].publish(topics.queue(proxy["office"]), json.dumps(queue).encode(), retain=True)
@@ -115,11 +121,15 @@ def test_nginx_caches_the_api_and_refuses_office_pages(proxy):
     assert first.status == 200 and first.headers["Access-Control-Allow-Origin"] == "*"
     second = fetch(proxy, "/api/v1/offices")
     assert second.headers["X-Cache-Status"] == "HIT"
-    for path in ("/counter", "/devices", "/login", "/account", "/api/internal/session", "/Counter"):
+    hsts = "max-age=31536000"  # on every location, also where one adds headers of its own
+    assert first.headers["Strict-Transport-Security"] == hsts and second.headers["Strict-Transport-Security"] == hsts
+    for path in ("/counter", "/devices", "/login", "/account", "/api/internal/session", "/Counter", "/metrics"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             fetch(proxy, path)
-        assert refused.value.code == 404
-    assert fetch(proxy, "/").status == 200
+        assert refused.value.code == (403 if path == "/metrics" else 404)
+        assert refused.value.headers["Strict-Transport-Security"] == hsts, path
+    assert fetch(proxy, "/").status == 200 and fetch(proxy, "/").headers["Strict-Transport-Security"] == hsts
+    assert fetch(proxy, "/events/offices").headers["Strict-Transport-Security"] == hsts
     redirect = urllib.request.Request(proxy["http"] + "/", method="GET")
     opener = urllib.request.build_opener(NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as moved:
@@ -127,6 +137,13 @@ def test_nginx_caches_the_api_and_refuses_office_pages(proxy):
     assert moved.value.code == 301 and moved.value.headers["Location"].startswith("https://")
     log = proxy["log"].read_text()
     assert "127.0.0.1" not in log and "/api/v1/offices" in log
+    for _ in range(3):  # a compressed body through nginx: the replica refuses it, without a traceback
+        encoded = urllib.request.Request(proxy["base"] + "/", data=b"abcde", method="POST",
+                                         headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(encoded, context=proxy["context"], timeout=10)
+        assert refused.value.code == 415
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
 
 
 def test_event_streams_pass_through_unbuffered(proxy):
@@ -166,14 +183,20 @@ def raw(proxy, path: str, source: str = "127.0.0.1", keep: bool = False, tls: bo
     return status, None
 
 
-def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy, caplog):
-    caplog.set_level(logging.DEBUG)
+def tracked_ticket(proxy) -> str:
+    """A ticket's retained view on the broker, mirrored by the replica: its token."""
     token = random_token()
     view = {"v": 1, "day": "2026-11-25", "label": "A001", "service": "A", "state": "waiting",
             "issued_at": "2026-11-25T09:00:00+01:00", "ahead": 0}
     proxy["rec"].publish(topics.ticket(proxy["office"], topics.token_hash(token)), json.dumps(view).encode(),
                          retain=True)
     wait_until(lambda: topics.token_hash(token) in proxy["replica"].mirror.tickets, what="the replica's ticket")
+    return token
+
+
+def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = tracked_ticket(proxy)
     expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/T/{token.lower()}": 301,
                 f"/t/%20{token}": 404, f"/t/{token}%20": 404, f"/t/%20{token}%20": 404,
                 f"/t/{token[:10]}%2F{token[10:]}": 404, f"/t%2F{token}": 404, f"//t/{token}": 404,
@@ -211,3 +234,28 @@ def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy
     access = texts[str(proxy["log"])]
     assert '"GET /t/{token}" 200' in access and '"GET /t/{token}" 301' in access and '"GET (other)" 404' in access
     assert '"GET /t/{token}/events" 429' in access and "127.0.0.1" not in access
+
+
+@pytest.mark.parametrize("proxy", [40], indirect=True)
+def test_a_worker_out_of_connections_writes_no_token_to_any_log(proxy):
+    """More streams than nginx's worker has connections for (each is two: the client's and the replica's):
+    nginx refuses some, and its lines about them (at `alert`, with the request line) reach no log file
+    (review of issue 10, item 5). The real host's worker has 20,480 (deploy/roles/web/defaults)."""
+    token = tracked_ticket(proxy)
+    held, statuses = [], []
+    try:
+        for i in range(40):  # from 40 addresses: nginx's 8 streams per client do not apply
+            try:
+                status, sock = raw(proxy, f"/t/{token}/events", source=f"127.0.13.{i + 1}", keep=True)
+            except (OSError, AssertionError):
+                statuses.append(0)  # refused before a response
+                continue
+            statuses.append(status)
+            held.append(sock)
+        assert statuses.count(200) < 40 and 200 in statuses, statuses  # the worker ran out, and served some
+    finally:
+        for sock in held:
+            sock.close()
+    for path in proxy["logs"]:
+        text = path.read_text() if path.exists() else ""
+        assert token not in text and "127.0.13." not in text, f"{path}: {text[-2000:]}"

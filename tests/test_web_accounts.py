@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from devtools.broker import free_port
 from hub.accounts import HubAccounts
 from hub.store import HubStore
 from hubprocess.cli import main as hub_main
-from tests.staff_harness import PASSWORD, Browser, counter_path
-from tests.web_harness import WebHub
+from hubprocess.config import load_hub_process_config
+from tests.staff_harness import PASSWORD, Browser, add_users, counter_path
+from tests.web_harness import WebHub, write_web_hub_config
 from web.auth import ACCOUNT_FAILURES_PER_MIN, LOGIN_FAILURES_PER_MIN
 from web.directory import ROLES
 
@@ -139,3 +141,57 @@ def test_wrong_current_passwords_count_as_failed_logins(web_hub: WebHub) -> None
     statuses = [clerk.post("/account", {"csrf": csrf, "current": f"guess {i}", "new": "0123456789",
                                         "repeat": "0123456789"}).status for i in range(LOGIN_FAILURES_PER_MIN + 1)]
     assert statuses == [403] * LOGIN_FAILURES_PER_MIN + [429]
+
+
+def test_a_logout_survives_a_restart_of_the_hub(tmp_path: Path, shared_broker: Any, topic_office: str) -> None:
+    """Logged out is logged out, also after a restart; other sessions survive it (review of issue 10, item 7)."""
+    (tmp_path / "secret").write_bytes(b"s" * 32)
+    config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(),
+                                  extra_web=f'session_secret_file = "{tmp_path / "secret"}"\n')
+    add_users(load_hub_process_config(config).hub.state_dir / "hub.sqlite3")
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        leaving, staying = logged_in(web, "clara"), logged_in(web, "sven")
+        cookies = dict(leaving.cookies)
+        csrf = leaving.get("/api/internal/session").json()["csrf"]
+        assert leaving.post("/logout", {"csrf": csrf}).status == 303
+        assert Browser(web.port, cookies=cookies).get("/api/internal/session").status == 401
+    finally:
+        web.stop()
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        assert Browser(web.port, cookies=cookies).get("/api/internal/session").status == 401
+        assert staying.get("/api/internal/session").status == 200
+    finally:
+        web.stop()
+
+
+def test_guesses_from_elsewhere_do_not_lock_a_clerk_out_of_her_own_browser(web_hub: WebHub) -> None:
+    """The per-account limit holds for strangers, not for a browser that logged in as the user before
+    (its known-device cookie): anyone guessing cannot lock a named clerk out (review of issue 10, item 8)."""
+    own = logged_in(web_hub, "clara", source="127.0.14.1")
+    guesses = parallel_logins(web_hub, "clara", [f"127.0.15.{i}" for i in range(1, ACCOUNT_FAILURES_PER_MIN + 3)])
+    assert guesses.count(401) == ACCOUNT_FAILURES_PER_MIN and 429 in guesses  # the account is locked for strangers
+    assert Browser(web_hub.port, source="127.0.14.2").login("clara").status == 429  # a new browser waits
+    assert own.login("clara").status == 303  # her own browser gets in
+    assert "wm_device" in own.cookies and own.get("/api/internal/session").status == 200
+    parallel_logins(web_hub, "sven", [f"127.0.16.{i}" for i in range(1, ACCOUNT_FAILURES_PER_MIN + 3)])
+    other = Browser(web_hub.port, cookies={"wm_device": own.cookies["wm_device"]}, source="127.0.14.3")
+    assert other.login("sven").status == 429  # clara's cookie does not pass for another account
+
+
+def test_user_names_are_plain_and_short(web_hub: WebHub, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """`users add` takes 1-64 letters, digits, '.', '_', '-' with a clear error; the login form follows the same
+    rule, so no name can split a log line (review of issue 10, item 9)."""
+    for bad in ("a\nb", "esc\x1bname", "\u202eevil", "x" * 65, "", "with space"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        assert hub_main(["users", "--config", str(web_hub.config), "add", bad, "--password-stdin"]) == 2, repr(bad)
+        error = capsys.readouterr().err
+        assert "a user name is 1–64 characters" in error or "a user name is needed" in error, error
+    users_cli(web_hub, monkeypatch, "add", "anna.maria_k-2", "--password-stdin", password=PASSWORD)
+    users_cli(web_hub, monkeypatch, "add", "x" * 64, "--password-stdin", password=PASSWORD)
+    assert logged_in(web_hub, "anna.maria_k-2").get("/api/internal/session").status == 200
+    assert logged_in(web_hub, "x" * 64, source="127.0.0.5").get("/api/internal/session").status == 200
+    assert Browser(web_hub.port, source="127.0.0.6").login("clara\nforged", PASSWORD).status == 401
+    assert not [r for r in caplog.records if "forged" in r.getMessage()]

@@ -1,5 +1,5 @@
 """Finding 1 of issue 10, for real: a hub process with its web over HTTPS and a real mosquitto; 5,000
-sockets held (event streams, connections that never start TLS, headers that never finish) from one
+sockets held (event streams, connections that never start TLS, headers and bodies that never finish) from one
 address and then from 1,500 addresses of 127.0.0.0/8, while a clerk logs in and presses "next". The
 clerk gets through, /healthz answers within 1 s (p99) throughout, the hub's log grows by fewer than 100
 lines, and everything recovers when the sockets close. The figures are in docs/benchmarks.md
@@ -41,7 +41,7 @@ def test_thousands_of_held_sockets_do_not_lock_the_clerks_out(flood_hub: Any) ->
     rec.wait_for_json(topics.queue(hub.office), lambda q: q["services"][0]["waiting"] == 3, timeout=20)
     lines_before = hub.log_lines()
     prober = Prober(hub.port, hub.context).start()
-    attacker = Attacker(hub.port, hub.context)
+    attacker = Attacker(hub.port, hub.ca_file)
     try:
         started = time.monotonic()
         one, many = attack(attacker)
@@ -67,7 +67,7 @@ def test_thousands_of_held_sockets_do_not_lock_the_clerks_out(flood_hub: Any) ->
         prober.stop()
     during = prober.between(started, attacked)
     assert len(during) >= 10, len(during)
-    assert all(status == 200 for _, status, _ in during), [s for s in during if s[1] != 200][:5]
+    assert all(status == 200 for _, status, _ in during), prober.errors[:5]
     p99 = percentile([seconds for _, _, seconds in during], 99)
     assert p99 < 1.0, f"/healthz p99 {p99:.3f} s under attack"
     assert all(status == 200 for _, status, _ in prober.between(released, time.monotonic()))

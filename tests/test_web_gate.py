@@ -99,6 +99,26 @@ def test_when_full_the_silent_and_idle_make_room_for_a_clerk(small_web: WebHub) 
         sock.close()
 
 
+@pytest.mark.parametrize("small_web", [30], indirect=True)
+def test_bodies_sent_slowly_make_room_for_a_clerk_too(small_web: WebHub) -> None:
+    """A connection sending its body byte by byte waits for its client like one sending its headers: when
+    the server is full, the oldest of them is closed for a new client (review of issue 10, item 1)."""
+    held = []
+    for i in range(16):  # 4 addresses x 4 (the per-client limit): the server is full
+        sock = connect(small_web.port, f"127.0.12.{i % 4 + 1}")
+        sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 60000\r\n\r\nuser=")
+        held.append(sock)
+    gate = small_web.server._gate
+    wait_until(lambda: gate is not None and gate.open >= 16 and not gate._silent, what="16 bodies on their way")
+    for i in range(5):
+        assert get(small_web.url + f"/healthz?{i}").status == 200
+    closed = [sock for sock in held if is_closed(sock)]
+    assert 1 <= len(closed) <= 5 and closed == held[:len(closed)]
+    for sock in held:
+        sock.close()
+
+
 def is_closed(sock: socket.socket) -> bool:
     sock.settimeout(0.2)
     try:

@@ -12,6 +12,7 @@ from tests.staff_harness import Browser
 from tests.web_harness import WebHub
 
 MULTIPART = "multipart/form-data; boundary=XX"
+FORM = b"Content-Type: application/x-www-form-urlencoded\r\n"
 
 
 def raw(port: int, data: bytes) -> bytes:
@@ -61,10 +62,23 @@ def test_malformed_requests_get_400_and_one_line_without_traceback_or_address(
                                             cookie),
         "a broken request line": raw(port, b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n"),
         "a broken header": raw(port, b"GET / HTTP/1.1\r\nHost x\r\n\r\n"),
+        # bodies refused before they are read (web/bodies.py): 415, 411, 413
+        "login, a gzip body": post(port, "/login", "application/x-www-form-urlencoded", b"abcde", login_cookie,
+                                   "Content-Encoding: gzip\r\n"),
+        "command API, a deflate body": post(port, "/api/internal/counter/command", "application/json", b"abcde",
+                                            cookie, f"X-CSRF-Token: {csrf}\r\nContent-Encoding: deflate\r\n"),
+        "no route, a gzip body": post(port, "/", "text/plain", b"abcde", "", "Content-Encoding: gzip\r\n"),
+        "login, a chunked body": raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                           + FORM + b"\r\n5\r\nuser=\r\n0\r\n\r\n"),
+        "login, a body over 64 KiB": raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                                               + FORM + b"\r\n" + b"u" * 100000),
     }
+    expected = {"login, a gzip body": 415, "command API, a deflate body": 415, "no route, a gzip body": 415,
+                "login, a chunked body": 411, "login, a body over 64 KiB": 413}
     for case, answer in cases.items():
         status_line, _, rest = answer.partition(b"\r\n")
-        assert status_line.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400")), (case, answer[:300])
+        status = str(expected.get(case, 400)).encode()
+        assert status_line.startswith((b"HTTP/1.1 " + status, b"HTTP/1.0 " + status)), (case, answer[:300])
         body = rest.partition(b"\r\n\r\n")[2]
         assert len(body) < 300 and b"Traceback" not in body, (case, body)
     records = [r for r in caplog.records[before:] if r.name.startswith(("aiohttp", "wartemarke.web"))]

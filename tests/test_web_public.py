@@ -382,6 +382,27 @@ def test_a_replica_refuses_the_hub_webs_own_settings(tmp_path, line, key):
         load_replica_config(path)
 
 
+@pytest.mark.parametrize(("line", "key", "why"), [
+    ('operator = "Stadt\\u001b[2J"', "operator", "control"),  # reaches every page's footer
+    ('operator = "' + "x" * 121 + '"', "operator", "at most 120"),
+    ('privacy_url = "javascript:alert(1)"', "privacy_url", "a path on this site"),
+    ('imprint_url = "https://example.org/\\nimpressum"', "imprint_url", "control"),
+    ('imprint_url = "//evil.example/x"', "imprint_url", "a path on this site"),
+    ('privacy_url = "/daten schutz"', "privacy_url", "without spaces"),
+])
+def test_the_footer_settings_follow_the_text_rule(tmp_path, line, key, why):
+    """operator, privacy_url and imprint_url go on every page: bad text fails at start-up naming key and
+    file (review of issue 10, item 10)."""
+    path = tmp_path / "web.toml"
+    path.write_text(f'[replica]\ndevice = "web-1"\n[web]\noffices = ["o"]\n{line}\n[broker]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: key 'web.{key}': ") + ".*" + re.escape(why)):
+        load_replica_config(path)
+    path.write_text('[replica]\ndevice = "web-1"\n[web]\noffices = ["o"]\noperator = "Stadt Mühlheim (Bürgeramt)"\n'
+                    'privacy_url = "https://www.example.org/datenschutz?x=1"\nimprint_url = "/impressum"\n[broker]\n',
+                    encoding="utf-8")
+    assert load_replica_config(path).web.operator == "Stadt Mühlheim (Bürgeramt)"
+
+
 def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_broker):
     port = free_port()
     path = tmp_path / "web.toml"

@@ -20,6 +20,7 @@ from aiohttp.abc import AbstractAccessLogger
 from process.clock import Clock
 from protocol.link import BrokerSettings
 from web.ampel import add_ampel_routes
+from web.bodies import whole_body
 from web.bridge import Bridge
 from web.config import WebSettings
 from web.gate import GATE, Gate, listening_socket, track
@@ -78,7 +79,8 @@ ACCESS_LOG_BUDGET = web.AppKey("access_log_budget", LogBudget)
 
 def create_app(settings: WebSettings, mirror: Mirror, bridge: Bridge | None = None,
                internal: Callable[[web.Application], None] | None = None) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[track, malformed_input])
+    app = web.Application(client_max_size=64 * 1024,
+                          middlewares=[track, malformed_input, whole_body(settings.limits.header_timeout_s)])
     app[SETTINGS] = settings
     app[MIRROR] = mirror
     app[BRIDGE] = bridge
@@ -100,7 +102,7 @@ async def _strict_transport_security(request: web.Request, response: web.StreamR
     response.headers["Strict-Transport-Security"] = "max-age=31536000"
 
 
-def redirect_app(https_port: int) -> web.Application:
+def redirect_app(https_port: int, body_timeout_s: float) -> web.Application:
     """The plain-HTTP port of a web with TLS: every request is sent to the same path over HTTPS."""
 
     async def to_https(request: web.Request) -> web.Response:
@@ -110,7 +112,7 @@ def redirect_app(https_port: int) -> web.Application:
             return web.Response(status=400, text="malformed request: no usable Host header\n")
         return web.Response(status=301, headers={"Location": str(target), "Cache-Control": "no-store"})
 
-    app = web.Application(client_max_size=1024)
+    app = web.Application(client_max_size=1024, middlewares=[whole_body(body_timeout_s)])
     app.router.add_route("*", "/{path:.*}", to_https)
     return app
 
@@ -163,12 +165,14 @@ class WebServer:
         access = logging.getLogger("wartemarke.web.access") if self.settings.access_log else None
         timeout = self.settings.limits.header_timeout_s
         self._runner = web.AppRunner(app, access_log=access, access_log_class=RedactingAccessLogger,
-                                     handler_cancellation=True, shutdown_timeout=5, keepalive_timeout=timeout)
+                                     handler_cancellation=True, shutdown_timeout=5, keepalive_timeout=timeout,
+                                     auto_decompress=False)  # compressed bodies are refused (web/bodies.py)
         await self._runner.setup()
         tls = self.settings.tls.context() if self.settings.tls is not None else None
         listeners = [(self.settings.port, self._runner, tls)]
         if self.settings.redirect_port is not None:
-            self._redirect = web.AppRunner(redirect_app(self.settings.port), access_log=None, keepalive_timeout=timeout)
+            self._redirect = web.AppRunner(redirect_app(self.settings.port, timeout), access_log=None,
+                                           keepalive_timeout=timeout, auto_decompress=False)
             await self._redirect.setup()
             listeners.append((self.settings.redirect_port, self._redirect, None))
         for port, runner, context in listeners:

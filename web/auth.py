@@ -2,11 +2,13 @@
 
 A request's session (a signed cookie, web/sessions.py) counts while its account, asked of the
 account directory (web/directory.py) on every request, still has the role and the stamp the session
-was made with: a password or role change, or the account's removal, ends it at once. Every POST needs
+was made with, and the directory has not recorded its logout: a password or role change, the
+account's removal or a logout ends it at once, and a restart does not bring it back. Every POST needs
 the session's CSRF token (form field `csrf` or header `X-CSRF-Token`) and, when the browser sends an
 `Origin`, our own origin. A password check is counted before it is made, per client address and per
-account name, so concurrent guesses cannot slip past the limit. Nothing here logs a client address or
-what was typed into a failed login.
+account name, so concurrent guesses cannot slip past the limit; a browser that logged in as the user
+before is not held to the per-account limit, so guessing cannot lock a clerk out. Nothing here logs a
+client address or what was typed into a failed login.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from web.keys import SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.malformed import read_form, text_field
 from web.responses import FRAME_HEADERS, page, private_json, redirect, set_cookie
-from web.sessions import SESSION_COOKIE, Session, Sessions
+from web.sessions import DEVICE_COOKIE, DEVICE_LIFETIME_S, SESSION_COOKIE, Session, Sessions
 
 SESSIONS = web.AppKey("staff_sessions", Sessions)
 DIRECTORY: web.AppKey[AccountDirectory] = web.AppKey("staff_accounts")
@@ -57,8 +59,10 @@ async def authenticate(request: web.Request) -> Session | None:
     session = request.app[SESSIONS].decode(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    now = await run_blocking(request.app[DIRECTORY].account, session.user)
-    return session if now is not None and (now.role, now.stamp) == (session.role, session.stamp) else None
+    directory = request.app[DIRECTORY]
+    now, ended = await run_blocking(lambda: (directory.account(session.user), directory.session_ended(session.sid)))
+    current = now is not None and (now.role, now.stamp) == (session.role, session.stamp)
+    return session if current and not ended else None
 
 
 def staff_page(request: web.Request, template: str, session: Session | None, status: int = 200,
@@ -71,8 +75,10 @@ def staff_page(request: web.Request, template: str, session: Session | None, sta
 
 
 def set_session(response: web.StreamResponse, request: web.Request, session: Session) -> None:
+    """The session cookie, and the known-device cookie for the session's user (see password_attempt)."""
     sessions = request.app[SESSIONS]
     set_cookie(response, request, SESSION_COOKIE, sessions.encode(session), sessions.lifetime_s)
+    set_cookie(response, request, DEVICE_COOKIE, sessions.device_token(session.user), DEVICE_LIFETIME_S)
 
 
 def safe_next(target: str) -> str | None:
@@ -146,9 +152,13 @@ async def _csrf_ok(request: web.Request, session: Session) -> bool:
 
 def password_attempt(request: web.Request, user: str) -> web.Response | None:
     """Count a password check before it is made, per client and per account name: concurrent guesses
-    cannot all slip through before the first failure is recorded. A 429 when either is used up."""
+    cannot all slip through before the first failure is recorded. A 429 when either is used up — except
+    that a browser which logged in as this user before (its known-device cookie) is held only to its
+    client's limit: guesses from elsewhere cannot lock a clerk out of her own PC."""
     client = client_key(request)
-    if request.app[LOGIN_LIMITER].blocked(client) or request.app[ACCOUNT_LIMITER].blocked(user.casefold()):
+    known = request.app[SESSIONS].known_device(request.cookies.get(DEVICE_COOKIE), user)
+    if request.app[LOGIN_LIMITER].blocked(client) or (
+            not known and request.app[ACCOUNT_LIMITER].blocked(user.casefold())):
         return throttled(request, 429, "password checks refused: too many failures", "too many failed logins", 60)
     request.app[LOGIN_LIMITER].miss(client)
     request.app[ACCOUNT_LIMITER].miss(user.casefold())

@@ -12,6 +12,7 @@ from pathlib import Path
 from process.config import ConfigSection, load_toml
 from protocol.fields import SLUG_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
+from protocol.text import human_text, text_problem
 from web.identity import ROLES
 
 
@@ -98,9 +99,9 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         port=section.get_int("port", 8080, minval=1, maxval=65535),
         public_url=section.get_str("public_url", "http://localhost:8080").rstrip("/"),
         offices=tuple(section.get_str_list("offices", list(offices))),
-        operator=section.get_str("operator", "Stadt"),
-        privacy_url=section.get_str("privacy_url", "/datenschutz"),
-        imprint_url=section.get_str("imprint_url", "/impressum"),
+        operator=section.get_str("operator", "Stadt", check=human_text(120)),
+        privacy_url=section.get_str("privacy_url", "/datenschutz", check=link_problem),
+        imprint_url=section.get_str("imprint_url", "/impressum", check=link_problem),
         access_log=section.get_bool("access_log", True),
         session_secret=secret if secret is not None else secrets.token_bytes(32),
         miss_limit_per_min=section.get_int("miss_limit_per_min", 20, minval=1, maxval=10000),
@@ -126,6 +127,17 @@ def _frame_ancestors(section: ConfigSection) -> tuple[str, ...]:
         raise section.error("embed_frame_ancestors", "must list \"*\", \"'self'\" or origins like "
                                                      f"\"https://www.example.org\"; got {bad or 'none'}")
     return sources
+
+
+def link_problem(value: str) -> str | None:
+    """Why `value` is no link for the pages' footer (None: it is): a path on this site or an http(s) URL,
+    human text without spaces (the text rule, protocol/text.py)."""
+    problem = text_problem(value, 500)
+    if problem is not None:
+        return problem
+    if re.search(r"\s", value) or not re.match(r"^(/(?!/)|https?://[^/\s]+)", value):
+        return f"must be a path on this site (/impressum) or an http(s) URL without spaces; got {value!r}"
+    return None
 
 
 def _loopback(host: str) -> bool:

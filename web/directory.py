@@ -46,3 +46,10 @@ class AccountDirectory(Protocol):
     def change_password(self, name: str, current: str, new: str) -> Account | None:
         """The account with its new stamp; None when `current` is wrong (ValueError: `new` too short)."""
         ...
+
+    def end_session(self, sid: str, expires: int) -> None:
+        """A logout: the session with this id is over, across restarts, until `expires` (Unix seconds)."""
+        ...
+
+    def session_ended(self, sid: str) -> bool:
+        ...

@@ -14,8 +14,9 @@ of file descriptors, logs a traceback per attempt. Here our own accept loop read
   in while an attacker holds thousands of sockets: the attacker's own idle sockets make room, and a
   clerk's connection, which speaks at once, is not closed while silent ones remain;
 - a connection must finish its request headers within `header_timeout_s` (from connecting, or from the
-  end of its last response); a request other than an event stream must be answered within
-  `request_timeout_s`;
+  end of its last response), and then its body within `header_timeout_s` again (web/bodies.py: while
+  the body arrives the connection waits for its client, so it may be closed to make room); a request
+  other than an event stream must be answered within `request_timeout_s`;
 - accept errors (EMFILE, ENFILE, …) pause accepting for a moment and are counted, never logged per
   attempt. Refusals are counted by a Tally too (web/limits.py): the first of each kind is logged,
   the rest as one summary line a minute.

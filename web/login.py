@@ -12,6 +12,7 @@ import logging
 
 from aiohttp import web
 
+from protocol.fields import account_name_problem
 from web.auth import (
     DIRECTORY,
     HOME,
@@ -62,7 +63,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = refused.headers["Retry-After"]
         return response
     found: Account | None = None
-    if user and password:
+    if password and account_name_problem(user) is None:  # no account has another name (hub/accounts.py)
         found = await run_blocking(request.app[DIRECTORY].check_login, user, password)
     if found is None:
         # Neither the client's address nor what was typed; counted, so a flood of guesses from many
@@ -79,7 +80,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @guarded(ROLES)
 async def logout(request: web.Request, session: Session) -> web.StreamResponse:
-    request.app[SESSIONS].revoke(session)
+    await run_blocking(request.app[DIRECTORY].end_session, session.sid, session.expires)
     response = redirect("/login")
     clear_cookie(response, request, SESSION_COOKIE)
     clear_cookie(response, request, FLASH_COOKIE)

@@ -27,8 +27,14 @@ def labels(**pairs: object) -> str:
 
 
 def sample(name: str, label_text: str, value: Any) -> list[str]:
-    """One sample line, or none when `value` is not a finite number (`true` is not a number either)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """One sample line, or none when `value` is not a finite number (`true` is not a number either, nor an
+    integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return []
+    try:
+        if not math.isfinite(value):
+            return []
+    except OverflowError:
         return []
     return [f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}"]
 

@@ -11,9 +11,10 @@ from a file only root and the hub can read.
   ends every session made before it.
 - The CSRF token of a session is HMAC(secret, "csrf" NUL sid): nothing to store, and a new login
   (a new sid) gives a new token.
-- Logging out revokes the sid in memory until the session would have expired anyway. (With a
-  configured secret, a web restart forgets revocations; with the default per-process secret a restart
-  ends every session.)
+- Logging out is recorded by the account directory (web/auth.py), which outlives a restart.
+- A browser that logged in as a user keeps a signed "known device" cookie naming that user: the
+  per-account limit on failed logins does not lock it out (web/auth.py), so guessing cannot lock a
+  clerk out of her own PC.
 - The login form, before any session exists, is protected by a double-submit token: a random nonce in
   an HttpOnly cookie and HMAC(secret, "login" NUL nonce) in the form.
 """
@@ -34,9 +35,11 @@ from typing import Any
 SESSION_COOKIE = "wm_session"
 FLASH_COOKIE = "wm_flash"
 LOGIN_COOKIE = "wm_login"
+DEVICE_COOKIE = "wm_device"
 SESSION_LIFETIME_S = 10 * 3600
 FLASH_LIFETIME_S = 120
 LOGIN_FORM_LIFETIME_S = 3600
+DEVICE_LIFETIME_S = 365 * 86400
 MAX_COOKIE_CHARS = 3000
 
 
@@ -109,7 +112,6 @@ class Sessions:
         self.signer = Signer(secret)
         self.lifetime_s = lifetime_s
         self.now = now
-        self._revoked: dict[str, int] = {}  # sid → expiry
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -135,18 +137,12 @@ class Sessions:
                               stamp=str(data["g"]), office=_opt_str(data.get("o")), counter=_opt_str(data.get("c")))
         except (KeyError, TypeError, ValueError):
             return None
-        if session.expires <= self.now() or session.sid in self._revoked:
+        if session.expires <= self.now():
             return None
         return session
 
     def remaining_s(self, session: Session) -> int:
         return max(0, session.expires - int(self.now()))
-
-    def revoke(self, session: Session) -> None:
-        now = self.now()
-        for sid in [sid for sid, expires in self._revoked.items() if expires <= now]:
-            del self._revoked[sid]
-        self._revoked[session.sid] = session.expires
 
     # -- CSRF ---------------------------------------------------------------------------------
 
@@ -163,6 +159,16 @@ class Sessions:
 
     def check_login_token(self, nonce: str | None, candidate: str | None) -> bool:
         return bool(nonce) and nonce is not None and self.signer.check_token("login", nonce, candidate)
+
+    # -- known devices ------------------------------------------------------------------------
+
+    def device_token(self, user: str) -> str:
+        return self.signer.dumps("device", {"u": user.casefold(), "n": secrets.token_hex(8)})
+
+    def known_device(self, cookie: str | None, user: str) -> bool:
+        """The browser logged in as `user` before (its cookie says so, signed by us)."""
+        data = self.signer.loads("device", cookie)
+        return data is not None and data.get("u") == user.casefold()
 
     # -- flash messages -----------------------------------------------------------------------
 

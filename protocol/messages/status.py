@@ -9,6 +9,8 @@ from typing import Any
 
 from protocol.fields import SLUG_RE, Fields
 
+COUNTERS = ("acked_seq", "outbox_pending")  # a kiosk's health counters (kiosk/delivery.py)
+
 
 @dataclass(frozen=True)
 class DeviceStatus:
@@ -36,6 +38,8 @@ class DeviceStatus:
     def from_dict(cls, data: Mapping[str, Any]) -> DeviceStatus:
         f = Fields(data, "device status")
         known = {"v", "online", "role", "version", "at", "clock_synced"}
+        for counter in COUNTERS:  # what /metrics exports as numbers: integers in range, or the status is invalid
+            f.opt_integer(counter)
         return cls(
             online=f.flag("online"), role=f.text("role", SLUG_RE), version=f.opt_human("version", 80),
             at=f.time("at") if data.get("at") is not None else None,
