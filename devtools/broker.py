@@ -33,6 +33,7 @@ import itertools
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -67,6 +68,21 @@ def find_mosquitto() -> str:
     if found is None:
         raise BrokerError("mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)")
     return found
+
+
+def reserved_port(host: str = "0.0.0.0") -> int:
+    """A free TCP port below the kernel's ephemeral range (32768–60999 on Linux), for a port that must
+    stay free for many minutes (the provisioning test writes its ports into the inventory and binds
+    them half an hour later): the kernel never hands these to the `free_port()` of other tests or to
+    outgoing connections, so nobody takes one meanwhile by chance."""
+    for port in random.sample(range(20000, 32000), 400):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000–32000")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from devtools.broker import free_port
+from devtools.broker import reserved_port
 from protocol.businessday import WEEKDAYS
 from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe
 
@@ -208,7 +208,11 @@ def office() -> Iterator[Office]:
     (WORK / "roots").mkdir(exist_ok=True)
     secrets = WORK / "secrets"
     shutil.rmtree(secrets, ignore_errors=True)
-    ports = {name: free_port() for name in PORTS}
+    ports: dict[str, int] = {}
+    while len(ports) < len(PORTS):  # distinct ports, reserved for the whole run
+        port = reserved_port()
+        if port not in ports.values():
+            ports[PORTS[len(ports)]] = port
     inventory = WORK / "inventory.yml"
     try:
         copy_started = time.monotonic()
