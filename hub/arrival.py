@@ -21,8 +21,12 @@ CLOCK_TOLERANCE = timedelta(seconds=60)
 UNDATED_WINDOW = timedelta(minutes=10)
 
 
-def hub_issued_at(event: TicketIssued, received: datetime, day_start: datetime) -> datetime:
-    """The time the hub files the ticket under: within [day_start, received], never the kiosk's clock."""
+def hub_issued_at(event: TicketIssued, received: datetime, day_start: datetime,
+                  earlier: datetime | None = None) -> datetime:
+    """The time the hub files the ticket under: within [day_start, received], never the kiosk's clock.
+    `earlier`: when the hub filed this kiosk's latest earlier ticket. A kiosk's tickets keep the order
+    it issued them in: the wait measured on the kiosk jitters by milliseconds under load, and without
+    this floor A003 could be filed a moment before A002 and be called first."""
     if event.sent_at is not None:
         waited = max(event.sent_at - event.issued_at, timedelta(0))
         at = received - waited
@@ -30,7 +34,7 @@ def hub_issued_at(event: TicketIssued, received: datetime, day_start: datetime) 
         at = event.issued_at
     else:
         at = received
-    return min(max(at, day_start), received)
+    return min(max(at, day_start, earlier or day_start), received)
 
 
 def clock_skew(event: TicketIssued, received: datetime) -> timedelta | None:

@@ -116,7 +116,7 @@ class OfficeRuntime:
             self._note_skew(event, now)
             day_start = datetime.combine(self.engine.day, self.office.day_reset, self.office.timezone)
             stored = dataclasses.replace(event, pending_from=None, sent_at=None,
-                                         issued_at=hub_issued_at(event, now, day_start))
+                                         issued_at=hub_issued_at(event, now, day_start, self._filed_before(event)))
         item = TicketInput(now, stored)
         acked = self.store.append(self.office.id, self.engine.day, item,
                                   kiosk=(event.device, event.seq, event.pending_from))
@@ -132,6 +132,12 @@ class OfficeRuntime:
                         "so the citizen may never have got it (a no-show of %s is no surprise)", self.office.id,
                         event.label, event.device, event.label)
         return self._ack(event.device, acked), changed
+
+    def _filed_before(self, event: TicketIssued) -> datetime | None:
+        """When the hub filed the latest ticket this kiosk issued before `event` (by its number order)."""
+        times = [t.issued_at for t in self.engine.tickets.values()
+                 if t.device == event.device and t.issued_service == event.service and t.number < event.number]
+        return max(times, default=None)
 
     def _note_skew(self, event: TicketIssued, now: datetime) -> None:
         """Log a kiosk's clock error once (again only after it was fine in between); the hub's status
