@@ -62,6 +62,16 @@ MESSAGES: dict[str, str] = {
     "imprint": "Impressum",
     "accessibility": "Barrierefreiheit",
     "switch": "English",
+    # -- Accessibility (web/): the no-JavaScript note, the statement's pages, the counter's safeguards.
+    "refresh_note": "Ohne JavaScript aktualisiert sich diese Seite nicht von selbst.",
+    "refresh": "Seite neu laden",
+    "expected_soon": "Voraussichtlich in wenigen Minuten",
+    "too_many_unknown": "Zu viele unbekannte Wartemarken abgefragt. Bitte warten Sie eine Minute.",
+    "easy_read": "Leichte Sprache",
+    "sign_language": "Gebärdensprache (Video)",
+    "counter_confirm_no_show": "Wirklich als nicht erschienen markieren?",
+    "counter_confirm_yes": "Ja, nicht erschienen",
+    "counter_shortcuts_switch": "Tastenkürzel mit einer Taste einschalten (N, R, X, D, P)",
     # -- The staff pages: login, account, counter, supervisor, devices (web/).
     "login_title": "Anmeldung für Mitarbeitende",
     "login_user": "Benutzername",
@@ -104,7 +114,8 @@ MESSAGES: dict[str, str] = {
     "counter_not_issuing": "keine Ausgabe",
     "counter_yours": "Ihr Schalter bedient dies",
     "counter_commands": "Befehle",
-    "counter_shortcuts": "Tastatur: N nächste, R erneut, X nicht erschienen, D erledigt, P Pause/weiter",
+    "counter_shortcuts": ("Tastatur: N nächste, R erneut, X nicht erschienen (mit Rückfrage), D erledigt, "
+                          "P Pause/weiter"),
     "counter_label": "Nummer",
     "counter_to_service": "Ziel-Anliegen",
     "counter_no_broker": "Keine Verbindung zum Broker: Anzeige veraltet, Befehle gehen nicht durch.",

@@ -62,7 +62,9 @@ def test_the_tracking_page_shows_the_ticket_and_other_cases_redirect_to_it(web):
         assert "Allgemeine Anliegen" in page and "Bürgerbüro Test" in page
         assert "Sie warten" in page and "Vor Ihnen: 0" in page
         assert 'role="status"' in page and '<html lang="de">' in page
-        assert '<meta http-equiv="refresh" content="30">' in page  # without JavaScript: periodic refresh
+        assert "http-equiv" not in page and "location.reload" not in page  # no timed reload (WCAG 2.2.1)
+        assert '<noscript><p class="refresh-note">' in page and '<a class="refresh" href="">' in page
+        assert '<meta name="robots" content="noindex, nofollow">' in page  # tracking pages stay out of search
         assert 'href="/datenschutz"' in page and 'href="/impressum"' in page and 'href="/barrierefreiheit"' in page
         assert len(reply.body) < 30 * 1024
 
@@ -169,6 +171,10 @@ def test_repeated_misses_from_one_client_are_rate_limited(web):
         assert get(f"{web.url}/t/{random_token()}").status == 404
     limited = get(f"{web.url}/t/{random_token()}")
     assert limited.status == 429 and limited.headers["retry-after"] == "60"
+    assert "Bitte warten Sie eine Minute" in limited.text  # in the page's language: German by default …
+    english = get(f"{web.url}/t/{random_token()}", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert english.status == 429 and "please wait a minute" in english.text  # … or the browser's
+    assert "please wait a minute" in get(f"{web.url}/t/{random_token()}?lang=en").text
     assert get(f"{web.url}/api/v1/tickets/{random_token()}").status == 429
     assert get(f"{web.url}/t/{random_token()}/events").status == 429
     assert get(f"{web.url}/t/{known.token}").status == 200  # a real ticket is never blocked
@@ -278,6 +284,11 @@ def test_history_as_json_csv_and_an_svg_chart_on_the_ampel(web, recorder_factory
         assert "11:40" in page  # when tickets typically ran out on Mondays
         assert f'href="/api/v1/offices/{web.office}/history?format=csv"' in page
         assert "Mon 08:00 – 12 min" in get(f"{web.url}/?lang=en").text
+        # not by colour alone: figures in the cells, a legend, and every value in a table (WCAG 1.4.1)
+        assert 'font-weight="700">12</text>' in page and 'font-weight="700">95</text>' in page
+        assert "bis 30 Min." in page and "31–90 Min." in page and "über 90 Min." in page
+        assert '<th scope="row">08:00</th><td>12</td>' in page and '<th scope="row">15:00</th><td>–</td>' in page
+        assert 'width="100%"' in page  # the chart scales with the page (reflow at 320 px)
         assert get(f"{web.url}/api/v1/offices/nowhere/history").status == 404
     finally:
         rec.clear_retained(topics.history(web.office))
