@@ -19,10 +19,10 @@ BANDS = ((30, "#0a6b2b", "bis 30 Min.", "up to 30 min"),
 TEXTS = {
     "de": {"title": "Typische Wartezeit nach Wochentag und Stunde (Minuten; alle Werte in der Tabelle darunter)",
            "out": "leer ab", "table": "Als Tabelle", "hour": "Uhrzeit", "caption": "Typische Wartezeit in Minuten",
-           "ran_out": "Wartemarken vergriffen (typisch um)", "legend": "Legende"},
+           "ran_out": " (Wartemarken typisch vergriffen ab)", "legend": "Legende"},
     "en": {"title": "Typical wait by weekday and hour (minutes; every value is in the table below)",
            "out": "out at", "table": "As a table", "hour": "Time", "caption": "Typical wait in minutes",
-           "ran_out": "Tickets ran out (typically at)", "legend": "Legend"},
+           "ran_out": " (tickets typically ran out at)", "legend": "Legend"},
 }
 
 
@@ -102,7 +102,8 @@ def _table(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str) -> s
         rows.append(f'<tr><th scope="row">{hour:02d}:00</th>{row}</tr>')
     if ran_out:
         row = "".join(f'<td>{escape(str((ran_out.get(str(d)) or {}).get("typical_time", "–")))}</td>' for d in days)
-        rows.append(f'<tr><th scope="row">{texts["ran_out"]}</th>{row}</tr>')
+        rows.append(f'<tr><th scope="row">{texts["out"]}<span class="visually-hidden">{texts["ran_out"]}</span></th>'
+                    f'{row}</tr>')
     return (f'<details class="chart-table"><summary>{texts["table"]}</summary><table>'
             f'<caption>{texts["caption"]}</caption><thead><tr><th scope="col">{texts["hour"]}</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></details>')
