@@ -213,7 +213,7 @@ def test_the_counter_by_keyboard_alone(office, browser):
 
 
 def _id(engine: Any, label: str) -> str:
-    return next(t.id for t in engine.tickets.values() if t.label == label)
+    return str(next(t.id for t in engine.tickets.values() if t.label == label))
 
 
 def test_the_tracking_page_announces_news_not_noise(office, browser):
