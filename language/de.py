@@ -30,6 +30,9 @@ MESSAGES: dict[str, str] = {
     "speech_summary": "Aufgerufen: {labels}. Bitte schauen Sie auf die Anzeige.",
     "speech_list": "{items} und {last}",
     "speech_more": "{n} weitere",
+    # -- What the kiosk says after printing a ticket (kiosk/voice.py).
+    "speech_ticket": "Ihre Nummer: {label}. Vor Ihnen: {ahead}.",
+    "speech_ticket_number": "Ihre Nummer: {label}.",
     # -- The printed ticket and the no-tickets slip (kiosk/ticket.py).
     "ticket_wait_unknown": "Wartezeit: siehe Anzeige im Wartebereich",
     "ticket_scan": "Scannen Sie den Code, um Ihre Wartezeit live zu verfolgen.",

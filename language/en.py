@@ -30,6 +30,9 @@ MESSAGES: dict[str, str] = {
     "speech_summary": "Called: {labels}. Please look at the display.",
     "speech_list": "{items} and {last}",
     "speech_more": "{n} more",
+    # -- What the kiosk says after printing a ticket (kiosk/voice.py).
+    "speech_ticket": "Your number: {label}. Ahead of you: {ahead}.",
+    "speech_ticket_number": "Your number: {label}.",
     # -- The printed ticket and the no-tickets slip (kiosk/ticket.py).
     "ticket_wait_unknown": "Waiting time: see the waiting room screens",
     "ticket_scan": "Scan the code to follow your turn live.",
