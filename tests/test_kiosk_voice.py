@@ -84,7 +84,8 @@ def test_a_held_button_says_its_service(tmp_path, shared_broker, topic_office):
         said = kiosk.panel.voice.said
         # the press printed its ticket at once (and says so); the hold then says the service
         assert [text for _, text, _ in said] == ["Ihre Nummer: A 1.", "Allgemeine Anliegen"], said
-        assert wav_facts(said[1][2])[1] > 300
+        wav = said[1][2]
+        assert wav is not None and wav_facts(wav)[1] > 300
     finally:
         kiosk.stop()
 
