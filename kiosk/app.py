@@ -302,7 +302,7 @@ class Kiosk:
             ahead=sq.waiting if sq else None, wait_min=sq.expected_wait_min if sq else None,
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
-            wait_range=shown_range(sq.wait_range_min) if sq else None,
+            wait_range=shown_range(sq.wait_range_min) if sq else None, large_label=self.config.large_label,
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)

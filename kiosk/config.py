@@ -59,6 +59,7 @@ class KioskConfig:
     technician_hold_s: float
     services: tuple[ServiceButton, ...]
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    large_label: bool = False  # the ticket's number at the printer's largest size (low vision)
 
     def service(self, service_id: str) -> ServiceButton | None:
         return next((s for s in self.services if s.id == service_id), None)
@@ -104,6 +105,7 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         technician_hold_s=technician.get_float("hold_s", 3.0, minval=0.1, maxval=30),
         services=services,
         speech=read_speech_settings(root.get_section("speech", required=False)),
+        large_label=kiosk.get_bool("large_label", False),
     )
 
 

@@ -1,7 +1,7 @@
-"""The kiosk's voice (kiosk/voice.py): a real kiosk (mock pins, file printer, real mosquitto) with
-`[speech]` on, whose espeak-ng writes each sentence to a WAV file that is checked — its length, that
-it is not silence, and the sentence that was passed in; a held button says its service; and a slow
-or hanging speech engine never holds up a ticket."""
+"""For blind and low-vision citizens at the kiosk: a real kiosk (mock pins, file printer, real
+mosquitto) with `[speech]` on, whose espeak-ng writes each sentence to a WAV file that is checked — its
+length, that it is not silence, and the sentence that was passed in; a held button says its service; a
+slow or hanging speech engine never holds up a ticket; and `large_label` prints the number at 8 × 8."""
 
 from __future__ import annotations
 
@@ -116,3 +116,16 @@ def test_speech_config_errors_name_the_key(tmp_path, shared_broker, topic_office
                         services=speech(tmp_path / "v", '["de", "xx"]'))
     with pytest.raises(ConfigError, match=r"speech\.languages"):
         load_kiosk_config(path)
+
+
+def test_a_kiosk_set_to_large_label_prints_the_number_at_eight_times_the_size(tmp_path, shared_broker, topic_office):
+    config = write_config(tmp_path, shared_broker.port, topic_office, services=FAST_A, extra_kiosk="large_label = true")
+    kiosk = start_kiosk(config)
+    try:
+        assert kiosk.ready.wait(10)
+        press(kiosk, "A")
+        assert kiosk.wait_handled(1, 10)
+        data = printed_files(tmp_path)[0].read_bytes()
+        assert b"\x1d!\x77" in data and len(data) < 1024  # GS ! 8 × 8; still under 1 KB
+    finally:
+        kiosk.stop()
