@@ -16,7 +16,8 @@ Beside the total, each press is split into where the time went, by wrapping the 
 commit itself, the work between commit and printer (indicators, status publish, ticket content),
 and rendering plus "printing" into memory.
 
-With `speech`, the kiosk's voice is on (`[speech]`, espeak-ng writing WAV files): after each ticket it
+With `speech`, the kiosk's voice is on (`[speech]`, espeak-ng writing WAV files to /dev/shm, as the
+audio out writes nothing to disk): after each ticket it
 hands a sentence to its own thread, so espeak-ng runs during the following presses — the worst case
 for a speaking kiosk, whose press → last byte must stay where it is without speech.
 """
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,9 +123,10 @@ def measure(directory: Path, port: int, presses: int, warmup: int = 10,
     """`presses` measured presses after `warmup`; with `backlog`, then that many unmeasured presses
     (left unacked: there is no hub) and `presses` measured presses again."""
     config = kiosk_config(directory, port, "bench-latency")
-    if speech:
+    if speech:  # WAV files in memory (/dev/shm): like the audio out, no writes to the disk the commit syncs
+        voice = Path(tempfile.mkdtemp(prefix="bench-voice-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
         with config.open("a", encoding="utf-8") as out:
-            out.write(f'\n[speech]\nenabled = true\nlanguages = ["de"]\noutput = "{directory / "voice"}"\n')
+            out.write(f'\n[speech]\nenabled = true\nlanguages = ["de"]\noutput = "{voice}"\n')
     state = initialize_state(config)
     undo_logging = _kiosk_logging(directory)
     printer = TimedPrinter(load_kiosk_config(config).printer)
@@ -178,4 +182,6 @@ def measure(directory: Path, port: int, presses: int, warmup: int = 10,
         os.close(probe)
         kiosk.stop()
         undo_logging()
+        if speech:
+            shutil.rmtree(voice, ignore_errors=True)
     return results

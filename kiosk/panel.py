@@ -51,7 +51,7 @@ class Panel:
         for service in services:
             button = Button(service.button_pin, pull_up=True, bounce_time=None, hold_time=hold_s or 1.0,
                             pin_factory=pin_factory)
-            button.when_pressed = _bind(on_press, service.id)
+            button.when_pressed = _press(self.voice, on_press, service.id)
             if hold_s > 0:
                 button.when_held = _bind(self.voice.service, service.id)
             self.buttons[service.id] = button
@@ -94,3 +94,11 @@ class Panel:
 
 def _bind(callback: Callable[[str], None], service: str) -> Callable[[], None]:
     return lambda: callback(service)
+
+
+def _press(voice: KioskVoice, on_press: Callable[[str], None], service: str) -> Callable[[], None]:
+    def pressed() -> None:
+        voice.pause()  # a sentence still being made waits until this press's ticket is out
+        on_press(service)
+
+    return pressed

@@ -3,8 +3,10 @@
 
 Speech never delays a ticket: the print worker only hands a sentence to this module's own thread
 (a full queue drops it), and espeak-ng (offline, as on the display) runs there as a subprocess
-after the print has finished. `output = ""` plays on the Pi's audio out; a directory writes one WAV
-file per sentence instead (tests, or a check without a speaker).
+after the print has finished, at the lowest CPU priority (`nice -n 19`); a press stops a synthesis
+still running (SIGSTOP) until its ticket is out (SIGCONT, at the latest after PAUSE_MAX_S).
+`output = ""` plays on the Pi's audio out; a directory writes one WAV file per sentence instead
+(tests, or a check without a speaker).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from process.config import ConfigSection
 log = logging.getLogger("wartemarke.kiosk.voice")
 
 PENDING_MAX = 4  # sentences waiting to be spoken; more are dropped (the next citizen's matters more)
+PAUSE_MAX_S = 2.0  # a press that prints nothing (ignored, no paper) lets the speech go on after this
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class KioskVoice:
         self._thread: threading.Thread | None = None
         self._count = 0
         self._warned = False
+        self._lock = threading.Lock()  # the running espeak-ng, paused or not
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._paused = False
         if settings.enabled:
             if shutil.which(settings.command) is None:
                 log.warning("speech is on but %s is missing: the kiosk stays silent", settings.command)
@@ -75,8 +82,26 @@ class KioskVoice:
             self._thread = threading.Thread(target=self._speak_all, name="kiosk-voice", daemon=True)
             self._thread.start()
 
+    def pause(self) -> None:
+        """A button was pressed (gpiozero's thread): a running synthesis takes no CPU until the ticket is out."""
+        with self._lock:
+            if self._proc is None or self._paused or self._proc.poll() is not None:
+                return
+            self._proc.send_signal(signal.SIGSTOP)
+            self._paused = True
+        timer = threading.Timer(PAUSE_MAX_S, self.resume)
+        timer.daemon = True
+        timer.start()
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._paused and self._proc is not None and self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGCONT)
+            self._paused = False
+
     def ticket(self, label: str, ahead: int | None) -> None:
         """After a ticket came out: its number and how many are ahead, in each language."""
+        self.resume()
         for lang in self.settings.languages:
             self.say(ticket_sentence(label, ahead, lang), lang)
 
@@ -116,20 +141,32 @@ class KioskVoice:
 
     def _speak(self, lang: str, text: str) -> Path | None:
         s = self.settings
-        command = [s.command, "-v", VOICES[lang], "-s", str(s.speed), "-m", "--stdin"]
+        # at the lowest CPU priority: a synthesis must not slow the next citizen's ticket
+        command = ["nice", "-n", "19", s.command, "-v", VOICES[lang], "-s", str(s.speed), "-m", "--stdin"]
         wav = None
         if s.output is not None:
             self._count += 1
             wav = s.output / f"{self._count:05d}-{lang}.wav"
             command += ["-w", str(wav)]
         try:
-            done = subprocess.run(command, input=espeak_markup(text).encode(), capture_output=True,
-                                  timeout=ESPEAK_TIMEOUT_S, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            self._failed(f"{s.command} failed: {exc}")
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            with self._lock:  # (not around the spawn: a press must never wait for it)
+                self._proc = proc
+            try:
+                _, err = proc.communicate(espeak_markup(text).encode(), timeout=ESPEAK_TIMEOUT_S + PAUSE_MAX_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                self._failed(f"{s.command} took longer than {ESPEAK_TIMEOUT_S:g} s")
+                return None
+            finally:
+                with self._lock:
+                    self._proc, self._paused = None, False
+        except OSError as exc:
+            self._failed(f"{s.command} cannot run ({exc})")
             return None
-        if done.returncode != 0:
-            self._failed(f"{s.command} exited with {done.returncode}: {done.stderr.decode(errors='replace')[:200]}")
+        if proc.returncode != 0:
+            self._failed(f"{s.command} exited with {proc.returncode}: {err.decode(errors='replace')[:200]}")
             return None
         return wav
 
