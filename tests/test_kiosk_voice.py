@@ -129,3 +129,35 @@ def test_a_kiosk_set_to_large_label_prints_the_number_at_eight_times_the_size(tm
         assert b"\x1d!\x77" in data and len(data) < 1024  # GS ! 8 × 8; still under 1 KB
     finally:
         kiosk.stop()
+
+
+def test_a_press_pauses_a_running_synthesis_until_its_ticket_is_out(tmp_path):
+    slow = tmp_path / "slow-espeak"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
+    voice = KioskVoice(SpeechSettings(enabled=True, command=str(slow)), {})
+
+    def state() -> str:
+        proc = voice._proc
+        assert proc is not None
+        return Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def becomes(wanted: tuple[str, ...]) -> bool:  # a signal is delivered asynchronously
+        deadline = time.monotonic() + 10
+        while state() not in wanted and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        return state() in wanted
+
+    try:
+        voice.say("Ihre Nummer: A 1.", "de")
+        deadline = time.monotonic() + 10
+        while voice._proc is None and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        voice.pause()  # what the panel does on a press
+        assert becomes(("T",))  # stopped: no CPU while the ticket prints
+        voice.ticket("A002", 1)  # the ticket is out: go on
+        assert becomes(("S", "R"))
+    finally:
+        if voice._proc is not None:
+            voice._proc.kill()
+        voice.stop()
