@@ -90,11 +90,16 @@ def test_a_held_button_says_its_service(tmp_path, shared_broker, topic_office):
         kiosk.stop()
 
 
-def test_a_hanging_speech_engine_never_holds_up_a_ticket(tmp_path):
+def hanging_engine(tmp_path: Path) -> str:
+    """A speech engine that never finishes (it is killed after ESPEAK_TIMEOUT_S)."""
     slow = tmp_path / "slow-espeak"
     slow.write_text("#!/bin/sh\nexec sleep 30\n")
     slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
-    voice = KioskVoice(SpeechSettings(enabled=True, command=str(slow)), {"A": ("Allgemein", "General")})
+    return str(slow)
+
+
+def test_a_hanging_speech_engine_never_holds_up_a_ticket(tmp_path):
+    voice = KioskVoice(SpeechSettings(enabled=True, command=hanging_engine(tmp_path)), {"A": ("Allgemein", "General")})
     try:
         started = time.monotonic()
         for n in range(20):  # far more than are kept waiting: the rest are dropped, none waits
@@ -132,10 +137,7 @@ def test_a_kiosk_set_to_large_label_prints_the_number_at_eight_times_the_size(tm
 
 
 def test_a_press_pauses_a_running_synthesis_until_its_ticket_is_out(tmp_path):
-    slow = tmp_path / "slow-espeak"
-    slow.write_text("#!/bin/sh\nexec sleep 30\n")
-    slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
-    voice = KioskVoice(SpeechSettings(enabled=True, command=str(slow)), {})
+    voice = KioskVoice(SpeechSettings(enabled=True, command=hanging_engine(tmp_path)), {})
 
     def state() -> str:
         proc = voice._proc

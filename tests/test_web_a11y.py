@@ -22,7 +22,7 @@ from hub.engine import TicketState
 from protocol import topics
 from protocol.fields import encode_object
 from tests import test_web_browser
-from tests.test_web_browser import ARGS, CHROMIUM, LIVE_MS, screenshot
+from tests.test_web_browser import ARGS, CHROMIUM, LIVE_MS, open_tracking, screenshot
 from tests.web_harness import WebHub, wait_until, write_web_hub_config
 
 browser = test_web_browser.browser  # the same Debian Chromium, one per module
@@ -223,8 +223,7 @@ def test_the_tracking_page_announces_news_not_noise(office, browser):
     ours = web.issue("A")
     page = new_page(browser, width=412)
     try:
-        with page.expect_response(lambda r: r.url.split("?")[0].endswith("/events") and r.status == 200):
-            page.goto(f"{web.url}/t/{ours.token}")
+        open_tracking(page, web, ours.token)
         status = page.locator("#status")
         assert status.get_attribute("aria-live") is None and status.get_attribute("role") is None
         page.evaluate(LISTEN)
@@ -255,8 +254,7 @@ def test_the_progress_bar_moves_with_more_than_ten_ahead(office, browser):
     ours = web.issue("A")
     page = new_page(browser, width=412)
     try:
-        with page.expect_response(lambda r: r.url.split("?")[0].endswith("/events") and r.status == 200):
-            page.goto(f"{web.url}/t/{ours.token}")
+        open_tracking(page, web, ours.token)
         expect(page.locator("#status")).to_contain_text("Vor Ihnen: 11")
         web.command("platz-1", "next")
         expect(page.locator("#status")).to_contain_text("Vor Ihnen: 10")
