@@ -376,6 +376,64 @@ def test_static_pages_accessibility_privacy_imprint(web):
     assert "Accessibility statement" in get(f"{web.url}/barrierefreiheit?lang=en").text
     assert "Datenschutz" in get(f"{web.url}/datenschutz").text
     assert get(f"{web.url}/impressum").status == 200
+    # defaults: a self-assessment, partly compliant, no sign-language video yet (said as a limitation)
+    assert "teilweise vereinbar" in statement.text and "Selbstbewertung" in statement.text
+    assert "Gebärdensprache gibt es für dieses Angebot noch nicht" in statement.text
+    assert '<a href="https://www.schlichtungsstelle-bgg.de">Schlichtungsstelle nach § 16' in statement.text
+    easy = get(f"{web.url}/leichte-sprache")
+    assert easy.status == 200 and "in Leichter Sprache" in easy.text and "Eine Wartemarke ist ein Zettel" in easy.text
+    assert 'href="/leichte-sprache?lang=de"' in get(f"{web.url}/").text  # linked from every page
+
+
+def test_the_accessibility_statement_takes_the_operators_facts(tmp_path, shared_broker, topic_office):
+    """EU model statement / BITV 2.0 § 7: status, date and method, contact, arbitration body — also in English."""
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port(), extra_web="""
+        [web.accessibility]
+        contact = "barrierefrei@example.org"
+        assessed = "2026-11-20"
+        method = "external"
+        status = "full"
+        sign_language_url = "https://video.example.org/dgs"
+    """)
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        de, en = (get(f"{web.url}/barrierefreiheit{q}").text for q in ("", "?lang=en"))
+        assert "vollständig vereinbar" in de and "am 20.11.2026 erstellt" in de and "externe Stelle" in de
+        assert '<a href="mailto:barrierefrei@example.org">barrierefrei@example.org</a>' in de
+        assert "fully compliant" in en and "prepared on 2026-11-20" in en and "third party" in en
+        assert '<a href="mailto:barrierefrei@example.org">' in en
+        assert '<a href="https://www.schlichtungsstelle-bgg.de">arbitration body under § 16' in en
+        assert "noch nicht" not in de and "no video in German Sign Language" not in en
+        assert '<a href="https://video.example.org/dgs">Gebärdensprache (Video)</a>' in get(f"{web.url}/").text
+    finally:
+        web.stop()
+    bad = tmp_path / "web.toml"
+    bad.write_text('[replica]\ndevice = "web-1"\n[web]\noffices = ["o"]\n[web.accessibility]\nassessed = "20.11.2026"\n'
+                   "[broker]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("key 'web.accessibility.assessed': must be a date")):
+        load_replica_config(bad)
+
+
+def test_the_wait_line_never_says_zero_minutes_while_someone_is_ahead(web, recorder_factory, shared_broker):
+    rec = recorder_factory(shared_broker, [topics.tickets(web.office)])
+    base = {"v": 1, "day": "2026-11-25", "label": "A009", "service": "A", "state": "waiting",
+            "issued_at": "2026-11-25T09:00:00+01:00"}
+    cases = {"soon": {**base, "ahead": 2, "expected_wait_min": 0}, "next": {**base, "ahead": 0, "expected_wait_min": 0},
+             "no estimate": {**base, "ahead": 2}}
+    tokens = {}
+    for name, view in cases.items():
+        tokens[name] = random_token()
+        rec.publish(topics.ticket(web.office, topics.token_hash(tokens[name])), encode_object(view), retain=True)
+    try:
+        wait_until(lambda: all(topics.token_hash(t) in web.mirror.tickets for t in tokens.values()), what="the views")
+        soon = get(f"{web.url}/t/{tokens['soon']}").text
+        assert "Voraussichtlich in wenigen Minuten" in soon and "ca. 0 Minuten" not in soon  # two are still ahead
+        assert "Voraussichtlich noch ca. 0 Minuten" in get(f"{web.url}/t/{tokens['next']}").text  # nobody ahead
+        unknown = get(f"{web.url}/t/{tokens['no estimate']}")
+        assert unknown.status == 200 and "Wartezeit derzeit unbekannt" in unknown.text
+    finally:
+        for token in tokens.values():
+            rec.clear_retained(topics.ticket(web.office, topics.token_hash(token)))
 
 
 # -- a public replica ------------------------------------------------------------------------------------------
