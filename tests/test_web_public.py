@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import textwrap
+import tomllib
 
 import pytest
 
@@ -498,3 +499,19 @@ def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_bro
         assert "Bitte jetzt zu Platz 1" in called["html"]
     finally:
         replica.stop()
+
+
+def test_the_playbook_writes_the_statement_facts_from_group_vars() -> None:
+    from tests.deploy_harness import render_role_template
+
+    facts = {"contact": "barrierefreiheit@example.org", "sign_language_url": "https://video.example.org/dgs"}
+    variables = {"inventory_hostname": "web-1", "wartemarke_city": False, "hostvars": {}, "groups": {},
+                 "wartemarke_office": "buergerbuero-mitte", "wartemarke_broker_address": "broker.example.org",
+                 "wartemarke_public_url": "https://warte.example.org", "wartemarke_operator": "Stadt",
+                 "wartemarke_privacy_url": "/d", "wartemarke_imprint_url": "/i", "ansible_managed": "test"}
+    assert "accessibility" not in tomllib.loads(render_role_template("web", "web.toml.j2", variables))["web"]
+    config = tomllib.loads(render_role_template("web", "web.toml.j2", {**variables, "wartemarke_accessibility": facts}))
+    assert config["web"]["accessibility"] == facts
+    site = render_role_template("web", "nginx-wartemarke.conf.j2", {**variables, "web_tls_certificate": "/c",
+                                                                     "web_tls_key": "/k"})
+    assert '"/leichte-sprache"                    "/leichte-sprache";' in site  # logged by its name
