@@ -231,6 +231,13 @@ def _kiosk_rows(work: Path, args: argparse.Namespace, notes: list[str]) -> list[
         print(f"[1/4] press → last byte: {args.presses} presses, interleaved with fsync probes …", flush=True)
         latency = kiosk_latency.measure(work / "latency", broker.port, args.presses, backlog=args.backlog)
         rows += _latency_rows(latency)
+        spoken = kiosk_latency.measure(work / "latency-speech", broker.port, args.presses, speech=True)[0].latency
+        quiet = latency[0].latency
+        rows.append(Row(f"press → last byte with [speech] on, p50 / p99 ({args.presses} presses)",
+                        f"{ms(median(spoken))} / {ms(percentile(spoken, 99))}",
+                        f"without speech {ms(median(quiet))} / {ms(percentile(quiet, 99))}",
+                        ratio(percentile(spoken, 99), percentile(quiet, 99)), "< 20 ms",
+                        percentile(spoken, 99) < LATENCY_P99_TARGET_S))
 
         print(f"[2/4] synced commits per ticket under strace: {args.presses} presses …", flush=True)
         fsync_result, reason = kiosk_fsync.measure(work / "fsync", broker, args.presses, acked_presses=50)

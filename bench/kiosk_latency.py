@@ -15,12 +15,19 @@ Beside the total, each press is split into where the time went, by wrapping the 
 (the one synced SQLite commit) and the printer: queue hand-off and checks before the commit, the
 commit itself, the work between commit and printer (indicators, status publish, ticket content),
 and rendering plus "printing" into memory.
+
+With `speech`, the kiosk's voice is on (`[speech]`, espeak-ng writing WAV files to /dev/shm, as the
+audio out writes nothing to disk): after each ticket it
+hands a sentence to its own thread, so espeak-ng runs during the following presses — the worst case
+for a speaking kiosk, whose press → last byte must stay where it is without speech.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,10 +119,14 @@ def _kiosk_logging(directory: Path) -> Callable[[], None]:
 
 
 def measure(directory: Path, port: int, presses: int, warmup: int = 10,
-            backlog: int = 0) -> list[LatencyResult]:
+            backlog: int = 0, speech: bool = False) -> list[LatencyResult]:
     """`presses` measured presses after `warmup`; with `backlog`, then that many unmeasured presses
     (left unacked: there is no hub) and `presses` measured presses again."""
     config = kiosk_config(directory, port, "bench-latency")
+    if speech:  # WAV files in memory (/dev/shm): like the audio out, no writes to the disk the commit syncs
+        voice = Path(tempfile.mkdtemp(prefix="bench-voice-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+        with config.open("a", encoding="utf-8") as out:
+            out.write(f'\n[speech]\nenabled = true\nlanguages = ["de"]\noutput = "{voice}"\n')
     state = initialize_state(config)
     undo_logging = _kiosk_logging(directory)
     printer = TimedPrinter(load_kiosk_config(config).printer)
@@ -171,4 +182,6 @@ def measure(directory: Path, port: int, presses: int, warmup: int = 10,
         os.close(probe)
         kiosk.stop()
         undo_logging()
+        if speech:
+            shutil.rmtree(voice, ignore_errors=True)
     return results

@@ -27,6 +27,7 @@ from display.config import DisplayConfig
 from display.fonts import FontBook
 from display.layout import board_layout
 from display.render import FLASH_S, Renderer, View
+from display.signals import CounterSignals
 from display.sound.announcer import Announcer
 from display.sound.speech import Announcement
 from process.clock import Clock
@@ -75,7 +76,8 @@ def open_screen(config: DisplayConfig, window: bool) -> pygame.Surface:
 
 class DisplayApp:
     def __init__(self, config: DisplayConfig, clock: Clock, screen: pygame.Surface,
-                 announcer: Announcer | None = None, snapshot: Path | None = None, availability: bool = True) -> None:
+                 announcer: Announcer | None = None, snapshot: Path | None = None, availability: bool = True,
+                 pin_factory: Any = None) -> None:
         self.config = config
         self.clock = clock
         self.screen = screen
@@ -88,6 +90,7 @@ class DisplayApp:
         self.announcer = announcer or Announcer(chime=config.chime, speech=config.speech,
                                                 languages=config.languages,
                                                 max_pending=config.max_pending_speech)
+        self.signals = CounterSignals(config.signals, config.highlight_s, pin_factory)  # GPIO: none unless configured
         self.link = MqttLink(config.broker, config.office, config.device, "display", VERSION, clock,
                              health=self.health, availability=availability)
         self.counters = Counters()
@@ -169,6 +172,8 @@ class DisplayApp:
         pending = self.board.take_pending()
         if pending:
             self.announcer.announce([Announcement(c.label, c.counter_name, c.recall > 0) for c in pending])
+            for call in pending:
+                self.signals.call(call.counter)
         if dirty:
             pygame.display.update(dirty)
             self.counters.frames += 1
@@ -209,6 +214,7 @@ class DisplayApp:
             watchdog.stop()
             self.link.stop()
             self.announcer.stop()
+            self.signals.close()
 
     def _survive(self, step: str, action: Callable[[], object]) -> None:
         """Run one step of the loop. No payload may end the display: an error is logged (once, until

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from display.signals import CounterSignal, read_signals
 from language.catalogue import LANGUAGES
 from process.config import ConfigSection, load_checked
 from protocol.fields import service_problem, slug_problem
@@ -34,6 +35,7 @@ class DisplayConfig:
     max_pending_speech: int
     snapshot_dir: Path | None
     broker: BrokerSettings
+    signals: tuple[CounterSignal, ...] = ()  # a light and/or buzzer per counter (display/signals.py)
 
 
 def load_display_config(path: Path) -> DisplayConfig:
@@ -76,4 +78,5 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         max_pending_speech=sound.get_int("max_pending", 3, minval=1, maxval=20),
         snapshot_dir=screen.get_path("snapshot_dir", None),
         broker=read_broker_settings(root.get_section("broker")),
+        signals=read_signals(root.get_section_list("signals", required=False)),
     )

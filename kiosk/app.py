@@ -64,7 +64,7 @@ class Kiosk:
         self.link.on_connection_change(self._on_connection)
         self.panel = Panel(config.services, config.status_led_pin, config.technician_pin,
                            config.technician_hold_s, on_press=self.press,
-                           on_technician=self.request_status_ticket, pin_factory=pin_factory)
+                           on_technician=self.request_status_ticket, pin_factory=pin_factory, speech=config.speech)
         self.ready = threading.Event()
         self.printed_labels: deque[str] = deque(maxlen=1000)  # recent labels, for the status ticket and tests
         self._jobs: queue.Queue[Job] = queue.Queue(maxsize=50)
@@ -302,7 +302,7 @@ class Kiosk:
             ahead=sq.waiting if sq else None, wait_min=sq.expected_wait_min if sq else None,
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
-            wait_range=shown_range(sq.wait_range_min) if sq else None,
+            wait_range=shown_range(sq.wait_range_min) if sq else None, large_label=self.config.large_label,
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)
@@ -318,6 +318,7 @@ class Kiosk:
         self._last_error = None
         self.printed_labels.append(event.label)
         log.info("printed %s (seq %d, %d bytes)", event.label, event.seq, size)
+        self.panel.voice.ticket(event.label, content.ahead)  # after the last byte, on the voice's own thread
 
     def _print_slip(self, service: str) -> None:
         button = self.config.service(service)

@@ -7,7 +7,7 @@ technician never finds out about a typo from a citizen without a ticket.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from kiosk.numbering import NumberingScheme
 from kiosk.printer.base import PrinterSettings
 from kiosk.printer.config import read_printer_settings
+from kiosk.voice import SpeechSettings, read_speech_settings
 from process.config import ConfigSection, load_checked
 from protocol.businessday import reset_time_problem
 from protocol.fields import service_problem, slug_problem
@@ -57,6 +58,8 @@ class KioskConfig:
     technician_pin: Pin | None
     technician_hold_s: float
     services: tuple[ServiceButton, ...]
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    large_label: bool = False  # the ticket's number at the printer's largest size (low vision)
 
     def service(self, service_id: str) -> ServiceButton | None:
         return next((s for s in self.services if s.id == service_id), None)
@@ -98,6 +101,8 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         technician_pin=_read_pin(technician, "pin") if technician.has("pin") else None,
         technician_hold_s=technician.get_float("hold_s", 3.0, minval=0.1, maxval=30),
         services=services,
+        speech=read_speech_settings(root.get_section("speech", required=False)),
+        large_label=kiosk.get_bool("large_label", False),
     )
 
 

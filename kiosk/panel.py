@@ -1,5 +1,6 @@
-"""The kiosk's hardware panel: one button (and optional light) per service, a technician button and
-the status LED — all gpiozero devices built from one pin factory.
+"""The kiosk's hardware panel: one button (and optional light) per service, a technician button, the
+status LED — all gpiozero devices built from one pin factory — and the voice (kiosk/voice.py): a
+service button held `[speech] hold_s` says its service's name.
 
 Like gpiozero itself, the panel never knows whether pins are real (lgpio on the Pi) or mock pins
 (tests, `--simulate`): the factory is injected. Button callbacks run on gpiozero's thread, so they
@@ -17,6 +18,7 @@ from typing import Any
 from gpiozero import LED, Button
 
 from kiosk.config import Pin, ServiceButton
+from kiosk.voice import KioskVoice, SpeechSettings
 
 log = logging.getLogger("wartemarke.kiosk.panel")
 
@@ -37,14 +39,21 @@ class Panel:
 
     def __init__(self, services: tuple[ServiceButton, ...], status_led_pin: Pin, technician_pin: Pin | None,
                  technician_hold_s: float, on_press: Callable[[str], None],
-                 on_technician: Callable[[], None], pin_factory: Any = None) -> None:
+                 on_technician: Callable[[], None], pin_factory: Any = None,
+                 speech: SpeechSettings | None = None) -> None:
+        """A held button has printed its ticket already: printing never waits to see whether a press is a hold."""
+        self.voice = KioskVoice(speech or SpeechSettings(), {s.id: (s.name_de, s.name_en) for s in services})
+        hold_s = self.voice.settings.hold_s if self.voice.settings.enabled else 0.0
         self.pattern: LedPattern | None = None
         self._lock = threading.Lock()  # the print worker and the monitor both set the LED
         self.buttons: dict[str, Button] = {}
         self.lights: dict[str, LED] = {}
         for service in services:
-            button = Button(service.button_pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
-            button.when_pressed = _bind(on_press, service.id)
+            button = Button(service.button_pin, pull_up=True, bounce_time=None, hold_time=hold_s or 1.0,
+                            pin_factory=pin_factory)
+            button.when_pressed = _press(self.voice, on_press, service.id)
+            if hold_s > 0:
+                button.when_held = _bind(self.voice.service, service.id)
             self.buttons[service.id] = button
             if service.light_pin is not None:
                 self.lights[service.id] = LED(service.light_pin, pin_factory=pin_factory)
@@ -80,7 +89,16 @@ class Panel:
         for device in [*self.buttons.values(), *self.lights.values(), self.status_led, self.technician]:
             if device is not None:
                 device.close()
+        self.voice.stop()
 
 
 def _bind(callback: Callable[[str], None], service: str) -> Callable[[], None]:
     return lambda: callback(service)
+
+
+def _press(voice: KioskVoice, on_press: Callable[[str], None], service: str) -> Callable[[], None]:
+    def pressed() -> None:
+        voice.pause()  # a sentence still being made waits until this press's ticket is out
+        on_press(service)
+
+    return pressed

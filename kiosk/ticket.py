@@ -19,8 +19,10 @@ Align = Literal["left", "center", "right"]
 
 #: Columns of printer font A on 80 mm paper at 180 dpi (48 at 203 dpi); the big label must fit.
 LABEL_COLUMNS = 42
-#: The biggest size used for the label; larger sizes waste paper and look odd.
+#: The biggest size used for the label; larger sizes waste paper and look odd …
 LABEL_MAX_SIZE = 4
+#: … except for low vision (`[kiosk] large_label`): the printer's largest size, 8 × 8 (no more bytes).
+LABEL_LARGE_SIZE = 8
 
 DATE_FORMAT = "%d.%m.%Y %H:%M"
 
@@ -91,11 +93,12 @@ class TicketContent:
     tracking_url: str  # upper case, so the QR code can use alphanumeric mode
     short_url: str  # human-readable form, printed under the QR code
     wait_range: tuple[int, int] | None = None  # shown instead of wait_min (protocol/wait_range.py)
+    large_label: bool = False  # the number twice as large, for low vision
 
 
-def label_size(label: str) -> int:
-    """The largest text size (up to LABEL_MAX_SIZE) at which the label fits on one line."""
-    fitting = [s for s in range(1, LABEL_MAX_SIZE + 1) if s * len(label) <= LABEL_COLUMNS]
+def label_size(label: str, largest: int = LABEL_MAX_SIZE) -> int:
+    """The largest text size (up to `largest`) at which the label fits on one line."""
+    fitting = [s for s in range(1, largest + 1) if s * len(label) <= LABEL_COLUMNS]
     return fitting[-1] if fitting else 1
 
 
@@ -131,7 +134,7 @@ def ticket_document(c: TicketContent) -> Document:
         (
             Text(c.office_name, bold=True),
             Feed(),
-            Text(c.label, size=label_size(c.label), bold=True),
+            Text(c.label, size=label_size(c.label, LABEL_LARGE_SIZE if c.large_label else LABEL_MAX_SIZE), bold=True),
             Feed(),
             Text(c.service_de),
             Text(c.service_en),

@@ -25,8 +25,6 @@ MESSAGES: dict[str, str] = {
     "weekday_sat": "Sa",
     "weekday_sun": "So",
     # -- The "when to come" chart on the Ampel (web/svg.py; its rows are the weekday_* above).
-    "chart_title": "Typische Wartezeit nach Wochentag und Stunde",
-    "chart_ran_out_column": "leer ab",
     "chart_ran_out": "{weekday}: Wartemarken an {days} von {of_days} Tagen vergriffen, typisch um {time} Uhr",
     # -- What the board says aloud (display/sound/speech.py).
     "speech_call": "Nummer {label}, bitte zu {counter}",
@@ -34,6 +32,9 @@ MESSAGES: dict[str, str] = {
     "speech_summary": "Aufgerufen: {labels}. Bitte schauen Sie auf die Anzeige.",
     "speech_list": "{items} und {last}",
     "speech_more": "{n} weitere",
+    # -- What the kiosk says after printing a ticket (kiosk/voice.py).
+    "speech_ticket": "Ihre Nummer: {label}. Vor Ihnen: {ahead}.",
+    "speech_ticket_number": "Ihre Nummer: {label}.",
     # -- The printed ticket and the no-tickets slip (kiosk/ticket.py).
     "ticket_wait_unknown": "Wartezeit: siehe Anzeige im Wartebereich",
     "ticket_scan": "Scannen Sie den Code, um Ihre Wartezeit live zu verfolgen.",
@@ -86,6 +87,16 @@ MESSAGES: dict[str, str] = {
     "nearby_open": "{name} ({km} km): ca. {wait} Min.",
     "embed_more": "Alle Bürgerbüros und Details",
     "ticket_stale": "Stand {time}: Diese Angaben sind nicht aktuell.",
+    # -- Accessibility (web/): the no-JavaScript note, the statement's pages, the counter's safeguards.
+    "refresh_note": "Ohne JavaScript aktualisiert sich diese Seite nicht von selbst.",
+    "refresh": "Seite neu laden",
+    "expected_soon": "Voraussichtlich in wenigen Minuten",
+    "too_many_unknown": "Zu viele unbekannte Wartemarken abgefragt. Bitte warten Sie eine Minute.",
+    "easy_read": "Leichte Sprache",
+    "sign_language": "Gebärdensprache (Video)",
+    "counter_confirm_no_show": "Wirklich als nicht erschienen markieren?",
+    "counter_confirm_yes": "Ja, nicht erschienen",
+    "counter_shortcuts_switch": "Tastenkürzel mit einer Taste einschalten (N, R, X, D, P)",
     # -- The staff pages: login, account, counter, supervisor, devices (web/).
     "login_title": "Anmeldung für Mitarbeitende",
     "login_user": "Benutzername",
@@ -128,7 +139,8 @@ MESSAGES: dict[str, str] = {
     "counter_not_issuing": "keine Ausgabe",
     "counter_yours": "Ihr Schalter bedient dies",
     "counter_commands": "Befehle",
-    "counter_shortcuts": "Tastatur: N nächste, R erneut, X nicht erschienen, D erledigt, P Pause/weiter",
+    "counter_shortcuts": ("Tastatur: N nächste, R erneut, X nicht erschienen (mit Rückfrage), D erledigt, "
+                          "P Pause/weiter"),
     "counter_label": "Nummer",
     "counter_to_service": "Ziel-Anliegen",
     "counter_no_broker": "Keine Verbindung zum Broker: Anzeige veraltet, Befehle gehen nicht durch.",

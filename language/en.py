@@ -25,8 +25,6 @@ MESSAGES: dict[str, str] = {
     "weekday_sat": "Sat",
     "weekday_sun": "Sun",
     # -- The "when to come" chart on the Ampel (web/svg.py; its rows are the weekday_* above).
-    "chart_title": "Typical wait by weekday and hour",
-    "chart_ran_out_column": "out at",
     "chart_ran_out": "{weekday}: tickets ran out on {days} of {of_days} days, typically at {time}",
     # -- What the board says aloud (display/sound/speech.py).
     "speech_call": "Number {label}, please go to {counter}",
@@ -34,6 +32,9 @@ MESSAGES: dict[str, str] = {
     "speech_summary": "Called: {labels}. Please look at the display.",
     "speech_list": "{items} and {last}",
     "speech_more": "{n} more",
+    # -- What the kiosk says after printing a ticket (kiosk/voice.py).
+    "speech_ticket": "Your number: {label}. Ahead of you: {ahead}.",
+    "speech_ticket_number": "Your number: {label}.",
     # -- The printed ticket and the no-tickets slip (kiosk/ticket.py).
     "ticket_wait_unknown": "Waiting time: see the waiting room screens",
     "ticket_scan": "Scan the code to follow your turn live.",
@@ -86,6 +87,16 @@ MESSAGES: dict[str, str] = {
     "nearby_open": "{name} ({km} km): approx. {wait} min",
     "embed_more": "All offices and details",
     "ticket_stale": "As of {time}: this information is not up to date.",
+    # -- Accessibility (web/): the no-JavaScript note, the statement's pages, the counter's safeguards.
+    "refresh_note": "Without JavaScript this page does not update by itself.",
+    "refresh": "Reload the page",
+    "expected_soon": "Expected within a few minutes",
+    "too_many_unknown": "Too many unknown tickets; please wait a minute.",
+    "easy_read": "Easy to read",
+    "sign_language": "Sign language (video)",
+    "counter_confirm_no_show": "Really mark as no-show?",
+    "counter_confirm_yes": "Yes, no-show",
+    "counter_shortcuts_switch": "Turn on single-key shortcuts (N, R, X, D, P)",
     # -- The staff pages: login, account, counter, supervisor, devices (web/).
     "login_title": "Staff login",
     "login_user": "User name",
@@ -127,7 +138,7 @@ MESSAGES: dict[str, str] = {
     "counter_not_issuing": "not issuing",
     "counter_yours": "served by your counter",
     "counter_commands": "Commands",
-    "counter_shortcuts": "Keys: N next, R recall, X no-show, D done, P pause/resume",
+    "counter_shortcuts": "Keys: N next, R recall, X no-show (asks first), D done, P pause/resume",
     "counter_label": "Number",
     "counter_to_service": "Target service",
     "counter_no_broker": "No connection to the broker: data stale, commands do not get through.",

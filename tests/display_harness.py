@@ -56,8 +56,9 @@ def write_display_config(directory: Path, port: int, office: str, extra: str = "
 class DisplayThread:
     """A DisplayApp whose pygame loop runs in its own thread (pygame is used only from that thread)."""
 
-    def __init__(self, config_path: Path, clock: Clock | None = None) -> None:
+    def __init__(self, config_path: Path, clock: Clock | None = None, pin_factory: Any = None) -> None:
         self.config = load_display_config(config_path)
+        self.pin_factory = pin_factory
         self.clock = clock or SystemClock(assume_synced=True)
         self.announcer = RecordingAnnouncer()
         self.app: DisplayApp | None = None
@@ -70,7 +71,7 @@ class DisplayThread:
 
         try:
             self.app = DisplayApp(self.config, self.clock, open_screen(self.config, window=False),
-                                  announcer=self.announcer)
+                                  announcer=self.announcer, pin_factory=self.pin_factory)
             self.ready.set()
             self.app.run()
         except BaseException as exc:  # surfaced by the test through `error`

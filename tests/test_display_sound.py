@@ -26,7 +26,8 @@ import pytest
 from display.sound.announcer import Announcer
 from display.sound.audio import convert_pcm16, make_sound, read_wav
 from display.sound.chime import chime_pcm
-from display.sound.speech import Announcement, espeak_markup, speech_text, spoken_label, summary_text
+from display.sound.speech import Announcement, speech_text, summary_text
+from language.spoken import espeak_markup, spoken_label
 
 # A fake espeak-ng: logs its arguments, optionally waits on a socket the test controls, optionally
 # fails, and writes 0.05 s of a quiet tone as a WAV whose header claims 0x7ffff000 data bytes — exactly

@@ -178,6 +178,17 @@ def test_realistic_ticket_is_under_one_kilobyte():
     assert len(data) < 1024, len(data)
 
 
+def test_the_extra_large_number_for_low_vision_is_twice_the_size_and_still_under_one_kilobyte():
+    large = dataclasses.replace(content(ahead=123, wait_min=245, label="AB123"), large_label=True)
+    doc = ticket_document(large)
+    assert next(b for b in doc.blocks if isinstance(b, Text) and b.text == "AB123").size == 8  # 5 × 8 ≤ 42 columns
+    data = escpos_bytes(doc)
+    assert b"\x1d!\x77" in data and b"\x1d!\x33" not in data  # GS ! 8 × 8, never the usual 4 × 4
+    assert len(data) < 1024, len(data)
+    assert label_size("AB123456", 8) == 5  # a long label still fits one line
+    assert render_png(doc).height > render_png(ticket_document(content(label="AB123"))).height
+
+
 def test_rendering_twice_gives_identical_self_contained_bytes():
     printer = dummy_printer(PROFILE)
     doc = ticket_document(content())

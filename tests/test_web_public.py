@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import textwrap
+import tomllib
 
 import pytest
 
@@ -62,7 +63,9 @@ def test_the_tracking_page_shows_the_ticket_and_other_cases_redirect_to_it(web):
         assert "Allgemeine Anliegen" in page and "Bürgerbüro Test" in page
         assert "Sie warten" in page and "Vor Ihnen: 0" in page
         assert 'role="status"' in page and '<html lang="de">' in page
-        assert '<meta http-equiv="refresh" content="30">' in page  # without JavaScript: periodic refresh
+        assert "http-equiv" not in page and "location.reload" not in page  # no timed reload (WCAG 2.2.1)
+        assert '<noscript><p class="refresh-note">' in page and '<a class="refresh" href="">' in page
+        assert '<meta name="robots" content="noindex, nofollow">' in page  # tracking pages stay out of search
         assert 'href="/datenschutz"' in page and 'href="/impressum"' in page and 'href="/barrierefreiheit"' in page
         assert len(reply.body) < 30 * 1024
 
@@ -169,6 +172,10 @@ def test_repeated_misses_from_one_client_are_rate_limited(web):
         assert get(f"{web.url}/t/{random_token()}").status == 404
     limited = get(f"{web.url}/t/{random_token()}")
     assert limited.status == 429 and limited.headers["retry-after"] == "60"
+    assert "Bitte warten Sie eine Minute" in limited.text  # in the page's language: German by default …
+    english = get(f"{web.url}/t/{random_token()}", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert english.status == 429 and "please wait a minute" in english.text  # … or the browser's
+    assert "please wait a minute" in get(f"{web.url}/t/{random_token()}?lang=en").text
     assert get(f"{web.url}/api/v1/tickets/{random_token()}").status == 429
     assert get(f"{web.url}/t/{random_token()}/events").status == 429
     assert get(f"{web.url}/t/{known.token}").status == 200  # a real ticket is never blocked
@@ -278,6 +285,11 @@ def test_history_as_json_csv_and_an_svg_chart_on_the_ampel(web, recorder_factory
         assert "11:40" in page  # when tickets typically ran out on Mondays
         assert f'href="/api/v1/offices/{web.office}/history?format=csv"' in page
         assert "Mon 08:00 – 12 min" in get(f"{web.url}/?lang=en").text
+        # not by colour alone: figures in the cells, a legend, and every value in a table (WCAG 1.4.1)
+        assert 'font-weight="700">12</text>' in page and 'font-weight="700">95</text>' in page
+        assert "bis 30 Min." in page and "31–90 Min." in page and "über 90 Min." in page
+        assert '<th scope="row">08:00</th><td>12</td>' in page and '<th scope="row">15:00</th><td>–</td>' in page
+        assert 'width="100%"' in page  # the chart scales with the page (reflow at 320 px)
         assert get(f"{web.url}/api/v1/offices/nowhere/history").status == 404
     finally:
         rec.clear_retained(topics.history(web.office))
@@ -365,6 +377,64 @@ def test_static_pages_accessibility_privacy_imprint(web):
     assert "Accessibility statement" in get(f"{web.url}/barrierefreiheit?lang=en").text
     assert "Datenschutz" in get(f"{web.url}/datenschutz").text
     assert get(f"{web.url}/impressum").status == 200
+    # defaults: a self-assessment, partly compliant, no sign-language video yet (said as a limitation)
+    assert "teilweise vereinbar" in statement.text and "Selbstbewertung" in statement.text
+    assert "Gebärdensprache gibt es für dieses Angebot noch nicht" in statement.text
+    assert '<a href="https://www.schlichtungsstelle-bgg.de">Schlichtungsstelle nach § 16' in statement.text
+    easy = get(f"{web.url}/leichte-sprache")
+    assert easy.status == 200 and "in Leichter Sprache" in easy.text and "Eine Wartemarke ist ein Zettel" in easy.text
+    assert 'href="/leichte-sprache?lang=de"' in get(f"{web.url}/").text  # linked from every page
+
+
+def test_the_accessibility_statement_takes_the_operators_facts(tmp_path, shared_broker, topic_office):
+    """EU model statement / BITV 2.0 § 7: status, date and method, contact, arbitration body — also in English."""
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port(), extra_web="""
+        [web.accessibility]
+        contact = "barrierefrei@example.org"
+        assessed = "2026-11-20"
+        method = "external"
+        status = "full"
+        sign_language_url = "https://video.example.org/dgs"
+    """)
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        de, en = (get(f"{web.url}/barrierefreiheit{q}").text for q in ("", "?lang=en"))
+        assert "vollständig vereinbar" in de and "am 20.11.2026 erstellt" in de and "externe Stelle" in de
+        assert '<a href="mailto:barrierefrei@example.org">barrierefrei@example.org</a>' in de
+        assert "fully compliant" in en and "prepared on 2026-11-20" in en and "third party" in en
+        assert '<a href="mailto:barrierefrei@example.org">' in en
+        assert '<a href="https://www.schlichtungsstelle-bgg.de">arbitration body under § 16' in en
+        assert "noch nicht" not in de and "no video in German Sign Language" not in en
+        assert '<a href="https://video.example.org/dgs">Gebärdensprache (Video)</a>' in get(f"{web.url}/").text
+    finally:
+        web.stop()
+    bad = tmp_path / "web.toml"
+    bad.write_text('[replica]\ndevice = "web-1"\n[web]\noffices = ["o"]\n[web.accessibility]\nassessed = "20.11.2026"\n'
+                   "[broker]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("key 'web.accessibility.assessed': must be a date")):
+        load_replica_config(bad)
+
+
+def test_the_wait_line_never_says_zero_minutes_while_someone_is_ahead(web, recorder_factory, shared_broker):
+    rec = recorder_factory(shared_broker, [topics.tickets(web.office)])
+    base = {"v": 1, "day": "2026-11-25", "label": "A009", "service": "A", "state": "waiting",
+            "issued_at": "2026-11-25T09:00:00+01:00"}
+    cases = {"soon": {**base, "ahead": 2, "expected_wait_min": 0}, "next": {**base, "ahead": 0, "expected_wait_min": 0},
+             "no estimate": {**base, "ahead": 2}}
+    tokens = {}
+    for name, view in cases.items():
+        tokens[name] = random_token()
+        rec.publish(topics.ticket(web.office, topics.token_hash(tokens[name])), encode_object(view), retain=True)
+    try:
+        wait_until(lambda: all(topics.token_hash(t) in web.mirror.tickets for t in tokens.values()), what="the views")
+        soon = get(f"{web.url}/t/{tokens['soon']}").text
+        assert "Voraussichtlich in wenigen Minuten" in soon and "ca. 0 Minuten" not in soon  # two are still ahead
+        assert "Voraussichtlich noch ca. 0 Minuten" in get(f"{web.url}/t/{tokens['next']}").text  # nobody ahead
+        unknown = get(f"{web.url}/t/{tokens['no estimate']}")
+        assert unknown.status == 200 and "Wartezeit derzeit unbekannt" in unknown.text
+    finally:
+        for token in tokens.values():
+            rec.clear_retained(topics.ticket(web.office, topics.token_hash(token)))
 
 
 # -- a public replica ------------------------------------------------------------------------------------------
@@ -450,3 +520,19 @@ def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_bro
         assert "Bitte jetzt zu Platz 1" in called["html"]
     finally:
         replica.stop()
+
+
+def test_the_playbook_writes_the_statement_facts_from_group_vars() -> None:
+    from tests.deploy_harness import render_role_template
+
+    facts = {"contact": "barrierefreiheit@example.org", "sign_language_url": "https://video.example.org/dgs"}
+    variables = {"inventory_hostname": "web-1", "wartemarke_city": False, "hostvars": {}, "groups": {},
+                 "wartemarke_office": "buergerbuero-mitte", "wartemarke_broker_address": "broker.example.org",
+                 "wartemarke_public_url": "https://warte.example.org", "wartemarke_operator": "Stadt",
+                 "wartemarke_privacy_url": "/d", "wartemarke_imprint_url": "/i", "ansible_managed": "test"}
+    assert "accessibility" not in tomllib.loads(render_role_template("web", "web.toml.j2", variables))["web"]
+    config = tomllib.loads(render_role_template("web", "web.toml.j2", {**variables, "wartemarke_accessibility": facts}))
+    assert config["web"]["accessibility"] == facts
+    site = render_role_template("web", "nginx-wartemarke.conf.j2", {**variables, "web_tls_certificate": "/c",
+                                                                     "web_tls_key": "/k"})
+    assert '"/leichte-sprache"                    "/leichte-sprache";' in site  # logged by its name

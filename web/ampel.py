@@ -30,7 +30,7 @@ from web.nearby import shorter_nearby
 from web.public import office_summary
 from web.responses import page
 from web.streams import stream
-from web.svg import history_svg
+from web.svg import history_chart
 from web.templates_env import render
 
 SORTS = ("name", "wait")
@@ -130,7 +130,7 @@ class AmpelCache:
     def _chart(self, office: str, history: dict[str, Any] | None, lang: str) -> str:
         cached = self._charts.get((office, lang))
         if cached is None or cached[0] is not history:  # the mirror replaces the dict with every update
-            cached = (history, history_svg(history, lang))
+            cached = (history, history_chart(history, lang))
             self._charts[(office, lang)] = cached
         return cached[1]
 

@@ -49,6 +49,37 @@ class TlsFiles:
         return context
 
 
+# -- the accessibility statement's facts (web/statement.py)
+
+STATUSES = ("full", "partial", "none")  # the model statement's "fully / partially / not compliant"
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+ARBITRATION_URL = "https://www.schlichtungsstelle-bgg.de"  # the federal one (§ 16 BGG); a Land may have its own
+
+
+@dataclass(frozen=True)
+class Statement:
+    contact: str = ""  # an e-mail address or a web address for reports of barriers; "" points to the imprint
+    assessed: str = "2026-11-29"  # the date of the last assessment (this release's self-assessment)
+    method: str = "self"  # "self" (self-assessment) or "external" (an audit by a third party)
+    status: str = "partial"
+    arbitration_url: str = ARBITRATION_URL
+    sign_language_url: str = ""  # the office's video in German Sign Language; "" says there is none yet
+
+
+def read_statement(section: ConfigSection) -> Statement:
+    default = Statement()
+    assessed = section.get_str("assessed", default.assessed)
+    if not DATE_RE.match(assessed):
+        raise section.error("assessed", f"must be a date as YYYY-MM-DD; got {assessed!r}")
+    urls = {key: section.get_str(key, getattr(default, key)) for key in ("arbitration_url", "sign_language_url")}
+    for key, url in urls.items():
+        if url and not url.startswith(("https://", "http://", "/")):
+            raise section.error(key, f"must be a web address (https://…) or a path on this site; got {url!r}")
+    return Statement(contact=section.get_str("contact", default.contact), assessed=assessed,
+                     method=section.get_str("method", default.method, choices=("self", "external")),
+                     status=section.get_str("status", default.status, choices=STATUSES), **urls)
+
+
 @dataclass(frozen=True)
 class WebSettings:
     host: str
@@ -69,6 +100,7 @@ class WebSettings:
     redirect_port: int | None = None  # with tls: plain HTTP here answers with a redirect to HTTPS, nothing else
     limits: Limits = HUB_LIMITS
     embed_frame_ancestors: tuple[str, ...] = ("*",)  # who may frame /embed (CSP frame-ancestors)
+    statement: Statement = field(default_factory=Statement)
 
 
 # What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
@@ -113,6 +145,7 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         redirect_port=redirect_port,
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
         embed_frame_ancestors=_frame_ancestors(section),
+        statement=read_statement(section.get_section("accessibility", required=False)),
     )
 
 

@@ -273,7 +273,8 @@ async def counter_command_form(request: web.Request, session: Session) -> web.St
         outcome = await _command(request, session, fields)
     except Rejected as exc:
         return web.Response(status=exc.status, text=f"{exc}\n")
-    flash: dict[str, Any] = {"sid": session.sid, "kind": outcome.kind, "text": outcome.text}
+    # op: the page puts focus back on the button used (and points it at the result) when it loads again
+    flash: dict[str, Any] = {"sid": session.sid, "kind": outcome.kind, "text": outcome.text, "op": fields["op"]}
     query = {"office": fields["office"], "lang": language(request)}
     if _known_counter(request.app[MIRROR], fields["office"], fields["counter"]):
         query["counter"] = fields["counter"]

@@ -23,6 +23,7 @@ from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.responses import page
+from web.statement import easy_read_page, statement_page
 from web.streams import STREAMS, Streams, end_streams, stream
 from web.templates_env import render
 
@@ -49,7 +50,7 @@ def _too_many_misses(request: web.Request) -> web.Response | None:
     """A 429 for a client that guessed too many unknown tokens; otherwise count this miss."""
     if not request.app[MISSES].take(client_key(request)):
         return throttled(request, 429, "unknown tracking links refused: too many from one client",
-                         "Too many unknown tickets; please wait a minute.", 60)
+                         translator(language(request))("too_many_unknown"), 60)  # in the page's language
     return None
 
 
@@ -197,6 +198,7 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/barrierefreiheit", static_page, name="accessibility")
+    app.router.add_get("/barrierefreiheit", statement_page)
+    app.router.add_get("/leichte-sprache", easy_read_page)
     app.router.add_get("/datenschutz", static_page, name="privacy")
     app.router.add_get("/impressum", static_page, name="imprint")

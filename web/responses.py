@@ -25,7 +25,8 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     lang = language(request)
     settings = request.app[SETTINGS]
     html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
-                  privacy_url=settings.privacy_url, imprint_url=settings.imprint_url, **context)
+                  privacy_url=settings.privacy_url, imprint_url=settings.imprint_url,
+                  sign_language_url=settings.statement.sign_language_url, **context)
     return web.Response(text=html, content_type="text/html", status=status,
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
                                  "X-Content-Type-Options": "nosniff"})

@@ -1,4 +1,10 @@
-"""The "when to come" chart: a weekday × hour table of typical waits as a small server-side SVG."""
+"""The "when to come" chart: a weekday × hour table of typical waits, as a small server-side SVG with a
+legend and the same figures as an HTML table.
+
+Not by colour alone (WCAG 1.4.1): each cell shows its minutes in figures, a legend names the colours'
+bands, and the table holds every value for screen readers and keyboard users (the SVG's hover titles
+reach neither). The SVG scales to the width of the page (reflow at 320 px, WCAG 1.4.10).
+"""
 
 from __future__ import annotations
 
@@ -8,50 +14,102 @@ from typing import Any
 from protocol.businessday import WEEKDAYS
 from web.i18n import translator
 
+# (upper bound in minutes, fill, German and English legend text); white figures on each fill: ≥ 6.4:1
+BANDS = ((30, "#0a6b2b", "bis 30 Min.", "up to 30 min"),
+         (90, "#7a5a00", "31–90 Min.", "31–90 min"),
+         (None, "#a40e0e", "über 90 Min.", "over 90 min"))
+TEXTS = {
+    "de": {"title": "Typische Wartezeit nach Wochentag und Stunde (Minuten; alle Werte in der Tabelle darunter)",
+           "out": "leer ab", "table": "Als Tabelle", "hour": "Uhrzeit", "caption": "Typische Wartezeit in Minuten",
+           "ran_out": " (Wartemarken typisch vergriffen ab)", "legend": "Legende"},
+    "en": {"title": "Typical wait by weekday and hour (minutes; every value is in the table below)",
+           "out": "out at", "table": "As a table", "hour": "Time", "caption": "Typical wait in minutes",
+           "ran_out": " (tickets typically ran out at)", "legend": "Legend"},
+}
 
-def _colour(wait: float) -> str:
-    if wait <= 30:
-        return "#0a6b2b"
-    return "#7a5a00" if wait <= 90 else "#a40e0e"
+
+def _days(lang: str) -> tuple[str, ...]:
+    """The weekdays' short names, Monday first (as `weekday` counts), from language/."""
+    t = translator(lang)
+    return tuple(t(f"weekday_{key}") for key in WEEKDAYS)
 
 
-def history_svg(history: dict[str, Any] | None, lang: str) -> str:
-    """An accessible SVG (title, per-cell titles) or "" when there is nothing to show.
+def _fill(wait: float) -> str:
+    return next(b for b in BANDS if b[0] is None or wait <= b[0])[1]
 
-    One row per weekday, one column per hour (typical wait), and at the right the time tickets typically
-    ran out on that weekday (when they did on any of the recent weeks' days).
-    """
+
+def history_chart(history: dict[str, Any] | None, lang: str) -> str:
+    """The chart, its legend and the table as one HTML fragment, or "" when there is nothing to show."""
     cells = (history or {}).get("cells") or []
     ran_out: dict[str, Any] = (history or {}).get("ran_out") or {}
     if not cells and not ran_out:
         return ""
+    return (f'<figure class="chart">{history_svg(cells, ran_out, lang)}{_legend(lang)}</figure>'
+            f"{_table(cells, ran_out, lang)}")
+
+
+def history_svg(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str) -> str:
+    """One row per weekday, one column per hour (typical wait, in figures on the cell), and at the right the
+    time tickets typically ran out on that weekday (when they did on any of the recent weeks' days)."""
+    texts = TEXTS[lang]
     hours = sorted({int(c["hour"]) for c in cells})
     days = sorted({int(c["weekday"]) for c in cells} | {int(d) for d in ran_out})
     cw, ch, left, top = 26, 18, 34, 16
     grid = left + cw * len(hours)
     width, height = grid + (60 if ran_out else 0), top + ch * len(days)
-    t = translator(lang)
-    names = [t(f"weekday_{key}") for key in WEEKDAYS]  # Monday first, as `weekday` counts
-    title = t("chart_title")
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" '
+             f'style="max-width:{width * 1.5:.0f}px;height:auto" viewBox="0 0 {width} {height}">'
+             f"<title>{escape(texts['title'])}</title>"]
     for i, hour in enumerate(hours):
         parts.append(f'<text x="{left + i * cw + 4}" y="12">{hour:02d}</text>')
     if ran_out:
-        parts.append(f'<text x="{grid + 6}" y="12">{escape(t("chart_ran_out_column"))}</text>')
+        parts.append(f'<text x="{grid + 6}" y="12">{texts["out"]}</text>')
     for j, day in enumerate(days):
-        parts.append(f'<text x="0" y="{top + j * ch + 13}">{escape(names[day])}</text>')
+        parts.append(f'<text x="0" y="{top + j * ch + 13}">{_days(lang)[day]}</text>')
         out = ran_out.get(str(day))
         if out:
-            label = t("chart_ran_out", weekday=names[day], days=out.get("days"), of_days=out.get("of_days"),
-                      time=out.get("typical_time"))
+            label = translator(lang)("chart_ran_out", weekday=_days(lang)[day], days=out.get("days"),
+                                     of_days=out.get("of_days"), time=out.get("typical_time"))
             parts.append(f'<text x="{grid + 6}" y="{top + j * ch + 13}"><title>{escape(label)}</title>'
                          f'{escape(str(out.get("typical_time", "")))}</text>')
     for cell in cells:
         i, j = hours.index(int(cell["hour"])), days.index(int(cell["weekday"]))
         wait = float(cell["typical_wait_min"])
-        label = f'{names[int(cell["weekday"])]} {int(cell["hour"]):02d}:00 – {wait:.0f} min'
-        parts.append(f'<rect x="{left + i * cw}" y="{top + j * ch}" width="{cw - 2}" height="{ch - 2}" '
-                     f'fill="{_colour(wait)}"><title>{escape(label)}</title></rect>')
+        label = f'{_days(lang)[int(cell["weekday"])]} {int(cell["hour"]):02d}:00 – {wait:.0f} min'
+        x, y = left + i * cw, top + j * ch
+        parts.append(f'<rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{_fill(wait)}">'
+                     f'<title>{escape(label)}</title></rect>'
+                     f'<text x="{x + (cw - 2) / 2:g}" y="{y + 12}" text-anchor="middle" fill="#fff" '
+                     f'font-weight="700">{wait:.0f}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend(lang: str) -> str:
+    items = []
+    for _, colour, de_text, en_text in BANDS:
+        swatch = f'<svg width="24" height="16" aria-hidden="true" focusable="false"><rect width="24" height="16" ' \
+                 f'fill="{colour}"/></svg>'
+
+        items.append(f"<li>{swatch} {escape(de_text if lang == 'de' else en_text)}</li>")
+    return f'<figcaption><ul class="legend" aria-label="{TEXTS[lang]["legend"]}">{"".join(items)}</ul></figcaption>'
+
+
+def _table(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str) -> str:
+    """Hours down, weekdays across: a week of five or six days fits a 320 px wide phone."""
+    texts = TEXTS[lang]
+    hours = sorted({int(c["hour"]) for c in cells})
+    days = sorted({int(c["weekday"]) for c in cells} | {int(d) for d in ran_out})
+    waits = {(int(c["weekday"]), int(c["hour"])): float(c["typical_wait_min"]) for c in cells}
+    head = "".join(f'<th scope="col">{_days(lang)[d]}</th>' for d in days)
+    rows = []
+    for hour in hours:
+        row = "".join(f'<td>{waits[(d, hour)]:.0f}</td>' if (d, hour) in waits else "<td>–</td>" for d in days)
+        rows.append(f'<tr><th scope="row">{hour:02d}:00</th>{row}</tr>')
+    if ran_out:
+        row = "".join(f'<td>{escape(str((ran_out.get(str(d)) or {}).get("typical_time", "–")))}</td>' for d in days)
+        rows.append(f'<tr><th scope="row">{texts["out"]}<span class="visually-hidden">{texts["ran_out"]}</span></th>'
+                    f'{row}</tr>')
+    return (f'<details class="chart-table"><summary>{texts["table"]}</summary><table>'
+            f'<caption>{texts["caption"]}</caption><thead><tr><th scope="col">{texts["hour"]}</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></details>')

@@ -30,7 +30,7 @@ code is changed. The load generators (SSE clients, wrk) run on the same 2 cores 
    waiting ticket's `ahead` changed); publish of the first → the last client's event, beside the bare
    subscriber's receipt of the last of the 200 messages.
    In-process (this process, no network): the per-client work of each stream's `make()` — for the
-   Ampel, `office_summary` + `history_svg` + `office.html` + `json.dumps`, as `ampel_events` does for
+   Ampel, `office_summary` + `history_chart` + `office.html` + `json.dumps`, as `ampel_events` does for
    every client and every update — to say how much of the per-event CPU it is.
 2. **`/api/v1/offices` requests per second** with `wrk -t2 -c64 -d10s --latency`, beside `/healthz`
    of the same process (the trivial endpoint), no SSE clients connected; the replica's CPU per request.

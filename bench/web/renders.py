@@ -48,7 +48,7 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
     from web.i18n import translator
     from web.mirror import Mirror
     from web.public import office_summary, ticket_context
-    from web.svg import history_svg
+    from web.svg import history_chart
     from web.templates_env import render
 
     mirror = Mirror()
@@ -68,12 +68,12 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
 
     def ampel() -> str:  # web/public.py ampel_events → event(office_id)
         summary = office_summary(request, MEASURED, lang)
-        summary["chart"] = history_svg(mirror.office(MEASURED).history, lang)
+        summary["chart"] = history_chart(mirror.office(MEASURED).history, lang)
         html = render("office.html", lang=lang, t=t, office=summary)
         return json.dumps({"id": MEASURED, "html": html})
 
     def svg() -> str:
-        return history_svg(mirror.office(MEASURED).history, lang)
+        return history_chart(mirror.office(MEASURED).history, lang)
 
     def ticket() -> str:  # web/public.py tracking_events → event()
         office, view = mirror.tickets[topics.token_hash(token)]

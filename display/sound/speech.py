@@ -9,31 +9,23 @@ missing, failing or hanging espeak-ng is logged once and leaves the chime.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import subprocess
 import threading
 import wave
 from dataclasses import dataclass
 from typing import Final
-from xml.sax.saxutils import escape
 
 import pygame
 
 from display.sound.audio import make_sound, read_wav
 from language.catalogue import language_problem, translate, translator
+from language.spoken import ESPEAK_TIMEOUT_S, VOICES, espeak_markup, spoken_label
 
 log = logging.getLogger("wartemarke.display.sound")
 
 SUMMARY_MAX_LABELS: Final = 6  # a summary names at most this many numbers, then "und 4 weitere"
 SPOKEN_FIELD_MAX: Final = 40  # a label or counter name is cut to this many characters before speaking
-ESPEAK_TIMEOUT_S: Final = 10.0
-
-_VOICES: Final[dict[str, str]] = {"de": "de", "en": "en"}  # espeak-ng's voice for each of our languages
-
-_LABEL_TOKEN = re.compile(r"[^\W\d_]|\d+")
-# A standalone single letter ("A" in "Nummer A 42"): spelled out via SSML, or English espeak says "uh".
-_SINGLE_LETTER = re.compile(r"(?<!\w)([^\W\d_])(?!\w)")
 
 
 @dataclass(frozen=True)
@@ -43,24 +35,13 @@ class Announcement:
     recall: bool = False
 
 
-def spoken_label(label: str) -> str:
-    """"A042" -> "A 42": letters spaced (so they are spelled), leading zeros dropped, other signs dropped."""
-    parts: list[str] = []
-    for token in _LABEL_TOKEN.findall(label):
-        if token[0].isdecimal():
-            parts.append(token.lstrip("0") or "0")
-        else:
-            parts.append(token.upper())
-    return " ".join(parts) if parts else label.strip()
-
-
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SPOKEN_FIELD_MAX else text[:SPOKEN_FIELD_MAX].rstrip()
 
 
 def check_language(lang: str) -> None:
-    problem = language_problem(lang) if lang in _VOICES else f"no espeak-ng voice for {lang!r}"
+    problem = language_problem(lang) if lang in VOICES else f"no espeak-ng voice for {lang!r}"
     if problem is not None:
         raise ValueError(f"unsupported language: {problem}")
 
@@ -92,11 +73,6 @@ def summary_text(items: list[Announcement], lang: str) -> str:
     return t("speech_summary", labels=listed)
 
 
-def espeak_markup(text: str) -> str:
-    """SSML for espeak-ng -m: XML-escaped, single letters spelled (English espeak reads "A 42" as "uh 42")."""
-    return _SINGLE_LETTER.sub(r'<say-as interpret-as="characters">\1</say-as>', escape(text))
-
-
 class Espeak:
     """espeak-ng as a subprocess, one sentence at a time; `stop()` kills a running synthesis."""
 
@@ -121,7 +97,7 @@ class Espeak:
 
     def synthesize(self, text: str, lang: str) -> pygame.mixer.Sound | None:
         """The sentence as a Sound in the mixer's format; None when it cannot be had (logged once)."""
-        command = [self.command, "-v", _VOICES[lang], "-s", str(self.speed), "-m", "-b", "1", "--stdout", "--stdin"]
+        command = [self.command, "-v", VOICES[lang], "-s", str(self.speed), "-m", "-b", "1", "--stdout", "--stdin"]
         try:
             with self._proc_lock:
                 if self._stopped.is_set():
