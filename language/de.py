@@ -62,6 +62,17 @@ MESSAGES: dict[str, str] = {
     "imprint": "Impressum",
     "accessibility": "Barrierefreiheit",
     "switch": "English",
+    # -- Web Push notifications (notifier/rules.py: push_<kind>_title and push_<kind>_body).
+    "push_near_title": "{label}: Sie sind bald dran",
+    "push_near_body": "Bitte machen Sie sich jetzt auf den Weg ins Bürgerbüro.",
+    "push_called_title": "{label}: Sie sind dran",
+    "push_called_body": "Jetzt bitte zu {counter}",
+    "push_recalled_title": "{label}: erneuter Aufruf",
+    "push_recalled_body": "Jetzt bitte zu {counter}",
+    "push_no_show_title": "{label}: nicht erschienen",
+    "push_no_show_body": "Sie wurden aufgerufen, waren aber nicht da. Melden Sie sich bis {until} Uhr am Schalter.",
+    "push_closed_title": "{label}: Bürgerbüro geschlossen",
+    "push_closed_body": "Das Bürgerbüro hat geschlossen. Ihre Wartemarke ist nicht mehr gültig.",
     # -- The staff pages: login, account, counter, supervisor, devices (web/).
     "login_title": "Anmeldung für Mitarbeitende",
     "login_user": "Benutzername",

@@ -62,6 +62,17 @@ MESSAGES: dict[str, str] = {
     "imprint": "Imprint",
     "accessibility": "Accessibility",
     "switch": "Deutsch",
+    # -- Web Push notifications (notifier/rules.py: push_<kind>_title and push_<kind>_body).
+    "push_near_title": "{label}: your turn is near",
+    "push_near_body": "Please make your way back to the office now.",
+    "push_called_title": "{label}: it is your turn",
+    "push_called_body": "Please go to {counter} now",
+    "push_recalled_title": "{label}: called again",
+    "push_recalled_body": "Please go to {counter} now",
+    "push_no_show_title": "{label}: not there when called",
+    "push_no_show_body": "You were called but not there. You can still report to a counter until {until}.",
+    "push_closed_title": "{label}: the office has closed",
+    "push_closed_body": "The office has closed. Your ticket is no longer valid.",
     # -- The staff pages: login, account, counter, supervisor, devices (web/).
     "login_title": "Staff login",
     "login_user": "User name",
