@@ -62,6 +62,22 @@ MESSAGES: dict[str, str] = {
     "imprint": "Impressum",
     "accessibility": "Barrierefreiheit",
     "switch": "English",
+    # -- The tracking page's notification block (web/templates/ticket_push.html).
+    "push_title": "Benachrichtigung aufs Handy",
+    "push_when": "Wann möchten Sie benachrichtigt werden?",
+    "push_15min": "15 Minuten vorher",
+    "push_30min": "30 Minuten vorher",
+    "push_5places": "5 Plätze vorher",
+    "push_button": "Benachrichtigen, wenn ich bald dran bin",
+    "push_off": "Benachrichtigung ausschalten",
+    "push_on": "Eingeschaltet: Sie bekommen eine Nachricht, wenn Sie bald dran sind, und beim Aufruf.",
+    "push_off_done": "Benachrichtigung ausgeschaltet.",
+    "push_working": "Einen Moment …",
+    "push_denied": "Ihr Browser erlaubt dieser Seite keine Benachrichtigungen (änderbar in seinen Einstellungen).",
+    "push_failed": "Das hat nicht geklappt. Lassen Sie diese Seite offen: sie zeigt den Aufruf trotzdem.",
+    "push_unsupported": "Dieser Browser empfängt keine Benachrichtigungen. Lassen Sie diese Seite offen.",
+    "push_ios": "iPhone/iPad: Benachrichtigungen gibt es nur, wenn Sie diese Seite über „Teilen“ → "
+                "„Zum Home-Bildschirm“ hinzufügen und von dort öffnen.",
     # -- Web Push notifications (notifier/rules.py: push_<kind>_title and push_<kind>_body).
     "push_near_title": "{label}: Sie sind bald dran",
     "push_near_body": "Bitte machen Sie sich jetzt auf den Weg ins Bürgerbüro.",

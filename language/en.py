@@ -62,6 +62,22 @@ MESSAGES: dict[str, str] = {
     "imprint": "Imprint",
     "accessibility": "Accessibility",
     "switch": "Deutsch",
+    # -- The tracking page's notification block (web/templates/ticket_push.html).
+    "push_title": "Notification on your phone",
+    "push_when": "When would you like to be notified?",
+    "push_15min": "15 minutes before",
+    "push_30min": "30 minutes before",
+    "push_5places": "5 places before",
+    "push_button": "Notify me when my turn is near",
+    "push_off": "Switch notifications off",
+    "push_on": "On: you get a message when your turn is near, and when you are called.",
+    "push_off_done": "Notifications switched off.",
+    "push_working": "One moment …",
+    "push_denied": "Your browser does not allow this page to notify you (you can change that in its settings).",
+    "push_failed": "That did not work. Keep this page open: it shows your call all the same.",
+    "push_unsupported": "This browser cannot receive notifications. Keep this page open.",
+    "push_ios": "iPhone/iPad: notifications work only after you add this page to your home screen "
+                "(Share → Add to Home Screen) and open it from there.",
     # -- Web Push notifications (notifier/rules.py: push_<kind>_title and push_<kind>_body).
     "push_near_title": "{label}: your turn is near",
     "push_near_body": "Please make your way back to the office now.",

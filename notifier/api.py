@@ -38,13 +38,32 @@ class Api:
         self.config, self.store, self.key, self.lookup, self.changed = config, store, key, lookup, changed
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._cors])
         app.router.add_get("/push/v1/key", self.vapid_key)
         path = "/push/v1/subscriptions/{token}"
         app.router.add_get(path, self.show)
         app.router.add_put(path, self.subscribe)
         app.router.add_delete(path, self.unsubscribe)
+        app.router.add_route("OPTIONS", path, self.preflight)
+        app.router.add_route("OPTIONS", "/push/v1/key", self.preflight)
         return app
+
+    @web.middleware
+    async def _cors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Where the notifier has a host name of its own, the tracking pages' origin — and only it — may call
+        it from a page (behind nginx on the same origin no browser asks)."""
+        response: web.StreamResponse = await handler(request)
+        if request.headers.get("Origin") == _origin(self.config.public_url):
+            response.headers["Access-Control-Allow-Origin"] = _origin(self.config.public_url)
+            response.headers["Vary"] = "Origin"
+        return response
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        if request.headers.get("Origin") != _origin(self.config.public_url):
+            return _error(403, "cross-site request refused")
+        return web.Response(status=204, headers={"Access-Control-Allow-Methods": "GET, PUT, DELETE",
+                                                 "Access-Control-Allow-Headers": "Content-Type",
+                                                 "Access-Control-Max-Age": "600"})
 
     async def vapid_key(self, request: web.Request) -> web.Response:
         return web.json_response({"key": self.key}, headers={"Cache-Control": "public, max-age=3600"})

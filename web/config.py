@@ -66,6 +66,7 @@ class WebSettings:
     tls: TlsFiles | None = None  # HTTPS on `port`; None: plain HTTP (a loopback address only, for staff pages)
     redirect_port: int | None = None  # with tls: plain HTTP here answers with a redirect to HTTPS, nothing else
     limits: Limits = HUB_LIMITS
+    push_url: str | None = None  # the notifier's /push/v1 as the page reaches it; None: no notification button
 
 
 # What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
@@ -109,7 +110,16 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         tls=tls,
         redirect_port=redirect_port,
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
+        push_url=_push_url(section),
     )
+
+
+def _push_url(section: ConfigSection) -> str | None:
+    """`/push/v1` behind nginx (same origin), or the notifier's own https URL (it allows our origin)."""
+    url = section.get_str("push_url", None)
+    if url is not None and not (url.startswith("/") or url.startswith(("https://", "http://"))):
+        raise section.error("push_url", f"must be a path such as /push/v1 or an http(s) URL; got {url!r}")
+    return None if url is None else url.rstrip("/")
 
 
 def _loopback(host: str) -> bool:

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -83,7 +84,8 @@ def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> d
     service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
     ahead = int(view.get("ahead") or 0)
     grace = view.get("grace_until")
-    return {"view": view, "office_name": info.get("name", office),
+    return {"view": view, "office_name": info.get("name", office), "push_url": request.app[SETTINGS].push_url,
+            "ticket_hash": token_hash(request.match_info["token"]),
             "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
             "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
@@ -229,6 +231,17 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if mirror.mqtt_connected else 503)
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {"sw.js": "text/javascript", "manifest.webmanifest": "application/manifest+json"}
+
+
+async def static_file(request: web.Request) -> web.Response:
+    """The service worker (at the root, so its scope covers every tracking page) and the web app manifest."""
+    name = request.match_info.route.name or ""
+    return web.Response(body=(STATIC / name).read_bytes(), content_type=STATIC_TYPES[name],
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
 async def static_page(request: web.Request) -> web.Response:
     return page(request, f"{request.match_info.route.name}.html")
 
@@ -247,6 +260,8 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/sw.js", static_file, name="sw.js")
+    app.router.add_get("/manifest.webmanifest", static_file, name="manifest.webmanifest")
     app.router.add_get("/barrierefreiheit", static_page, name="accessibility")
     app.router.add_get("/datenschutz", static_page, name="privacy")
     app.router.add_get("/impressum", static_page, name="imprint")
