@@ -137,10 +137,10 @@ class Api:
         if len(_b64url(p256dh, "keys.p256dh")) != 65 or len(_b64url(auth, "keys.auth")) != 16:
             raise ValueError("keys.p256dh must be a P-256 point (65 bytes) and keys.auth 16 bytes")
         choice = body.get("notify", DEFAULT_CHOICE)
-        if choice not in CHOICES:
+        if not isinstance(choice, str) or choice not in CHOICES:
             raise ValueError(f"notify must be one of {', '.join(CHOICES)}")
         lang = body.get("lang", LANGUAGES[0])
-        if lang not in LANGUAGES:
+        if not isinstance(lang, str) or lang not in LANGUAGES:
             raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
         assert isinstance(p256dh, str) and isinstance(auth, str)
         return Subscription(digest, office, endpoint, p256dh, auth, choice, lang, day)

@@ -164,6 +164,14 @@ def test_subscriptions_are_refused_clearly(web_hub: WebHub, notifier, push) -> N
     status, body = notifier.subscribe(ticket.token, {**info, "keys": {"p256dh": "AAAA", "auth": "AAAA"}})
     assert status == 400 and "P-256" in body["error"]
     assert notifier.subscribe(ticket.token, info, notify="1min")[0] == 400
+    hostile: list[Any] = [[], "x", {"subscription": []}, {"subscription": {**info, "endpoint": ["a"]}},
+                          {"subscription": info, "notify": ["15min"]}, {"subscription": info, "lang": {"de": 1}},
+                          {"subscription": {**info, "keys": {"p256dh": 5, "auth": None}}}]
+    for body in hostile:
+        assert notifier.request("PUT", f"/push/v1/subscriptions/{ticket.token}", body)[0] == 400, body
+    conn_status = notifier.request("PUT", f"/push/v1/subscriptions/{ticket.token}", None,
+                                   headers={"Content-Type": "application/json"})[0]
+    assert conn_status == 400, "an empty body"
     path = f"/push/v1/subscriptions/{ticket.token}"
     assert notifier.request("PUT", path, {"subscription": info},
                             headers={"Origin": "https://evil.example.net"})[0] == 403
