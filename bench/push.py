@@ -132,15 +132,14 @@ def _run(args: argparse.Namespace, folder: Path, broker: Broker, hub: subprocess
         notifier = NotifierProcess.for_config(ncfg)
         notifier.start(60)
         started = time.monotonic()
+        deadline = started + 1200  # the hub takes a while to forecast and publish thousands of new tickets
         for office in offices:
             for i, token in enumerate(tokens[office]):
                 browser = push.subscription(f"{office}-{i}")
-                for _ in range(600):  # until the notifier has the ticket's view
-                    if notifier.subscribe(token, browser.info, notify="5places")[0] in (200, 201):
-                        break
+                while notifier.subscribe(token, browser.info, notify="5places")[0] not in (200, 201):
+                    if time.monotonic() > deadline:  # the notifier has not seen the ticket's view yet
+                        raise RuntimeError(f"could not subscribe {office} #{i}")
                     time.sleep(0.05)
-                else:
-                    raise RuntimeError(f"could not subscribe {office} #{i}")
         subscribed = len(offices) * args.tickets
         notes.append(f"{subscribed} subscriptions made in {time.monotonic() - started:.1f} s "
                      f"({len(offices)} offices × {args.tickets} tickets)")

@@ -216,3 +216,21 @@ def test_each_event_has_its_own_key_and_the_end_is_the_end() -> None:
     assert ended(view(state="no_show", grace_until=grace), datetime(2026, 11, 25, 10, 31, tzinfo=UTC))
     assert ended(view(state="done"), called_at) and ended(None, called_at)
     assert due(view(state="done"), "15min", "de") is None
+
+
+def test_a_restarted_hub_republishing_every_view_sends_nothing_again(tmp_path, shared_broker, web_hub: WebHub,
+                                                                    notifier, push) -> None:
+    ticket = web_hub.issue()
+    assert notifier.subscribe(ticket.token, push.subscription("emil").info, notify="5places")[0] == 201
+    web_hub.command("platz-1", "next")
+    push.wait_for(lambda: posted(push, "emil") == ["near", "called"])
+    web_hub.stop()  # the hub goes; on its return it replays its log and republishes every view
+    again = WebHub.start(web_hub.config, web_hub.office, web_hub.broker_port)
+    try:
+        web_hub.process = again.process  # the fixture stops whichever process runs at the end
+        again.command("platz-1", "recall")
+        push.wait_for(lambda: posted(push, "emil") == ["near", "called", "recalled"])
+        assert not push.rejected
+    finally:
+        if again._clerk is not None:  # its process is stopped by the fixture, as web_hub's
+            again._clerk.stop()

@@ -84,8 +84,7 @@ def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> d
     service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
     ahead = int(view.get("ahead") or 0)
     grace = view.get("grace_until")
-    return {"view": view, "office_name": info.get("name", office), "push_url": request.app[SETTINGS].push_url,
-            "ticket_hash": token_hash(request.match_info["token"]),
+    return {"view": view, "office_name": info.get("name", office),
             "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
             "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
@@ -96,7 +95,8 @@ async def tracking_page(request: web.Request) -> web.Response:
     if found is None:
         return _not_found(request)
     office, view = found
-    return page(request, "ticket.html", **ticket_context(request, office, view))
+    return page(request, "ticket.html", **ticket_context(request, office, view),
+                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]))
 
 
 async def tracking_events(request: web.Request) -> web.StreamResponse:
