@@ -128,7 +128,8 @@ def phone(push: PushService, notifier: NotifierProcess, token: str, label: str) 
     shown = 0
     while True:
         with push.changed:
-            push.changed.wait_for(lambda seen=shown: len(push.posts) > seen)
+            while len(push.posts) <= shown:
+                push.changed.wait()
             new, shown = push.posts[shown:], len(push.posts)
         for post in new:
             print(f"  phone ← {post.message['title']} — {post.message['body']}", flush=True)

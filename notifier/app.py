@@ -27,7 +27,7 @@ from notifier.sender import Outcome, Sender, load_vapid, public_key
 from notifier.store import FAILED, SENT, Outgoing, Store
 from process.clock import Clock
 from protocol import VERSION, topics
-from protocol.fields import InvalidMessage, decode_object
+from protocol.fields import decode_object
 from protocol.link import MqttLink
 from protocol.messages import TicketView
 
@@ -95,13 +95,10 @@ class Notifier:
             return self._views.get(token_hash)
 
     def _on_view(self, topic: str, payload: bytes) -> None:
+        """A view, or None when cleared. An invalid one raises: the link logs, counts and drops it."""
         where = topics.parse(topic)
         digest = where.id or ""
-        try:
-            view = TicketView.from_dict(decode_object(payload)) if payload else None
-        except InvalidMessage as exc:
-            log.warning("dropped invalid ticket view: %s", exc)
-            return
+        view = TicketView.from_dict(decode_object(payload)) if payload else None
         with self._lock:
             if view is None:
                 self._views.pop(digest, None)

@@ -19,6 +19,7 @@ import pytest
 from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key, write_notifier_config
 from devtools.push_service import PushService
 from notifier.rules import due, ended, is_near
+from protocol import topics
 from protocol.messages import TicketView
 from tests.web_harness import WebHub, random_token
 
@@ -157,6 +158,8 @@ def test_a_killed_notifier_sends_nothing_twice_and_loses_nothing(web_hub: WebHub
 def test_subscriptions_are_refused_clearly(web_hub: WebHub, notifier, push) -> None:
     ticket = web_hub.issue()
     info = push.subscription("dora").info
+    for garbage in (b"\xff", b"[]", b'{"v": 1, "state": "called"}', b"{" * 5000):  # on the broker: never a crash
+        web_hub.clerk.publish(topics.ticket(web_hub.office, "0" * 64), garbage, retain=False)
     assert notifier.subscribe(random_token(), info)[0] == 404
     elsewhere = {**info, "endpoint": "https://attacker.example.net/push/1"}
     status, body = notifier.subscribe(ticket.token, elsewhere)
@@ -180,6 +183,9 @@ def test_subscriptions_are_refused_clearly(web_hub: WebHub, notifier, push) -> N
     assert notifier.request("DELETE", path)[0] == 204
     assert not subscribed(notifier, ticket.token)
     assert notifier.request("DELETE", path)[0] == 204, "unsubscribing is idempotent"
+    later = web_hub.issue()  # a view that arrives after the garbage still reaches the notifier
+    deadline_wait(lambda: notifier.subscribe(later.token, push.subscription("erik").info)[0] == 201,
+                  "the notifier to take views after the garbage")
 
 
 # -- the rules, pure ----------------------------------------------------------------------------------
