@@ -27,6 +27,8 @@ from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.notifier.api")
 MAX_BODY = 4096
+KEY_PATH = "/push/v1/key"
+SUBSCRIPTION_PATH = "/push/v1/subscriptions/{token}"
 SUBSCRIBABLE = ("waiting", "called")
 
 Lookup = Callable[[str], tuple[str, TicketView] | None]  # hash → (office, view)
@@ -39,13 +41,13 @@ class Api:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._cors])
-        app.router.add_get("/push/v1/key", self.vapid_key)
-        path = "/push/v1/subscriptions/{token}"
+        app.router.add_get(KEY_PATH, self.vapid_key)
+        path = SUBSCRIPTION_PATH
         app.router.add_get(path, self.show)
         app.router.add_put(path, self.subscribe)
         app.router.add_delete(path, self.unsubscribe)
         app.router.add_route("OPTIONS", path, self.preflight)
-        app.router.add_route("OPTIONS", "/push/v1/key", self.preflight)
+        app.router.add_route("OPTIONS", KEY_PATH, self.preflight)
         return app
 
     @web.middleware

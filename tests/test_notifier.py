@@ -10,6 +10,7 @@ are retried; a subscription is gone when its ticket ends.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -81,7 +82,7 @@ def test_a_ticket_is_told_near_called_recalled_and_no_show_once_each(web_hub: We
     assert called["title"] == f"{mine.label}: Sie sind dran"
     assert called["body"] == "Jetzt bitte zu Platz 2"
     assert messages["recalled"].message["body"] == "Jetzt bitte zu Platz 2"
-    assert "noch bis" in messages["no_show"].message["body"]
+    assert re.search(r"Melden Sie sich bis \d\d:\d\d Uhr", messages["no_show"].message["body"])
     assert messages["called"].urgency == "high" and messages["near"].urgency == "normal"
     assert len({p.topic for p in messages.values()}) == 4, "each event has its own Topic"
     assert {p.message["tag"] for p in messages.values()} == {p.topic for p in messages.values()}
