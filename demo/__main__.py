@@ -1,6 +1,8 @@
 """`make demo`: a simulated office — a private mosquitto, the hub, a simulated kiosk printing into a
 folder (raw ESC/POS plus PNG previews), a waiting-room display (a window where there is a screen,
-else a PNG of the board after every change) and a scripted clerk calling tickets at three counters.
+else a PNG of the board after every change), a scripted clerk calling tickets at three counters, and
+the notifier: the first ticket is subscribed to Web Push with a "phone" played by a local push service,
+which prints every message it decrypts (`phone ← …`).
 
 Type a service id (A or P) and Enter to press that kiosk button; `status` prints a technician status
 ticket; Ctrl-C stops. Without a terminal it presses buttons by itself. `DEMO_SECONDS=N` stops after N s;
@@ -25,6 +27,8 @@ from types import FrameType
 
 from devtools.broker import Broker, free_port
 from devtools.children import die_with_parent
+from devtools.notifier_harness import NotifierProcess
+from devtools.push_service import PushService
 from hub.counter_cli import send_command
 from process.clock import SystemClock
 from protocol import VERSION, topics
@@ -74,7 +78,9 @@ def kiosk_config(port: int, web_port: int) -> Path:
     }, VAR / "kiosk.toml")
 
 
-def hub_config(port: int, web_port: int) -> Path:
+def hub_config(port: int, web_port: int, notifier_port: int | None = None) -> Path:
+    """`notifier_port`: the demo's notifier, for the tracking page's notification button (the small
+    city of `make demo OFFICES=3` runs none)."""
     hours = re.search(r"(?ms)^\[offices\.hours\].*?\n\n", (EXAMPLES / "hub.toml").read_text(encoding="utf-8"))
     assert hours is not None
     return adapt("hub.toml", {
@@ -93,7 +99,51 @@ def hub_config(port: int, web_port: int) -> Path:
         'broker_username = "hub-1-web"': "",
         'broker_password_file = "/etc/wartemarke/web-broker-password"': "",
         'privacy_url = "https://www.example.org/datenschutz"\nimprint_url = "https://www.example.org/impressum"': "",
-    }, VAR / "hub.toml")
+    } | ({} if notifier_port is None else {
+        '# push_url = "/push/v1"': f'push_url = "http://localhost:{notifier_port}/push/v1"'}), VAR / "hub.toml")
+
+
+def notifier_config(port: int, web_port: int, notifier_port: int) -> Path:
+    return adapt("notifier.toml", {
+        "port = 8090": f"port = {notifier_port}",
+        'public_url = "https://warte.example.org"': f'public_url = "http://localhost:{web_port}"',
+        'database = "/var/lib/wartemarke/notifier.sqlite"': f'database = "{VAR / "notifier.sqlite"}"',
+        'vapid_key_file = "/etc/wartemarke/vapid.pem"': f'vapid_key_file = "{VAR / "vapid.pem"}"',
+        '# push_hosts = ["fcm.googleapis.com",': 'push_hosts = ["127.0.0.1", "fcm.googleapis.com",',
+        '#               "web.push.apple.com"': '              "web.push.apple.com"',
+        "# allow_http_endpoints = false": "allow_http_endpoints = true",
+        'host = "central.example.org"\nport = 8883\ntls = true\nca_file = "/etc/wartemarke/city-ca.crt"\n'
+        'username = "notifier-1"\npassword_file = "/etc/wartemarke/broker-password"':
+            f'host = "127.0.0.1"\nport = {port}',
+    }, VAR / "notifier.toml")
+
+
+def phone(push: PushService, notifier: NotifierProcess, token: str, label: str) -> None:
+    """Subscribe one ticket with the local push service as its phone, and print what the phone receives."""
+    stop = threading.Event()
+    for _ in range(60):  # the notifier may still be starting, or not have seen the ticket yet
+        try:
+            status, body = notifier.subscribe(token, push.browsers["phone"].info, notify="5places")
+        except OSError:
+            status, body = 0, None
+        if status in (200, 201):
+            break
+        if status == 409:  # called already: the next ticket gets the phone
+            push.browsers.pop("phone", None)
+            return
+        stop.wait(0.5)
+    else:
+        print(f"  notifier: could not subscribe {label} ({status} {body})", flush=True)
+        return
+    print(f"  notifier: {label} subscribed to Web Push (5 places before)", flush=True)
+    shown = 0
+    while True:
+        with push.changed:
+            while len(push.posts) <= shown:
+                push.changed.wait()
+            new, shown = push.posts[shown:], len(push.posts)
+        for post in new:
+            print(f"  phone ← {post.message['title']} — {post.message['body']}", flush=True)
 
 
 def display_config(port: int, window: bool) -> Path:
@@ -105,8 +155,9 @@ def display_config(port: int, window: bool) -> Path:
     }, VAR / "display.toml")
 
 
-def watch(link: MqttLink, web_port: int) -> None:
-    """Print ticket events (with the tracking page's address) as they reach the broker, and every call."""
+def watch(link: MqttLink, web_port: int, push: PushService, notifier: NotifierProcess) -> None:
+    """Print ticket events (with the tracking page's address) as they reach the broker, and every call;
+    subscribe the first ticket to Web Push."""
     last_seq = -1
 
     def on_ticket(topic: str, payload: bytes) -> None:
@@ -114,6 +165,9 @@ def watch(link: MqttLink, web_port: int) -> None:
         print(f"  broker ← {event.type} {event.label} from {event.device} (seq {event.seq})", flush=True)
         if isinstance(event, TicketIssued):
             print(f"  tracking page of {event.label}: http://localhost:{web_port}/t/{event.token}", flush=True)
+            if "phone" not in push.browsers:
+                push.browsers["phone"] = push.subscription("phone")  # claimed now: one phone, the first ticket
+                threading.Thread(target=phone, args=(push, notifier, event.token, event.label), daemon=True).start()
 
     def on_calls(topic: str, payload: bytes) -> None:
         nonlocal last_seq
@@ -196,7 +250,8 @@ def run(broker: Broker, children: list[subprocess.Popen[str]]) -> MqttLink:
     print(f"wartemarke {VERSION} demo — broker on 127.0.0.1:{broker.port}, state in {VAR}")
     env = {**os.environ, "WARTEMARKE_LOG_LEVEL": os.environ.get("WARTEMARKE_LOG_LEVEL", "WARNING")}
     web_port = int(os.environ.get("DEMO_WEB_PORT", "0")) or free_port()
-    hub_toml = hub_config(broker.port, web_port)
+    notifier_port = free_port()
+    hub_toml = hub_config(broker.port, web_port, notifier_port)
     subprocess.run([sys.executable, "-m", "hubprocess", "users", "--config", str(hub_toml), "add", DEMO_USER, "--role",
                     "supervisor", "--password-stdin"], input=DEMO_PASSWORD + "\n", text=True, cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL)
@@ -217,9 +272,17 @@ def run(broker: Broker, children: list[subprocess.Popen[str]]) -> MqttLink:
         "SDL_AUDIODRIVER", "dummy" if not window else "")}))
     print("the waiting-room display opens in a window" if window else
           f"no screen here: the waiting-room display writes its board to {board_png} after every change")
+    notifier_toml = notifier_config(broker.port, web_port, notifier_port)
+    if not (VAR / "vapid.pem").exists():
+        subprocess.run([sys.executable, "-m", "notifier", "generate-key", "--config", str(notifier_toml)], cwd=ROOT,
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+    children.append(start([sys.executable, "-m", "notifier", "run", "--config", str(notifier_toml)], env=env))
+    notifier = NotifierProcess(notifier_toml, notifier_port, VAR / "notifier.log")
+    push = PushService().start()
+    print(f"notifier (Web Push): http://localhost:{notifier_port}/push/v1; a local push service plays the phone")
     link = MqttLink(BrokerSettings(port=broker.port), OFFICE, "demo-clerk", "demo", VERSION,
                     SystemClock(assume_synced=True), availability=False)
-    watch(link, web_port)
+    watch(link, web_port, push, notifier)
     link.start()
     try:
         interact(kiosk, link)

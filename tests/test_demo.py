@@ -67,9 +67,12 @@ def test_the_demo_stops_everything_it_started(tmp_path, command, sig, to_group):
     try:
         wait_until(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200, 60,
                  "the demo's hub web")
-        parts = ("mosquitto", "-m hubprocess run", "-m kiosk run", "-m display run")
+        parts = ("mosquitto", "-m hubprocess run", "-m kiosk run", "-m display run", "-m notifier run")
         wait_until(lambda: all(any(part in p for p in group_members(pgid)) for part in parts), 30,
-                 "mosquitto, hub, kiosk and display")
+                 "mosquitto, hub, kiosk, display and notifier")
+        if command == "python":  # a subscription end to end: the local push service decrypted a message
+            wait_until(lambda: any(line.startswith("  phone ← ") for line in list(output)), 60,
+                       "the demo's phone to receive a Web Push message")
         if to_group:
             os.killpg(pgid, sig)
         else:

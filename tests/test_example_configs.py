@@ -24,6 +24,7 @@ from display.config import load_display_config
 from hubprocess.config import load_hub_process_config
 from kiosk.config import load_kiosk_config
 from kiosk.printer.config import BACKENDS
+from notifier.config import load_notifier_config
 from process.config import ConfigError, recording_keys
 from protocol.businessday import WEEKDAYS
 from web.config import load_replica_config
@@ -34,6 +35,7 @@ LOADERS: dict[str, Callable[[Path], Any]] = {
     "hub.toml": load_hub_process_config,
     "display.toml": load_display_config,
     "web.toml": load_replica_config,
+    "notifier.toml": load_notifier_config,
 }
 
 # Keys the loaders read that an example does not show yet (empty: every example shows every key; keep it so).

@@ -101,6 +101,7 @@ class WebSettings:
     limits: Limits = HUB_LIMITS
     embed_frame_ancestors: tuple[str, ...] = ("*",)  # who may frame /embed (CSP frame-ancestors)
     statement: Statement = field(default_factory=Statement)
+    push_url: str | None = None  # the notifier's /push/v1 as the page reaches it; None: no notification button
 
 
 # What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
@@ -146,6 +147,7 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         limits=_limits(section, HUB_LIMITS if staff else REPLICA_LIMITS),
         embed_frame_ancestors=_frame_ancestors(section),
         statement=read_statement(section.get_section("accessibility", required=False)),
+        push_url=_push_url(section),
     )
 
 
@@ -171,6 +173,14 @@ def link_problem(value: str) -> str | None:
     if re.search(r"\s", value) or not re.match(r"^(/(?!/)|https?://[^/\s]+)", value):
         return f"must be a path on this site (/impressum) or an http(s) URL without spaces; got {value!r}"
     return None
+
+
+def _push_url(section: ConfigSection) -> str | None:
+    """`/push/v1` behind nginx (same origin), or the notifier's own https URL (it allows our origin)."""
+    url = section.get_str("push_url", None)
+    if url is not None and not (url.startswith("/") or url.startswith(("https://", "http://"))):
+        raise section.error("push_url", f"must be a path such as /push/v1 or an http(s) URL; got {url!r}")
+    return None if url is None else url.rstrip("/")
 
 
 def _loopback(host: str) -> bool:

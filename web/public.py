@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -96,7 +97,8 @@ async def tracking_page(request: web.Request) -> web.Response:
     if found is None:
         return _not_found(request)
     office, view = found
-    return page(request, "ticket.html", **ticket_context(request, office, view))
+    return page(request, "ticket.html", **ticket_context(request, office, view),
+                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]))
 
 
 async def tracking_events(request: web.Request) -> web.StreamResponse:
@@ -182,6 +184,17 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if mirror.mqtt_connected else 503)
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {"sw.js": "text/javascript", "manifest.webmanifest": "application/manifest+json"}
+
+
+async def static_file(request: web.Request) -> web.Response:
+    """The service worker (at the root, so its scope covers every tracking page) and the web app manifest."""
+    name = request.match_info.route.name or ""
+    return web.Response(body=(STATIC / name).read_bytes(), content_type=STATIC_TYPES[name],
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
 async def static_page(request: web.Request) -> web.Response:
     return page(request, f"{request.match_info.route.name}.html")
 
@@ -198,6 +211,8 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/sw.js", static_file, name="sw.js")
+    app.router.add_get("/manifest.webmanifest", static_file, name="manifest.webmanifest")
     app.router.add_get("/barrierefreiheit", statement_page)
     app.router.add_get("/leichte-sprache", easy_read_page)
     app.router.add_get("/datenschutz", static_page, name="privacy")
