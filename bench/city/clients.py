@@ -119,6 +119,8 @@ async def _clients(spec: dict[str, Any]) -> int:
             if not event.startswith(b"event: office\ndata: " + office_key):
                 return
             value = b",".join(WAITING.findall(event))
+            if not value:  # "no tickets left today" instead of the count: not what is measured
+                return
         else:
             found = AHEAD.search(event) or STATE.search(event)
             value = found.group(1) if found else b""
@@ -258,8 +260,10 @@ async def _clients(spec: dict[str, Any]) -> int:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout)
         got = sorted(marks.get(k, []))
+        behind = [s for s in streams if s.watch and s.value is not None and s.changes < k]
         _say({"k": k, "n": len(got), "expected": counts["watchers"], "closed": counts["closed"],
-              "kernel": [got[0], int(median(got)), got[-1]] if got else []})
+              "kernel": [got[0], int(median(got)), got[-1]] if got else [],
+              "behind": {"ampel": sum(s.ampel for s in behind), "tracking": sum(not s.ampel for s in behind)}})
     for s in streams:
         with contextlib.suppress(Exception):
             loop.remove_reader(s.sock.fileno())

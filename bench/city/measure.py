@@ -23,7 +23,7 @@ from protocol import topics
 
 TOKENS_PER_OFFICE = 40  # tickets with open tracking pages per office (more pages share a ticket)
 FRONT = 3  # tickets ahead of the tracked ones besides those the updates call
-WAIT_TIMEOUT_S = 60.0
+WAIT_TIMEOUT_S = 20.0
 
 
 def tree_cpu_ns(pid: int) -> int:
@@ -69,22 +69,23 @@ def offices_child(city: City, offices: list[tuple[str, str]], tokens: dict[str, 
     return LineChild(python("bench.city.offices", str(path)), log.open("ab"))
 
 
-def replicas_serve(city: City, offices: int) -> Callable[[], bool]:
-    """Every replica lists every office in /api/v1/offices (their retained state reached it)."""
+def replicas_hold(city: City, messages: int) -> Callable[[], bool]:
+    """Every replica has applied at least `messages` MQTT messages (/metrics: the retained state reached it)."""
     import http.client
+    import re
 
     def ready() -> bool:
         for name, address in REPLICAS.items():
             connection = http.client.HTTPConnection(address, city.replica_ports[name], timeout=5)
             try:
-                connection.request("GET", "/api/v1/offices")
-                body = json.loads(connection.getresponse().read())
-            except (OSError, ValueError, http.client.HTTPException):
+                connection.request("GET", "/metrics")
+                text = connection.getresponse().read().decode()
+            except (OSError, http.client.HTTPException):
                 return False
             finally:
                 connection.close()
-            listed = body.get("offices", body) if isinstance(body, dict) else body
-            if len(listed) < offices:
+            found = re.search(r"^wartemarke_web_updates_total (\d+)", text, re.MULTILINE)
+            if not found or int(found.group(1)) < messages:
                 return False
         return True
 
@@ -131,8 +132,8 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
         hop.wait_waiting(issued)
         procs = stack.enter_context(replicas_and_nginx(city, math.ceil(biggest / 2) + 500, _workers(),
                                                        2 * biggest + 2000))
-        wait_ready(procs["web-1"], replicas_serve(city, offices), "the replicas (every office)",
-                   work / "web-1" / "replica.log", 120)
+        wait_ready(procs["web-1"], replicas_hold(city, TOKENS_PER_OFFICE * offices + issued),
+                   "the replicas (every office's tickets)", work / "web-1" / "replica.log", 300)
         if deployed:
             results.deployed = _deployed_capacity(city, tokens, ampel_share, work, say)
         for streams in levels:
@@ -230,8 +231,8 @@ def growth(work: Path, results: Results, offices: int, streams: int, window_s: f
         others = offices_child(city, city.offices, tokens, interval_s, work / "offices.log")
         stack.callback(others.close)
         others.result(300)
-        wait_ready(procs["web-1"], replicas_serve(city, offices), "the replicas (every office)",
-                   work / "web-1" / "replica.log", 120)
+        wait_ready(procs["web-1"], replicas_hold(city, TOKENS_PER_OFFICE * offices), "the replicas (every office's "
+                   "tickets)", work / "web-1" / "replica.log", 300)
         replicas = [procs[name].pid for name in REPLICAS]
         row.central_offices_kib = status_kib(central, "VmRSS")
         row.quiet = _window(central, replicas, others, None, window_s)

@@ -32,6 +32,7 @@ REPLICAS = {"web-1": "127.0.0.1", "web-2": "127.0.0.2"}
 OBSERVER = "bench-observer"  # reads the central broker like a replica: the baseline's receiving end
 PROBE = "bench-probe"  # publishes a ticket view at the measured office's broker: the baseline's sending end
 COUNTER = "platz-1-cli"
+COUNTERS = 8  # the measured office's counters (the benchmark calls at platz-1): its tickets never run out
 DEBIAN_NGINX_CONF = Path("/etc/nginx/nginx.conf")
 
 
@@ -134,7 +135,7 @@ class City:
     def hub_argv(self) -> list[str]:
         """`python -m hubprocess run` for the measured office, on its broker's local listener, its own account."""
         directory = self.work / "hub"
-        path = write_hub_config(directory, self.office_local_port, MEASURED, counters=1, tick_s=15.0)
+        path = write_hub_config(directory, self.office_local_port, MEASURED, counters=COUNTERS, tick_s=15.0)
         (directory / "password").write_text(self.passwords[MEASURED_HUB] + "\n", encoding="utf-8")
         text = path.read_text(encoding="utf-8").replace('device = "hub-test"', f'device = "{MEASURED_HUB}"').replace(
             "reconnect_max_s = 1", f'reconnect_max_s = 1\nusername = "{MEASURED_HUB}"\n'
