@@ -102,7 +102,7 @@ async def _clients(spec: dict[str, Any]) -> int:
     port = int(spec["port"])
     context = ssl.create_default_context(cafile=spec["cafile"])
     office_key = f'{{"id": "{spec["office"]}"'.encode()
-    marks: dict[int, list[int]] = defaultdict(list)
+    marks: dict[int, list[tuple[int, bool]]] = defaultdict(list)  # k → (kernel ns, on the Ampel) per screen
     counts = {"ok": 0, "failed": 0, "closed": 0, "events": 0, "bytes": 0, "want": -1, "watchers": 0}
     errors: dict[str, int] = defaultdict(int)
     done = asyncio.Event()
@@ -133,7 +133,7 @@ async def _clients(spec: dict[str, Any]) -> int:
             s.value = value
             s.changes += 1
             got = marks[s.changes]
-            got.append(kernel)
+            got.append((kernel, s.ampel))
             if s.changes == counts["want"] and len(got) >= counts["watchers"]:
                 done.set()
 
@@ -259,10 +259,14 @@ async def _clients(spec: dict[str, Any]) -> int:
         if len(marks[k]) < counts["watchers"]:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout)
-        got = sorted(marks.get(k, []))
+        seen = marks.get(k, [])
+        got = sorted(ns for ns, _ in seen)
+        ampel = [ns for ns, on_ampel in seen if on_ampel]
+        tracking = [ns for ns, on_ampel in seen if not on_ampel]
         behind = [s for s in streams if s.watch and s.value is not None and s.changes < k]
         _say({"k": k, "n": len(got), "expected": counts["watchers"], "closed": counts["closed"],
               "kernel": [got[0], int(median(got)), got[-1]] if got else [],
+              "last_ampel": max(ampel, default=0), "last_tracking": max(tracking, default=0),
               "behind": {"ampel": sum(s.ampel for s in behind), "tracking": sum(not s.ampel for s in behind)}})
     for s in streams:
         with contextlib.suppress(Exception):

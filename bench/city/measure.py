@@ -171,14 +171,19 @@ def _measure_level(level: Level, clients: LineChild, procs: dict[str, Any], city
     started = time.monotonic()
     for k in range(1, level.updates + 1):
         level.bare.append(hop.once())
+        waiting = hop.waiting
         t0 = office.call_next()
         answer = clients.ask(f"wait {k} {WAIT_TIMEOUT_S}", WAIT_TIMEOUT_S + 60)
         level.missing += answer["expected"] - answer["n"]
+        level.central.append((hop.wait_waiting(waiting - 1) - t0) / 1e9)
         if answer["kernel"]:
             first, mid, last = ((ns - t0) / 1e9 for ns in answer["kernel"])
             level.first.append(first)
             level.mid.append(mid)
             level.last.append(last)
+            for kind, into in (("last_ampel", level.last_ampel), ("last_tracking", level.last_tracking)):
+                if answer[kind]:
+                    into.append((answer[kind] - t0) / 1e9)
     level.wall_s = time.monotonic() - started
     level.events = clients.ask("count", 60)["events"] - events_before
     level.cpu_s = {name: (tree_cpu_ns(pid) - before[name]) / 1e9 for name, pid in pids.items()}

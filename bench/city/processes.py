@@ -107,6 +107,7 @@ class HopChain:
         self._cond = threading.Condition()
         self.arrivals: dict[int, int] = {}
         self.waiting = -1  # the measured office's queue at the central broker (the hub is up, the tickets in)
+        self.queue_at: dict[int, int] = {}  # waiting count → CLOCK_REALTIME ns it first reached the central broker
         self.receiver = paho_client(city.central.port, OBSERVER, city.passwords[OBSERVER], city.ca.ca_cert)
         self.receiver.on_message = self._on_message
         self.receiver.subscribe([(self.topic, 1), (topics.queue(MEASURED), 1)])
@@ -118,6 +119,7 @@ class HopChain:
         if message.topic == topics.queue(MEASURED):
             with self._cond:
                 self.waiting = sum(int(s["waiting"]) for s in json.loads(message.payload)["services"])
+                self.queue_at.setdefault(self.waiting, at)
                 self._cond.notify_all()
             return
         found = RECALL.search(message.payload)
@@ -138,11 +140,13 @@ class HopChain:
                 raise RuntimeError("the bare hop chain lost a message")
             return (self.arrivals[self.n] - start) / 1e9
 
-    def wait_waiting(self, waiting: int, timeout: float = 60.0) -> None:
+    def wait_waiting(self, waiting: int, timeout: float = 60.0) -> int:
+        """When the measured office's queue with `waiting` tickets reached the central broker (realtime ns)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self.waiting == waiting, timeout):
+            if not self._cond.wait_for(lambda: waiting in self.queue_at, timeout):
                 raise RuntimeError(f"the hub's queue reached the central broker with {self.waiting} waiting, "
                                    f"not {waiting}")
+            return self.queue_at[waiting]
 
     def close(self) -> None:
         for client in (self.sender, self.receiver):

@@ -22,6 +22,9 @@ class Level:
     mid: list[float] = field(default_factory=list)
     last: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
+    central: list[float] = field(default_factory=list)  # the call → the office's new queue at the central broker
+    last_ampel: list[float] = field(default_factory=list)  # the call → the last Ampel screen
+    last_tracking: list[float] = field(default_factory=list)  # the call → the last tracking page of the office
     missing: int = 0  # screens that had not shown an update when its wait timed out
     events: int = 0  # events delivered to all streams during the updates (with the other offices' changes)
     wall_s: float = 0.0
