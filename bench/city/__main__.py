@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
                         help="simulated office counts for the central broker's growth (none: skip)")
     parser.add_argument(f"--{prefix}growth-streams", type=int, default=1000, help="streams open in the growth part")
     parser.add_argument(f"--{prefix}updates", type=int, default=20, help="calls measured per stream count")
-    parser.add_argument(f"--{prefix}window", type=float, default=15.0, help="seconds per CPU window (growth)")
+    parser.add_argument(f"--{prefix}window", type=float, default=20.0,
+                        help="seconds per CPU window (growth; one change of every office on average)")
     parser.add_argument(f"--{prefix}ampel-share", type=float, default=0.1, help="share of streams on the Ampel")
     parser.add_argument(f"--{prefix}interval", type=float, default=20.0,
                         help="seconds between two changes of one simulated office")

@@ -126,8 +126,9 @@ def connect(port: int, cafile: str, account: str, password: str) -> mqtt.Client:
 def main(spec_path: str) -> int:
     with open(spec_path, encoding="utf-8") as fh:
         spec = json.load(fh)
-    offices = [SimulatedOffice(office, account, list(tokens), connect(spec["port"], spec["cafile"], account, password))
-               for office, account, password, tokens in spec["offices"]]
+    offices = [SimulatedOffice(office, account, list(tokens), connect(spec["port"], spec["cafile"], account, password),
+                               changes=n % 2)  # every other office starts with a call: any window sees both kinds
+               for n, (office, account, password, tokens) in enumerate(spec["offices"])]
     sent = [m for n, o in enumerate(offices) for m in o.initial(n)]
     for message in sent:
         message.wait_for_publish(30)
