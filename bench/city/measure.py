@@ -132,7 +132,7 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
         hop.wait_waiting(issued)
         procs = stack.enter_context(replicas_and_nginx(city, math.ceil(biggest / 2) + 500, _workers(),
                                                        2 * biggest + 2000))
-        wait_ready(procs["web-1"], replicas_hold(city, TOKENS_PER_OFFICE * offices + issued),
+        wait_ready(procs["web-1"], replicas_hold(city, TOKENS_PER_OFFICE * (offices - 1) + issued),
                    "the replicas (every office's tickets)", work / "web-1" / "replica.log", 300)
         if deployed:
             results.deployed = _deployed_capacity(city, tokens, ampel_share, work, say)
