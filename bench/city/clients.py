@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from bench.runner import stdin_commands
 from bench.web.markers import realtime_ns
 from devtools.stats import median
 
@@ -244,12 +245,7 @@ async def _clients(spec: dict[str, Any]) -> int:
     _say({"ready": counts["ok"], "failed": counts["failed"], "watchers": counts["watchers"],
           "seconds": time.monotonic() - started, "errors": dict(errors)})
 
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = (await reader.readline()).decode().split()
-        if not line or line[0] == "quit":
-            break
+    async for line in stdin_commands():
         if line[0] == "count":
             _say({"events": counts["events"], "bytes": counts["bytes"], "closed": counts["closed"]})
             continue

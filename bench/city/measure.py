@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.city import report
-from bench.city.processes import HopChain, LineChild, Office, replicas_and_nginx
+from bench.city.processes import HopChain, Office, replicas_and_nginx
 from bench.city.results import Growth, Level, Results
 from bench.city.topology import MEASURED, MEASURED_HUB, REPLICAS, City, debian_nginx_defaults, office_ids
 from bench.procfs import cpu_ns, process_tree, status_kib
-from bench.runner import child, python, wait_ready, work_dir
+from bench.runner import LineChild, child, python, wait_ready, work_dir
 from bench.web.payloads import new_token
 from devtools.stats import Row
 from protocol import topics

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import queue
 import re
 import secrets
 import socket
@@ -16,13 +15,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.city.topology import COUNTER, MEASURED, MEASURED_HUB, OBSERVER, PROBE, REPLICAS, City
-from bench.runner import child, python, spawn, wait_ready
+from bench.runner import child, python, wait_ready
 from bench.web.markers import realtime_ns
 from devtools.hub_harness import issued, payload
 from process.clock import SystemClock
@@ -33,53 +32,6 @@ from protocol.messages import CommandRequest, TicketView
 from protocol.requests import Requester
 
 RECALL = re.compile(rb'"recall":(\d+)')
-
-
-class LineChild:
-    """A child that answers lines on stdin with JSON lines on stdout (the clients, the simulated offices)."""
-
-    def __init__(self, argv: list[str], log: IO[bytes]) -> None:
-        self.proc = spawn(argv, subprocess.PIPE, log, stdin=subprocess.PIPE)
-        self.name = argv[2] if len(argv) > 2 else argv[0]
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode())
-        self.lines.put("")
-
-    def result(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"{self.name} silent for {timeout:.0f} s") from None
-        if not line:
-            raise RuntimeError(f"{self.name} ended (exit code {self.proc.wait(5)})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def ask(self, line: str, timeout: float) -> dict[str, Any]:
-        self.send(line)
-        return self.result(timeout)
-
-    def send(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{line}\n".encode())
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        if self.proc.poll() is None and self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def paho_client(port: int, user: str, password: str, cafile: Path | None) -> mqtt.Client:
