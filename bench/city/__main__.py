@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(f"--{prefix}ampel-share", type=float, default=0.1, help="share of streams on the Ampel")
     parser.add_argument(f"--{prefix}interval", type=float, default=20.0,
                         help="seconds between two changes of one simulated office")
+    parser.add_argument(f"--{prefix}connect-deadline", type=float, default=300.0,
+                        help="seconds to open the streams; those not open by then are left out (and reported)")
     parser.add_argument(f"--{prefix}no-deployed", action="store_true",
                         help="skip asking nginx as the role leaves it for streams")
 
@@ -36,7 +38,7 @@ def options(args: argparse.Namespace, prefix: str = "") -> dict[str, object]:
             "growth_offices": getattr(args, f"{p}growth"), "growth_streams": getattr(args, f"{p}growth_streams"),
             "updates": getattr(args, f"{p}updates"), "window_s": getattr(args, f"{p}window"),
             "ampel_share": getattr(args, f"{p}ampel_share"), "interval_s": getattr(args, f"{p}interval"),
-            "deployed": not getattr(args, f"{p}no_deployed")}
+            "deployed": not getattr(args, f"{p}no_deployed"), "deadline_s": getattr(args, f"{p}connect_deadline")}
 
 
 def main(argv: list[str] | None = None) -> int:

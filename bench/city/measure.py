@@ -51,8 +51,13 @@ def split_streams(streams: int, ampel_share: float, tokens: dict[str, list[str]]
     return spec
 
 
-def clients_child(city: City, spec: list[list[Any]], log: Path, watched: str) -> LineChild:
-    data = {"port": city.nginx_port, "cafile": str(city.ca.ca_cert), "streams": spec, "office": watched}
+CONNECT_DEADLINE_S = 300.0  # streams not open by then are left out (a 2-core machine shared by others)
+
+
+def clients_child(city: City, spec: list[list[Any]], log: Path, watched: str,
+                  deadline_s: float = CONNECT_DEADLINE_S) -> LineChild:
+    data = {"port": city.nginx_port, "cafile": str(city.ca.ca_cert), "streams": spec, "office": watched,
+            "deadline_s": deadline_s}
     path = log.with_suffix(".json")
     path.write_text(json.dumps(data), encoding="utf-8")
     return LineChild(python("bench.city.clients", str(path)), log.open("ab"))
@@ -103,7 +108,8 @@ def started_central(city: City) -> Iterator[None]:
 
 
 def latency(work: Path, results: Results, levels: list[int], offices: int, updates: int, ampel_share: float,
-            interval_s: float, say: Callable[[str], None], deployed: bool = True) -> None:
+            interval_s: float, say: Callable[[str], None], deployed: bool = True,
+            deadline_s: float = CONNECT_DEADLINE_S) -> None:
     """Office change → last screen at each stream count, beside the bare hop chain, in one city."""
     simulated = office_ids(offices - 1)
     city = City(work, [(MEASURED, MEASURED_HUB), *simulated])
@@ -140,7 +146,7 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
             say(f"[city] {streams:,} streams over both replicas: connecting …")
             level = Level(streams, offices, updates)
             spec = split_streams(streams, ampel_share, tokens, MEASURED)
-            clients = clients_child(city, spec, work / f"clients-{streams}.log", MEASURED)
+            clients = clients_child(city, spec, work / f"clients-{streams}.log", MEASURED, deadline_s)
             try:
                 _measure_level(level, clients, procs, city, hop, office, say)
             finally:
@@ -161,8 +167,10 @@ def _measure_level(level: Level, clients: LineChild, procs: dict[str, Any], city
                    office: Office, say: Callable[[str], None]) -> None:
     ready = clients.result(1800)
     level.ready, level.failed, level.watchers = ready["ready"], ready["failed"], ready["watchers"]
+    level.late = ready["late"]
     level.connect_s, level.errors = ready["seconds"], ready["errors"]
-    say(f"[city]   {level.ready:,} open ({level.failed:,} failed) in {level.connect_s:.0f} s; "
+    say(f"[city]   {level.ready:,} open ({level.failed:,} failed, {level.late:,} not opened in time) in "
+        f"{level.connect_s:.0f} s; "
         f"{level.watchers:,} screens show the measured office; {level.updates} calls …")
     pids = {name: p.pid for name, p in procs.items()}
     level.rss_kib = {name: tree_rss_kib(pid) for name, pid in pids.items()}
@@ -272,12 +280,13 @@ def _window(central: int, replicas: list[int], offices: LineChild, clients: Line
 
 def run(directory: Path, notes: list[str], progress: Callable[[str], None], levels: list[int], offices: int,
         growth_offices: list[int], growth_streams: int, updates: int, window_s: float, ampel_share: float,
-        interval_s: float, deployed: bool = True) -> list[Row]:
+        interval_s: float, deployed: bool = True, deadline_s: float = CONNECT_DEADLINE_S) -> list[Row]:
     """Both parts in a temporary directory under `directory`; the table rows."""
     results = Results(offices_interval_s=interval_s, ampel_share=ampel_share)
     with work_dir("city", directory) as work:
         if levels:
-            latency(work / "latency", results, levels, offices, updates, ampel_share, interval_s, progress, deployed)
+            latency(work / "latency", results, levels, offices, updates, ampel_share, interval_s, progress, deployed,
+                    deadline_s)
         for count in growth_offices:
             growth(work / f"growth-{count}", results, count, growth_streams, window_s, ampel_share, interval_s,
                    progress)

@@ -15,6 +15,7 @@ class Level:
     updates: int
     ready: int = 0
     failed: int = 0
+    late: int = 0  # not opened within the connect deadline
     watchers: int = 0
     connect_s: float = float("nan")
     errors: dict[str, int] = field(default_factory=dict)
