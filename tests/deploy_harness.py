@@ -35,7 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devtools.broker import Received
-from devtools.deploy_templates import (  # noqa: F401 (the tests import them from here)
+from devtools.deploy_templates import (
     ROLES,
     playbook_filters,
     render_role_template,
@@ -43,6 +43,10 @@ from devtools.deploy_templates import (  # noqa: F401 (the tests import them fro
     role_variables,
     write_password_file,
 )
+
+# The tests import the template helpers from here too (they live in devtools/ so that bench/city can use them).
+__all__ = ["BROKER_ROLE", "NOT_AUTHORIZED", "MqttProbe", "broker_role_defaults", "broker_variables", "playbook_filters",
+           "render_broker_template", "render_role_template", "write_password_file"]
 
 BROKER_ROLE = ROLES / "broker"
 NOT_AUTHORIZED = 0x87  # MQTT v5 reason code (CONNACK, SUBACK, PUBACK)
