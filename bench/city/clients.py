@@ -163,7 +163,7 @@ async def _clients(spec: dict[str, Any]) -> int:
             counts["bytes"] += len(data)
             s.incoming.write(data)
             plain = []
-            with contextlib.suppress(ssl.SSLWantReadError):
+            with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):  # zero return: close_notify
                 while chunk := s.tls.read(RECV_BYTES):
                     plain.append(chunk)
             text = b"".join(plain)
@@ -241,7 +241,8 @@ async def _clients(spec: dict[str, Any]) -> int:
                 await asyncio.wait_for(asyncio.shield(s.ready), 120.0)
                 counts["ok"] += 1
             except (TimeoutError, ConnectionError) as exc:
-                errors[type(exc).__name__] += 1
+                if not str(exc).startswith("HTTP"):  # an HTTP status is counted where it was read
+                    errors[type(exc).__name__] += 1
                 counts["failed"] += 1
 
     started = time.monotonic()
