@@ -12,7 +12,9 @@ CPU, memory beside headless Chromium, frame render time and wake-up counts (benc
 `display` part; server-sent-event fan-out to 5,000 clients, `/api/v1/offices` under wrk and the bytes of the
 tracking page, against a public replica in its own process (bench/web/) — the `web` part; a clerk's
 latency and /healthz while an attacker holds over 5,000 sockets on the hub's web, beside the same idle
-(web_flood) — the `flood` part. Without a part name, all parts run.
+(web_flood) — the `flood` part; one office's change on 1,000 to 20,000 citizens' screens through the city
+tier and the central broker's cost per office (bench/city/, options --city-…) — the `city` part. Without a
+part name, all parts run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import time
 from pathlib import Path
 
 from bench import kiosk_fsync, kiosk_latency, kiosk_startup, ticket_size, web_flood
+from bench.city import measure as city_part
+from bench.city.__main__ import add_arguments as city_arguments
+from bench.city.__main__ import options as city_options
 from bench.display import measure as display_part
 from bench.hub import measure as hub_part
 from bench.runner import bench_parent, print_header, say
@@ -37,7 +42,7 @@ from devtools.stats import Row, median, mib, ms, percentile, print_report, ratio
 LATENCY_P99_TARGET_S = 0.020
 COLD_START_TARGET_S = 1.5
 TICKET_TARGET_BYTES = 1024
-PARTS = ("kiosk", "eta", "hub", "display", "web", "flood")
+PARTS = ("kiosk", "eta", "hub", "display", "web", "flood", "city")
 
 
 def _latency_rows(results: list[kiosk_latency.LatencyResult]) -> list[Row]:
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="cold starts (and baseline starts)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    city_arguments(parser, "city-")
     args = parser.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
@@ -206,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         if "flood" in parts:
             print("[flood] a clerk and /healthz on the hub's web while over 5,000 sockets are held …", flush=True)
             rows += web_flood.run(directory=work, notes=notes)
+        if "city" in parts:
+            print("[city] office change → last screen through the city tier; central broker per office …", flush=True)
+            rows += city_part.run(work, notes, say, **city_options(args, "city-"))  # type: ignore[arg-type]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

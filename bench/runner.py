@@ -9,14 +9,18 @@ is stopped with SIGTERM (then SIGKILL) when the part is done with it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +63,67 @@ def child(argv: list[str], log: Path, stdout_to_log: bool = True, env: Mapping[s
         stop(proc, timeout)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+class LineChild:
+    """A child that answers command lines on its stdin with JSON lines on its stdout (load generators:
+    event-stream clients, simulated offices); its stderr goes to `log`."""
+
+    def __init__(self, argv: list[str], log: IO[bytes] | int) -> None:
+        self.name = argv[2] if len(argv) > 2 else argv[0]
+        self.proc = spawn(argv, subprocess.PIPE, log, stdin=subprocess.PIPE)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode())
+        self.lines.put("")
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        """The child's next JSON line."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(f"{self.name} silent for {timeout:.0f} s") from None
+        if not line:
+            raise RuntimeError(f"{self.name} ended (exit code {self.proc.wait(5)})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{line}\n".encode())
+        self.proc.stdin.flush()
+
+    def ask(self, line: str, timeout: float) -> dict[str, Any]:
+        self.send(line)
+        return self.result(timeout)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Closes its stdin (the child's cue to end), then waits; SIGKILL after `timeout` seconds."""
+        if self.proc.poll() is None and self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+async def stdin_commands() -> AsyncIterator[list[str]]:
+    """In a LineChild's child: each line of stdin split into words, until its end or `quit`."""
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        words = (await reader.readline()).decode().split()
+        if not words or words[0] == "quit":
+            return
+        yield words
 
 
 def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, log: Path,

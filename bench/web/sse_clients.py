@@ -9,18 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import queue
 import socket
 import struct
-import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from typing import IO, Any
 
 from bench.procfs import cpu_ns
-from bench.runner import python, spawn
+from bench.runner import LineChild, python, stdin_commands
 from bench.web.markers import MARK_BASE, MARKER, realtime_ns
 from devtools.stats import median, percentile
 from web.gate import raise_open_files_limit
@@ -127,12 +124,7 @@ async def _sse_clients(spec: dict[str, Any]) -> int:
     print(json.dumps({"ready": counts["ok"], "failed": counts["failed"], "seconds": time.monotonic() - started}),
           flush=True)
 
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = (await reader.readline()).decode().split()
-        if not line or line[0] == "quit":
-            break
+    async for line in stdin_commands():
         k, timeout = int(line[1]), float(line[2])
         counts["want"], counts["target"] = k, counts["ok"] - counts["closed"]
         done.clear()
@@ -155,50 +147,20 @@ async def _sse_clients(spec: dict[str, Any]) -> int:
     return 0
 
 
-class SseClients:
-    """The client process, seen from here: `wait(k)` after publishing update k."""
+class SseClients(LineChild):
+    """The client process, seen from here: `ask(k)` after publishing update k, then `result`."""
 
     def __init__(self, port: int, paths: list[tuple[str, int]], log: IO[bytes]) -> None:
-        spec = json.dumps({"port": port, "paths": paths})
-        self.proc = spawn(python("bench.web.sse_clients", spec), subprocess.PIPE, log, stdin=subprocess.PIPE)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(python("bench.web.sse_clients", json.dumps({"port": port, "paths": paths})), log)
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode())
-        self.lines.put("")
-
-    def result(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"SSE client process silent for {timeout:.0f} s") from None
-        if not line:
-            raise RuntimeError(f"SSE client process ended (exit code {self.proc.wait(5)})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def ask(self, k: int, timeout: float) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"wait {k} {timeout}\n".encode())
-        self.proc.stdin.flush()
+    def ask(self, k: int, timeout: float) -> None:  # type: ignore[override]  # the answer comes by result()
+        self.send(f"wait {k} {timeout}")
 
     def cpu_ns(self) -> int:
         return cpu_ns(self.proc.pid)
 
-    def close(self) -> None:
-        if self.proc.poll() is None and self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.write(b"quit\n")
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
+    def close(self, timeout: float = 20.0) -> None:
+        super().close(timeout)
 
 
 if __name__ == "__main__":
