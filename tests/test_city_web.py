@@ -62,9 +62,10 @@ ADDRESSES = {"web-1": "127.0.0.1", "web-2": "127.0.0.2"}  # two "hosts" on the l
 BIN = Path(sys.executable).parent
 
 
-def web_variables(name: str, ports: dict[str, int], central_port: int, **overrides: Any) -> dict[str, Any]:
+def web_variables(name: str, ports: dict[str, int], central_port: int, offices: dict[str, str] = CITY,
+                  **overrides: Any) -> dict[str, Any]:
     """What Ansible would give the web role on host `name` of the test city (hostvars and groups included)."""
-    hostvars, groups = city_inventory(replicas={host: {"web_replica_address": address,
+    hostvars, groups = city_inventory(offices, replicas={host: {"web_replica_address": address,
                                                        "web_replica_port": ports[host]}
                                                 for host, address in ADDRESSES.items()})
     return {"hostvars": hostvars, "groups": groups, "inventory_hostname": name, "wartemarke_city": True,
@@ -174,12 +175,13 @@ def start_hub(directory: Path, office: str, broker: OfficeBroker) -> Hub:
     return instance
 
 
-def write_replica(directory: Path, name: str, ports: dict[str, int], central: OfficeBroker) -> Replica:
+def write_replica(directory: Path, name: str, ports: dict[str, int], central: OfficeBroker,
+                  offices: dict[str, str] = CITY) -> Replica:
     """The replica's web.toml from roles/web/templates/web.toml.j2 (city mode); the files it names are
     moved from /etc/wartemarke to the test's folder."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "broker-password").write_text(central.passwords[name] + "\n", encoding="utf-8")
-    text = render_role_template("web", "web.toml.j2", web_variables(name, ports, central.tls_port,
+    text = render_role_template("web", "web.toml.j2", web_variables(name, ports, central.tls_port, offices,
                                                                    web_broker_ca_file=str(central.ca.ca_cert)))
     config = directory / "web.toml"
     config.write_text(text.replace("/etc/wartemarke/broker-password", str(directory / "broker-password")),
