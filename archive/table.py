@@ -104,10 +104,8 @@ class Archive:
         for service in queue.services:
             key = (office, service.service, start)
             row = day.get(key)
-            if row is None:
-                names = info.service(service.service) if info is not None else None
-                row = day[key] = Row(queue.day, office, info.name if info is not None else office, service.service,
-                                     names.name_de if names is not None else service.service, start,
+            if row is None:  # names: see _name
+                row = day[key] = Row(queue.day, office, office, service.service, service.service, start,
                                      start + self.interval, 0, service.waiting, service.waiting, None, None,
                                      service.ampel, service.ampel, service.issuing, "", queue.at)
             row.add(service, queue.at)
@@ -119,8 +117,18 @@ class Archive:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(FIELDS)
         rows = sorted(self.rows.get(day, {}).values(), key=lambda r: (r.office, r.service, r.start))
+        for row in rows:  # a state may have come before the office's info (retained messages come in any order)
+            self._name(row)
         writer.writerows(row.values() for row in rows)
         return out.getvalue()
+
+    def _name(self, row: Row) -> None:
+        """The office's and the service's names from the office's newest info."""
+        info = self.info.get(row.office)
+        if info is not None:
+            service = info.service(row.service)
+            row.office_name = info.name
+            row.service_name = service.name_de if service is not None else row.service_name
 
     def load(self, day: date, text: str) -> None:
         """The rows of a file written before a restart, so that rewriting it keeps them."""

@@ -46,14 +46,16 @@ from tests.city_harness import (
     wait_bridge_state,
     watch_central,
 )
-from tests.deploy_harness import MqttProbe
+from tests.deploy_harness import MqttProbe, render_role_template
 from tests.fault_harness import TcpProxy
+from tests.test_archive import ArchiveProcess
 from tests.test_broker_acl import OfficeBroker
 from tests.test_city_web import (
     ADDRESSES,
     Replica,
     distinct_ports,
     start_nginx,
+    web_variables,
     write_nginx,
     write_replica,
 )
@@ -184,6 +186,7 @@ class SimCity:
     context: ssl.SSLContext
     pool: ThreadPoolExecutor  # started the office brokers: must outlive them
     nginx: subprocess.Popen[bytes] | None = None
+    archive: ArchiveProcess | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def office(self, number: int) -> SimOffice:
@@ -230,6 +233,8 @@ class SimCity:
             self.nginx.wait(10)
         for replica in self.replicas.values():
             replica.stop()
+        if self.archive is not None:
+            self.archive.stop()
         list(self.pool.map(SimOffice.stop, self.offices.values()))
         self.pool.shutdown()
         self.central.close_probes()
@@ -273,13 +278,31 @@ def _start_office(directory: Path, number: int, hub: str, central: OfficeBroker)
     return sim
 
 
-def _start_nginx(directory: Path, ports: dict[str, int], central: OfficeBroker,
+def start_archive(directory: Path, ports: dict[str, int], central: OfficeBroker, hubs: dict[str, str],
+                  port: int) -> ArchiveProcess:
+    """`wartemarke-archive` on web-1 (the archive host) with archive.toml from the web role's template,
+    logged in to the central broker with its own account; files written every second (not every minute)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "broker-password").write_text(central.passwords["web-1-archive"] + "\n", encoding="utf-8")
+    text = render_role_template("web", "archive.toml.j2", web_variables(
+        "web-1", ports, central.tls_port, hubs, web_broker_ca_file=str(central.ca.ca_cert),
+        web_archive_directory=str(directory / "files"), web_archive_port=port, web_archive_flush_s=1))
+    config = directory / "archive.toml"
+    config.write_text(text.replace("/etc/wartemarke/archive-broker-password", str(directory / "broker-password")),
+                      encoding="utf-8")
+    archive = ArchiveProcess(config, port)
+    archive.start()
+    return archive
+
+
+def _start_nginx(directory: Path, ports: dict[str, int], central: OfficeBroker, archive_port: int,
                  ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """nginx from the web role's template; new ports if another process took one meanwhile (the city's
     many outgoing connections use the same range). Returns it, its HTTPS port and its certificate."""
     for attempt in range(3):
-        http_port, https_port = distinct_ports(2, taken=set(ports.values()))
-        main, _, cert = write_nginx(directory / f"nginx-{attempt}", ports, central.tls_port, http_port, https_port)
+        http_port, https_port = distinct_ports(2, taken={*ports.values(), archive_port})
+        main, _, cert = write_nginx(directory / f"nginx-{attempt}", ports, central.tls_port, http_port, https_port,
+                                    web_archive_port=archive_port)
         try:
             return start_nginx(main, https_port), https_port, cert
         except AssertionError as exc:
@@ -309,7 +332,9 @@ def start_city(directory: Path, count: int) -> SimCity:
         for name in ADDRESSES:
             city.replicas[name] = write_replica(directory / name, name, ports, central, hubs)
             city.replicas[name].start()
-        city.nginx, https_port, cert = _start_nginx(directory, ports, central)
+        archive_port = distinct_ports(1, taken=set(ports.values()))[0]
+        city.archive = start_archive(directory / "archive", ports, central, hubs, archive_port)
+        city.nginx, https_port, cert = _start_nginx(directory, ports, central, archive_port)
         city.base, city.context = f"https://localhost:{https_port}", ssl.create_default_context(cafile=str(cert))
         observer = city.observe()
         for office in city.offices.values():

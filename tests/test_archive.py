@@ -23,6 +23,7 @@ from devtools.broker import Broker, free_port, make_recorder
 from devtools.hub_harness import issued, payload, write_hub_config
 from hub.app import Hub
 from protocol import topics
+from protocol.messages.info import OfficeInfo, ServiceInfo
 from protocol.messages.queue import QueueState, ServiceQueue
 from tests.fault_harness import start_hub
 from tests.web_harness import get, random_token, wait_until
@@ -213,3 +214,14 @@ def test_states_land_in_their_own_interval_and_a_repeat_counts_once() -> None:
     reloaded.load(date(2026, 3, 2), table.csv(date(2026, 3, 2)))
     assert reloaded.csv(date(2026, 3, 2)) == table.csv(date(2026, 3, 2))
     assert not reloaded.record("t-ost", state(datetime(2026, 3, 2, 8, 20, tzinfo=UTC), 4))  # known after reload
+
+
+def test_names_come_from_the_info_even_when_it_arrives_after_the_queue() -> None:
+    """Retained messages come in any order: a row begun before the office's info still gets its names."""
+    table = Archive(15, BERLIN)
+    table.record("t-ost", state(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), 1))
+    table.record_info("t-ost", OfficeInfo(day=date(2026, 3, 2), name="Bürgerbüro Ost", timezone="Europe/Berlin",
+                                          hours={}, services=(ServiceInfo("A", "Allgemeine Anliegen", "General"),),
+                                          counters=()))
+    row = next(csv.DictReader(io.StringIO(table.csv(date(2026, 3, 2)))))
+    assert (row["office_name"], row["service_name"]) == ("Bürgerbüro Ost", "Allgemeine Anliegen")

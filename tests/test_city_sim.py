@@ -9,6 +9,8 @@ running with every office shown as it is.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import statistics
@@ -105,6 +107,26 @@ def test_a_ticket_in_office_17_shows_on_the_ampel_and_on_its_tracking_page(city:
     assert status == 200 and "A001" in page and office.name in page
     others = ampel(city)
     assert all(waiting(others[o]) == 0 for o in city.offices if o != office.id)  # nothing leaked elsewhere
+
+
+def test_the_daily_archive_holds_every_office_and_is_served_through_nginx(city: SimCity) -> None:
+    """One archive for the city (web-1, its own read-only account on the central broker); every web host's
+    nginx passes /api/v1/archive/ to it."""
+    day = city.office(17).day()
+    status, body = city.fetch("/api/v1/archive/")
+    assert status == 200, body
+    index = json.loads(body)
+    assert index["licence"]["name"].startswith("Datenlizenz Deutschland") and index["attribution"] == "Teststadt"
+
+    def rows() -> list[dict[str, str]] | None:
+        status, text = city.fetch(f"/api/v1/archive/{day.isoformat()}.csv")
+        found = list(csv.DictReader(io.StringIO(text))) if status == 200 else []
+        offices = {r["office"] for r in found}
+        return found if offices == set(city.offices) else None
+
+    found = poll(rows, timeout=LIVE_S, what="every office in today's archive through nginx", every=1.0)
+    ticket = [r for r in found if r["office"] == office_id(17) and r["service"] == "A"]
+    assert ticket and int(ticket[-1]["waiting_max"]) >= 1 and ticket[-1]["office_name"] == "Bürgerbüro Amt 17"
 
 
 def test_a_call_in_office_3_switches_that_citizens_page_to_called(city: SimCity, phone: Any) -> None:
