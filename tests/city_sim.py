@@ -20,7 +20,6 @@ import http.client
 import json
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -43,6 +42,8 @@ from tests.city_harness import (
     central_accounts,
     start_central,
     start_city_office,
+    start_program,
+    stop_program,
     wait_bridge_state,
     watch_central,
 )
@@ -61,7 +62,6 @@ from tests.test_city_web import (
 )
 from tests.web_harness import random_token
 
-BIN = Path(sys.executable).parent
 CUT = 9  # the office whose bridge runs through a TcpProxy (the "network" the test can cut)
 
 
@@ -111,22 +111,14 @@ class SimOffice:
         return f"Bürgerbüro Amt {self.number:02d}"
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(BIN / "wartemarke-hub"), "run", "--config", str(self.config)],
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.process = start_program("wartemarke-hub", self.config, self.log)
 
     def stop(self) -> None:
         if self.clerk is not None:
             self.clerk.stop()
         if self.kiosk is not None:
             self.kiosk.close()
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_program(self.process)
         self.broker.close_probes()
         self.broker.broker.stop()
         if self.proxy is not None:
@@ -150,7 +142,7 @@ class SimOffice:
 
     def issue(self, service: str = "A") -> tuple[str, float]:
         """A ticket event as the office's kiosk sends it; returns its token and the seconds until the hub's
-        ack (the kiosk prints only then)."""
+        ack (the kiosk prints only then) — once the office's queue with the ticket is out, too."""
         assert self.kiosk is not None
         self.seq += 1
         seq, token, device = self.seq, random_token(), f"{self.hub}-kiosk"
@@ -160,7 +152,10 @@ class SimOffice:
         assert not self.kiosk.publish(topics.kiosk_ticket(self.id, device), payload(event)).is_failure
         self.kiosk.wait_for(lambda t, p: t == topics.kiosk_ack(self.id, device) and json.loads(p)["seq"] >= seq,
                             since, timeout=20)
-        return token, time.monotonic() - started
+        took = time.monotonic() - started
+        # The forecast follows the ack: until the office's new queue is out, `queue()` is the old truth.
+        self.kiosk.wait_for(lambda t, p: t == topics.queue(self.id) and bool(p), since, timeout=20)
+        return token, took
 
     def call_next(self, counter: str = "platz-1") -> tuple[CommandAnswer, float]:
         """A clerk's `next`, sent with the office web's account as the hub's web sends it; the answer and

@@ -25,6 +25,7 @@ from hub.app import Hub
 from protocol import topics
 from protocol.messages.info import OfficeInfo, ServiceInfo
 from protocol.messages.queue import QueueState, ServiceQueue
+from tests.city_harness import start_program, stop_program
 from tests.fault_harness import start_hub
 from tests.web_harness import get, random_token, wait_until
 
@@ -66,9 +67,7 @@ class ArchiveProcess:
         return f"http://127.0.0.1:{self.port}/api/v1/archive/"
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(BIN / "wartemarke-archive"), "run", "--config", str(self.config)],
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.process = start_program("wartemarke-archive", self.config, self.log)
         wait_until(lambda: self._healthy(), timeout=30, what=f"the archive to serve (log: {self.log})")
 
     def _healthy(self) -> bool:
@@ -79,9 +78,7 @@ class ArchiveProcess:
             return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
+        stop_program(self.process)
 
     def rows(self, day: date) -> list[dict[str, str]]:
         reply = get(f"{self.url}{day.isoformat()}.csv")

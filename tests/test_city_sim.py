@@ -16,17 +16,16 @@ import re
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from protocol import topics
 from tests.city_harness import bridge_state_topic, wait_bridge_state
 from tests.city_sim import CUT, SimCity, office_id, poll, replica_holding_one_stream, start_city, waiting
 from tests.test_city_web import HttpsSse
-from tests.test_web_browser import ARGS, CHROMIUM
+from tests.test_web_browser import browser  # noqa: F401 (the module's Chromium, a fixture)
 
 pytestmark = pytest.mark.xdist_group("city-sim")
 OFFICES = 23
@@ -43,19 +42,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCity]:
         instance.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run deploy/install-debian-packages.sh"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
 @pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
+def phone(browser: Any) -> Iterator[Any]:  # noqa: F811 (the imported fixture, by name)
     """A citizen's phone that trusts nginx's self-signed certificate."""
     context = browser.new_context(locale="de-DE", viewport={"width": 412, "height": 860}, ignore_https_errors=True)
     context.set_default_timeout(LIVE_S * 1000)

@@ -19,7 +19,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import tomllib
 import uuid
@@ -48,6 +47,8 @@ from tests.city_harness import (
     city_inventory,
     start_central,
     start_city_office,
+    start_program,
+    stop_program,
     wait_bridge_state,
     watch_central,
 )
@@ -59,7 +60,6 @@ from web.config import load_replica_config
 
 OST, WEST = "t-ost", "t-west"
 ADDRESSES = {"web-1": "127.0.0.1", "web-2": "127.0.0.2"}  # two "hosts" on the loopback network
-BIN = Path(sys.executable).parent
 
 
 def web_variables(name: str, ports: dict[str, int], central_port: int, offices: dict[str, str] = CITY,
@@ -89,9 +89,7 @@ class Replica:
         return f"http://{ADDRESSES[self.name]}:{self.port}"
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(BIN / "wartemarke-web"), "run", "--config", str(self.config)],
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.process = start_program("wartemarke-web", self.config, self.log)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -99,13 +97,7 @@ class Replica:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_program(self.process)
 
     def streams(self) -> int:
         """Its open event streams, from its own /metrics (not through nginx, which refuses it)."""
