@@ -4,8 +4,9 @@ chain and under faults:
 the central broker restarted, one office's bridge cut for a while, one replica killed under a citizen's
 open page, and office work while the central tier is down.
 
-The tests share one city (module scope; one xdist worker) and run in file order: each leaves the city
-running with every office shown as it is.
+One test builds the city once and runs the checks in order (each leaves the city running with every
+office shown as it is): one test, so that pytest-xdist never splits them over two workers and builds the
+city twice (`xdist_group` does not group them with the installed pytest-xdist 3.8).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 import statistics
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +31,13 @@ from tests.city_sim import CUT, SimCity, office_id, poll, replica_holding_one_st
 from tests.test_city_web import HttpsSse
 from tests.test_web_browser import browser  # noqa: F401 (the module's Chromium, a fixture)
 
-pytestmark = pytest.mark.xdist_group("city-sim")
 OFFICES = 23
 LIVE_S = 20  # how long a change may take to reach a page through the whole chain (it takes well under 1 s)
 
 
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCity]:
-    instance = start_city(tmp_path_factory.mktemp("city-sim"), OFFICES)
+@pytest.fixture
+def city(tmp_path: Path) -> Iterator[SimCity]:
+    instance = start_city(tmp_path / "city-sim", OFFICES)
     print(f"\ncity of {OFFICES} offices up: " + ", ".join(f"{k} after {v:.1f} s" for k, v in instance.timings.items()))
     try:
         yield instance
@@ -43,10 +45,10 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCity]:
         instance.stop()
 
 
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:  # noqa: F811 (the imported fixture, by name)
+@contextmanager
+def phone(chromium: Any) -> Iterator[Any]:
     """A citizen's phone that trusts nginx's self-signed certificate."""
-    context = browser.new_context(locale="de-DE", viewport={"width": 412, "height": 860}, ignore_https_errors=True)
+    context = chromium.new_context(locale="de-DE", viewport={"width": 412, "height": 860}, ignore_https_errors=True)
     context.set_default_timeout(LIVE_S * 1000)
     try:
         yield context.new_page()
@@ -70,7 +72,7 @@ def office_section(page: str, office: str) -> str:
 
 # -- through the whole chain --------------------------------------------------------------------------
 
-def test_every_office_is_on_the_city_ampel_through_nginx(city: SimCity) -> None:
+def check_every_office_is_on_the_city_ampel_through_nginx(city: SimCity) -> None:
     listed = poll(lambda: len(ampel(city)) == OFFICES and ampel(city), timeout=LIVE_S, what="every office")
     assert sorted(listed) == sorted(city.offices)
     for office in city.offices.values():
@@ -80,7 +82,7 @@ def test_every_office_is_on_the_city_ampel_through_nginx(city: SimCity) -> None:
     assert all(office.name in office_section(page, office.id) for office in city.offices.values())
 
 
-def test_a_ticket_in_office_17_shows_on_the_ampel_and_on_its_tracking_page(city: SimCity) -> None:
+def check_a_ticket_in_office_17_shows_on_the_ampel_and_on_its_tracking_page(city: SimCity) -> None:
     office = city.office(17)
     before = waiting(ampel(city)[office.id])
     with HttpsSse(f"{city.base}/events/offices", city.context, timeout=LIVE_S) as stream:  # the live Ampel
@@ -98,7 +100,7 @@ def test_a_ticket_in_office_17_shows_on_the_ampel_and_on_its_tracking_page(city:
     assert all(waiting(others[o]) == 0 for o in city.offices if o != office.id)  # nothing leaked elsewhere
 
 
-def test_the_daily_archive_holds_every_office_and_is_served_through_nginx(city: SimCity) -> None:
+def check_the_daily_archive_holds_every_office_and_is_served_through_nginx(city: SimCity) -> None:
     """One archive for the city (web-1, its own read-only account on the central broker); every web host's
     nginx passes /api/v1/archive/ to it."""
     day = city.office(17).day()
@@ -122,22 +124,23 @@ def test_the_daily_archive_holds_every_office_and_is_served_through_nginx(city: 
     assert row["ampel"] in ("green", "yellow", "red") and row["issuing"] == "true"
 
 
-def test_a_call_in_office_3_switches_that_citizens_page_to_called(city: SimCity, phone: Any) -> None:
-    office = city.office(3)
-    token, _ = office.issue()
-    poll(lambda: city.fetch(f"/t/{token}")[0] == 200, timeout=LIVE_S, what="the tracking page", every=1.0)
-    phone.goto(f"{city.base}/t/{token}")
-    expect(phone.locator("#status")).to_contain_text("Sie warten")
-    replica_holding_one_stream(city)  # the page's event stream is open (through nginx to a replica)
-    answer, _ = office.call_next()
-    assert answer.ok, answer
-    expect(phone.locator("#status .called")).to_contain_text("Platz 1")
-    assert phone.title().startswith("▶")
+def check_a_call_in_office_3_switches_that_citizens_page_to_called(city: SimCity, chromium: Any) -> None:
+    with phone(chromium) as page:
+        office = city.office(3)
+        token, _ = office.issue()
+        poll(lambda: city.fetch(f"/t/{token}")[0] == 200, timeout=LIVE_S, what="the tracking page", every=1.0)
+        page.goto(f"{city.base}/t/{token}")
+        expect(page.locator("#status")).to_contain_text("Sie warten")
+        replica_holding_one_stream(city)  # the page's event stream is open (through nginx to a replica)
+        answer, _ = office.call_next()
+        assert answer.ok, answer
+        expect(page.locator("#status .called")).to_contain_text("Platz 1")
+        assert page.title().startswith("▶")
 
 
 # -- faults -------------------------------------------------------------------------------------------
 
-def test_office_work_never_waits_on_the_central_tier_and_a_restarted_central_brings_every_office_back(
+def check_office_work_never_waits_on_the_central_tier_and_a_restarted_central_brings_every_office_back(
         city: SimCity) -> None:
     """Kiosk acks and clerks' commands take as long with the central broker stopped as with it running;
     after its restart (no persistence: it starts empty) every office is back on both replicas exactly as
@@ -172,7 +175,7 @@ def test_office_work_never_waits_on_the_central_tier_and_a_restarted_central_bri
     assert waiting(listed[other.id]) == 1
 
 
-def test_an_office_cut_off_the_city_stops_advancing_and_catches_up(city: SimCity) -> None:
+def check_an_office_cut_off_the_city_stops_advancing_and_catches_up(city: SimCity) -> None:
     """Office 9's bridge is cut (its proxy refuses and drops connections): the central broker publishes the
     bridge's will; the Ampel keeps office 9 at its last state (its `updated_at` stops) while another
     office's advances; when the bridge is back, office 9 catches up with what happened meanwhile."""
@@ -212,30 +215,44 @@ def test_an_office_cut_off_the_city_stops_advancing_and_catches_up(city: SimCity
         city.central.close_probes()
 
 
-def test_when_a_replica_dies_the_citizens_page_is_live_again_within_5_s(city: SimCity, phone: Any) -> None:
-    office = city.office(12)
-    token, _ = office.issue()
-    poll(lambda: city.fetch(f"/t/{token}")[0] == 200, timeout=LIVE_S, what="the tracking page", every=1.0)
-    phone.goto(f"{city.base}/t/{token}")
-    expect(phone.locator("#status")).to_contain_text("Sie warten")
-    holder = replica_holding_one_stream(city)
-    try:
-        holder.kill()
-        killed = time.monotonic()
-        answer, _ = office.call_next()  # at once: only a reconnected stream can bring it to the page
-        assert answer.ok, answer
-        expect(phone.locator("#status .called")).to_contain_text("Platz 1", timeout=LIVE_S * 1000)
-        live_after = time.monotonic() - killed
-        print(f"\nthe page showed the call {live_after:.2f} s after its replica was killed")
-        assert live_after <= 5.0
-        survivor = next(r for r in city.replicas.values() if r is not holder)
-        assert survivor.streams() == 1
-    finally:
-        holder.start()
-        poll(lambda: city.shows_truth(holder), timeout=60, what=f"{holder.name} to be back")
+def check_when_a_replica_dies_the_citizens_page_is_live_again_within_5_s(city: SimCity, chromium: Any) -> None:
+    with phone(chromium) as page:
+        office = city.office(12)
+        token, _ = office.issue()
+        poll(lambda: city.fetch(f"/t/{token}")[0] == 200, timeout=LIVE_S, what="the tracking page", every=1.0)
+        page.goto(f"{city.base}/t/{token}")
+        expect(page.locator("#status")).to_contain_text("Sie warten")
+        holder = replica_holding_one_stream(city)
+        try:
+            holder.kill()
+            killed = time.monotonic()
+            answer, _ = office.call_next()  # at once: only a reconnected stream can bring it to the page
+            assert answer.ok, answer
+            expect(page.locator("#status .called")).to_contain_text("Platz 1", timeout=LIVE_S * 1000)
+            live_after = time.monotonic() - killed
+            print(f"\nthe page showed the call {live_after:.2f} s after its replica was killed")
+            assert live_after <= 5.0
+            survivor = next(r for r in city.replicas.values() if r is not holder)
+            assert survivor.streams() == 1
+        finally:
+            holder.start()
+            poll(lambda: city.shows_truth(holder), timeout=60, what=f"{holder.name} to be back")
 
 
-def test_no_hub_died_in_the_faults(city: SimCity) -> None:
+def check_no_hub_died_in_the_faults(city: SimCity) -> None:
     """Every office's own `wartemarke-hub` process is still running after all of the above."""
     running = {sim.id for sim in city.offices.values() if sim.process is not None and sim.process.poll() is None}
     assert running == {office_id(n) for n in range(1, OFFICES + 1)}
+
+
+def test_the_simulated_city(city: SimCity, browser: Any) -> None:  # noqa: F811 (the imported fixture)
+    started = time.monotonic()
+    check_every_office_is_on_the_city_ampel_through_nginx(city)
+    check_a_ticket_in_office_17_shows_on_the_ampel_and_on_its_tracking_page(city)
+    check_the_daily_archive_holds_every_office_and_is_served_through_nginx(city)
+    check_a_call_in_office_3_switches_that_citizens_page_to_called(city, browser)
+    check_office_work_never_waits_on_the_central_tier_and_a_restarted_central_brings_every_office_back(city)
+    check_an_office_cut_off_the_city_stops_advancing_and_catches_up(city)
+    check_when_a_replica_dies_the_citizens_page_is_live_again_within_5_s(city, browser)
+    check_no_hub_died_in_the_faults(city)
+    print(f"\nthe checks took {time.monotonic() - started:.1f} s after the city was up")
