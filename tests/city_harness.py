@@ -18,6 +18,8 @@ import os
 import pwd
 import re
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +139,21 @@ def watch_central(central: OfficeBroker) -> MqttProbe:
     observer = central.connect(OBSERVER)
     observer.subscribe(["#", "$SYS/broker/connection/+/state"])
     return observer
+
+
+def start_program(program: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`program run --config CONFIG` (a wartemarke-* entry point of this venv), its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen([str(Path(sys.executable).parent / program), "run", "--config", str(config)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_program(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM and wait (a clean stop); SIGKILL after 20 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

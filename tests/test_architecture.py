@@ -6,7 +6,7 @@ checked here arrow by arrow, and names every module (checked here too).
     process   plumbing every process shares; imports nothing of ours
     language  the texts people read and hear, per language; imports nothing of ours
     protocol  the contract; imports only process
-    kiosk, hub, display, web, notifier   the apps; each imports only protocol, process, language and itself
+    kiosk, hub, display, web, notifier, archive   the apps; each imports only protocol, process, language and itself
     hubprocess  the hub's process: the one package that knows two apps (hub and web), and only them
     devtools  what tests, bench and demo share (not shipped)
     tests, bench, demo   import everything above but never each other
@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "process", "language", "kiosk", "hub", "display", "web", "notifier", "hubprocess", "devtools",
-            "demo", "bench", "tests")
-APPS = ("kiosk", "hub", "display", "web", "notifier")
+PACKAGES = ("protocol", "process", "language", "kiosk", "hub", "display", "web", "notifier", "archive", "hubprocess",
+            "devtools", "demo", "bench", "tests")
+APPS = ("kiosk", "hub", "display", "web", "notifier", "archive")
 TOOLS = ("tests", "bench", "demo")
 MAX_LINES = 400
 

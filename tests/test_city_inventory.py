@@ -37,10 +37,13 @@ def test_the_example_city_gives_every_bridge_and_replica_its_account() -> None:
     assert accounts == [
         {"name": "mitte-hub-bridge", "role": "bridge", "hub": "mitte-hub", "office": "buergerbuero-mitte"},
         {"name": "nord-hub-bridge", "role": "bridge", "hub": "nord-hub", "office": "buergerbuero-nord"},
-        {"name": "web-1", "role": "replica"}, {"name": "web-2", "role": "replica"}]
+        {"name": "web-1", "role": "replica"}, {"name": "web-2", "role": "replica"},
+        {"name": "web-1-archive", "role": "archive"}]  # the daily archive runs on the first web host
     grants = acl_grants(render_role_template("central", "acl.j2", {"accounts": accounts}))
     assert "write wartemarke/v1/buergerbuero-nord/queue" in grants["nord-hub-bridge"]
     assert not [g for g in grants["nord-hub-bridge"] if "mitte" in g]
+    assert grants["web-1-archive"] == {"read wartemarke/v1/+/info", "read wartemarke/v1/+/queue",
+                                       "write wartemarke/v1/+/device/web-1-archive/status"}  # no tickets, no states
     assert FILTERS["wartemarke_city_offices"](hostvars, groups) == ["buergerbuero-mitte", "buergerbuero-nord"]
     assert FILTERS["wartemarke_web_replicas"](hostvars, groups, 8080) == ["10.20.0.11:8080", "10.20.0.12:8080"]
     # No web host of the city belongs to an office's broker.

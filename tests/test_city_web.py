@@ -19,7 +19,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import tomllib
 import uuid
@@ -48,6 +47,8 @@ from tests.city_harness import (
     city_inventory,
     start_central,
     start_city_office,
+    start_program,
+    stop_program,
     wait_bridge_state,
     watch_central,
 )
@@ -59,12 +60,12 @@ from web.config import load_replica_config
 
 OST, WEST = "t-ost", "t-west"
 ADDRESSES = {"web-1": "127.0.0.1", "web-2": "127.0.0.2"}  # two "hosts" on the loopback network
-BIN = Path(sys.executable).parent
 
 
-def web_variables(name: str, ports: dict[str, int], central_port: int, **overrides: Any) -> dict[str, Any]:
+def web_variables(name: str, ports: dict[str, int], central_port: int, offices: dict[str, str] = CITY,
+                  **overrides: Any) -> dict[str, Any]:
     """What Ansible would give the web role on host `name` of the test city (hostvars and groups included)."""
-    hostvars, groups = city_inventory(replicas={host: {"web_replica_address": address,
+    hostvars, groups = city_inventory(offices, replicas={host: {"web_replica_address": address,
                                                        "web_replica_port": ports[host]}
                                                 for host, address in ADDRESSES.items()})
     return {"hostvars": hostvars, "groups": groups, "inventory_hostname": name, "wartemarke_city": True,
@@ -88,9 +89,7 @@ class Replica:
         return f"http://{ADDRESSES[self.name]}:{self.port}"
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(BIN / "wartemarke-web"), "run", "--config", str(self.config)],
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.process = start_program("wartemarke-web", self.config, self.log)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -98,13 +97,7 @@ class Replica:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_program(self.process)
 
     def streams(self) -> int:
         """Its open event streams, from its own /metrics (not through nginx, which refuses it)."""
@@ -174,12 +167,13 @@ def start_hub(directory: Path, office: str, broker: OfficeBroker) -> Hub:
     return instance
 
 
-def write_replica(directory: Path, name: str, ports: dict[str, int], central: OfficeBroker) -> Replica:
+def write_replica(directory: Path, name: str, ports: dict[str, int], central: OfficeBroker,
+                  offices: dict[str, str] = CITY) -> Replica:
     """The replica's web.toml from roles/web/templates/web.toml.j2 (city mode); the files it names are
     moved from /etc/wartemarke to the test's folder."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "broker-password").write_text(central.passwords[name] + "\n", encoding="utf-8")
-    text = render_role_template("web", "web.toml.j2", web_variables(name, ports, central.tls_port,
+    text = render_role_template("web", "web.toml.j2", web_variables(name, ports, central.tls_port, offices,
                                                                    web_broker_ca_file=str(central.ca.ca_cert)))
     config = directory / "web.toml"
     config.write_text(text.replace("/etc/wartemarke/broker-password", str(directory / "broker-password")),

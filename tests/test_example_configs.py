@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from archive.config import load_archive_config
 from devtools.office_ca import make_office_ca
 from display.config import load_display_config
 from hubprocess.config import load_hub_process_config
@@ -36,6 +37,7 @@ LOADERS: dict[str, Callable[[Path], Any]] = {
     "display.toml": load_display_config,
     "web.toml": load_replica_config,
     "notifier.toml": load_notifier_config,
+    "archive.toml": load_archive_config,
 }
 
 # Keys the loaders read that an example does not show yet (empty: every example shows every key; keep it so).

@@ -111,9 +111,11 @@ def wartemarke_city_offices(hostvars: Mapping[str, Any], groups: Mapping[str, li
 
 def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
                                 extra_accounts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """One account per office bridge (the hub's broker connects as `{hub}-bridge`) and per public web host.
+    """One account per office bridge (the hub's broker connects as `{hub}-bridge`), per public web host and
+    one for the daily archive (`{archive host}-archive`, on the first web host).
 
-    A bridge may publish only its own office's public topics; a replica reads every office (acl.j2).
+    A bridge may publish only its own office's public topics; a replica reads every office; the archive
+    reads only the offices' `info` and `queue` (acl.j2).
     """
     accounts: list[dict[str, Any]] = [
         {"name": bridge_account(hub), "role": "bridge", "hub": hub,
@@ -121,6 +123,8 @@ def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str
         for hub in sorted(groups.get("hub", []))
     ]
     accounts += [{"name": web, "role": "replica"} for web in sorted(groups.get("web", []))]
+    if groups.get("web"):
+        accounts.append({"name": archive_account(wartemarke_archive_host(groups)), "role": "archive"})
     accounts += [dict(account) for account in extra_accounts or []]
     return accounts
 
@@ -128,6 +132,16 @@ def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str
 def bridge_account(hub: str) -> str:
     """The central broker's username (and client id) of the bridge from `hub`'s office broker."""
     return f"{hub}-bridge"
+
+
+def wartemarke_archive_host(groups: Mapping[str, list[str]]) -> str:
+    """The web host that runs the city's daily archive (`wartemarke-archive`): the first of the `web` group."""
+    return sorted(groups.get("web", []))[0] if groups.get("web") else ""
+
+
+def archive_account(host: str) -> str:
+    """The central broker's username (and client id) of the archive on `host`."""
+    return f"{host}-archive"
 
 
 def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
@@ -166,6 +180,8 @@ class FilterModule:
             "mosquitto_hash": mosquitto_hash,
             "subject_alt_names": subject_alt_names,
             "toml": toml,
+            "wartemarke_archive_account": archive_account,
+            "wartemarke_archive_host": wartemarke_archive_host,
             "wartemarke_bridge_account": bridge_account,
             "wartemarke_broker_devices": wartemarke_broker_devices,
             "wartemarke_central_accounts": wartemarke_central_accounts,
