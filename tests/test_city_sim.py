@@ -198,17 +198,19 @@ def check_an_office_cut_off_the_city_stops_advancing_and_catches_up(city: SimCit
                        what=f"{replica.name} to show office 10's change")
             shown = city.listed(replica)
             assert shown[live.id]["updated_at"] > live_before[replica.name]
-            assert shown[cut.id] == before[replica.name]  # frozen: no update, nothing shown as newer
-            # Hook for the stale flag (issue 13, "Stand HH:MM"): once /api/v1/offices says which office is
-            # stale, office 9 must say so here and office 10 must not.
-            if "stale" in shown[cut.id]:
-                assert shown[cut.id]["stale"] is True and shown[live.id]["stale"] is False
+            # frozen: no update, nothing shown as newer — and said to be stale ("Stand HH:MM", http.md §4.1)
+            assert figures(shown[cut.id]) == figures(before[replica.name])
+            assert before[replica.name]["stale"] is False
+            assert shown[cut.id]["stale"] is True and shown[cut.id]["stale_since"] is not None
+            assert shown[live.id]["stale"] is False
         assert city.fetch(f"/t/{token}")[0] == 404  # its view never reached the city
         cut.proxy.accepting = True
         wait_bridge_state(observer, cut.hub, b"1", since, timeout=90)
         for replica in replicas:
             poll(lambda r=replica: city.shows_truth(r, {cut.id}), timeout=LIVE_S,  # type: ignore[misc]
                        what=f"{replica.name} to show office 9 caught up")
+            poll(lambda r=replica: city.listed(r)[cut.id]["stale"] is False, timeout=LIVE_S,  # type: ignore[misc]
+                 what=f"{replica.name} to show office 9 as current again")
         assert waiting(city.listed(replicas[0])[cut.id]) == waiting(before[replicas[0].name]) + 1
         poll(lambda: city.fetch(f"/t/{token}")[0] == 200, timeout=LIVE_S, what="the cut office's ticket", every=1.0)
     finally:
@@ -244,6 +246,11 @@ def check_no_hub_died_in_the_faults(city: SimCity) -> None:
     """Every office's own `wartemarke-hub` process is still running after all of the above."""
     running = {sim.id for sim in city.offices.values() if sim.process is not None and sim.process.poll() is None}
     assert running == {office_id(n) for n in range(1, OFFICES + 1)}
+
+
+def figures(entry: dict[str, Any]) -> dict[str, Any]:
+    """An /api/v1/offices entry without its staleness (`stale`, `stale_since`): what the office said."""
+    return {key: value for key, value in entry.items() if key not in ("stale", "stale_since")}
 
 
 def test_the_simulated_city(city: SimCity, browser: Any) -> None:  # noqa: F811 (the imported fixture)
