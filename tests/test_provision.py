@@ -322,7 +322,13 @@ def test_the_city_is_wired_by_the_playbook(office: Office) -> None:
     """The central broker's accounts, the offices' bridges and the replicas' configs, with no file copied by hand."""
     central = office.roots["t-central"] / "etc" / "mosquitto"
     users = re.findall(r"^user (\S+)$", (central / "wartemarke-central.acl").read_text(), re.MULTILINE)
-    assert users == ["t-hub-bridge", "t-hub-2-bridge", "t-web-1", "t-web-2"]
+    assert users == ["t-hub-bridge", "t-hub-2-bridge", "t-web-1", "t-web-2", "t-web-1-archive"]
+    # The daily archive runs on the first web host only, with its own read-only account (checked config).
+    web_1, web_2 = office.roots["t-web-1"], office.roots["t-web-2"]
+    assert (web_1 / "etc" / "wartemarke" / "archive.toml").exists()
+    assert not (web_2 / "etc" / "wartemarke" / "archive.toml").exists()
+    in_root(web_1, "/opt/wartemarke/current/venv/bin/wartemarke-archive", "check-config", "--config",
+            "/etc/wartemarke/archive.toml")
     passwd = dict(line.split(":", 1) for line in (central / "wartemarke-central.passwd").read_text().splitlines())
     assert set(passwd) == set(users) and all(h.startswith("$7$101$") for h in passwd.values())
     city_ca = (office.secrets / "city" / "ca" / "ca.crt").read_bytes()
