@@ -5,8 +5,8 @@ Real processes throughout: mosquitto, the hub (`python -m hubprocess run`), two 
 MQTT v5 requests from threads and through `wartemarke-counter`. The office starts with yesterday's
 tickets still in the hub's database and on the broker (the hub was off across the day change). Then a
 few hundred presses while the schedule injects: hub kill -9 (×3), broker kill -9 and restart (×2), each
-kiosk kill -9 (×2), a kiosk replaced by one with empty state, bursts of eight simultaneous `next`, and
-transfers by the clerks.
+kiosk kill -9 (×2), a kiosk replaced by one with empty state, bursts of eight simultaneous `next` (at
+counters of their own, while the five clerks keep working), and transfers by the clerks.
 
 Checked at the end: no label printed twice; every printed ticket known to the hub exactly once (a ticket
 the hub has that no printer shows is flagged assumed printed); no ticket at two counters at once; the
@@ -52,6 +52,10 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = 20261129
 PRESSES = 300
 CLERKS = ("platz-1", "platz-2", "platz-3", "platz-4", "platz-5")
+# A burst's eight clerks sit at counters no clerk thread uses: one clerk per counter, as in an office. Sharing
+# one made a clerk thread's `transfer` put back the ticket a burst link had just called there, and the next
+# burst link rightly called it again — one burst showed a label twice with no ticket called twice.
+BURST = tuple(f"platz-{i}" for i in range(6, 14))
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
@@ -135,8 +139,8 @@ class Clerks:
             link.stop()
 
     def burst(self) -> list[CommandAnswer | None]:
-        """Eight clerks press `next` at the same moment."""
-        counters = [f"platz-{i}" for i in range(1, 9)]
+        """Eight clerks press `next` at the same moment (at the BURST counters)."""
+        counters = list(BURST)
         links = [MqttLink(BrokerSettings(port=self.port), self.office, f"burst-{c}-{uuid.uuid4().hex[:4]}", "cli",
                           VERSION, FakeClock(datetime.now(UTC)), availability=False) for c in counters]
         for link in links:
@@ -191,7 +195,7 @@ def test_a_day_of_faults_keeps_every_guarantee(tmp_path, broker, topic_office, r
     office = topic_office
     rec = recorder_factory(broker, [topics.calls(office), topics.kiosk_acks(office),
                                     topics.counter_states(office), topics.device_statuses(office)])
-    hub_config = write_hub_config(tmp_path / "hub", broker.port, office, counters=8, tick_s=0.5)
+    hub_config = write_hub_config(tmp_path / "hub", broker.port, office, counters=len(CLERKS) + len(BURST), tick_s=0.5)
     replica, web = start_replica(tmp_path / "web", office, broker.port)
     yesterday = office_yesterday(tmp_path, hub_config, broker, office, rec)
 
