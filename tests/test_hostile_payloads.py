@@ -39,7 +39,7 @@ from protocol import VERSION, topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import PARSERS, CommandAnswer, OfficeInfo
+from protocol.messages import PARSERS, CommandAnswer, History, OfficeInfo
 from protocol.requests import command_expiry_s, request_properties
 from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
@@ -398,7 +398,8 @@ def test_the_web_survives_every_hostile_payload_and_keeps_the_last_good_state(
     wait_until(lambda: mirror.invalid - before >= count, timeout=30, what="every hostile payload dropped")
     office = mirror.office(topic_office)
     assert office.info == good["info"] and office.queue == good["queue"] and office.calls == good["calls"]
-    assert office.history == good["history"] and mirror.tickets[TOKEN_HASH][1] == good[f"ticket/{TOKEN_HASH}"]
+    assert office.history == History.from_dict(good["history"])
+    assert mirror.tickets[TOKEN_HASH][1] == good[f"ticket/{TOKEN_HASH}"]
     assert office.counters["platz-1"] == good["counter/platz-1/state"]
     assert office.devices["hub-1"] == good["device/hub-1/status"]
     base = f"http://127.0.0.1:{server.settings.port}"

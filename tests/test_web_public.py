@@ -264,7 +264,7 @@ def test_history_as_json_csv_and_an_svg_chart_on_the_ampel(web, recorder_factory
     rec = recorder_factory(shared_broker, [topics.history(web.office)])
     rec.publish(topics.history(web.office), encode_object(history), retain=True)
     try:
-        wait_until(lambda: (web.mirror.office(web.office).history or {}).get("until") == "2026-11-25",
+        wait_until(lambda: str(getattr(web.mirror.office(web.office).history, "until", "")) == "2026-11-25",
                    what="the web to mirror the history")
         reply = get(f"{web.url}/api/v1/offices/{web.office}/history")
         assert reply.status == 200 and reply.headers["access-control-allow-origin"] == "*"

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from protocol.fields import SERVICE_RE
+from protocol.messages import History
 from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
@@ -127,9 +128,9 @@ class AmpelCache:
         self._entries[(office, lang, service)] = (version, entry)
         return entry
 
-    def _chart(self, office: str, history: dict[str, Any] | None, lang: str) -> str:
+    def _chart(self, office: str, history: History | None, lang: str) -> str:
         cached = self._charts.get((office, lang))
-        if cached is None or cached[0] is not history:  # the mirror replaces the dict with every update
+        if cached is None or cached[0] is not history:  # the mirror replaces the object with every update
             cached = (history, history_chart(history, lang))
             self._charts[(office, lang)] = cached
         return cached[1]

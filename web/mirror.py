@@ -17,16 +17,26 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from protocol import topics
-from protocol.fields import InvalidMessage, decode_object
-from protocol.messages import PARSERS
+from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
+from protocol.messages import PARSERS, History
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
+TYPED = {topics.HISTORY}
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
+
+
+class Message(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_published(message: Message) -> dict[str, Any]:
+    """A mirrored message as its topic carried it (`v` and all): what a JSON API serves of it."""
+    return {"v": PROTOCOL_VERSION, **message.to_dict()}
 
 
 @dataclass
@@ -34,7 +44,7 @@ class OfficeMirror:
     info: dict[str, Any] | None = None
     queue: dict[str, Any] | None = None
     calls: dict[str, Any] | None = None
-    history: dict[str, Any] | None = None
+    history: History | None = None
     counters: dict[str, dict[str, Any]] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -154,10 +164,9 @@ class Mirror:
         office, kind, key = where.office, where.kind, where.id or ""
         if kind not in (*OFFICE_WIDE, topics.TICKET, topics.COUNTER_STATE, topics.DEVICE_STATUS):
             return
-        try:  # checked against the contract; the pages read the plain dicts
+        try:  # checked against the contract; the pages read the parsed objects
             data = decode_object(payload) if payload else None
-            if data is not None:
-                PARSERS[kind](data)
+            message = PARSERS[kind](data) if data is not None else None
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("dropped invalid message on %s: %s", topic, exc)
@@ -168,7 +177,7 @@ class Mirror:
         if kind == topics.TICKET:
             self._ticket(office, key, data)
         elif kind in OFFICE_WIDE:
-            setattr(mirror, OFFICE_WIDE[kind], data)
+            setattr(mirror, OFFICE_WIDE[kind], message if kind in TYPED else data)
             if kind == topics.QUEUE and data is not None and self._days.get(office) != data["day"]:
                 self._days[office] = data["day"]
                 self._expire_before(office, data["day"])

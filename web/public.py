@@ -23,6 +23,7 @@ from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
+from web.mirror import as_published
 from web.responses import page
 from web.statement import easy_read_page, statement_page
 from web.streams import STREAMS, Streams, end_streams, stream
@@ -160,20 +161,20 @@ async def history_api(request: web.Request) -> web.Response:
     office_id = request.match_info["office"]
     if office_id not in request.app[SETTINGS].offices:
         return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
-    history = request.app[MIRROR].office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
+    history = request.app[MIRROR].office(office_id).history
     if request.query.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["office", "weekday", "hour", "typical_wait_min", "tickets_per_day",
                          "ran_out_days", "of_days", "ran_out_typical_time"])  # the last three: per weekday
-        ran_out = history.get("ran_out") or {}
-        for cell in history.get("cells", []):
-            ran = ran_out.get(str(cell["weekday"])) or {}
-            writer.writerow([office_id, WEEKDAYS[int(cell["weekday"])], cell["hour"], cell["typical_wait_min"],
-                             cell.get("tickets_per_day", ""), ran.get("days", ""), ran.get("of_days", ""),
-                             ran.get("typical_time", "")])
+        for cell in history.cells if history is not None else ():
+            ran = history.ran_out.get(cell.weekday) if history is not None else None
+            writer.writerow([office_id, WEEKDAYS[cell.weekday], cell.hour, cell.typical_wait_min,
+                             cell.tickets_per_day, *(("", "", "") if ran is None else
+                                                     (ran.days, ran.of_days, f"{ran.typical_time:%H:%M}"))])
         return web.Response(text=out.getvalue(), content_type="text/csv", headers=CORS)
-    return web.json_response(history, headers=CORS)
+    body = as_published(history) if history is not None else {"office": office_id, "cells": [], "ran_out": {}}
+    return web.json_response(body, headers=CORS)
 
 
 # -- operations ----------------------------------------------------------------------------------------
