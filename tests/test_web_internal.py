@@ -201,7 +201,7 @@ def test_next_calls_the_ticket_once_even_when_the_form_is_submitted_twice(web_hu
     refused = clerk.request("POST", "/api/internal/counter/command", headers={"X-CSRF-Token": token},
                             body={"office": office, "counter": "platz-1", "op": "next"})
     assert refused.status == 200 and refused.json()["ok"] is False and "nobody is waiting" in refused.json()["message"]
-    wait_until(lambda: web_hub.mirror.office(office).counters["platz-1"]["state"] == "idle",
+    wait_until(lambda: web_hub.mirror.office(office).counters["platz-1"].state == "idle",
                what="the counter's retained state")  # the hub answers the clerk first, then publishes
     state = clerk.get("/api/internal/counter?" + urlencode({"office": office, "counter": "platz-1"})).json()
     assert state["counter_name"] == "Platz 1" and state["state"]["state"] == "idle"  # next completed A002

@@ -27,7 +27,7 @@ from web.i18n import language, translator
 from web.identity import hub_online
 from web.keys import BRIDGE, MIRROR, SETTINGS
 from web.malformed import read_form, read_json, text_field
-from web.mirror import Mirror
+from web.mirror import Mirror, as_published
 from web.responses import clear_cookie, private_json, redirect, set_cookie
 from web.sessions import FLASH_COOKIE, FLASH_LIFETIME_S, SESSION_COOKIE, Session
 from web.streams import merged_stream
@@ -85,7 +85,8 @@ def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[
     names = _service_names(info, lang)
     definition: dict[str, Any] = next((c for c in info.get("counters", []) if c.get("id") == counter), {})
     serves = set(definition.get("services", []))
-    state = dict(office_mirror.counters.get(counter) or {"state": "unknown"})
+    counter_state = office_mirror.counters.get(counter)
+    state = as_published(counter_state) if counter_state is not None else {"state": "unknown"}
     if state.get("service"):
         state["service_name"] = names.get(state["service"], state["service"])
     queue = (office_mirror.queue or {}).get("services")
@@ -322,7 +323,9 @@ async def counter_api(request: web.Request, session: Session) -> web.StreamRespo
     office, counter = choice
     mirror = request.app[MIRROR]
     view = _counter_view(mirror, office, counter, language(request))
-    return private_json({"office": office, "counter": counter, **view, "calls": mirror.office(office).calls})
+    calls = mirror.office(office).calls
+    return private_json({"office": office, "counter": counter, **view,
+                         "calls": as_published(calls) if calls is not None else None})
 
 
 @guarded(COUNTER_ROLES, "stream")

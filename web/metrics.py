@@ -58,8 +58,8 @@ async def metrics(request: web.Request) -> web.Response:
             service = labels(office=office_id, service=s.get("service"))
             waiting += sample("wartemarke_waiting", service, s.get("waiting", 0))
             waits += sample("wartemarke_expected_wait_minutes", service, s.get("expected_wait_min"))
-        if office.calls:
-            calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.get("seq", 0))
+        if office.calls is not None:
+            calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.seq)
     return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)
                                       + calibration_metrics(request)) + "\n",
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

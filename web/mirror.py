@@ -17,16 +17,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from protocol import topics
 from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
-from protocol.messages import PARSERS, History
+from protocol.messages import PARSERS, CallsState, CounterState, History
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
-TYPED = {topics.HISTORY}
+M = TypeVar("M")
+TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE}
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
 
 
@@ -43,9 +44,9 @@ def as_published(message: Message) -> dict[str, Any]:
 class OfficeMirror:
     info: dict[str, Any] | None = None
     queue: dict[str, Any] | None = None
-    calls: dict[str, Any] | None = None
+    calls: CallsState | None = None
     history: History | None = None
-    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counters: dict[str, CounterState] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -187,7 +188,7 @@ class Mirror:
             self.notify(("offices",), office)
             self._recheck(office)
         elif kind == topics.COUNTER_STATE:
-            self._set(mirror.counters, key, data)
+            self._set(mirror.counters, key, cast(CounterState | None, message))
             self.notify(("counter", office, key), "state")
         else:
             self._set(mirror.devices, key, data)
@@ -210,7 +211,7 @@ class Mirror:
         self.notify(("ticket", token_hash), json.dumps(data))
 
     @staticmethod
-    def _set(table: dict[str, dict[str, Any]], key: str, data: dict[str, Any] | None) -> None:
+    def _set(table: dict[str, M], key: str, data: M | None) -> None:
         if data is None:
             table.pop(key, None)
         else:
