@@ -39,7 +39,16 @@ from protocol import VERSION, topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import PARSERS, CallsState, CommandAnswer, CounterState, History, OfficeInfo
+from protocol.messages import (
+    PARSERS,
+    CallsState,
+    CommandAnswer,
+    CounterState,
+    DeviceStatus,
+    History,
+    OfficeInfo,
+    QueueState,
+)
 from protocol.requests import command_expiry_s, request_properties
 from tests.staff_harness import Browser, counter_path
 from tests.test_kiosk_crash import KioskProcess
@@ -397,12 +406,12 @@ def test_the_web_survives_every_hostile_payload_and_keeps_the_last_good_state(
             count += 1
     wait_until(lambda: mirror.invalid - before >= count, timeout=30, what="every hostile payload dropped")
     office = mirror.office(topic_office)
-    assert office.info == good["info"] and office.queue == good["queue"]
+    assert office.info == good["info"] and office.queue == QueueState.from_dict(good["queue"])
     assert office.calls == CallsState.from_dict(good["calls"])
     assert office.history == History.from_dict(good["history"])
     assert mirror.tickets[TOKEN_HASH][1] == good[f"ticket/{TOKEN_HASH}"]
     assert office.counters["platz-1"] == CounterState.from_dict(good["counter/platz-1/state"])
-    assert office.devices["hub-1"] == good["device/hub-1/status"]
+    assert office.devices["hub-1"] == DeviceStatus.from_dict(good["device/hub-1/status"])
     base = f"http://127.0.0.1:{server.settings.port}"
     for path in ("/", "/healthz", "/metrics", "/api/v1/offices", f"/api/v1/offices/{topic_office}/history",
                  "/t/CAIREEYUCULBOGAZDINRYHI6D4", "/api/v1/tickets/CAIREEYUCULBOGAZDINRYHI6D4"):

@@ -229,7 +229,7 @@ def test_a_refusal_and_the_supervisor_forms(web_hub: WebHub) -> None:
     close = find_form(page, op="close_service", service="P")
     assert "Pickup: ticket issuing stopped" in boss.follow(boss.post("/counter/command", close)).text
     assert "P" in web_hub.hub.runtimes[office].engine.closed_services
-    wait_until(lambda: not web_hub.mirror.office(office).queue["services"][1]["issuing"], what="P closed in queue")
+    wait_until(lambda: not web_hub.mirror.office(office).queue.services[1].issuing, what="P closed in queue")
     assert "not issuing" in boss.get(counter_path(office)).text
 
 

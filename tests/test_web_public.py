@@ -302,7 +302,7 @@ def test_healthz_and_prometheus_metrics(web):
     assert health.status == 200 and health.json() == {"status": "ok", "mqtt_connected": True}
     web.issue("A")
     web.issue("P")
-    wait_until(lambda: sum(s["waiting"] for s in web.mirror.office(web.office).queue["services"]) == 2,
+    wait_until(lambda: sum(s.waiting for s in web.mirror.office(web.office).queue.services) == 2,
                what="two waiting")
     with SseClient(f"{web.url}/t/{web.tokens[0]}/events") as stream:
         stream.next_event()

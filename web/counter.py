@@ -89,13 +89,14 @@ def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[
     state = as_published(counter_state) if counter_state is not None else {"state": "unknown"}
     if state.get("service"):
         state["service_name"] = names.get(state["service"], state["service"])
-    queue = (office_mirror.queue or {}).get("services")
-    if queue is None:
-        queue = [{"service": s, "waiting": None, "expected_wait_min": None, "issuing": None} for s in names]
-    services = [{"id": s.get("service"), "name": names.get(s.get("service", ""), s.get("service")),
-                 "waiting": s.get("waiting"), "expected_wait_min": s.get("expected_wait_min"),
-                 "issuing": s.get("issuing"), "reason": s.get("reason"), "yours": s.get("service") in serves}
-                for s in queue]
+    queue = office_mirror.queue
+    rows = [(s.service, s) for s in queue.services] if queue is not None else [(s, None) for s in names]
+    services = [{"id": service, "name": names.get(service, service),
+                 "waiting": None if s is None else s.waiting,
+                 "expected_wait_min": None if s is None else s.expected_wait_min,
+                 "issuing": None if s is None else s.issuing, "reason": None if s is None else s.reason,
+                 "yours": service in serves}
+                for service, s in rows]
     return {"state": state, "services": services, "warning": _hub_warning(mirror, office),
             "announcement": info.get("announcement", ""), "office_name": info.get("name", office),
             "counter_name": _counter_name(mirror, office, counter)}
@@ -163,11 +164,11 @@ async def counter_page(request: web.Request, session: Session) -> web.StreamResp
     if retry.get("office") == office and retry.get("counter") == (counter or ""):  # for this very form only
         rids = {str(retry.get("key")): str(retry.get("rid"))}
     info = (mirror.office(office).info or {}) if office else {}
-    queue = (mirror.office(office).queue or {}) if office else {}
+    queue = mirror.office(office).queue if office else None
     names = _service_names(info, lang)
     common = {"office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
               "announcement": info.get("announcement", ""),
-              "issuing": {q.get("service"): q for q in queue.get("services", [])}}
+              "issuing": {q.service: q for q in (queue.services if queue is not None else ())}}
     if office is None or counter is None:
         offices = [{"id": o, "name": (mirror.office(o).info or {}).get("name", o)}
                    for o in request.app[SETTINGS].offices]

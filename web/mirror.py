@@ -21,13 +21,13 @@ from typing import Any, Protocol, TypeVar, cast
 
 from protocol import topics
 from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
-from protocol.messages import PARSERS, CallsState, CounterState, History
+from protocol.messages import PARSERS, CallsState, CounterState, DeviceStatus, History, QueueState
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
 M = TypeVar("M")
-TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE}
+TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE, topics.QUEUE}
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
 
 
@@ -43,11 +43,11 @@ def as_published(message: Message) -> dict[str, Any]:
 @dataclass
 class OfficeMirror:
     info: dict[str, Any] | None = None
-    queue: dict[str, Any] | None = None
+    queue: QueueState | None = None
     calls: CallsState | None = None
     history: History | None = None
     counters: dict[str, CounterState] = field(default_factory=dict)
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, DeviceStatus] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +101,9 @@ class Mirror:
         if reason is None:
             return FRESH
         mirror = self.office(office)
-        since = self._stale.get(office) or own_time(mirror.queue, self._hub_status(office))
+        hub = self._hub_status(office)
+        since = self._stale.get(office) or own_time(mirror.queue.at if mirror.queue is not None else None,
+                                                    hub.at if hub is not None else None)
         return Freshness(True, reason, since)
 
     def set_connected(self, up: bool) -> None:
@@ -112,7 +114,7 @@ class Mirror:
         for office in list(self.offices):
             self._recheck(office)
 
-    def _hub_status(self, office: str) -> dict[str, Any] | None:
+    def _hub_status(self, office: str) -> DeviceStatus | None:
         mirror = self.office(office)
         hub = (mirror.info or {}).get("hub")
         return mirror.devices.get(hub) if isinstance(hub, str) else None
@@ -179,11 +181,11 @@ class Mirror:
             self._ticket(office, key, data)
         elif kind in OFFICE_WIDE:
             setattr(mirror, OFFICE_WIDE[kind], message if kind in TYPED else data)
-            if kind == topics.QUEUE and data is not None and self._days.get(office) != data["day"]:
-                self._days[office] = data["day"]
-                self._expire_before(office, data["day"])
-            if kind == topics.QUEUE and data is not None:
+            if isinstance(message, QueueState):
                 self._confirmed.add(office)
+                if self._days.get(office) != message.day.isoformat():
+                    self._days[office] = message.day.isoformat()
+                    self._expire_before(office, message.day.isoformat())
             self.notify(("office", office), OFFICE_WIDE[kind])
             self.notify(("offices",), office)
             self._recheck(office)
@@ -191,7 +193,7 @@ class Mirror:
             self._set(mirror.counters, key, cast(CounterState | None, message))
             self.notify(("counter", office, key), "state")
         else:
-            self._set(mirror.devices, key, data)
+            self._set(mirror.devices, key, cast(DeviceStatus | None, message))
             self.notify(("devices", office), key)
             if key == (mirror.info or {}).get("hub"):
                 self._recheck(office)

@@ -134,16 +134,18 @@ async def tracking_api(request: web.Request) -> web.Response:
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
     mirror = request.app[MIRROR].office(office_id)
-    info, queue = mirror.info or {}, mirror.queue or {}
+    info, queue = mirror.info or {}, mirror.queue
     names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
-    services = [{"id": s["service"], "name": names.get(s["service"], s["service"]), "waiting": s.get("waiting", 0),
-                 "expected_wait_min": s.get("expected_wait_min"), "wait_range_min": s.get("wait_range_min"),
-                 "issuing": s.get("issuing", True), "reason": s.get("reason"), "ampel": s.get("ampel", "closed")}
-                for s in queue.get("services", [])]
+    services = [{"id": s.service, "name": names.get(s.service, s.service), "waiting": s.waiting,
+                 "expected_wait_min": s.expected_wait_min,
+                 "wait_range_min": list(s.wait_range_min) if s.wait_range_min is not None else None,
+                 "issuing": s.issuing, "reason": s.reason, "ampel": s.ampel}
+                for s in (queue.services if queue is not None else ())]
     is_open = any(s["ampel"] != "closed" for s in services)
     fresh = request.app[MIRROR].freshness(office_id)  # web/freshness.py
-    return {"id": office_id, "name": info.get("name", office_id), "open": is_open, "day": queue.get("day"),
-            "updated_at": queue.get("at"), "stale": fresh.stale,
+    return {"id": office_id, "name": info.get("name", office_id), "open": is_open,
+            "day": queue.day.isoformat() if queue is not None else None,
+            "updated_at": queue.at.isoformat() if queue is not None else None, "stale": fresh.stale,
             "stale_since": fresh.since.isoformat() if fresh.since is not None else None,
             "location": info.get("location"), "services": services}
 
