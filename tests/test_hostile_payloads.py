@@ -406,7 +406,7 @@ def test_the_web_survives_every_hostile_payload_and_keeps_the_last_good_state(
             count += 1
     wait_until(lambda: mirror.invalid - before >= count, timeout=30, what="every hostile payload dropped")
     office = mirror.office(topic_office)
-    assert office.info == good["info"] and office.queue == QueueState.from_dict(good["queue"])
+    assert office.info == OfficeInfo.from_dict(good["info"]) and office.queue == QueueState.from_dict(good["queue"])
     assert office.calls == CallsState.from_dict(good["calls"])
     assert office.history == History.from_dict(good["history"])
     assert mirror.tickets[TOKEN_HASH][1] == good[f"ticket/{TOKEN_HASH}"]

@@ -224,7 +224,7 @@ def test_a_refusal_and_the_supervisor_forms(web_hub: WebHub) -> None:
     assert 'id="announce-text"' in page.text
     shown = boss.follow(boss.post("/counter/command", {**find_form(page, op="announce"), "text": "Heute bis 12 Uhr"}))
     assert "Announcement set" in shown.text
-    wait_until(lambda: (web_hub.mirror.office(office).info or {}).get("announcement") == "Heute bis 12 Uhr",
+    wait_until(lambda: getattr(web_hub.mirror.office(office).info, "announcement", None) == "Heute bis 12 Uhr",
                what="the announcement in info")
     close = find_form(page, op="close_service", service="P")
     assert "Pickup: ticket issuing stopped" in boss.follow(boss.post("/counter/command", close)).text

@@ -119,7 +119,7 @@ class AmpelCache:
         mirror = request.app[MIRROR].office(office)
         shown = service is None or bool(services)
         box = {**summary, "services": services, "chart": self._chart(office, mirror.history, lang),
-               "stand": stand(summary, (mirror.info or {}).get("timezone"))}
+               "stand": stand(summary, mirror.info.timezone if mirror.info is not None else None)}
         html = render("office.html", lang=lang, t=translator(lang), office=box)
         key, name = wait_key(summary, services), str(summary["name"])
         event = json.dumps({"id": office, "html": html, "shown": shown, "stale": summary["stale"], "key": key,
@@ -143,8 +143,9 @@ def services_offered(request: web.Request, lang: str) -> list[tuple[str, str]]:
     """(id, name) of every service some office offers, for the filter; the first office's name for an id."""
     names: dict[str, str] = {}
     for office in request.app[SETTINGS].offices:
-        for s in (request.app[MIRROR].office(office).info or {}).get("services", []):
-            names.setdefault(s["id"], s.get("name", {}).get(lang, s["id"]))
+        info = request.app[MIRROR].office(office).info
+        for service_id, name in (info.service_names(lang) if info is not None else {}).items():
+            names.setdefault(service_id, name)
     return sorted(names.items(), key=lambda item: item[1].casefold())
 
 

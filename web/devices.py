@@ -16,7 +16,7 @@ from web.auth import guarded, staff_page
 from web.i18n import language, translator
 from web.identity import device_role
 from web.keys import MIRROR, SETTINGS
-from web.mirror import Mirror, as_published
+from web.mirror import Mirror, as_published, office_name
 from web.responses import private_json
 from web.sessions import Session
 from web.streams import merged_stream
@@ -81,11 +81,12 @@ def device_row(device_id: str, role: str, device: DeviceStatus, tz: str | None, 
 
 def _devices_office(mirror: Mirror, office: str, inventory: dict[str, str], lang: str) -> dict[str, Any]:
     office_mirror = mirror.office(office)
-    info = office_mirror.info or {}
-    rows = [device_row(d, device_role(d, s, office_mirror.info, inventory), s, info.get("timezone"), lang)
+    info = office_mirror.info
+    timezone = info.timezone if info is not None else None
+    rows = [device_row(d, device_role(d, s, info, inventory), s, timezone, lang)
             for d, s in office_mirror.devices.items()]
     rows.sort(key=lambda r: (ROLE_ORDER.get(r["role"], 9), r["id"]))
-    return {"id": office, "name": info.get("name", office), "devices": rows}
+    return {"id": office, "name": office_name(mirror, office), "devices": rows}
 
 
 @guarded(DEVICE_ROLES)
@@ -119,6 +120,6 @@ async def devices_events(request: web.Request, session: Session) -> web.StreamRe
 @guarded(DEVICE_ROLES, "api")
 async def devices_api(request: web.Request, session: Session) -> web.StreamResponse:
     mirror = request.app[MIRROR]
-    return private_json({"offices": [{"id": o, "name": (mirror.office(o).info or {}).get("name", o),
+    return private_json({"offices": [{"id": o, "name": office_name(mirror, o),
                                       "devices": {d: as_published(s) for d, s in mirror.office(o).devices.items()}}
                                      for o in request.app[SETTINGS].offices]})

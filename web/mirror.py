@@ -21,13 +21,13 @@ from typing import Any, Protocol, TypeVar, cast
 
 from protocol import topics
 from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
-from protocol.messages import PARSERS, CallsState, CounterState, DeviceStatus, History, QueueState
+from protocol.messages import PARSERS, CallsState, CounterState, DeviceStatus, History, OfficeInfo, QueueState
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
 M = TypeVar("M")
-TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE, topics.QUEUE}
+TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE, topics.QUEUE, topics.INFO}
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
 
 
@@ -40,9 +40,15 @@ def as_published(message: Message) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, **message.to_dict()}
 
 
+def office_name(mirror: Mirror, office: str) -> str:
+    """The office's name from its `info`; its id until that has arrived."""
+    info = mirror.office(office).info
+    return info.name if info is not None else office
+
+
 @dataclass
 class OfficeMirror:
-    info: dict[str, Any] | None = None
+    info: OfficeInfo | None = None
     queue: QueueState | None = None
     calls: CallsState | None = None
     history: History | None = None
@@ -116,12 +122,13 @@ class Mirror:
 
     def _hub_status(self, office: str) -> DeviceStatus | None:
         mirror = self.office(office)
-        hub = (mirror.info or {}).get("hub")
-        return mirror.devices.get(hub) if isinstance(hub, str) else None
+        hub = mirror.info.hub if mirror.info is not None else None
+        return mirror.devices.get(hub) if hub is not None else None
 
     def _reason(self, office: str) -> str | None:
-        hub = (self.office(office).info or {}).get("hub")
-        bridge_up = self.bridges.get(bridge_client_id(hub)) if isinstance(hub, str) else None
+        info = self.office(office).info
+        hub = info.hub if info is not None else None
+        bridge_up = self.bridges.get(bridge_client_id(hub)) if hub is not None else None
         return stale_reason(self.mqtt_connected, office in self._confirmed, self._hub_status(office), bridge_up)
 
     def _recheck(self, office: str) -> None:
@@ -153,8 +160,8 @@ class Mirror:
             return
         self.bridges[client] = payload == b"1"
         for office, mirror in list(self.offices.items()):
-            hub = (mirror.info or {}).get("hub")
-            if isinstance(hub, str) and bridge_client_id(hub) == client:
+            hub = mirror.info.hub if mirror.info is not None else None
+            if hub is not None and bridge_client_id(hub) == client:
                 self._recheck(office)
 
     # -- updates (on the event loop) ------------------------------------------------------------
@@ -195,7 +202,7 @@ class Mirror:
         else:
             self._set(mirror.devices, key, cast(DeviceStatus | None, message))
             self.notify(("devices", office), key)
-            if key == (mirror.info or {}).get("hub"):
+            if mirror.info is not None and key == mirror.info.hub:
                 self._recheck(office)
 
     def _expire_before(self, office: str, day: str) -> None:

@@ -80,15 +80,15 @@ async def tracking_redirect(request: web.Request) -> web.Response:
 
 def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
     mirror = request.app[MIRROR]
-    info = mirror.office(office).info or {}
+    info = mirror.office(office).info
     lang = language(request)
-    service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
+    service = info.service(view.get("service", "")) if info is not None else None
     ahead = int(view.get("ahead") or 0)
     grace = view.get("grace_until")
     fresh = mirror.freshness(office)  # web/freshness.py: a stale office's ticket shows its "Stand"
-    stand = local_time(fresh.since, info.get("timezone")) if fresh.since is not None else None
-    return {"view": view, "office_name": info.get("name", office), "stale": fresh.stale, "stand": stand,
-            "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
+    stand = local_time(fresh.since, info.timezone if info is not None else None) if fresh.since is not None else None
+    return {"view": view, "office_name": info.name if info is not None else office, "stale": fresh.stale,
+            "stand": stand, "service_name": service.named(lang) if service is not None else view.get("service", ""),
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
             "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
 
@@ -134,8 +134,8 @@ async def tracking_api(request: web.Request) -> web.Response:
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
     mirror = request.app[MIRROR].office(office_id)
-    info, queue = mirror.info or {}, mirror.queue
-    names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
+    info, queue = mirror.info, mirror.queue
+    names = info.service_names(lang) if info is not None else {}
     services = [{"id": s.service, "name": names.get(s.service, s.service), "waiting": s.waiting,
                  "expected_wait_min": s.expected_wait_min,
                  "wait_range_min": list(s.wait_range_min) if s.wait_range_min is not None else None,
@@ -143,11 +143,12 @@ def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str,
                 for s in (queue.services if queue is not None else ())]
     is_open = any(s["ampel"] != "closed" for s in services)
     fresh = request.app[MIRROR].freshness(office_id)  # web/freshness.py
-    return {"id": office_id, "name": info.get("name", office_id), "open": is_open,
+    return {"id": office_id, "name": info.name if info is not None else office_id, "open": is_open,
             "day": queue.day.isoformat() if queue is not None else None,
             "updated_at": queue.at.isoformat() if queue is not None else None, "stale": fresh.stale,
             "stale_since": fresh.since.isoformat() if fresh.since is not None else None,
-            "location": info.get("location"), "services": services}
+            "location": info.location.to_dict() if info is not None and info.location is not None else None,
+            "services": services}
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
