@@ -48,6 +48,7 @@ from protocol.messages import (
     History,
     OfficeInfo,
     QueueState,
+    TicketView,
 )
 from protocol.requests import command_expiry_s, request_properties
 from tests.staff_harness import Browser, counter_path
@@ -409,7 +410,7 @@ def test_the_web_survives_every_hostile_payload_and_keeps_the_last_good_state(
     assert office.info == OfficeInfo.from_dict(good["info"]) and office.queue == QueueState.from_dict(good["queue"])
     assert office.calls == CallsState.from_dict(good["calls"])
     assert office.history == History.from_dict(good["history"])
-    assert mirror.tickets[TOKEN_HASH][1] == good[f"ticket/{TOKEN_HASH}"]
+    assert mirror.tickets[TOKEN_HASH][1] == TicketView.from_dict(good[f"ticket/{TOKEN_HASH}"])
     assert office.counters["platz-1"] == CounterState.from_dict(good["counter/platz-1/state"])
     assert office.devices["hub-1"] == DeviceStatus.from_dict(good["device/hub-1/status"])
     base = f"http://127.0.0.1:{server.settings.port}"

@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar, cast
 
 from protocol import topics
 from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
-from protocol.messages import PARSERS, CallsState, CounterState, DeviceStatus, History, OfficeInfo, QueueState
+from protocol.messages import (
+    PARSERS,
+    CallsState,
+    CounterState,
+    DeviceStatus,
+    History,
+    OfficeInfo,
+    QueueState,
+    TicketView,
+)
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
 M = TypeVar("M")
-TYPED = {topics.HISTORY, topics.CALLS, topics.COUNTER_STATE, topics.QUEUE, topics.INFO}
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
 
 
@@ -59,11 +66,11 @@ class OfficeMirror:
 @dataclass
 class Mirror:
     offices: dict[str, OfficeMirror] = field(default_factory=dict)
-    tickets: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sha256 → (office, view)
+    tickets: dict[str, tuple[str, TicketView]] = field(default_factory=dict)  # sha256 → (office, view)
     mqtt_connected: bool = False
     updates: int = 0
     _versions: dict[str, int] = field(default_factory=dict)  # office → count of changes, for caches
-    _days: dict[str, str] = field(default_factory=dict)  # office → its business day (from `queue`)
+    _days: dict[str, date] = field(default_factory=dict)  # office → its business day (from `queue`)
     invalid: int = 0
     _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -145,9 +152,9 @@ class Mirror:
         self._versions[office] = self._versions.get(office, 0) + 1
         self.notify(("office", office), "freshness")
         self.notify(("offices",), office)
-        for token_hash, (ticket_office, view) in list(self.tickets.items()):
+        for token_hash, (ticket_office, _view) in list(self.tickets.items()):
             if ticket_office == office:
-                self.notify(("ticket", token_hash), json.dumps(view))
+                self.notify(("ticket", token_hash), "freshness")
 
     def apply_bridge_state(self, topic: str, payload: bytes) -> None:
         """mosquitto's bridge notification at the central broker: `1` up, `0` down (its will)."""
@@ -185,14 +192,14 @@ class Mirror:
         self._versions[office] = self._versions.get(office, 0) + 1
         mirror = self.office(office)
         if kind == topics.TICKET:
-            self._ticket(office, key, data)
+            self._ticket(office, key, cast(TicketView | None, message))
         elif kind in OFFICE_WIDE:
-            setattr(mirror, OFFICE_WIDE[kind], message if kind in TYPED else data)
+            setattr(mirror, OFFICE_WIDE[kind], message)
             if isinstance(message, QueueState):
                 self._confirmed.add(office)
-                if self._days.get(office) != message.day.isoformat():
-                    self._days[office] = message.day.isoformat()
-                    self._expire_before(office, message.day.isoformat())
+                if self._days.get(office) != message.day:
+                    self._days[office] = message.day
+                    self._expire_before(office, message.day)
             self.notify(("office", office), OFFICE_WIDE[kind])
             self.notify(("offices",), office)
             self._recheck(office)
@@ -205,19 +212,19 @@ class Mirror:
             if mirror.info is not None and key == mirror.info.hub:
                 self._recheck(office)
 
-    def _expire_before(self, office: str, day: str) -> None:
+    def _expire_before(self, office: str, day: date) -> None:
         """The office's day moved on: its tickets of earlier days are gone, even if their clearing (an empty
         retained message) never reached this replica — yesterday's links answer 404."""
-        old = [h for h, (o, view) in self.tickets.items() if o == office and str(view.get("day", day)) < day]
+        old = [h for h, (o, view) in self.tickets.items() if o == office and view.day < day]
         for token_hash in old:
             self._ticket(office, token_hash, None)
 
-    def _ticket(self, office: str, token_hash: str, data: dict[str, Any] | None) -> None:
-        if data is None:
+    def _ticket(self, office: str, token_hash: str, view: TicketView | None) -> None:
+        if view is None:
             self.tickets.pop(token_hash, None)
         else:
-            self.tickets[token_hash] = (office, data)
-        self.notify(("ticket", token_hash), json.dumps(data))
+            self.tickets[token_hash] = (office, view)
+        self.notify(("ticket", token_hash), "state")
 
     @staticmethod
     def _set(table: dict[str, M], key: str, data: M | None) -> None:

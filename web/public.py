@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from protocol.businessday import WEEKDAYS
-from protocol.messages import TOKEN_RE
+from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
 from web.freshness import local_time
 from web.i18n import language, translator
@@ -41,7 +40,7 @@ ANY_CASE_IN_PATH = IN_PATH.replace("A-Z", "A-Za-z")
 MISSES = web.AppKey("misses", MissLimiter)
 
 
-def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+def _lookup(request: web.Request) -> tuple[str, TicketView] | None:
     token = request.match_info["token"]
     if not TOKEN_RE.match(token):
         return None
@@ -78,19 +77,19 @@ async def tracking_redirect(request: web.Request) -> web.Response:
                                              "Referrer-Policy": "same-origin"})
 
 
-def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
+def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[str, Any]:
     mirror = request.app[MIRROR]
     info = mirror.office(office).info
     lang = language(request)
-    service = info.service(view.get("service", "")) if info is not None else None
-    ahead = int(view.get("ahead") or 0)
-    grace = view.get("grace_until")
+    service = info.service(view.service) if info is not None else None
+    ahead = view.ahead or 0
+    grace = view.grace_until
     fresh = mirror.freshness(office)  # web/freshness.py: a stale office's ticket shows its "Stand"
     stand = local_time(fresh.since, info.timezone if info is not None else None) if fresh.since is not None else None
     return {"view": view, "office_name": info.name if info is not None else office, "stale": fresh.stale,
-            "stand": stand, "service_name": service.named(lang) if service is not None else view.get("service", ""),
+            "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
-            "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
+            "grace_until": grace.strftime("%H:%M") if grace is not None else ""}
 
 
 async def tracking_page(request: web.Request) -> web.Response:
@@ -114,7 +113,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         if current is None:
             return None
         html = render("ticket_status.html", lang=lang, t=translator(lang), **ticket_context(request, *current))
-        return json.dumps({"state": current[1].get("state"), "recall": current[1].get("recall", 0), "html": html})
+        return json.dumps({"state": current[1].state, "recall": current[1].recall or 0, "html": html})
 
     return await stream(request, key, "status", event)
 
@@ -126,7 +125,8 @@ async def tracking_api(request: web.Request) -> web.Response:
     office, view = found
     allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "wait_range_min",
                "counter_name", "called_at", "recall", "grace_until")
-    return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
+    data = view.to_dict()
+    return web.json_response({"office": office, **{k: data[k] for k in allowed if k in data}},
                              headers={"Cache-Control": "no-store"})
 
 
