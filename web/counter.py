@@ -168,9 +168,10 @@ async def counter_page(request: web.Request, session: Session) -> web.StreamResp
     info = mirror.office(office).info if office else None
     queue = mirror.office(office).queue if office else None
     names = _service_names(info, lang)
-    common: dict[str, Any] = {"office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
-              "announcement": info.announcement if info is not None else "",
-              "issuing": {q.service: q for q in (queue.services if queue is not None else ())}}
+    common: dict[str, Any] = {
+        "office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
+        "announcement": info.announcement if info is not None else "",
+        "issuing": {q.service: q for q in (queue.services if queue is not None else ())}}
     if office is None or counter is None:
         offices = [{"id": o, "name": office_name(mirror, o)} for o in request.app[SETTINGS].offices]
         response = staff_page(request, "counter_pick.html", session, offices=offices, counter="",
