@@ -19,6 +19,7 @@ from hub.app import Hub
 from hub.config import load_hub_config
 from process.clock import SystemClock
 from protocol import topics
+from protocol.messages import DeviceStatus
 from tests.test_kiosk_crash import FAST_SERVICES, KioskProcess
 from tests.web_harness import wait_until
 
@@ -64,7 +65,8 @@ def test_a_ticket_interrupted_mid_print_is_delivered_as_assumed_printed(tmp_path
         assert status["online"]
         from web.devices import device_row  # what the technician's device page shows for the hub
 
-        assert any("A002" in note for note in device_row("hub-test", "hub", status, None, "en")["notes"])
+        row = device_row("hub-test", "hub", DeviceStatus.from_dict(status), None, "en")
+        assert any("A002" in note for note in row["notes"])
     finally:
         kiosk.terminate()
         hub.stop()

@@ -10,7 +10,6 @@ stale rule goes through the real city chain in tests/test_city_web.py.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from process.clock import SystemClock
 from process.config import ConfigError, load_toml
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
+from protocol.messages import Location
 from tests import test_web_browser
 from tests.test_web_browser import LIVE_MS, screenshot
 from tests.web_harness import SseClient, get, random_token, wait_until
@@ -273,8 +273,7 @@ def test_office_coordinates_go_together_and_are_published(tmp_path: Path, town: 
     with pytest.raises(ConfigError, match="latitude"):
         load_hub_config(path)
     info = town.web.mirror.office(WEST).info
-    assert info is not None and info["location"] == {"latitude": 48.7735, "longitude": 9.156}
-    assert json.loads(json.dumps(info))["hub"] == f"{WEST}-hub"
+    assert info is not None and info.location == Location(48.7735, 9.156) and info.hub == f"{WEST}-hub"
 
 
 # -- in a real browser (Debian's Chromium through Playwright) ------------------------------------------

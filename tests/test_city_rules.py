@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from protocol.messages import DeviceStatus
 from web.freshness import bridge_of, local_time, own_time, stale_reason
 from web.mirror import Mirror
 from web.nearby import distance_km, shorter_nearby
@@ -22,7 +23,7 @@ def office(office_id: str, wait: int | None, km_east: float, ampel: str = "green
 
 
 def test_the_stale_rule_in_its_order() -> None:
-    online, offline = {"online": True}, {"online": False, "role": "hub"}
+    online, offline = DeviceStatus(online=True, role="hub"), DeviceStatus(online=False, role="hub")
     assert stale_reason(True, True, online, True) is None
     assert stale_reason(True, True, None, None) is None  # no status yet, no bridge (an office broker): current
     assert stale_reason(False, True, online, True) == "no_broker"
@@ -36,8 +37,8 @@ def test_bridge_state_topics_and_times() -> None:
     assert bridge_of("$SYS/broker/connection//state") is None and bridge_of("wartemarke/v1/a/queue") is None
     at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     later = at + timedelta(minutes=5)
-    assert own_time({"at": at.isoformat()}, {"at": later.isoformat()}) == later
-    assert own_time({"at": "not a time"}, None) is None
+    assert own_time(at, later) == later and own_time(later, at) == later and own_time(None, at) == at
+    assert own_time(None, None) is None
     assert local_time(at, "Europe/Berlin") == "10:00" and local_time(at, "Nowhere/Atlantis") == "09:00"
 
 

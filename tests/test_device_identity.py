@@ -76,7 +76,7 @@ def promtool_accepts(text: str) -> None:
 def test_a_kiosk_claiming_to_be_the_hub_speaks_only_for_itself(inventoried, recorder_factory, shared_broker):
     web, office = inventoried, inventoried.office
     rec = recorder_factory(shared_broker, [])
-    wait_until(lambda: (web.mirror.office(office).info or {}).get("hub") == "hub-test", what="info naming the hub")
+    wait_until(lambda: getattr(web.mirror.office(office).info, "hub", None) == "hub-test", what="info naming the hub")
     publish_status(rec, office, "kiosk-1", online=False, role="hub")
     publish_status(rec, office, "kiosk-2", online=True, role="hub")  # not in the inventory
     wait_until(lambda: "kiosk-2" in web.mirror.office(office).devices, what="the statuses in the mirror")

@@ -10,6 +10,7 @@ import logging
 from devtools.hub_harness import write_hub_config
 from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from protocol import topics
+from protocol.messages import DeviceStatus
 from tests.fault_harness import start_hub
 from web.devices import device_row
 
@@ -32,7 +33,7 @@ def test_a_label_issued_twice_is_queued_and_reported(tmp_path, broker, topic_off
                                    lambda s: s.get("duplicate_labels") == ["A001"])
         errors = [r.message for r in caplog.records if r.levelno == logging.ERROR and "DUPLICATE LABEL" in r.message]
         assert len(errors) == 1 and "kiosk-2 issued it, but kiosk-1 already did" in errors[0]
-        row = device_row("hub-test", "hub", status, "Europe/Berlin", "en")
+        row = device_row("hub-test", "hub", DeviceStatus.from_dict(status), "Europe/Berlin", "en")
         assert any("A001" in note and "numbering" in note for note in row["notes"])
     finally:
         for kiosk in kiosks:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +15,7 @@ from devtools.hub_harness import issued, write_hub_config
 from hub.calibration import calibration, todays_calibration
 from hub.config import load_hub_config
 from hub.engine import OfficeEngine, ToldWait
-from protocol.messages import QueueState
+from protocol.messages import WaitCalibration
 from tests.web_harness import WebHub, get, wait_until, write_web_hub_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -67,19 +66,18 @@ def test_the_told_waits_are_checked_on_metrics_and_survive_a_restart(tmp_path, s
         told_at_issue = wait_until(lambda: engine.told.get(events[0].id), what="A001's told wait on record")
         assert web.command("platz-1", "resume").ok and web.command("platz-1", "next").label == "A001"
 
-        def published() -> dict[str, Any] | None:
-            queue = web.mirror.office(topic_office).queue or {}
-            a: dict[str, Any] = next((s for s in queue.get("services", []) if s["service"] == "A"), {})
-            return a.get("calibration")
+        def published() -> WaitCalibration | None:
+            queue = web.mirror.office(topic_office).queue  # parsed: on the contract
+            a = queue.service("A") if queue is not None else None
+            return a.calibration if a is not None else None
 
         figures = wait_until(published, what="the calibration in queue")
-        QueueState.from_dict(web.mirror.office(topic_office).queue)  # on the contract
         ticket = engine.tickets[events[0].id]
         assert ticket.called_at is not None
         error = told_at_issue.wait_min - (ticket.called_at - ticket.issued_at).total_seconds() / 60
-        assert figures["called"] == 1
-        assert figures["bias_min"] == pytest.approx(round(error, 1))
-        assert figures["median_abs_error_min"] == pytest.approx(round(abs(error), 1))
+        assert figures.called == 1
+        assert figures.bias_min == pytest.approx(round(error, 1))
+        assert figures.median_abs_error_min == pytest.approx(round(abs(error), 1))
         metrics = get(f"{web.url}/metrics").text
         labels = f'office="{topic_office}",service="A"'
         assert f"wartemarke_eta_called_tickets{{{labels}}} 1" in metrics

@@ -53,7 +53,8 @@ def office(tmp_path, shared_broker, recorder_factory, topic_office) -> Iterator[
     rec = recorder_factory(shared_broker, [topics.history(topic_office)])
     rec.publish(topics.history(topic_office), encode_object({**HISTORY, "office": topic_office}), retain=True)
     try:
-        wait_until(lambda: len((web.mirror.office(topic_office).history or {}).get("cells", [])) == 60,
+        wait_until(lambda: (history := web.mirror.office(topic_office).history) is not None
+                   and len(history.cells) == 60,
                    what="the web to mirror the history")
         yield web
     finally:

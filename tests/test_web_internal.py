@@ -201,7 +201,7 @@ def test_next_calls_the_ticket_once_even_when_the_form_is_submitted_twice(web_hu
     refused = clerk.request("POST", "/api/internal/counter/command", headers={"X-CSRF-Token": token},
                             body={"office": office, "counter": "platz-1", "op": "next"})
     assert refused.status == 200 and refused.json()["ok"] is False and "nobody is waiting" in refused.json()["message"]
-    wait_until(lambda: web_hub.mirror.office(office).counters["platz-1"]["state"] == "idle",
+    wait_until(lambda: web_hub.mirror.office(office).counters["platz-1"].state == "idle",
                what="the counter's retained state")  # the hub answers the clerk first, then publishes
     state = clerk.get("/api/internal/counter?" + urlencode({"office": office, "counter": "platz-1"})).json()
     assert state["counter_name"] == "Platz 1" and state["state"]["state"] == "idle"  # next completed A002
@@ -224,12 +224,12 @@ def test_a_refusal_and_the_supervisor_forms(web_hub: WebHub) -> None:
     assert 'id="announce-text"' in page.text
     shown = boss.follow(boss.post("/counter/command", {**find_form(page, op="announce"), "text": "Heute bis 12 Uhr"}))
     assert "Announcement set" in shown.text
-    wait_until(lambda: (web_hub.mirror.office(office).info or {}).get("announcement") == "Heute bis 12 Uhr",
+    wait_until(lambda: getattr(web_hub.mirror.office(office).info, "announcement", None) == "Heute bis 12 Uhr",
                what="the announcement in info")
     close = find_form(page, op="close_service", service="P")
     assert "Pickup: ticket issuing stopped" in boss.follow(boss.post("/counter/command", close)).text
     assert "P" in web_hub.hub.runtimes[office].engine.closed_services
-    wait_until(lambda: not web_hub.mirror.office(office).queue["services"][1]["issuing"], what="P closed in queue")
+    wait_until(lambda: not web_hub.mirror.office(office).queue.services[1].issuing, what="P closed in queue")
     assert "not issuing" in boss.get(counter_path(office)).text
 
 

@@ -101,7 +101,7 @@ def test_recall_no_show_and_done_reach_the_tracking_page(web):
         answer = web.command("platz-1", "reactivate", label=event.label)
         assert answer.ok, answer
         stream.wait_for(lambda data: data["state"] in ("waiting", "called"))
-        if web.mirror.tickets[topics.token_hash(event.token)][1]["state"] == "waiting":
+        if web.mirror.tickets[topics.token_hash(event.token)][1].state == "waiting":
             web.command("platz-1", "next")
             stream.wait_for(lambda data: data["state"] == "called")
         web.command("platz-1", "done")
@@ -132,7 +132,7 @@ def test_no_public_response_contains_another_tickets_token_hash_or_label(web):
     mine, other = web.issue("A"), web.issue("P")
     answer = web.command("platz-1", "next")  # one of the two is called: their states differ
     called = topics.token_hash({mine.label: mine, other.label: other}[answer.label or ""].token)
-    wait_until(lambda: web.mirror.tickets[called][1]["state"] == "called", what="the call to be mirrored")
+    wait_until(lambda: web.mirror.tickets[called][1].state == "called", what="the call to be mirrored")
     secrets_of_other = [other.token, other.token.lower(), topics.token_hash(other.token), other.label, other.id]
     with SseClient(f"{web.url}/t/{mine.token}/events") as stream:
         _, first = stream.next_event()
@@ -264,7 +264,7 @@ def test_history_as_json_csv_and_an_svg_chart_on_the_ampel(web, recorder_factory
     rec = recorder_factory(shared_broker, [topics.history(web.office)])
     rec.publish(topics.history(web.office), encode_object(history), retain=True)
     try:
-        wait_until(lambda: (web.mirror.office(web.office).history or {}).get("until") == "2026-11-25",
+        wait_until(lambda: str(getattr(web.mirror.office(web.office).history, "until", "")) == "2026-11-25",
                    what="the web to mirror the history")
         reply = get(f"{web.url}/api/v1/offices/{web.office}/history")
         assert reply.status == 200 and reply.headers["access-control-allow-origin"] == "*"
@@ -302,7 +302,7 @@ def test_healthz_and_prometheus_metrics(web):
     assert health.status == 200 and health.json() == {"status": "ok", "mqtt_connected": True}
     web.issue("A")
     web.issue("P")
-    wait_until(lambda: sum(s["waiting"] for s in web.mirror.office(web.office).queue["services"]) == 2,
+    wait_until(lambda: sum(s.waiting for s in web.mirror.office(web.office).queue.services) == 2,
                what="two waiting")
     with SseClient(f"{web.url}/t/{web.tokens[0]}/events") as stream:
         stream.next_event()

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from protocol.fields import SERVICE_RE
+from protocol.messages import History
 from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
@@ -118,7 +119,7 @@ class AmpelCache:
         mirror = request.app[MIRROR].office(office)
         shown = service is None or bool(services)
         box = {**summary, "services": services, "chart": self._chart(office, mirror.history, lang),
-               "stand": stand(summary, (mirror.info or {}).get("timezone"))}
+               "stand": stand(summary, mirror.info.timezone if mirror.info is not None else None)}
         html = render("office.html", lang=lang, t=translator(lang), office=box)
         key, name = wait_key(summary, services), str(summary["name"])
         event = json.dumps({"id": office, "html": html, "shown": shown, "stale": summary["stale"], "key": key,
@@ -127,9 +128,9 @@ class AmpelCache:
         self._entries[(office, lang, service)] = (version, entry)
         return entry
 
-    def _chart(self, office: str, history: dict[str, Any] | None, lang: str) -> str:
+    def _chart(self, office: str, history: History | None, lang: str) -> str:
         cached = self._charts.get((office, lang))
-        if cached is None or cached[0] is not history:  # the mirror replaces the dict with every update
+        if cached is None or cached[0] is not history:  # the mirror replaces the object with every update
             cached = (history, history_chart(history, lang))
             self._charts[(office, lang)] = cached
         return cached[1]
@@ -142,8 +143,9 @@ def services_offered(request: web.Request, lang: str) -> list[tuple[str, str]]:
     """(id, name) of every service some office offers, for the filter; the first office's name for an id."""
     names: dict[str, str] = {}
     for office in request.app[SETTINGS].offices:
-        for s in (request.app[MIRROR].office(office).info or {}).get("services", []):
-            names.setdefault(s["id"], s.get("name", {}).get(lang, s["id"]))
+        info = request.app[MIRROR].office(office).info
+        for service_id, name in (info.service_names(lang) if info is not None else {}).items():
+            names.setdefault(service_id, name)
     return sorted(names.items(), key=lambda item: item[1].casefold())
 
 

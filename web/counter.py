@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from protocol.fields import LABEL_RE, SERVICE_RE, SLUG_RE
-from protocol.messages import TICKET_ID_RE, CommandAnswer, CommandRequest
+from protocol.messages import TICKET_ID_RE, CommandAnswer, CommandRequest, OfficeInfo
 from protocol.operations import ARG_MAX, ARGUMENTS, BY_NAME, COUNTER, OFFICE, OPERATIONS, Operation
 from protocol.text import text_problem
 from web.auth import SESSIONS, guarded, staff_page
@@ -27,7 +27,7 @@ from web.i18n import language, translator
 from web.identity import hub_online
 from web.keys import BRIDGE, MIRROR, SETTINGS
 from web.malformed import read_form, read_json, text_field
-from web.mirror import Mirror
+from web.mirror import Mirror, as_published, office_name
 from web.responses import clear_cookie, private_json, redirect, set_cookie
 from web.sessions import FLASH_COOKIE, FLASH_LIFETIME_S, SESSION_COOKIE, Session
 from web.streams import merged_stream
@@ -57,17 +57,18 @@ def _per_service(operation: Operation) -> bool:
 def _known_counter(mirror: Mirror, office: str, counter: str | None) -> bool:
     if not counter or not SLUG_RE.match(counter):
         return False
-    counters = (mirror.office(office).info or {}).get("counters") or []
-    return not counters or any(c.get("id") == counter for c in counters)  # no info yet: the hub judges
+    info = mirror.office(office).info
+    return info is None or not info.counters or info.counter(counter) is not None  # no info yet: the hub judges
 
 
-def _service_names(info: dict[str, Any], lang: str) -> dict[str, str]:
-    return {s.get("id", ""): s.get("name", {}).get(lang, s.get("id", "")) for s in info.get("services", [])}
+def _service_names(info: OfficeInfo | None, lang: str) -> dict[str, str]:
+    return info.service_names(lang) if info is not None else {}
 
 
 def _counter_name(mirror: Mirror, office: str, counter: str) -> str:
-    counters = (mirror.office(office).info or {}).get("counters") or []
-    return next((str(c.get("name", counter)) for c in counters if c.get("id") == counter), counter)
+    info = mirror.office(office).info
+    definition = info.counter(counter) if info is not None else None
+    return definition.name if definition is not None else counter
 
 
 def _hub_warning(mirror: Mirror, office: str) -> str | None:
@@ -81,22 +82,25 @@ def _hub_warning(mirror: Mirror, office: str) -> str | None:
 
 def _counter_view(mirror: Mirror, office: str, counter: str, lang: str) -> dict[str, Any]:
     office_mirror = mirror.office(office)
-    info = office_mirror.info or {}
+    info = office_mirror.info
     names = _service_names(info, lang)
-    definition: dict[str, Any] = next((c for c in info.get("counters", []) if c.get("id") == counter), {})
-    serves = set(definition.get("services", []))
-    state = dict(office_mirror.counters.get(counter) or {"state": "unknown"})
+    definition = info.counter(counter) if info is not None else None
+    serves = set(definition.services) if definition is not None else set()
+    counter_state = office_mirror.counters.get(counter)
+    state = as_published(counter_state) if counter_state is not None else {"state": "unknown"}
     if state.get("service"):
         state["service_name"] = names.get(state["service"], state["service"])
-    queue = (office_mirror.queue or {}).get("services")
-    if queue is None:
-        queue = [{"service": s, "waiting": None, "expected_wait_min": None, "issuing": None} for s in names]
-    services = [{"id": s.get("service"), "name": names.get(s.get("service", ""), s.get("service")),
-                 "waiting": s.get("waiting"), "expected_wait_min": s.get("expected_wait_min"),
-                 "issuing": s.get("issuing"), "reason": s.get("reason"), "yours": s.get("service") in serves}
-                for s in queue]
+    queue = office_mirror.queue
+    rows = [(s.service, s) for s in queue.services] if queue is not None else [(s, None) for s in names]
+    services = [{"id": service, "name": names.get(service, service),
+                 "waiting": None if s is None else s.waiting,
+                 "expected_wait_min": None if s is None else s.expected_wait_min,
+                 "issuing": None if s is None else s.issuing, "reason": None if s is None else s.reason,
+                 "yours": service in serves}
+                for service, s in rows]
     return {"state": state, "services": services, "warning": _hub_warning(mirror, office),
-            "announcement": info.get("announcement", ""), "office_name": info.get("name", office),
+            "announcement": info.announcement if info is not None else "",
+            "office_name": info.name if info is not None else office,
             "counter_name": _counter_name(mirror, office, counter)}
 
 
@@ -161,17 +165,17 @@ async def counter_page(request: web.Request, session: Session) -> web.StreamResp
     rids = {}
     if retry.get("office") == office and retry.get("counter") == (counter or ""):  # for this very form only
         rids = {str(retry.get("key")): str(retry.get("rid"))}
-    info = (mirror.office(office).info or {}) if office else {}
-    queue = (mirror.office(office).queue or {}) if office else {}
+    info = mirror.office(office).info if office else None
+    queue = mirror.office(office).queue if office else None
     names = _service_names(info, lang)
-    common = {"office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
-              "announcement": info.get("announcement", ""),
-              "issuing": {q.get("service"): q for q in queue.get("services", [])}}
+    common: dict[str, Any] = {
+        "office": office, "flash": flash, "all_services": names, "rids": {**_rids(names), **rids},
+        "announcement": info.announcement if info is not None else "",
+        "issuing": {q.service: q for q in (queue.services if queue is not None else ())}}
     if office is None or counter is None:
-        offices = [{"id": o, "name": (mirror.office(o).info or {}).get("name", o)}
-                   for o in request.app[SETTINGS].offices]
+        offices = [{"id": o, "name": office_name(mirror, o)} for o in request.app[SETTINGS].offices]
         response = staff_page(request, "counter_pick.html", session, offices=offices, counter="",
-                              counters=info.get("counters", []), **common)
+                              counters=info.counters if info is not None else (), **common)
     else:
         view = _counter_view(mirror, office, counter, lang)
         events = "/counter/events?" + urlencode({"office": office, "counter": counter, "lang": lang})
@@ -260,7 +264,7 @@ async def _command(request: web.Request, session: Session, fields: dict[str, str
              "no answer" if answer is None else "ok" if answer.ok else "refused")
     if answer is None:
         return Outcome(503, "silent", t("msg_silent"), rid, None, retry_key)
-    info = mirror.office(office).info or {}
+    info = mirror.office(office).info
     text = _describe(op, args, answer, _counter_name(mirror, office, counter or ""), _service_names(info, lang), lang)
     return Outcome(200, "ok" if answer.ok else "refused", text, rid, answer)
 
@@ -322,7 +326,9 @@ async def counter_api(request: web.Request, session: Session) -> web.StreamRespo
     office, counter = choice
     mirror = request.app[MIRROR]
     view = _counter_view(mirror, office, counter, language(request))
-    return private_json({"office": office, "counter": counter, **view, "calls": mirror.office(office).calls})
+    calls = mirror.office(office).calls
+    return private_json({"office": office, "counter": counter, **view,
+                         "calls": as_published(calls) if calls is not None else None})
 
 
 @guarded(COUNTER_ROLES, "stream")

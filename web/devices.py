@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
+from protocol.messages import DeviceStatus
 from web.auth import guarded, staff_page
 from web.i18n import language, translator
 from web.identity import device_role
 from web.keys import MIRROR, SETTINGS
-from web.mirror import Mirror
+from web.mirror import Mirror, as_published, office_name
 from web.responses import private_json
 from web.sessions import Session
 from web.streams import merged_stream
@@ -29,21 +30,21 @@ ROLE_ORDER = {"hub": 0, "web": 1, "kiosk": 2, "display": 3}
 
 # -- devices ----------------------------------------------------------------------------------------------
 
-def _local_time(value: Any, tz: str | None) -> str:
-    if not isinstance(value, str):
+def _local_time(moment: datetime | None, tz: str | None) -> str:
+    if moment is None:
         return ""
     try:
-        moment = datetime.fromisoformat(value)
         if tz:
             moment = moment.astimezone(ZoneInfo(tz))
     except (ValueError, ZoneInfoNotFoundError):
-        return value
+        return moment.isoformat()
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None, lang: str) -> dict[str, Any]:
+def device_row(device_id: str, role: str, device: DeviceStatus, tz: str | None, lang: str) -> dict[str, Any]:
     t = translator(lang)
     notes: list[str] = []
+    status = device.health  # what a device reports beyond the contract's fields: read with care
     printer = status.get("printer") if isinstance(status.get("printer"), dict) else None
     printer_text, printer_problem = None, False
     if printer is not None:
@@ -72,19 +73,20 @@ def device_row(device_id: str, role: str, status: dict[str, Any], tz: str | None
         notes.append(t("devices_refused", count=refused))
     outbox = status.get("outbox_pending")
     return {"id": device_id, "role": role,
-            "online": bool(status.get("online")), "seen": _local_time(status.get("at"), tz),
-            "version": status.get("version") or "", "clock_synced": status.get("clock_synced"),
+            "online": device.online, "seen": _local_time(device.at, tz),
+            "version": device.version or "", "clock_synced": device.clock_synced,
             "printer": printer_text, "printer_problem": printer_problem,
             "outbox": outbox if isinstance(outbox, int) else None, "notes": notes}
 
 
 def _devices_office(mirror: Mirror, office: str, inventory: dict[str, str], lang: str) -> dict[str, Any]:
     office_mirror = mirror.office(office)
-    info = office_mirror.info or {}
-    rows = [device_row(d, device_role(d, s, office_mirror.info, inventory), s, info.get("timezone"), lang)
+    info = office_mirror.info
+    timezone = info.timezone if info is not None else None
+    rows = [device_row(d, device_role(d, s, info, inventory), s, timezone, lang)
             for d, s in office_mirror.devices.items()]
     rows.sort(key=lambda r: (ROLE_ORDER.get(r["role"], 9), r["id"]))
-    return {"id": office, "name": info.get("name", office), "devices": rows}
+    return {"id": office, "name": office_name(mirror, office), "devices": rows}
 
 
 @guarded(DEVICE_ROLES)
@@ -118,5 +120,6 @@ async def devices_events(request: web.Request, session: Session) -> web.StreamRe
 @guarded(DEVICE_ROLES, "api")
 async def devices_api(request: web.Request, session: Session) -> web.StreamResponse:
     mirror = request.app[MIRROR]
-    return private_json({"offices": [{"id": o, "name": (mirror.office(o).info or {}).get("name", o),
-                                      "devices": mirror.office(o).devices} for o in request.app[SETTINGS].offices]})
+    return private_json({"offices": [{"id": o, "name": office_name(mirror, o),
+                                      "devices": {d: as_published(s) for d, s in mirror.office(o).devices.items()}}
+                                     for o in request.app[SETTINGS].offices]})

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from protocol.messages import DeviceStatus
 
 BRIDGE_STATE_FILTER = "$SYS/broker/connection/+/state"
 
@@ -52,31 +53,23 @@ class Freshness:
 FRESH = Freshness(False)
 
 
-def stale_reason(connected: bool, confirmed: bool, hub_status: dict[str, Any] | None,
+def stale_reason(connected: bool, confirmed: bool, hub_status: DeviceStatus | None,
                  bridge_up: bool | None) -> str | None:
     """Why an office's data is stale (the module's rule), or None when it is current."""
     if not connected:
         return "no_broker"
     if not confirmed:
         return "not_confirmed"
-    if hub_status is not None and hub_status.get("online") is False:
+    if hub_status is not None and not hub_status.online:
         return "hub_offline"
     if bridge_up is False:
         return "bridge_down"
     return None
 
 
-def own_time(queue: dict[str, Any] | None, hub_status: dict[str, Any] | None) -> datetime | None:
+def own_time(queue_at: datetime | None, hub_status_at: datetime | None) -> datetime | None:
     """The newest time the office wrote itself: its queue's `at`, its hub's status `at`."""
-    times = []
-    for message in (queue, hub_status):
-        value = (message or {}).get("at")
-        if isinstance(value, str):
-            try:
-                times.append(datetime.fromisoformat(value))
-            except ValueError:
-                continue
-    return max(times, default=None)
+    return max((at for at in (queue_at, hub_status_at) if at is not None), default=None)
 
 
 def local_time(moment: datetime, timezone: str | None) -> str:

@@ -10,24 +10,25 @@ a hand-written config) a device's own claim is shown, but never "hub".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from protocol.messages import DeviceStatus, OfficeInfo
 
 ROLES = ("hub", "web", "kiosk", "display", "replica", "counter")
 UNKNOWN = "unknown"
 
 
-def device_role(device: str, status: Mapping[str, Any], info: Mapping[str, Any] | None,
+def device_role(device: str, status: DeviceStatus, info: OfficeInfo | None,
                 inventory: Mapping[str, str]) -> str:
     if inventory:
         return inventory.get(device, UNKNOWN)
-    if info is not None and info.get("hub") == device:
+    if info is not None and info.hub == device:
         return "hub"
-    claimed = status.get("role")
-    return claimed if isinstance(claimed, str) and claimed in ROLES and claimed != "hub" else UNKNOWN
+    claimed = status.role
+    return claimed if claimed in ROLES and claimed != "hub" else UNKNOWN
 
 
-def hub_online(devices: Mapping[str, Mapping[str, Any]], info: Mapping[str, Any] | None) -> bool | None:
+def hub_online(devices: Mapping[str, DeviceStatus], info: OfficeInfo | None) -> bool | None:
     """The office hub's availability from its own status topic; None when unknown."""
-    hub = info.get("hub") if info is not None else None
-    status = devices.get(hub) if isinstance(hub, str) else None
-    return None if status is None else bool(status.get("online"))
+    hub = info.hub if info is not None else None
+    status = devices.get(hub) if hub is not None else None
+    return None if status is None else status.online

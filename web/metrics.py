@@ -54,12 +54,12 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE wartemarke_calls_seq counter"]
     for office_id in request.app[SETTINGS].offices:
         office = mirror.office(office_id)
-        for s in (office.queue or {}).get("services", []):
-            service = labels(office=office_id, service=s.get("service"))
-            waiting += sample("wartemarke_waiting", service, s.get("waiting", 0))
-            waits += sample("wartemarke_expected_wait_minutes", service, s.get("expected_wait_min"))
-        if office.calls:
-            calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.get("seq", 0))
+        for s in office.queue.services if office.queue is not None else ():
+            service = labels(office=office_id, service=s.service)
+            waiting += sample("wartemarke_waiting", service, s.waiting)
+            waits += sample("wartemarke_expected_wait_minutes", service, s.expected_wait_min)
+        if office.calls is not None:
+            calls += sample("wartemarke_calls_seq", labels(office=office_id), office.calls.seq)
     return web.Response(text="\n".join(lines + waiting + waits + calls + device_metrics(request)
                                       + calibration_metrics(request)) + "\n",
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
@@ -77,28 +77,28 @@ def device_metrics(request: web.Request) -> list[str]:
     }
     for office_id in request.app[SETTINGS].offices:
         office = mirror.office(office_id)
-        services = (office.queue or {}).get("services", [])
-        is_open = any(s.get("ampel") != "closed" for s in services)
+        services = office.queue.services if office.queue is not None else ()
+        is_open = any(s.ampel != "closed" for s in services)
         families["wartemarke_office_open"][1].extend(sample("wartemarke_office_open", labels(office=office_id),
                                                             int(is_open)))
         for device, status in sorted(office.devices.items()):
             role = device_role(device, status, office.info, inventory)
             device_labels = labels(office=office_id, device=device, role=role)
             families["wartemarke_device_online"][1].extend(
-                sample("wartemarke_device_online", device_labels, int(bool(status.get("online")))))
-            if status.get("clock_synced") is not None:
+                sample("wartemarke_device_online", device_labels, int(status.online)))
+            if status.clock_synced is not None:
                 families["wartemarke_device_clock_synced"][1].extend(
-                    sample("wartemarke_device_clock_synced", device_labels, int(bool(status["clock_synced"]))))
+                    sample("wartemarke_device_clock_synced", device_labels, int(status.clock_synced)))
             if role != "kiosk":
                 continue
-            printer = status.get("printer")
+            printer = status.health.get("printer")
             paper = printer.get("paper") if isinstance(printer, dict) else None
             if paper in ("ok", "low", "out", "unknown"):
                 families["wartemarke_kiosk_paper_state"][1].extend(
                     sample("wartemarke_kiosk_paper_state", f'{device_labels},{labels(state=paper)}', 1))
             for key, family in (("outbox_pending", "wartemarke_kiosk_outbox_pending"),
                                 ("acked_seq", "wartemarke_kiosk_tickets_acked")):
-                families[family][1].extend(sample(family, device_labels, status.get(key)))
+                families[family][1].extend(sample(family, device_labels, status.health.get(key)))
     out: list[str] = []
     for name, (kind, samples) in families.items():
         out.append(f"# TYPE {name} {kind}")
@@ -120,11 +120,11 @@ def calibration_metrics(request: web.Request) -> list[str]:
     mirror = request.app[MIRROR]
     families: dict[str, list[str]] = {name: [] for _, name in CALIBRATION}
     for office_id in request.app[SETTINGS].offices:
-        for s in (mirror.office(office_id).queue or {}).get("services", []):
-            figures = s.get("calibration") or {}
-            service = labels(office=office_id, service=s.get("service"))
+        queue = mirror.office(office_id).queue
+        for s in queue.services if queue is not None else ():
+            service = labels(office=office_id, service=s.service)
             for key, name in CALIBRATION:
-                families[name] += sample(name, service, figures.get(key))
+                families[name] += sample(name, service, getattr(s.calibration, key, None))
     out: list[str] = []
     for name, samples in families.items():
         out += [f"# TYPE {name} gauge", *samples]

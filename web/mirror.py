@@ -11,42 +11,66 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, TypeVar, cast
 
 from protocol import topics
-from protocol.fields import InvalidMessage, decode_object
-from protocol.messages import PARSERS
+from protocol.fields import PROTOCOL_VERSION, InvalidMessage, decode_object
+from protocol.messages import (
+    PARSERS,
+    CallsState,
+    CounterState,
+    DeviceStatus,
+    History,
+    OfficeInfo,
+    QueueState,
+    TicketView,
+)
 from web.freshness import FRESH, Freshness, bridge_client_id, bridge_of, own_time, stale_reason
 
 log = logging.getLogger("wartemarke.web.mirror")
 Key = tuple[str, ...]
+M = TypeVar("M")
 OFFICE_WIDE = {topics.INFO: "info", topics.QUEUE: "queue", topics.CALLS: "calls", topics.HISTORY: "history"}
+
+
+class Message(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_published(message: Message) -> dict[str, Any]:
+    """A mirrored message as its topic carried it (`v` and all): what a JSON API serves of it."""
+    return {"v": PROTOCOL_VERSION, **message.to_dict()}
+
+
+def office_name(mirror: Mirror, office: str) -> str:
+    """The office's name from its `info`; its id until that has arrived."""
+    info = mirror.office(office).info
+    return info.name if info is not None else office
 
 
 @dataclass
 class OfficeMirror:
-    info: dict[str, Any] | None = None
-    queue: dict[str, Any] | None = None
-    calls: dict[str, Any] | None = None
-    history: dict[str, Any] | None = None
-    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    info: OfficeInfo | None = None
+    queue: QueueState | None = None
+    calls: CallsState | None = None
+    history: History | None = None
+    counters: dict[str, CounterState] = field(default_factory=dict)
+    devices: dict[str, DeviceStatus] = field(default_factory=dict)
 
 
 @dataclass
 class Mirror:
     offices: dict[str, OfficeMirror] = field(default_factory=dict)
-    tickets: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sha256 → (office, view)
+    tickets: dict[str, tuple[str, TicketView]] = field(default_factory=dict)  # sha256 → (office, view)
     mqtt_connected: bool = False
     updates: int = 0
     _versions: dict[str, int] = field(default_factory=dict)  # office → count of changes, for caches
-    _days: dict[str, str] = field(default_factory=dict)  # office → its business day (from `queue`)
+    _days: dict[str, date] = field(default_factory=dict)  # office → its business day (from `queue`)
     invalid: int = 0
     _subscribers: dict[Key, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -90,7 +114,9 @@ class Mirror:
         if reason is None:
             return FRESH
         mirror = self.office(office)
-        since = self._stale.get(office) or own_time(mirror.queue, self._hub_status(office))
+        hub = self._hub_status(office)
+        since = self._stale.get(office) or own_time(mirror.queue.at if mirror.queue is not None else None,
+                                                    hub.at if hub is not None else None)
         return Freshness(True, reason, since)
 
     def set_connected(self, up: bool) -> None:
@@ -101,14 +127,15 @@ class Mirror:
         for office in list(self.offices):
             self._recheck(office)
 
-    def _hub_status(self, office: str) -> dict[str, Any] | None:
+    def _hub_status(self, office: str) -> DeviceStatus | None:
         mirror = self.office(office)
-        hub = (mirror.info or {}).get("hub")
-        return mirror.devices.get(hub) if isinstance(hub, str) else None
+        hub = mirror.info.hub if mirror.info is not None else None
+        return mirror.devices.get(hub) if hub is not None else None
 
     def _reason(self, office: str) -> str | None:
-        hub = (self.office(office).info or {}).get("hub")
-        bridge_up = self.bridges.get(bridge_client_id(hub)) if isinstance(hub, str) else None
+        info = self.office(office).info
+        hub = info.hub if info is not None else None
+        bridge_up = self.bridges.get(bridge_client_id(hub)) if hub is not None else None
         return stale_reason(self.mqtt_connected, office in self._confirmed, self._hub_status(office), bridge_up)
 
     def _recheck(self, office: str) -> None:
@@ -125,9 +152,9 @@ class Mirror:
         self._versions[office] = self._versions.get(office, 0) + 1
         self.notify(("office", office), "freshness")
         self.notify(("offices",), office)
-        for token_hash, (ticket_office, view) in list(self.tickets.items()):
+        for token_hash, (ticket_office, _view) in list(self.tickets.items()):
             if ticket_office == office:
-                self.notify(("ticket", token_hash), json.dumps(view))
+                self.notify(("ticket", token_hash), "freshness")
 
     def apply_bridge_state(self, topic: str, payload: bytes) -> None:
         """mosquitto's bridge notification at the central broker: `1` up, `0` down (its will)."""
@@ -140,8 +167,8 @@ class Mirror:
             return
         self.bridges[client] = payload == b"1"
         for office, mirror in list(self.offices.items()):
-            hub = (mirror.info or {}).get("hub")
-            if isinstance(hub, str) and bridge_client_id(hub) == client:
+            hub = mirror.info.hub if mirror.info is not None else None
+            if hub is not None and bridge_client_id(hub) == client:
                 self._recheck(office)
 
     # -- updates (on the event loop) ------------------------------------------------------------
@@ -154,10 +181,9 @@ class Mirror:
         office, kind, key = where.office, where.kind, where.id or ""
         if kind not in (*OFFICE_WIDE, topics.TICKET, topics.COUNTER_STATE, topics.DEVICE_STATUS):
             return
-        try:  # checked against the contract; the pages read the plain dicts
+        try:  # checked against the contract; the pages read the parsed objects
             data = decode_object(payload) if payload else None
-            if data is not None:
-                PARSERS[kind](data)
+            message = PARSERS[kind](data) if data is not None else None
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("dropped invalid message on %s: %s", topic, exc)
@@ -166,42 +192,42 @@ class Mirror:
         self._versions[office] = self._versions.get(office, 0) + 1
         mirror = self.office(office)
         if kind == topics.TICKET:
-            self._ticket(office, key, data)
+            self._ticket(office, key, cast(TicketView | None, message))
         elif kind in OFFICE_WIDE:
-            setattr(mirror, OFFICE_WIDE[kind], data)
-            if kind == topics.QUEUE and data is not None and self._days.get(office) != data["day"]:
-                self._days[office] = data["day"]
-                self._expire_before(office, data["day"])
-            if kind == topics.QUEUE and data is not None:
+            setattr(mirror, OFFICE_WIDE[kind], message)
+            if isinstance(message, QueueState):
                 self._confirmed.add(office)
+                if self._days.get(office) != message.day:
+                    self._days[office] = message.day
+                    self._expire_before(office, message.day)
             self.notify(("office", office), OFFICE_WIDE[kind])
             self.notify(("offices",), office)
             self._recheck(office)
         elif kind == topics.COUNTER_STATE:
-            self._set(mirror.counters, key, data)
+            self._set(mirror.counters, key, cast(CounterState | None, message))
             self.notify(("counter", office, key), "state")
         else:
-            self._set(mirror.devices, key, data)
+            self._set(mirror.devices, key, cast(DeviceStatus | None, message))
             self.notify(("devices", office), key)
-            if key == (mirror.info or {}).get("hub"):
+            if mirror.info is not None and key == mirror.info.hub:
                 self._recheck(office)
 
-    def _expire_before(self, office: str, day: str) -> None:
+    def _expire_before(self, office: str, day: date) -> None:
         """The office's day moved on: its tickets of earlier days are gone, even if their clearing (an empty
         retained message) never reached this replica — yesterday's links answer 404."""
-        old = [h for h, (o, view) in self.tickets.items() if o == office and str(view.get("day", day)) < day]
+        old = [h for h, (o, view) in self.tickets.items() if o == office and view.day < day]
         for token_hash in old:
             self._ticket(office, token_hash, None)
 
-    def _ticket(self, office: str, token_hash: str, data: dict[str, Any] | None) -> None:
-        if data is None:
+    def _ticket(self, office: str, token_hash: str, view: TicketView | None) -> None:
+        if view is None:
             self.tickets.pop(token_hash, None)
         else:
-            self.tickets[token_hash] = (office, data)
-        self.notify(("ticket", token_hash), json.dumps(data))
+            self.tickets[token_hash] = (office, view)
+        self.notify(("ticket", token_hash), "state")
 
     @staticmethod
-    def _set(table: dict[str, dict[str, Any]], key: str, data: dict[str, Any] | None) -> None:
+    def _set(table: dict[str, M], key: str, data: M | None) -> None:
         if data is None:
             table.pop(key, None)
         else:

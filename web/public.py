@@ -10,19 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from protocol.businessday import WEEKDAYS
-from protocol.messages import TOKEN_RE
+from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
 from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
+from web.mirror import as_published
 from web.responses import page
 from web.statement import easy_read_page, statement_page
 from web.streams import STREAMS, Streams, end_streams, stream
@@ -40,7 +40,7 @@ ANY_CASE_IN_PATH = IN_PATH.replace("A-Z", "A-Za-z")
 MISSES = web.AppKey("misses", MissLimiter)
 
 
-def _lookup(request: web.Request) -> tuple[str, dict[str, Any]] | None:
+def _lookup(request: web.Request) -> tuple[str, TicketView] | None:
     token = request.match_info["token"]
     if not TOKEN_RE.match(token):
         return None
@@ -77,19 +77,19 @@ async def tracking_redirect(request: web.Request) -> web.Response:
                                              "Referrer-Policy": "same-origin"})
 
 
-def ticket_context(request: web.Request, office: str, view: dict[str, Any]) -> dict[str, Any]:
+def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[str, Any]:
     mirror = request.app[MIRROR]
-    info = mirror.office(office).info or {}
+    info = mirror.office(office).info
     lang = language(request)
-    service = next((s for s in info.get("services", []) if s.get("id") == view.get("service")), None)
-    ahead = int(view.get("ahead") or 0)
-    grace = view.get("grace_until")
+    service = info.service(view.service) if info is not None else None
+    ahead = view.ahead or 0
+    grace = view.grace_until
     fresh = mirror.freshness(office)  # web/freshness.py: a stale office's ticket shows its "Stand"
-    stand = local_time(fresh.since, info.get("timezone")) if fresh.since is not None else None
-    return {"view": view, "office_name": info.get("name", office), "stale": fresh.stale, "stand": stand,
-            "service_name": (service or {}).get("name", {}).get(lang, view.get("service", "")),
+    stand = local_time(fresh.since, info.timezone if info is not None else None) if fresh.since is not None else None
+    return {"view": view, "office_name": info.name if info is not None else office, "stale": fresh.stale,
+            "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
-            "grace_until": datetime.fromisoformat(grace).strftime("%H:%M") if grace else ""}
+            "grace_until": grace.strftime("%H:%M") if grace is not None else ""}
 
 
 async def tracking_page(request: web.Request) -> web.Response:
@@ -113,7 +113,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         if current is None:
             return None
         html = render("ticket_status.html", lang=lang, t=translator(lang), **ticket_context(request, *current))
-        return json.dumps({"state": current[1].get("state"), "recall": current[1].get("recall", 0), "html": html})
+        return json.dumps({"state": current[1].state, "recall": current[1].recall or 0, "html": html})
 
     return await stream(request, key, "status", event)
 
@@ -125,7 +125,8 @@ async def tracking_api(request: web.Request) -> web.Response:
     office, view = found
     allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "wait_range_min",
                "counter_name", "called_at", "recall", "grace_until")
-    return web.json_response({"office": office, **{k: view[k] for k in allowed if k in view}},
+    data = view.to_dict()
+    return web.json_response({"office": office, **{k: data[k] for k in allowed if k in data}},
                              headers={"Cache-Control": "no-store"})
 
 
@@ -133,18 +134,21 @@ async def tracking_api(request: web.Request) -> web.Response:
 
 def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str, Any]:
     mirror = request.app[MIRROR].office(office_id)
-    info, queue = mirror.info or {}, mirror.queue or {}
-    names = {s.get("id"): s.get("name", {}).get(lang, s.get("id")) for s in info.get("services", [])}
-    services = [{"id": s["service"], "name": names.get(s["service"], s["service"]), "waiting": s.get("waiting", 0),
-                 "expected_wait_min": s.get("expected_wait_min"), "wait_range_min": s.get("wait_range_min"),
-                 "issuing": s.get("issuing", True), "reason": s.get("reason"), "ampel": s.get("ampel", "closed")}
-                for s in queue.get("services", [])]
+    info, queue = mirror.info, mirror.queue
+    names = info.service_names(lang) if info is not None else {}
+    services = [{"id": s.service, "name": names.get(s.service, s.service), "waiting": s.waiting,
+                 "expected_wait_min": s.expected_wait_min,
+                 "wait_range_min": list(s.wait_range_min) if s.wait_range_min is not None else None,
+                 "issuing": s.issuing, "reason": s.reason, "ampel": s.ampel}
+                for s in (queue.services if queue is not None else ())]
     is_open = any(s["ampel"] != "closed" for s in services)
     fresh = request.app[MIRROR].freshness(office_id)  # web/freshness.py
-    return {"id": office_id, "name": info.get("name", office_id), "open": is_open, "day": queue.get("day"),
-            "updated_at": queue.get("at"), "stale": fresh.stale,
+    return {"id": office_id, "name": info.name if info is not None else office_id, "open": is_open,
+            "day": queue.day.isoformat() if queue is not None else None,
+            "updated_at": queue.at.isoformat() if queue is not None else None, "stale": fresh.stale,
             "stale_since": fresh.since.isoformat() if fresh.since is not None else None,
-            "location": info.get("location"), "services": services}
+            "location": info.location.to_dict() if info is not None and info.location is not None else None,
+            "services": services}
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
@@ -160,20 +164,20 @@ async def history_api(request: web.Request) -> web.Response:
     office_id = request.match_info["office"]
     if office_id not in request.app[SETTINGS].offices:
         return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
-    history = request.app[MIRROR].office(office_id).history or {"office": office_id, "cells": [], "ran_out": {}}
+    history = request.app[MIRROR].office(office_id).history
     if request.query.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["office", "weekday", "hour", "typical_wait_min", "tickets_per_day",
                          "ran_out_days", "of_days", "ran_out_typical_time"])  # the last three: per weekday
-        ran_out = history.get("ran_out") or {}
-        for cell in history.get("cells", []):
-            ran = ran_out.get(str(cell["weekday"])) or {}
-            writer.writerow([office_id, WEEKDAYS[int(cell["weekday"])], cell["hour"], cell["typical_wait_min"],
-                             cell.get("tickets_per_day", ""), ran.get("days", ""), ran.get("of_days", ""),
-                             ran.get("typical_time", "")])
+        for cell in history.cells if history is not None else ():
+            ran = history.ran_out.get(cell.weekday) if history is not None else None
+            writer.writerow([office_id, WEEKDAYS[cell.weekday], cell.hour, cell.typical_wait_min,
+                             cell.tickets_per_day, *(("", "", "") if ran is None else
+                                                     (ran.days, ran.of_days, f"{ran.typical_time:%H:%M}"))])
         return web.Response(text=out.getvalue(), content_type="text/csv", headers=CORS)
-    return web.json_response(history, headers=CORS)
+    body = as_published(history) if history is not None else {"office": office_id, "cells": [], "ran_out": {}}
+    return web.json_response(body, headers=CORS)
 
 
 # -- operations ----------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ reach neither). The SVG scales to the width of the page (reflow at 320 px, WCAG 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any
 
 from protocol.businessday import WEEKDAYS
+from protocol.messages import History, HistoryCell, RanOut
 from web.i18n import translator
 
 # (upper bound in minutes, fill, German and English legend text); white figures on each fill: ≥ 6.4:1
@@ -38,22 +39,22 @@ def _fill(wait: float) -> str:
     return next(b for b in BANDS if b[0] is None or wait <= b[0])[1]
 
 
-def history_chart(history: dict[str, Any] | None, lang: str) -> str:
+def history_chart(history: History | None, lang: str) -> str:
     """The chart, its legend and the table as one HTML fragment, or "" when there is nothing to show."""
-    cells = (history or {}).get("cells") or []
-    ran_out: dict[str, Any] = (history or {}).get("ran_out") or {}
+    cells = history.cells if history is not None else ()
+    ran_out = history.ran_out if history is not None else {}
     if not cells and not ran_out:
         return ""
     return (f'<figure class="chart">{history_svg(cells, ran_out, lang)}{_legend(lang)}</figure>'
             f"{_table(cells, ran_out, lang)}")
 
 
-def history_svg(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str) -> str:
+def history_svg(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lang: str) -> str:
     """One row per weekday, one column per hour (typical wait, in figures on the cell), and at the right the
     time tickets typically ran out on that weekday (when they did on any of the recent weeks' days)."""
     texts = TEXTS[lang]
-    hours = sorted({int(c["hour"]) for c in cells})
-    days = sorted({int(c["weekday"]) for c in cells} | {int(d) for d in ran_out})
+    hours = sorted({c.hour for c in cells})
+    days = sorted({c.weekday for c in cells} | set(ran_out))
     cw, ch, left, top = 26, 18, 34, 16
     grid = left + cw * len(hours)
     width, height = grid + (60 if ran_out else 0), top + ch * len(days)
@@ -66,16 +67,17 @@ def history_svg(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str)
         parts.append(f'<text x="{grid + 6}" y="12">{texts["out"]}</text>')
     for j, day in enumerate(days):
         parts.append(f'<text x="0" y="{top + j * ch + 13}">{_days(lang)[day]}</text>')
-        out = ran_out.get(str(day))
-        if out:
-            label = translator(lang)("chart_ran_out", weekday=_days(lang)[day], days=out.get("days"),
-                                     of_days=out.get("of_days"), time=out.get("typical_time"))
+        out = ran_out.get(day)
+        if out is not None:
+            when = f"{out.typical_time:%H:%M}"
+            label = translator(lang)("chart_ran_out", weekday=_days(lang)[day], days=out.days,
+                                     of_days=out.of_days, time=when)
             parts.append(f'<text x="{grid + 6}" y="{top + j * ch + 13}"><title>{escape(label)}</title>'
-                         f'{escape(str(out.get("typical_time", "")))}</text>')
+                         f'{escape(when)}</text>')
     for cell in cells:
-        i, j = hours.index(int(cell["hour"])), days.index(int(cell["weekday"]))
-        wait = float(cell["typical_wait_min"])
-        label = f'{_days(lang)[int(cell["weekday"])]} {int(cell["hour"]):02d}:00 – {wait:.0f} min'
+        i, j = hours.index(cell.hour), days.index(cell.weekday)
+        wait = float(cell.typical_wait_min)
+        label = f'{_days(lang)[cell.weekday]} {cell.hour:02d}:00 – {wait:.0f} min'
         x, y = left + i * cw, top + j * ch
         parts.append(f'<rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{_fill(wait)}">'
                      f'<title>{escape(label)}</title></rect>'
@@ -95,21 +97,25 @@ def _legend(lang: str) -> str:
     return f'<figcaption><ul class="legend" aria-label="{TEXTS[lang]["legend"]}">{"".join(items)}</ul></figcaption>'
 
 
-def _table(cells: list[dict[str, Any]], ran_out: dict[str, Any], lang: str) -> str:
+def _table(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lang: str) -> str:
     """Hours down, weekdays across: a week of five or six days fits a 320 px wide phone."""
     texts = TEXTS[lang]
-    hours = sorted({int(c["hour"]) for c in cells})
-    days = sorted({int(c["weekday"]) for c in cells} | {int(d) for d in ran_out})
-    waits = {(int(c["weekday"]), int(c["hour"])): float(c["typical_wait_min"]) for c in cells}
+    hours = sorted({c.hour for c in cells})
+    days = sorted({c.weekday for c in cells} | set(ran_out))
+    waits = {(c.weekday, c.hour): float(c.typical_wait_min) for c in cells}
     head = "".join(f'<th scope="col">{_days(lang)[d]}</th>' for d in days)
     rows = []
     for hour in hours:
         row = "".join(f'<td>{waits[(d, hour)]:.0f}</td>' if (d, hour) in waits else "<td>–</td>" for d in days)
         rows.append(f'<tr><th scope="row">{hour:02d}:00</th>{row}</tr>')
     if ran_out:
-        row = "".join(f'<td>{escape(str((ran_out.get(str(d)) or {}).get("typical_time", "–")))}</td>' for d in days)
+        row = "".join(f'<td>{_ran_out_time(ran_out.get(d))}</td>' for d in days)
         rows.append(f'<tr><th scope="row">{texts["out"]}<span class="visually-hidden">{texts["ran_out"]}</span></th>'
                     f'{row}</tr>')
     return (f'<details class="chart-table"><summary>{texts["table"]}</summary><table>'
             f'<caption>{texts["caption"]}</caption><thead><tr><th scope="col">{texts["hour"]}</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></details>')
+
+
+def _ran_out_time(out: RanOut | None) -> str:
+    return "–" if out is None else f"{out.typical_time:%H:%M}"

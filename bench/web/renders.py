@@ -78,7 +78,7 @@ def measure_renders(day: date, runs: int = 400) -> Renders:
     def ticket() -> str:  # web/public.py tracking_events → event()
         office, view = mirror.tickets[topics.token_hash(token)]
         html = render("ticket_status.html", lang=lang, t=t, **ticket_context(ticket_request, office, view))
-        return json.dumps({"state": view.get("state"), "recall": view.get("recall", 0), "html": html})
+        return json.dumps({"state": view.state, "recall": view.recall or 0, "html": html})
 
     prepared = ampel()
     ticket_topic = topics.ticket(MEASURED, topics.token_hash(token))

@@ -30,6 +30,10 @@ class ServiceInfo:
         names = Fields(f.mapping("name"), "info.services[].name")
         return cls(f.text("id", SERVICE_RE), names.human("de", 120), names.human("en", 120))
 
+    def named(self, lang: str) -> str:
+        """Its name in `lang` ("de" or "en")."""
+        return self.name_en if lang == "en" else self.name_de
+
 
 @dataclass(frozen=True)
 class CounterInfo:
@@ -134,3 +138,10 @@ class OfficeInfo:
 
     def service(self, service_id: str) -> ServiceInfo | None:
         return next((s for s in self.services if s.id == service_id), None)
+
+    def counter(self, counter_id: str) -> CounterInfo | None:
+        return next((c for c in self.counters if c.id == counter_id), None)
+
+    def service_names(self, lang: str) -> dict[str, str]:
+        """Every service's id → its name in `lang`, in the office's order."""
+        return {s.id: s.named(lang) for s in self.services}
