@@ -12,7 +12,7 @@ from pathlib import Path
 from process.config import ConfigSection, load_toml
 from protocol.fields import SLUG_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
-from protocol.text import human_text, text_problem
+from protocol.text import human_text, text_problem, url_problem
 from web.identity import ROLES
 
 
@@ -165,12 +165,14 @@ def _frame_ancestors(section: ConfigSection) -> tuple[str, ...]:
 
 
 def link_problem(value: str) -> str | None:
-    """Why `value` is no link for the pages' footer (None: it is): a path on this site or an http(s) URL,
-    human text without spaces (the text rule, protocol/text.py)."""
+    """Why `value` is no link for the pages' footer (None: it is): a path on this site, or a web address
+    by the same rule as the kiosk's printed links (protocol.text.url_problem)."""
     problem = text_problem(value, 500)
     if problem is not None:
         return problem
-    if re.search(r"\s", value) or not re.match(r"^(/(?!/)|https?://[^/\s]+)", value):
+    if value.startswith(("http://", "https://")):
+        return url_problem(value, 500)
+    if not value.startswith("/") or value.startswith("//") or re.search(r"\s", value):
         return f"must be a path on this site (/impressum) or an http(s) URL without spaces; got {value!r}"
     return None
 
