@@ -55,9 +55,8 @@ from tests.test_city_web import (
     ADDRESSES,
     Replica,
     distinct_ports,
-    start_nginx,
+    start_nginx_on_free_ports,
     web_variables,
-    write_nginx,
     write_replica,
 )
 from tests.web_harness import random_token
@@ -290,22 +289,6 @@ def start_archive(directory: Path, ports: dict[str, int], central: OfficeBroker,
     return archive
 
 
-def _start_nginx(directory: Path, ports: dict[str, int], central: OfficeBroker, archive_port: int,
-                 ) -> tuple[subprocess.Popen[bytes], int, Path]:
-    """nginx from the web role's template; new ports if another process took one meanwhile (the city's
-    many outgoing connections use the same range). Returns it, its HTTPS port and its certificate."""
-    for attempt in range(3):
-        http_port, https_port = distinct_ports(2, taken={*ports.values(), archive_port})
-        main, _, cert = write_nginx(directory / f"nginx-{attempt}", ports, central.tls_port, http_port, https_port,
-                                    web_archive_port=archive_port)
-        try:
-            return start_nginx(main, https_port), https_port, cert
-        except AssertionError as exc:
-            if "Address already in use" not in str(exc) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 def start_city(directory: Path, count: int) -> SimCity:
     """The whole city, running; every office's queue on both replicas."""
     started = time.monotonic()
@@ -329,7 +312,9 @@ def start_city(directory: Path, count: int) -> SimCity:
             city.replicas[name].start()
         archive_port = distinct_ports(1, taken=set(ports.values()))[0]
         city.archive = start_archive(directory / "archive", ports, central, hubs, archive_port)
-        city.nginx, https_port, cert = _start_nginx(directory, ports, central, archive_port)
+        city.nginx, https_port, _, cert = start_nginx_on_free_ports(directory, ports, central.tls_port,
+                                                                    taken=frozenset({archive_port}),
+                                                                    web_archive_port=archive_port)
         city.base, city.context = f"https://localhost:{https_port}", ssl.create_default_context(cafile=str(cert))
         observer = city.observe()
         for office in city.offices.values():

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devtools.broker import free_port
+from devtools.broker import reserved_port
 from devtools.hub_harness import issued, payload, write_hub_config
 from devtools.office_ca import make_office_ca
 from hub.app import Hub
@@ -55,7 +54,7 @@ from tests.city_harness import (
 from tests.deploy_harness import render_role_template
 from tests.test_broker_acl import OfficeBroker
 from tests.test_nginx import self_signed
-from tests.web_harness import SseClient, get, random_token, wait_until
+from tests.web_harness import SseClient, get, nginx_listens, random_token, wait_until
 from web.config import load_replica_config
 
 OST, WEST = "t-ost", "t-west"
@@ -214,35 +213,42 @@ http {{
 
 
 def distinct_ports(count: int, taken: set[int] | None = None) -> list[int]:
-    """Ports free on every address: nginx listens on 0.0.0.0, the replicas on 127.0.0.1 and 127.0.0.2."""
+    """Ports free on every address (nginx listens on 0.0.0.0, the replicas on 127.0.0.1 and 127.0.0.2),
+    below the kernel's ephemeral range, so no outgoing connection of another test takes one meanwhile."""
     ports: list[int] = []
     while len(ports) < count:
-        port = free_port("0.0.0.0")
+        port = reserved_port("0.0.0.0")
         if port not in ports and port not in (taken or set()):
             ports.append(port)
     return ports
 
 
-def start_nginx(main: Path, https_port: int) -> subprocess.Popen[bytes]:
-    """nginx with `main`, once it accepts connections on `https_port` (its output in nginx.out next to it)."""
+def start_nginx(main: Path) -> subprocess.Popen[bytes] | None:
+    """nginx with `main` once it has bound its ports (its output in nginx.out next to it); None when it
+    ended because a port was taken meanwhile (other error: the assertion names the log)."""
     with (main.parent / "nginx.out").open("ab") as out:
         nginx = subprocess.Popen(["nginx", "-c", str(main)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: nginx.poll() is not None or port_open(https_port), timeout=30, what="nginx to listen")
-        assert nginx.poll() is None, (main.parent / "error.log").read_text() + (main.parent / "nginx.out").read_text()
-    except BaseException:
-        nginx.kill()
-        nginx.wait(10)
-        raise
-    return nginx
+    if nginx_listens(nginx, main.parent / "nginx.pid", timeout=30):
+        return nginx
+    nginx.wait(10)
+    log = (main.parent / "error.log").read_text() + (main.parent / "nginx.out").read_text()
+    assert "Address already in use" in log, log
+    return None
 
 
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+def start_nginx_on_free_ports(directory: Path, ports: dict[str, int], central_port: int,
+                              taken: frozenset[int] = frozenset(), **overrides: Any,
+                              ) -> tuple[subprocess.Popen[bytes], int, str, Path]:
+    """nginx from the web role's template in front of `ports`, on new ports of its own (none of `taken`) if
+    another process took one before nginx bound it. Returns it, its HTTPS port, its site and its certificate."""
+    for attempt in range(5):
+        http_port, https_port = distinct_ports(2, taken=set(ports.values()) | taken)
+        main, site, cert = write_nginx(directory / f"nginx-{attempt}", ports, central_port, http_port, https_port,
+                                       **overrides)
+        nginx = start_nginx(main)
+        if nginx is not None:
+            return nginx, https_port, site, cert
+    raise AssertionError(f"nginx found no free ports in 5 attempts (logs under {directory})")
 
 
 @pytest.fixture(scope="module")
@@ -264,9 +270,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCity]:
         for name in ADDRESSES:
             replicas[name] = write_replica(directory / name, name, ports, central)
             replicas[name].start()
-        http_port, https_port = distinct_ports(2, taken=set(ports.values()))
-        main, site, cert = write_nginx(directory / "nginx", ports, central.tls_port, http_port, https_port)
-        nginx = start_nginx(main, https_port)
+        nginx, https_port, site, cert = start_nginx_on_free_ports(directory, ports, central.tls_port)
         for replica in replicas.values():
             wait_until(lambda replica=replica: replica.serves((OST, WEST)), timeout=60,  # type: ignore[misc]
                        what=f"{replica.name} to serve both offices (log: {replica.log})")
@@ -419,10 +423,8 @@ def test_a_hung_replica_is_left_behind_too(city: WebCity, tmp_path: Path) -> Non
     looks the same to nginx, minus the connect): its streams are closed after the idle timeout and pages go to
     the other replica after the read timeout. Its own nginx with short timeouts (3 s idle, 2 s read)."""
     ports = {name: replica.port for name, replica in city.replicas.items()}
-    http_port, https_port = distinct_ports(2, taken=set(ports.values()))
-    main, _, cert = write_nginx(tmp_path / "nginx", ports, city.central.tls_port, http_port, https_port,
-                                web_stream_idle_timeout_s=3, web_upstream_read_timeout_s=2)
-    nginx = start_nginx(main, https_port)
+    nginx, https_port, _, cert = start_nginx_on_free_ports(tmp_path, ports, city.central.tls_port,
+                                                           web_stream_idle_timeout_s=3, web_upstream_read_timeout_s=2)
     hung: Replica | None = None
     try:
         base = f"https://localhost:{https_port}"

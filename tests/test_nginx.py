@@ -11,7 +11,6 @@ import re
 import socket
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,7 +22,7 @@ from devtools.broker import free_port
 from process.clock import SystemClock
 from protocol import topics
 from protocol.link import BrokerSettings
-from tests.web_harness import random_token, wait_until
+from tests.web_harness import nginx_listens, random_token, wait_until
 from web.app import WebServer
 from web.config import REPLICA_LIMITS, WebSettings
 
@@ -42,18 +41,6 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
-
-
-def nginx_listens(nginx: subprocess.Popen[bytes], pid_file: Path, timeout: float = 20.0) -> bool:
-    """nginx has bound its ports (it writes its pid file after that); False when it ended (a port was taken)."""
-    deadline = time.monotonic() + timeout
-    while nginx.poll() is None and time.monotonic() < deadline:
-        if pid_file.exists() and pid_file.read_text().strip() == str(nginx.pid):
-            return True
-        time.sleep(0.05)
-    if nginx.poll() is None:
-        nginx.terminate()
-    return False
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import secrets
+import subprocess
 import textwrap
 import threading
 import time
@@ -224,3 +225,15 @@ class WebHub:
         if self._clerk is not None:
             self._clerk.stop()
         self.process.stop()
+
+
+def nginx_listens(nginx: subprocess.Popen[bytes], pid_file: Path, timeout: float = 20.0) -> bool:
+    """nginx has bound its ports (it writes its pid file after that); False when it ended (a port was taken)."""
+    deadline = time.monotonic() + timeout
+    while nginx.poll() is None and time.monotonic() < deadline:
+        if pid_file.exists() and pid_file.read_text().strip() == str(nginx.pid):
+            return True
+        time.sleep(0.05)
+    if nginx.poll() is None:
+        nginx.terminate()
+    return False
