@@ -3,12 +3,15 @@ blinks its light and beeps its buzzer, and leaves the other counters' outputs al
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gpiozero.pins.mock import MockFactory
 
 from display.config import load_display_config
 from process.config import ConfigError
 from protocol import topics
+from tests.deploy_harness import render_role_template
 from tests.display_harness import DisplayThread, write_display_config
 from tests.test_display import calls_payload, today
 
@@ -58,3 +61,21 @@ def test_signal_config_errors_name_the_key(tmp_path, table, message):
     config.write_text(config.read_text(encoding="utf-8") + table, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_display_config(config)
+
+
+def test_the_display_role_writes_the_inventorys_signals_as_the_display_reads_them(tmp_path):
+    """`display_signals` in the inventory become [[signals]] tables the display's own reader accepts (the
+    playbook validates display.toml with `check-config`, so a template slip would stop every deploy)."""
+    text = render_role_template("display", "display.toml.j2", {
+        "ansible_managed": "test", "inventory_hostname": "mitte-display-1", "wartemarke_office_name": "Mitte",
+        "wartemarke_office": "mitte", "wartemarke_broker_address": "hub.local",
+        "display_signals": [{"counter": "platz-1", "light_pin": 20, "buzzer_pin": 21},
+                            {"counter": "platz-2", "buzzer_pin": "GPIO22"}]})
+    for secret in ("/etc/wartemarke/broker-password", "/etc/wartemarke/office-ca.crt"):  # the host's files
+        (tmp_path / Path(secret).name).write_text("x\n", encoding="utf-8")
+        text = text.replace(secret, str(tmp_path / Path(secret).name))
+    path = tmp_path / "display.toml"
+    path.write_text(text, encoding="utf-8")
+    signals = load_display_config(path).signals
+    expected = [("platz-1", 20, 21), ("platz-2", None, "GPIO22")]
+    assert [(s.counter, s.light_pin, s.buzzer_pin) for s in signals] == expected
