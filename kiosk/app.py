@@ -329,6 +329,7 @@ class Kiosk:
         doc = no_tickets_slip(self.config.office_name, button.name_de, button.name_en, self.config.booking_url,
                               self.clock.now().astimezone(self.config.timezone))
         self._print_quietly(doc, f"slip-{service}")
+        self.panel.voice.no_tickets(service)  # after the slip, on the voice's own thread
 
     def _print_status_ticket(self) -> None:
         health = self.health()

@@ -105,6 +105,14 @@ class KioskVoice:
         for lang in self.settings.languages:
             self.say(ticket_sentence(label, ahead, lang), lang)
 
+    def no_tickets(self, service: str) -> None:
+        """After the no-tickets slip came out: that there are none left today for this service (a blind
+        citizen cannot read the slip), in each language."""
+        self.resume()
+        name_de, name_en = self.services.get(service, (service, service))
+        for lang in self.settings.languages:
+            self.say(translate(lang, "slip_no_tickets", service=name_de if lang == "de" else name_en) + ".", lang)
+
     def service(self, service: str) -> None:
         """A held button: its service's name, in each language."""
         name_de, name_en = self.services.get(service, (service, service))

@@ -74,6 +74,28 @@ def test_a_printed_ticket_is_spoken_after_it_came_out(tmp_path, shared_broker, t
         rec.clear_retained(topics.queue(topic_office))
 
 
+def test_the_no_tickets_slip_is_spoken_too(tmp_path, shared_broker, topic_office, rec):
+    kiosk = start_kiosk(write_config(tmp_path, shared_broker.port, topic_office, services=speech(tmp_path / "voice")))
+    try:
+        assert kiosk.ready.wait(10)
+        mark = rec.mark()
+        rec.publish(topics.queue(topic_office), queue_payload(kiosk_today(kiosk), issuing_a=False), retain=True)
+        rec.wait_for_json(topics.device_status(topic_office, "kiosk-1"),
+                          lambda s: s.get("issuing", {}).get("A") is False, since=mark)
+        press(kiosk, "A")
+        assert kiosk.panel.voice.wait_said(2, 20)
+        [slip] = printed_files(tmp_path)  # the slip, no ticket: no number was used
+        assert slip.name.endswith("-slip-A.escpos")
+        assert [(lang, text) for lang, text, _ in kiosk.panel.voice.said] == [
+            ("de", "Heute keine Wartemarken mehr für Allgemeine Anliegen."),
+            ("en", "No more tickets today for General concerns.")]
+        wav = kiosk.panel.voice.said[0][2]
+        assert wav is not None and wav_facts(wav)[1] > 300
+    finally:
+        kiosk.stop()
+        rec.clear_retained(topics.queue(topic_office))
+
+
 def test_a_held_button_says_its_service(tmp_path, shared_broker, topic_office):
     kiosk = start_kiosk(write_config(tmp_path, shared_broker.port, topic_office,
                                      services=speech(tmp_path / "voice", '["de"]')))
