@@ -324,8 +324,7 @@ class Kiosk:
         button = self.config.service(service)
         assert button is not None
         sq = self.service_state(service)
-        log.info("no tickets left for %s today (%s): printing a slip, no number used", service,
-                 sq.reason if sq else "?")
+        log.info("no tickets left for %s today (%s): printing a slip, no number used", service, sq and sq.reason)
         doc = no_tickets_slip(self.config.office_name, button.name_de, button.name_en, self.config.booking_url,
                               self.clock.now().astimezone(self.config.timezone))
         self._print_quietly(doc, f"slip-{service}")
