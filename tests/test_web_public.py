@@ -16,8 +16,11 @@ import re
 import socket
 import textwrap
 import tomllib
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from devtools.broker import free_port
 from process.clock import SystemClock
@@ -522,6 +525,17 @@ def test_a_public_replica_serves_the_public_pages_only(web, tmp_path, shared_bro
         replica.stop()
 
 
+def example_hub_variables(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The example inventory's variables for its hub host (group_vars all + office), as the playbook sees them."""
+    group_vars = Path(__file__).parent.parent / "deploy" / "inventory" / "example" / "group_vars"
+    variables: dict[str, Any] = {}
+    for name in ("all.yml", "office_mitte.yml"):
+        variables.update(yaml.safe_load((group_vars / name).read_text(encoding="utf-8")))
+    variables.update({"inventory_hostname": "mitte-hub", "ansible_managed": "test", "broker_local_port": 1883,
+                      "groups": {"kiosk": [], "display": [], "hub": ["mitte-hub"]}, **overrides})
+    return {**variables, "hostvars": {"mitte-hub": dict(variables)}}
+
+
 def test_the_playbook_writes_the_statement_facts_from_group_vars() -> None:
     from tests.deploy_harness import render_role_template
 
@@ -533,6 +547,11 @@ def test_the_playbook_writes_the_statement_facts_from_group_vars() -> None:
     assert "accessibility" not in tomllib.loads(render_role_template("web", "web.toml.j2", variables))["web"]
     config = tomllib.loads(render_role_template("web", "web.toml.j2", {**variables, "wartemarke_accessibility": facts}))
     assert config["web"]["accessibility"] == facts
+    assert "embed_frame_ancestors" not in config["web"]  # the replica's default: any site may frame /embed
+    framed = {"wartemarke_embed_frame_ancestors": ["https://www.stuttgart.de"]}
+    replica = tomllib.loads(render_role_template("web", "web.toml.j2", {**variables, **framed}))
+    hub = tomllib.loads(render_role_template("hub", "hub.toml.j2", example_hub_variables(framed)))
+    assert replica["web"]["embed_frame_ancestors"] == hub["web"]["embed_frame_ancestors"] == ["https://www.stuttgart.de"]
     site = render_role_template("web", "nginx-wartemarke.conf.j2", {**variables, "web_tls_certificate": "/c",
                                                                      "web_tls_key": "/k"})
     assert '"/leichte-sprache"                    "/leichte-sprache";' in site  # logged by its name
