@@ -16,9 +16,10 @@ from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
 from hub.counter_cli import send_command
 from hub.statistics import day_summary
 from protocol import topics
-from protocol.messages import CommandRequest
+from protocol.messages import CommandRequest, DeviceStatus
 from tests.fault_harness import OffsetClock, clerk_link, start_hub
 from tests.web_harness import wait_until
+from web.metrics import hub_samples
 
 
 def numbering(index: int) -> str:
@@ -64,6 +65,10 @@ def test_a_kiosk_with_a_wrong_clock_neither_jumps_the_queue_nor_dates_its_ticket
                                    lambda s: "kiosk-2" in s.get("kiosk_clock_skew_s", {}))
         assert abs(status["kiosk_clock_skew_s"]["kiosk-2"] - offset.total_seconds()) < 30
         assert "kiosk-1" not in status["kiosk_clock_skew_s"]
+        health = DeviceStatus.from_dict(status).health
+        [line] = hub_samples(topic_office, "hub-test", health)["wartemarke_kiosk_clock_skew_seconds"]
+        assert line.startswith(f'wartemarke_kiosk_clock_skew_seconds{{office="{topic_office}",device="kiosk-2"}} ')
+        assert abs(float(line.split()[-1]) - offset.total_seconds()) < 30
         warnings = [r.message for r in caplog.records if "the clock of kiosk-2" in r.message]
         assert len(warnings) == 1, "logged once per kiosk"
     finally:

@@ -13,6 +13,7 @@ from protocol import topics
 from protocol.messages import DeviceStatus
 from tests.fault_harness import start_hub
 from web.devices import device_row
+from web.metrics import hub_samples
 
 
 def test_a_label_issued_twice_is_queued_and_reported(tmp_path, broker, topic_office, recorder_factory, caplog):
@@ -35,6 +36,9 @@ def test_a_label_issued_twice_is_queued_and_reported(tmp_path, broker, topic_off
         assert len(errors) == 1 and "kiosk-2 issued it, but kiosk-1 already did" in errors[0]
         row = device_row("hub-test", "hub", DeviceStatus.from_dict(status), "Europe/Berlin", "en")
         assert any("A001" in note and "numbering" in note for note in row["notes"])
+        metrics = hub_samples(topic_office, "hub-test", DeviceStatus.from_dict(status).health)  # the alert's input
+        assert metrics["wartemarke_hub_duplicate_labels"] == [
+            f'wartemarke_hub_duplicate_labels{{office="{topic_office}",device="hub-test"}} 1']
     finally:
         for kiosk in kiosks:
             kiosk.stop()

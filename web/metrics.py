@@ -74,6 +74,7 @@ def device_metrics(request: web.Request) -> list[str]:
         "wartemarke_office_open": ("gauge", []), "wartemarke_device_online": ("gauge", []),
         "wartemarke_device_clock_synced": ("gauge", []), "wartemarke_kiosk_paper_state": ("gauge", []),
         "wartemarke_kiosk_outbox_pending": ("gauge", []), "wartemarke_kiosk_tickets_acked": ("counter", []),
+        "wartemarke_hub_duplicate_labels": ("gauge", []), "wartemarke_kiosk_clock_skew_seconds": ("gauge", []),
     }
     for office_id in request.app[SETTINGS].offices:
         office = mirror.office(office_id)
@@ -89,6 +90,9 @@ def device_metrics(request: web.Request) -> list[str]:
             if status.clock_synced is not None:
                 families["wartemarke_device_clock_synced"][1].extend(
                     sample("wartemarke_device_clock_synced", device_labels, int(status.clock_synced)))
+            if role == "hub":
+                for family, lines in hub_samples(office_id, device, status.health).items():
+                    families[family][1].extend(lines)
             if role != "kiosk":
                 continue
             printer = status.health.get("printer")
@@ -103,6 +107,22 @@ def device_metrics(request: web.Request) -> list[str]:
     for name, (kind, samples) in families.items():
         out.append(f"# TYPE {name} {kind}")
         out.extend(samples)
+    return out
+
+
+def hub_samples(office_id: str, device: str, health: dict[str, Any]) -> dict[str, list[str]]:
+    """From the hub's own status: how many labels were issued twice today (two kiosks with one
+    kiosk_index) and each kiosk whose clock is off beyond the tolerance, by how many seconds."""
+    duplicates = health.get("duplicate_labels")
+    skews = health.get("kiosk_clock_skew_s")
+    out: dict[str, list[str]] = {"wartemarke_hub_duplicate_labels": [], "wartemarke_kiosk_clock_skew_seconds": []}
+    if isinstance(duplicates, list):
+        out["wartemarke_hub_duplicate_labels"] = sample("wartemarke_hub_duplicate_labels",
+                                                        labels(office=office_id, device=device), len(duplicates))
+    if isinstance(skews, dict):
+        for kiosk, seconds in sorted(skews.items()):
+            out["wartemarke_kiosk_clock_skew_seconds"] += sample(
+                "wartemarke_kiosk_clock_skew_seconds", labels(office=office_id, device=kiosk), seconds)
     return out
 
 
