@@ -53,6 +53,7 @@ def test_the_rules_use_metrics_the_hub_exports(web, shared_broker, recorder_fact
     assert f'wartemarke_kiosk_paper_state{{{labels},state="low"}} 1' in text
     assert f"wartemarke_kiosk_tickets_acked{{{labels}}} 7" in text
     assert f'wartemarke_office_open{{office="{topic_office}"}} 1' in text
+    assert re.search(rf'^wartemarke_hub_duplicate_labels{{office="{topic_office}",device="[^"]+"}} 0$', text, re.M)
     used = set(re.findall(r"\b(wartemarke_[a-z_]+)", (RULES / "wartemarke-alerts.yml").read_text()))
     exported = set(re.findall(r"^# TYPE (\S+)", text, re.M))
     assert used <= exported, used - exported
