@@ -476,9 +476,15 @@ def test_an_office_whose_bridge_is_down_shows_its_stand_and_catches_up(city: Web
     (`$SYS/broker/connection/west-hub-bridge/state` = 0), every replica marks that office stale — and only
     that one; once the bridge is back its views come again and it is current."""
     wait_until(lambda: all_current(city), what="every office current")
+    token = city.issue(WEST)
+    replica = city.replicas["web-1"]
+    wait_until(lambda: get(replica.url + f"/api/v1/tickets/{token}").status == 200, what="the ticket on web-1")
     office = city.offices[WEST].broker
     office.stop()
     try:
+        ticket = wait_until(lambda: (t := json.loads(get(replica.url + f"/api/v1/tickets/{token}").body))["stale"]
+                            and t, timeout=30, what="the ticket's API to say its office is stale")
+        assert ticket["state"] == "waiting" and ticket["stale_since"] is not None
         for replica in city.replicas.values():
             wait_until(lambda replica=replica: json.loads(get(replica.url + "/api/v1/offices").body)  # type: ignore[misc]
                        ["offices"][1]["stale"], timeout=30, what=f"{replica.name} to show {WEST} stale")

@@ -35,7 +35,7 @@ from web.config import load_replica_config
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 ALLOWED_TICKET_FIELDS = {"office", "day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min",
                          "wait_range_min",
-                         "counter_name", "called_at", "recall", "grace_until"}
+                         "counter_name", "called_at", "recall", "grace_until", "stale", "stale_since"}
 
 
 @pytest.fixture
@@ -122,6 +122,7 @@ def test_the_tracking_api_returns_only_allowed_fields(web):
     assert set(data) <= ALLOWED_TICKET_FIELDS
     assert data["office"] == web.office and data["label"] == "A001" and data["state"] == "waiting"
     assert data["service"] == "A" and data["ahead"] == 0
+    assert data["stale"] is False and data["stale_since"] is None  # the office's freshness (http.md §4.1)
     assert event.token not in reply.text and event.token.lower() not in reply.text
     assert not HEX64.search(reply.text)
     web.command("platz-3", "next")

@@ -126,7 +126,9 @@ async def tracking_api(request: web.Request) -> web.Response:
     allowed = ("day", "label", "service", "state", "issued_at", "ahead", "expected_wait_min", "wait_range_min",
                "counter_name", "called_at", "recall", "grace_until")
     data = view.to_dict()
-    return web.json_response({"office": office, **{k: data[k] for k in allowed if k in data}},
+    fresh = request.app[MIRROR].freshness(office)  # web/freshness.py: the same rule as the page's "Stand"
+    return web.json_response({"office": office, **{k: data[k] for k in allowed if k in data}, "stale": fresh.stale,
+                              "stale_since": fresh.since.isoformat() if fresh.since is not None else None},
                              headers={"Cache-Control": "no-store"})
 
 
