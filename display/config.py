@@ -50,6 +50,10 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
     for service in services:
         if (problem := service_problem(service)) is not None:
             raise d.error("services", problem)
+    counters = tuple(d.get_str_list("counters", []))
+    for counter in counters:
+        if (problem := slug_problem(counter)) is not None:
+            raise d.error("counters", problem)
     languages = tuple(d.get_str_list("languages", ["de", "en"]))
     if not languages or any(lang not in LANGUAGES for lang in languages):
         raise d.error("languages", f"choose from {', '.join(LANGUAGES)}; got {list(languages)}")
@@ -63,7 +67,7 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         office=d.get_str("office", check=slug_problem),
         device=d.get_str("device", check=slug_problem),
         services=services,
-        counters=tuple(d.get_str_list("counters", [])),
+        counters=counters,
         video_driver=screen.get_str("video_driver", "kmsdrm", choices=VIDEO_DRIVERS),
         width=width,
         height=height,

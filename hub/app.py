@@ -29,7 +29,7 @@ from protocol.fields import InvalidMessage, decode_object
 from protocol.link import MqttLink
 from protocol.messages import CommandAnswer, ticket_event_from_dict
 from protocol.operations import COUNTER, OFFICE
-from protocol.requests import read_command, reply
+from protocol.requests import CommandRefused, read_command, reply
 
 log = logging.getLogger("wartemarke.hub")
 FORECAST_INTERVAL_S = 0.1  # the forecast runs at most this often while inputs keep coming
@@ -131,7 +131,9 @@ class Hub:
         try:
             request = read_command(payload, properties, OFFICE if counter is None else COUNTER)
         except InvalidMessage as exc:  # answered, then logged and counted by the link
-            reply(self.link, properties, CommandAnswer.refused(str(exc)), office_id, counter)
+            refusal = dataclasses.replace(CommandAnswer.refused(str(exc), counter),
+                                          id=exc.request_id if isinstance(exc, CommandRefused) else None)
+            reply(self.link, properties, refusal, office_id, counter)
             raise
         with self.lock:
             now = self.clock.now()

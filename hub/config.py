@@ -17,6 +17,7 @@ from process.config import ConfigSection, load_toml
 from protocol.businessday import WEEKDAYS, reset_time_problem
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
+from protocol.messages.info import MAX_INTERVALS
 from protocol.text import human_text
 
 INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
@@ -104,10 +105,12 @@ def _read_location(section: ConfigSection) -> tuple[float, float] | None:
 
 
 def _read_hours(section: ConfigSection) -> dict[int, tuple[Interval, ...]]:
-    """`mon = ["08:00-12:00", "13:00-16:00"]`; a missing day is closed."""
+    """`mon = ["08:00-12:00", "13:00-16:00"]` (at most 12 a day); a missing day is closed."""
     hours: dict[int, tuple[Interval, ...]] = {}
     for index, day in enumerate(WEEKDAYS):
         values = section.get_str_list(day, [])
+        if len(values) > MAX_INTERVALS:  # `info` carries no more (docs/protocol.md §3.10)
+            raise section.error(day, f"at most {MAX_INTERVALS} intervals a day; got {len(values)}")
         intervals: list[Interval] = []
         for value in values:
             match = INTERVAL_RE.match(value)

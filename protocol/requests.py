@@ -58,6 +58,15 @@ def response_properties(correlation: bytes | None) -> Properties:
     return props
 
 
+class CommandRefused(InvalidMessage):
+    """A readable command the hub refuses unexecuted (no message expiry, or a longer one than allowed): its
+    answer names the request's id, like any other answer (docs/protocol.md §3.6)."""
+
+    def __init__(self, message: str, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 class PublishRefused(Exception):
     """The broker refused the command (MQTT v5 PUBACK ≥ 0x80, e.g. 0x87 "Not authorized": this account
     may not send commands to that counter). It never reached the hub; waiting longer changes nothing."""
@@ -172,9 +181,9 @@ def read_command(payload: bytes, properties: Any, scope: str) -> CommandRequest:
     request = CommandRequest.from_dict(decode_object(payload), scope)
     expiry = getattr(properties, "MessageExpiryInterval", None) if properties is not None else None
     if expiry is None or expiry > COMMAND_MAX_EXPIRY_S:
-        raise InvalidMessage(f"command {request.id}: needs an MQTT message expiry of at most "
+        raise CommandRefused(f"command {request.id}: needs an MQTT message expiry of at most "
                              f"{COMMAND_MAX_EXPIRY_S} s, so it is never executed after its requester gave up (got "
-                             + ("none" if expiry is None else f"{expiry} s") + ")")
+                             + ("none" if expiry is None else f"{expiry} s") + ")", request.id)
     return request
 
 

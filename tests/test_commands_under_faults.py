@@ -117,11 +117,19 @@ def test_a_command_without_message_expiry_is_refused(tmp_path, broker, topic_off
     try:
         for n, expiry in enumerate((None, 3600)):
             response = topics.counter_response(topic_office, "platz-1", f"x{n}")
+            request_id = uuid.uuid4().hex
             clerk.publish(topics.counter_command(topic_office, "platz-1"),
-                          encode_object({"id": uuid.uuid4().hex, "op": "pause"}),
+                          encode_object({"id": request_id, "op": "pause"}),
                           properties=request_properties(response, b"c", expiry))
             answer = rec.wait_for_json(response)
             assert not answer["ok"] and "message expiry" in answer["error"], answer
+            # a readable request: the answer names it and its counter (docs/protocol.md §3.6, "Answer")
+            assert answer.get("id") == request_id and answer.get("counter") == "platz-1", answer
+        response = topics.counter_response(topic_office, "platz-1", "unreadable")
+        clerk.publish(topics.counter_command(topic_office, "platz-1"), encode_object({"op": "pause"}),
+                      properties=request_properties(response, b"c", 5))
+        answer = rec.wait_for_json(response)  # no id to name: the request could not be read
+        assert not answer["ok"] and "id" not in answer and answer.get("counter") == "platz-1", answer
         assert hub.runtimes[topic_office].engine.counters["platz-1"].paused is False
     finally:
         clerk.stop()

@@ -155,3 +155,16 @@ def test_every_reader_refuses_a_service_id_by_the_one_rule(name: str, before: st
         LOADERS[name](path)
     assert str(path) in str(error.value) and key in str(error.value)
     assert "must be 1–3 capital letters (the service's label prefix" in str(error.value)
+
+
+def test_the_display_refuses_a_counter_that_is_no_counter_id(tmp_path: Path, office_ca: Any) -> None:
+    """`counters` names counters of the hub's config: one that is no counter id (a slug) could never match a
+    call, so the screen would silently show none of its calls; it stops the display at start-up instead."""
+    path = loadable(EXAMPLES / "display.toml", tmp_path, office_ca)
+    text = path.read_text(encoding="utf-8")
+    assert "counters = []" in text
+    path.write_text(text.replace("counters = []", 'counters = ["platz-1", "Platz 2"]', 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_display_config(path)
+    assert str(path) in str(error.value) and "display.counters" in str(error.value)
+    assert "must be a slug" in str(error.value)

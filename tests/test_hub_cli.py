@@ -20,12 +20,14 @@ from hub.counter_cli import main as counter_main
 from hub.engine import ToldWait
 from hub.runtime import OfficeRuntime
 from hub.store import HubStore
+from hub.views import office_info
 from hubprocess.cli import main as hub_main
 from hubprocess.config import load_hub_process_config
 from process.clock import FakeClock, SystemClock
 from process.config import ConfigError
 from protocol import topics
-from protocol.messages import CommandRequest
+from protocol.fields import encode_object
+from protocol.messages import CommandRequest, OfficeInfo
 from web.directory import ROLES
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -245,3 +247,18 @@ def test_a_restored_hub_does_not_wait_for_events_the_kiosk_already_deleted(tmp_p
     assert ack.seq == 6 and changed
     assert sorted(t.label for t in runtime.engine.tickets.values()) == ["A001", "A002", "A005", "A006"]
     store.close()
+
+
+def test_opening_hours_beyond_what_info_carries_fail_at_start_up(tmp_path):
+    """`info` carries at most 12 intervals a day (docs/protocol.md §3.10): a config with more would make
+    the hub publish an `info` that every display and web drops, so it is refused at start-up instead."""
+    twelve = ", ".join(f'"{h:02d}:00-{h:02d}:30"' for h in range(8, 20))
+    path = write_hub_config(tmp_path / "ok", 1883, "t-hours", hours=f"mon = [{twelve}]")
+    config = load_hub_config(path)
+    runtime = OfficeRuntime(config.offices[0], HubStore(tmp_path / "ok.sqlite3"))
+    info = office_info(config.offices[0], runtime.engine, "hub-test")
+    assert OfficeInfo.from_dict(json.loads(encode_object(info.to_dict()))) == info  # what consumers read
+    thirteen = twelve + ', "20:00-20:30"'
+    path = write_hub_config(tmp_path / "bad", 1883, "t-hours", hours=f"mon = [{thirteen}]")
+    with pytest.raises(ConfigError, match=re.escape("key 'offices[0].hours.mon': at most 12 intervals a day")):
+        load_hub_config(path)

@@ -13,6 +13,7 @@ from protocol.fields import SERVICE_RE, Fields
 
 TIMEZONE_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*\Z")
 INTERVAL_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]\Z")
+MAX_INTERVALS = 12  # opening intervals a day (the hub's config refuses more)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class OfficeInfo:
         f = Fields(data, "info")
         hours: dict[str, tuple[str, ...]] = {}
         for weekday, intervals in f.mapping("hours").items():
-            if weekday not in WEEKDAYS or not isinstance(intervals, list) or len(intervals) > 12 \
+            if weekday not in WEEKDAYS or not isinstance(intervals, list) or len(intervals) > MAX_INTERVALS \
                     or not all(isinstance(i, str) and INTERVAL_RE.match(i) for i in intervals):
                 raise f.fail("hours", f"has an invalid entry for {weekday!r}")
             hours[weekday] = tuple(intervals)
