@@ -17,7 +17,7 @@ from process.config import ConfigSection, load_toml
 from protocol.businessday import WEEKDAYS, reset_time_problem
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
-from protocol.messages.info import MAX_INTERVALS
+from protocol.messages.info import MAX_COUNTERS, MAX_INTERVALS, MAX_SERVICES
 from protocol.text import human_text
 
 INTERVAL_RE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})\Z")
@@ -70,7 +70,11 @@ def _read_office(section: ConfigSection) -> OfficeDef:
     service_ids = {s.id for s in services}
     if len(service_ids) != len(services):
         raise section.error("services", "service ids must be unique")
+    if len(services) > MAX_SERVICES:  # `info` carries no more: the rest would lose their names on every screen
+        raise section.error("services", f"at most {MAX_SERVICES} services an office; got {len(services)}")
     counters = tuple(_read_counter(c, service_ids) for c in section.get_section_list("counters"))
+    if len(counters) > MAX_COUNTERS:
+        raise section.error("counters", f"at most {MAX_COUNTERS} counters an office; got {len(counters)}")
     if len({c.id for c in counters}) != len(counters):
         raise section.error("counters", "counter ids must be unique")
     for service in services:

@@ -262,3 +262,19 @@ def test_opening_hours_beyond_what_info_carries_fail_at_start_up(tmp_path):
     path = write_hub_config(tmp_path / "bad", 1883, "t-hours", hours=f"mon = [{thirteen}]")
     with pytest.raises(ConfigError, match=re.escape("key 'offices[0].hours.mon': at most 12 intervals a day")):
         load_hub_config(path)
+
+
+def test_more_services_or_counters_than_info_carries_fail_at_start_up(tmp_path):
+    """`info` carries at most 50 services and 200 counters (protocol/messages/info.py): more would lose their
+    names on every display and page without a word, so the hub refuses them at start-up."""
+    path = write_hub_config(tmp_path / "counters", 1883, "t-many", counters=201)
+    with pytest.raises(ConfigError, match=re.escape("key 'offices[0].counters': at most 200 counters an office")):
+        load_hub_config(path)
+    path = write_hub_config(tmp_path / "services", 1883, "t-many")
+    ids = [f"X{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(49)]  # 2 + 49 = 51 services
+    extra = "".join(f'\n[[offices.services]]\nid = "{i}"\nname_de = "{i}"\nname_en = "{i}"\nprior_handling_min = 5\n'
+                    for i in ids)
+    text = path.read_text(encoding="utf-8").replace("\n[[offices.counters]]", extra + "\n[[offices.counters]]", 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("key 'offices[0].services': at most 50 services an office")):
+        load_hub_config(path)

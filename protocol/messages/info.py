@@ -14,6 +14,8 @@ from protocol.fields import SERVICE_RE, Fields
 TIMEZONE_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*\Z")
 INTERVAL_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 MAX_INTERVALS = 12  # opening intervals a day (the hub's config refuses more)
+MAX_SERVICES = 50  # services of an office that `info` carries (the hub's config refuses more)
+MAX_COUNTERS = 200  # counters of an office that `info` carries (the hub's config refuses more)
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,8 @@ class OfficeInfo:
                 raise f.fail("hours", f"has an invalid entry for {weekday!r}")
             hours[weekday] = tuple(intervals)
         # A non-object entry reads as an empty one: its first field is "missing".
-        services = [ServiceInfo.from_dict(s if isinstance(s, dict) else {}) for s in f.array("services")[:50]]
-        counters = [CounterInfo.from_dict(c if isinstance(c, dict) else {}) for c in f.array("counters")[:200]]
+        services = [ServiceInfo.from_dict(s if isinstance(s, dict) else {}) for s in f.array("services")[:MAX_SERVICES]]
+        counters = [CounterInfo.from_dict(c if isinstance(c, dict) else {}) for c in f.array("counters")[:MAX_COUNTERS]]
         ampel, location = data.get("ampel"), data.get("location")
         return cls(day=f.day(), name=f.human("name", 120), timezone=f.text("timezone", TIMEZONE_RE, max_len=64),
                    hours=hours, services=tuple(services), counters=tuple(counters),
