@@ -29,13 +29,13 @@ from typing import Final
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LANGUAGES: Final = ("de", "en")  # the first is the default
+LANGUAGES: Final = ("de", "en", "tr", "uk", "ar")  # the first is the default
 COMPLETE_LANGUAGES: Final = ("de", "en")  # every text, the staff pages' too
 NATIVE_NAMES: Final = {"de": "Deutsch", "en": "English", "tr": "Türkçe", "uk": "Українська", "ar": "العربية"}
 RIGHT_TO_LEFT: Final = frozenset({"ar"})
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 DOMAIN: Final = "wartemarke"
-FALLBACK: Final = "en"  # a text missing from another language (a new id not yet translated) is shown in English
+FALLBACK: Final = "en"  # a text another language lacks (a new id, not yet translated) is shown in English
 
 # The texts only staff read: the login, account, counter, supervisor and devices pages.
 _STAFF_ONLY = re.compile(r"(login|account|role|counter|op|msg|sup|devices)_.*|logout|logged_in_as|forbidden.*"
@@ -111,7 +111,7 @@ def translator(lang: str) -> Translate:
                 raise KeyError(f"no text {message_id!r} in {lang}")
         if message_id in found.plural_ids:
             count = params["n"]
-            text = found.texts.ngettext(message_id, message_id, count if isinstance(count, int) else 2)
+            text = found.texts.ngettext(message_id, message_id, int(count) if isinstance(count, (int, float)) else 2)
         else:
             text = found.texts.gettext(message_id)
         return text.format(**params)

@@ -74,7 +74,7 @@ def test_lookup_fills_named_parameters_and_refuses_unknown_languages() -> None:
     t = translator("en")
     assert t("speech_call", label="A 42", counter="Platz 3") == "Number A 42, please go to Platz 3"
     assert translate("de", "weekday_mon") == "Mo"
-    with pytest.raises(ValueError, match="choose from de, en; got 'fr'"):
+    with pytest.raises(ValueError, match="choose from de, en, tr, uk, ar; got 'fr'"):
         translator("fr")
 
 
@@ -177,3 +177,42 @@ def test_only_the_staff_pages_texts_are_staff_only() -> None:
     assert staff_only("logout") and staff_only("csrf_failed") and staff_only("msg_called")
     assert not any(staff_only(key) for key in ("ticket_title", "ampel_title", "push_on", "board_hint", "open",
                                                 "machine_note", "too_many_unknown", "speech_ticket"))
+
+
+def test_ukrainian_and_arabic_count_with_their_own_plural_forms() -> None:
+    assert [translate("uk", "waiting_n", n=n) for n in (1, 3, 5, 11, 21, 22)] == [
+        "1 особа чекає", "3 особи чекають", "5 осіб чекають", "11 осіб чекають", "21 особа чекає", "22 особи чекають"]
+    assert [translate("ar", "approx_min", n=n) for n in (1, 3, 10, 11, 100)] == [
+        "حوالي 1 دقيقة", "حوالي 3 دقائق", "حوالي 10 دقائق", "حوالي 11 دقيقة", "حوالي 100 دقيقة"]
+    assert translate("ar", "speech_more", n=2) == "2 رقمان آخران"
+
+
+def test_the_new_languages_are_marked_unreviewed_and_their_pages_say_so_in_that_language() -> None:
+    for lang in ("tr", "uk", "ar"):
+        assert catalogue(lang).unreviewed == catalogue(lang).ids, f"{lang}: an entry is marked reviewed"
+        text = catalogue_path(lang).read_text(encoding="utf-8")
+        assert "MACHINE-ASSISTED, NOT REVIEWED BY A NATIVE SPEAKER" in text.split("msgid", 1)[0]
+    assert machine_note("tr") == ("Bu çeviri makine desteğiyle yapılmıştır ve henüz anadili Türkçe olan biri "
+                                  "tarafından kontrol edilmemiştir.")
+    assert machine_note("uk") is not None and "носій мови" in machine_note("uk")  # type: ignore[operator]
+
+
+def test_a_citizen_language_has_no_staff_texts_and_shows_a_text_it_lacks_in_english(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new id reaches Turkish as an empty entry (make messages) until translated: English meanwhile, never
+    an error page; German and English must have every id (a KeyError for an unknown one)."""
+    assert not any(staff_only(key) for key in catalogue("ar").ids)
+    locale = tmp_path / "locale"
+    shutil.copytree(catalogue_path("de").parents[2], locale)
+    turkish = locale / "tr" / "LC_MESSAGES" / "wartemarke.po"
+    turkish.write_text(turkish.read_text(encoding="utf-8").replace('msgstr "Sıra numaranız"', 'msgstr ""'),
+                       encoding="utf-8")
+    monkeypatch.setattr(catalogue_module, "LOCALE_DIR", locale)
+    catalogue.cache_clear()
+    try:
+        assert translate("tr", "ticket_title") == "Your ticket"
+        assert translate("tr", "open") == "açık"
+        with pytest.raises(KeyError):
+            translate("de", "no_such_id")
+    finally:
+        catalogue.cache_clear()
