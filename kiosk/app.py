@@ -303,6 +303,7 @@ class Kiosk:
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
             wait_range=shown_range(sq.wait_range_min) if sq else None, large_label=self.config.large_label,
+            extra_language=self.config.ticket_language,
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)
@@ -327,7 +328,7 @@ class Kiosk:
         log.info("no tickets left for %s today (%s): printing a slip, no number used", service,
                  sq.reason if sq else "?")
         doc = no_tickets_slip(self.config.office_name, button.name_de, button.name_en, self.config.booking_url,
-                              self.clock.now().astimezone(self.config.timezone))
+                              self.clock.now().astimezone(self.config.timezone), self.config.ticket_language)
         self._print_quietly(doc, f"slip-{service}")
 
     def _print_status_ticket(self) -> None:
