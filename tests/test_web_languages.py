@@ -82,6 +82,8 @@ def test_the_language_switch_names_each_language_in_itself_and_is_plain_links(we
                 assert f'<a href="?lang={lang}" hreflang="{lang}" lang="{lang}"{direction}>{NATIVE_NAMES[lang]}</a>' \
                     in nav, (path, lang)
     assert [NATIVE_NAMES[lang] for lang in LANGUAGES] == ["Deutsch", "English", "Türkçe", "Українська", "العربية"]
+    ampel = get(f"{web.url}/?service=A&sort=wait&lang=uk").text  # the switch keeps the Ampel's choices
+    assert '<a href="?service=A&amp;sort=wait&amp;lang=ar" hreflang="ar" lang="ar" dir="rtl">العربية</a>' in ampel
 
 
 @pytest.fixture

@@ -9,13 +9,14 @@ replaced by a different one we think is close (`ru` does not give Ukrainian): th
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 from babel.core import negotiate_locale
 
 from language.catalogue import COMPLETE_LANGUAGES, LANGUAGES, Translate
 from language.catalogue import translator as catalogue_translator
 
-LANGS = LANGUAGES
 _MAX_PREFERENCES = 20  # a longer Accept-Language is cut (nobody reads 20 languages)
 
 
@@ -59,6 +60,11 @@ def language(request: web.Request, offered: tuple[str, ...] = COMPLETE_LANGUAGES
 def wanted_language(request: web.Request) -> str:
     """The language the reader asked for first, among all of ours (a page may not have it)."""
     return next(iter(preferences(request)), LANGUAGES[0])
+
+
+def switch_link(request: web.Request, lang: str) -> str:
+    """The language switch's link to `lang`: this page with its other parameters (`?service=`, `?sort=`) kept."""
+    return "?" + urlencode({**request.query, "lang": lang})
 
 
 def translator(lang: str) -> Translate:

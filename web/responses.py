@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from language.catalogue import COMPLETE_LANGUAGES, NATIVE_NAMES, RIGHT_TO_LEFT, machine_note
-from web.i18n import language, translator, wanted_language
+from web.i18n import language, switch_link, translator, wanted_language
 from web.keys import SETTINGS
 from web.templates_env import render
 
@@ -28,8 +28,8 @@ def page(request: web.Request, template: str, status: int = 200, offered: tuple[
     lang, wanted = language(request, offered), wanted_language(request)
     settings = request.app[SETTINGS]
     html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
-                  languages=[(code, NATIVE_NAMES[code]) for code in offered], rtl=RIGHT_TO_LEFT,
-                  machine_note=machine_note(lang), wanted=wanted,
+                  languages=[(code, NATIVE_NAMES[code], switch_link(request, code)) for code in offered],
+                  rtl=RIGHT_TO_LEFT, machine_note=machine_note(lang), wanted=wanted,
                   not_offered=None if wanted in offered else translator(wanted)("only_de_en"),
                   privacy_url=settings.privacy_url, imprint_url=settings.imprint_url,
                   sign_language_url=settings.statement.sign_language_url, **context)
