@@ -298,12 +298,11 @@ class Kiosk:
         sq = self.service_state(event.service)
         content = TicketContent(
             office_name=self.config.office_name, label=event.label, service_de=name_de, service_en=name_en,
-            issued_at=event.issued_at.astimezone(self.config.timezone),
+            issued_at=event.issued_at.astimezone(self.config.timezone), extra_language=self.config.ticket_language,
             ahead=sq.waiting if sq else None, wait_min=sq.expected_wait_min if sq else None,
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
             wait_range=shown_range(sq.wait_range_min) if sq else None, large_label=self.config.large_label,
-            extra_language=self.config.ticket_language,
         )
         try:
             size = self.printer.print_document(ticket_document(content), event.label)
