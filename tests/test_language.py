@@ -216,3 +216,21 @@ def test_a_citizen_language_has_no_staff_texts_and_shows_a_text_it_lacks_in_engl
             translate("de", "no_such_id")
     finally:
         catalogue.cache_clear()
+
+
+CITIZEN_SOURCES = ["web/templates/" + name for name in (
+    "base.html", "ticket.html", "ticket_status.html", "ticket_push.html", "ampel.html", "office.html", "embed.html",
+    "notfound.html", "refresh.html", "live_events.html")] + ["web/svg.py", "web/public.py", "web/ampel.py",
+                                                            "notifier/rules.py"]
+
+
+def test_the_citizens_pages_name_no_staff_text() -> None:
+    """A staff text on a citizen's page would show in English on a Turkish page (the fallback): never."""
+    named = {}
+    for source in CITIZEN_SOURCES:
+        text = (ROOT / source).read_text(encoding="utf-8")
+        pattern = TEMPLATE_ID if source.endswith(".html") else PY_ID
+        for match in pattern.finditer(text):
+            named.setdefault(next(g for g in match.groups() if g), set()).add(source)
+    assert {"ticket_title", "embed_office", "push_button", "ampel_title"} <= set(named)  # the scan finds them
+    assert {key: sorted(where) for key, where in named.items() if staff_only(key)} == {}

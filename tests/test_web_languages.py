@@ -110,6 +110,8 @@ def test_the_ampel_and_its_chart_in_every_language(web, history):
         assert '<figure class="chart" dir="ltr">' in page  # hours run left to right in every language
     embed = get(f"{web.url}/embed?lang=ar").text
     assert '<html lang="ar" dir="rtl">' in embed and translate("ar", "embed_more") in embed
+    assert f'<th scope="col">{translate("ar", "embed_office")}</th>' in embed and "Office" not in embed
+    assert f'<p class="muted machine-note">{translate("ar", "machine_note")}</p>' in embed
 
 
 def test_the_event_stream_speaks_the_pages_language(web):
