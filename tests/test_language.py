@@ -226,7 +226,7 @@ CITIZEN_SOURCES = ["web/templates/" + name for name in (
 
 def test_the_citizens_pages_name_no_staff_text() -> None:
     """A staff text on a citizen's page would show in English on a Turkish page (the fallback): never."""
-    named = {}
+    named: dict[str, set[str]] = {}
     for source in CITIZEN_SOURCES:
         text = (ROOT / source).read_text(encoding="utf-8")
         pattern = TEMPLATE_ID if source.endswith(".html") else PY_ID
