@@ -11,6 +11,7 @@ id-keyed entries (it looks for braces in the msgid, which is an id), so it is se
 from __future__ import annotations
 
 import argparse
+import ast
 import string
 from pathlib import Path
 
@@ -78,10 +79,48 @@ def update(languages: tuple[str, ...]) -> list[str]:
     return done
 
 
+def import_tables(german: Path, english: Path) -> list[str]:
+    """The ids of the old Python tables (`language/de.py`, `en.py` of a branch from before the catalogues) that
+    the catalogues lack, added to German and English (then `update` gives the others empty entries)."""
+    reference = read(catalogue_path("de"), "de")
+    added = []
+    for lang, table_path in (("de", german), ("en", english)):
+        catalog = reference if lang == "de" else read(catalogue_path(lang), lang)
+        for key, text in _table(table_path).items():
+            if key not in catalog:
+                catalog.add(key, text)
+                added.append(f"{lang}: {key}")
+        write(catalogue_path(lang), catalog, reference)
+    return added
+
+
+def _table(path: Path) -> dict[str, str]:
+    """`MESSAGES = {...}` of a table module, read as a literal (never executed)."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target: ast.expr
+        value: ast.expr | None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "MESSAGES" and value is not None:
+            table = ast.literal_eval(value)
+            if isinstance(table, dict):
+                return {str(key): str(text) for key, text in table.items()}
+    raise ValueError(f"{path}: no MESSAGES = {{...}} table")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("languages", nargs="*", default=list(LANGUAGES), help="default: all")
+    parser.add_argument("--from-tables", nargs=2, type=Path, metavar=("DE_PY", "EN_PY"),
+                        help="first add the ids of old language/de.py and en.py tables that the catalogues lack")
     args = parser.parse_args()
+    if args.from_tables:
+        for line in import_tables(*args.from_tables):
+            print(f"added {line}")
     for line in update(tuple(args.languages)):
         print(line)
 

@@ -234,3 +234,33 @@ def test_the_citizens_pages_name_no_staff_text() -> None:
             named.setdefault(next(g for g in match.groups() if g), set()).add(source)
     assert {"ticket_title", "embed_office", "push_button", "ampel_title"} <= set(named)  # the scan finds them
     assert {key: sorted(where) for key, where in named.items() if staff_only(key)} == {}
+
+
+def test_make_messages_brings_ids_from_old_tables_to_every_catalogue(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """How a branch from before the catalogues is merged: its new ids go into German and English, and every
+    other language gets an empty entry, which the consistency check names until a translator fills it."""
+    from devtools import messages
+
+    locale = tmp_path / "locale"
+    shutil.copytree(catalogue_path("de").parents[2], locale)
+    monkeypatch.setattr(catalogue_module, "LOCALE_DIR", locale)
+    monkeypatch.setattr(messages, "TEMPLATE", locale / "wartemarke.pot")
+    (tmp_path / "de.py").write_text('MESSAGES: dict[str, str] = {"ahead": "Vor Ihnen: {n}",\n'
+                                    '    "postpone": ("Später kommen: "\n "{minutes} Min.")}\n', encoding="utf-8")
+    (tmp_path / "en.py").write_text('MESSAGES = {"ahead": "Ahead of you: {n}", "postpone": "Come later: {minutes} min"}',
+                                    encoding="utf-8")
+    assert messages.import_tables(tmp_path / "de.py", tmp_path / "en.py") == ["de: postpone", "en: postpone"]
+    messages.update(LANGUAGES)
+    catalogue.cache_clear()
+    try:
+        assert translate("de", "postpone", minutes=5) == "Später kommen: 5 Min."
+        assert translate("tr", "postpone", minutes=5) == "Come later: 5 min"  # English until translated
+        reference = read(catalogue_path("de"), "de")
+        assert "#, python-brace-format\nmsgid \"postpone\"" in catalogue_path("de").read_text(encoding="utf-8")
+        for lang in ("tr", "uk", "ar"):
+            assert problems(lang, read(catalogue_path(lang), lang), reference) == [
+                f"{lang}: ids without a text: ['postpone']"]
+        assert "msgid \"postpone\"" in (locale / "wartemarke.pot").read_text(encoding="utf-8")
+    finally:
+        catalogue.cache_clear()
