@@ -248,8 +248,8 @@ def test_make_messages_brings_ids_from_old_tables_to_every_catalogue(tmp_path: P
     monkeypatch.setattr(messages, "TEMPLATE", locale / "wartemarke.pot")
     (tmp_path / "de.py").write_text('MESSAGES: dict[str, str] = {"ahead": "Vor Ihnen: {n}",\n'
                                     '    "postpone": ("Später kommen: "\n "{minutes} Min.")}\n', encoding="utf-8")
-    (tmp_path / "en.py").write_text('MESSAGES = {"ahead": "Ahead of you: {n}", "postpone": "Come later: {minutes} min"}',
-                                    encoding="utf-8")
+    (tmp_path / "en.py").write_text('MESSAGES = {"ahead": "Ahead of you: {n}",\n'
+                                    '            "postpone": "Come later: {minutes} min"}', encoding="utf-8")
     assert messages.import_tables(tmp_path / "de.py", tmp_path / "en.py") == ["de: postpone", "en: postpone"]
     messages.update(LANGUAGES)
     catalogue.cache_clear()
