@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck pytest bench clean wheelhouse test-deploy
+.PHONY: setup demo test lint typecheck pytest bench clean wheelhouse test-deploy messages
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ wheelhouse: setup
 # Applies deploy/site.yml for real to debootstrapped Debian roots (slow; the base root is cached).
 test-deploy: setup wheelhouse
 	$(BIN)/pytest -s -m provisioning -p no:xdist tests/test_provision.py
+
+# The .pot from the German catalogue, and every language's .po brought up to it (README.md "Languages").
+messages: setup
+	$(BIN)/python -m devtools.messages
 
 bench: setup
 	$(BIN)/python -m bench

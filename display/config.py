@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from display.signals import CounterSignal, read_signals
-from language.catalogue import LANGUAGES
+from language.catalogue import LANGUAGES, RIGHT_TO_LEFT
 from process.config import ConfigSection, load_checked
 from protocol.fields import service_problem, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
 
 VIDEO_DRIVERS = ("kmsdrm", "window", "dummy")
+# The board draws left to right (pygame's fonts, DejaVu Sans: Latin, Turkish, Cyrillic): every language but Arabic.
+BOARD_LANGUAGES = tuple(lang for lang in LANGUAGES if lang not in RIGHT_TO_LEFT)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ def _read(root: ConfigSection, path: Path) -> DisplayConfig:
         if (problem := slug_problem(counter)) is not None:
             raise d.error("counters", problem)
     languages = tuple(d.get_str_list("languages", ["de", "en"]))
-    if not languages or any(lang not in LANGUAGES for lang in languages):
-        raise d.error("languages", f"choose from {', '.join(LANGUAGES)}; got {list(languages)}")
+    if not languages or any(lang not in BOARD_LANGUAGES for lang in languages):
+        raise d.error("languages", f"choose from {', '.join(BOARD_LANGUAGES)} (the board does not write right to "
+                                   f"left, so no Arabic); got {list(languages)}")
     orientation = screen.get_str("orientation", "landscape", choices=("landscape", "portrait"))
     width = screen.get_int("width", 1920 if orientation == "landscape" else 1080, minval=320, maxval=7680)
     height = screen.get_int("height", 1080 if orientation == "landscape" else 1920, minval=240, maxval=7680)

@@ -18,7 +18,7 @@ import pygame
 from display.board import Board
 from display.fonts import Color, FontBook
 from display.layout import BoardLayout, Rect
-from language.catalogue import LANGUAGES, translate
+from language.catalogue import COMPLETE_LANGUAGES, translate
 from protocol.businessday import WEEKDAYS
 
 log = logging.getLogger("wartemarke.display.render")
@@ -36,7 +36,7 @@ FLASH_S = 3.0  # the first seconds of a new call flash (inverted twice a second)
 class View:
     """How the board is shown: languages and their rhythm, how many recent calls."""
 
-    languages: tuple[str, ...] = LANGUAGES
+    languages: tuple[str, ...] = COMPLETE_LANGUAGES
     language_mode: str = "alternate"
     language_switch_s: float = 8.0
     recent_calls: int = 6
@@ -213,7 +213,7 @@ class Renderer:
         for i, state in enumerate(services):
             top = y + caption_h + i * row_h
             info = board.info.service(state.service) if board.info else None
-            name = (info.name_de if lang == "de" else info.name_en) if info else state.service
+            name = info.named(lang) if info else state.service
             dot = round(row_h * 0.35)
             pygame.draw.circle(self.surface, AMPEL.get(state.ampel, MUTED), (x + dot, top + row_h // 2), dot // 2 + 1)
             self._text("services", name, round(row_h * 0.55), FOREGROUND, (x + 2 * dot, top, round(w * 0.5), row_h))

@@ -298,7 +298,7 @@ class Kiosk:
         sq = self.service_state(event.service)
         content = TicketContent(
             office_name=self.config.office_name, label=event.label, service_de=name_de, service_en=name_en,
-            issued_at=event.issued_at.astimezone(self.config.timezone),
+            issued_at=event.issued_at.astimezone(self.config.timezone), extra_language=self.config.ticket_language,
             ahead=sq.waiting if sq else None, wait_min=sq.expected_wait_min if sq else None,
             tracking_url=qr_link(self.config.tracking_url, event.token),
             short_url=short_link(self.config.tracking_url, event.token),
@@ -326,7 +326,7 @@ class Kiosk:
         sq = self.service_state(service)
         log.info("no tickets left for %s today (%s): printing a slip, no number used", service, sq and sq.reason)
         doc = no_tickets_slip(self.config.office_name, button.name_de, button.name_en, self.config.booking_url,
-                              self.clock.now().astimezone(self.config.timezone))
+                              self.clock.now().astimezone(self.config.timezone), self.config.ticket_language)
         self._print_quietly(doc, f"slip-{service}")
         self.panel.voice.no_tickets(service)  # after the slip, on the voice's own thread
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_kiosk_config
+from language.catalogue import translator
 from process.cli import ConfigCli
 from process.clock import SystemClock
 from process.startup import serve
@@ -54,6 +55,9 @@ def _run(config: KioskConfig, simulate: bool) -> int:
         from gpiozero.pins.mock import MockFactory
 
         pin_factory = MockFactory()
+    extra = (config.ticket_language,) if config.ticket_language else ()
+    for lang in {"de", "en", *extra, *config.speech.languages}:
+        translator(lang)  # read the ticket's and the voice's catalogues now: the first press must not wait
     clock = SystemClock()
     kiosk = Kiosk(config, clock, pin_factory=pin_factory)
     kiosk.start()

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from kiosk.numbering import NumberingScheme
 from kiosk.printer.base import PrinterSettings
 from kiosk.printer.config import read_printer_settings
+from kiosk.ticket import extra_language_problem
 from kiosk.voice import SpeechSettings, read_speech_settings
 from process.config import ConfigSection, load_checked
 from protocol.businessday import reset_time_problem
@@ -60,6 +61,7 @@ class KioskConfig:
     services: tuple[ServiceButton, ...]
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     large_label: bool = False  # the ticket's number at the printer's largest size (low vision)
+    ticket_language: str | None = None  # a third language on the ticket and the slip (kiosk/ticket.py)
 
     def service(self, service_id: str) -> ServiceButton | None:
         return next((s for s in self.services if s.id == service_id), None)
@@ -103,7 +105,12 @@ def _read(root: ConfigSection, path: Path) -> KioskConfig:
         services=services,
         speech=read_speech_settings(root.get_section("speech", required=False)),
         large_label=kiosk.get_bool("large_label", False),
+        ticket_language=kiosk.get_str("ticket_language", "", check=_ticket_language_problem) or None,
     )
+
+
+def _ticket_language_problem(value: str) -> str | None:
+    return None if value == "" else extra_language_problem(value)
 
 
 def _read_pin(section: ConfigSection, key: str) -> Pin:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from language.catalogue import translate, translator
+from language.catalogue import COMPLETE_LANGUAGES, LANGUAGES, RIGHT_TO_LEFT, translate, translator
 
 Align = Literal["left", "center", "right"]
 
@@ -25,6 +25,21 @@ LABEL_MAX_SIZE = 4
 LABEL_LARGE_SIZE = 8
 
 DATE_FORMAT = "%d.%m.%Y %H:%M"
+
+#: A ticket is German and English, plus one of these (`[kiosk] ticket_language`). python-escpos switches the
+#: printer's code page per character (Turkish: CP857, Ukrainian: CP866 and CP855 for its і — ESC t). Not Arabic:
+#: its letters must be shaped (joined) and set right to left, which a thermal printer's code page does not do.
+EXTRA_LANGUAGES = tuple(lang for lang in LANGUAGES if lang not in COMPLETE_LANGUAGES and lang not in RIGHT_TO_LEFT)
+
+
+def extra_language_problem(lang: str) -> str | None:
+    """Why `lang` cannot be the ticket's third language (None: it can), for the kiosk's config."""
+    if lang in EXTRA_LANGUAGES:
+        return None
+    if lang in RIGHT_TO_LEFT:
+        return (f"{lang!r} cannot be printed: the printer's code pages have no right-to-left, shaped (joined) "
+                f"letters; choose from {', '.join(EXTRA_LANGUAGES)} or leave it empty")
+    return f"choose from {', '.join(EXTRA_LANGUAGES)} (German and English are always printed); got {lang!r}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,7 @@ class TicketContent:
     short_url: str  # human-readable form, printed under the QR code
     wait_range: tuple[int, int] | None = None  # shown instead of wait_min (protocol/wait_range.py)
     large_label: bool = False  # the number twice as large, for low vision
+    extra_language: str | None = None  # a third language for the wait and scan lines (EXTRA_LANGUAGES)
 
 
 def label_size(label: str, largest: int = LABEL_MAX_SIZE) -> int:
@@ -107,29 +123,34 @@ def format_when(when: datetime) -> str:
 
 
 def waiting_lines(ahead: int | None, wait_min: int | None,
-                  wait_range: tuple[int, int] | None = None) -> tuple[str, str]:
-    """German and English wait line; a neutral pair when the hub's numbers are unknown. A range is
-    printed with a plain hyphen (the printer's code page has no dash)."""
+                  wait_range: tuple[int, int] | None = None, extra: str | None = None) -> tuple[str, ...]:
+    """The wait line in German, English (and `extra`); a neutral line when the hub's numbers are unknown. A
+    range is printed with a plain hyphen (the printer's code page has no dash)."""
     if ahead is None or wait_min is None:
-        return bilingual("ticket_wait_unknown")
-    wait = f"{wait_range[0]}-{wait_range[1]}" if wait_range is not None else str(wait_min)
+        return bilingual("ticket_wait_unknown", extra=extra)
 
     def line(lang: str) -> str:
         t = translator(lang)
-        return f"{t('ahead', n=ahead)} · {t('approx_min', n=wait)}"
+        wait = t("approx_range", low=wait_range[0], high=wait_range[1]).replace("–", "-") if wait_range is not None \
+            else t("approx_min", n=wait_min)
+        return f"{t('ahead', n=ahead)} · {wait}"
 
-    return line("de"), line("en")
+    return tuple(line(lang) for lang in _languages(extra))
 
 
-def bilingual(message_id: str, **params: object) -> tuple[str, str]:
-    """A text in German and in English: a ticket carries both, one line each."""
-    return translate("de", message_id, **params), translate("en", message_id, **params)
+def bilingual(message_id: str, extra: str | None = None, **params: object) -> tuple[str, ...]:
+    """A text in German and in English (and the kiosk's third language): a ticket carries each, one line each."""
+    return tuple(translate(lang, message_id, **params) for lang in _languages(extra))
+
+
+def _languages(extra: str | None) -> tuple[str, ...]:
+    return COMPLETE_LANGUAGES + ((extra,) if extra else ())
 
 
 def ticket_document(c: TicketContent) -> Document:
     """The numbered ticket a visitor takes from the kiosk."""
-    wait_de, wait_en = waiting_lines(c.ahead, c.wait_min, c.wait_range)
-    scan_de, scan_en = bilingual("ticket_scan")
+    wait_de, wait_en, *wait_extra = waiting_lines(c.ahead, c.wait_min, c.wait_range, c.extra_language)
+    scan_de, scan_en, *scan_extra = bilingual("ticket_scan", extra=c.extra_language)
     return Document(
         (
             Text(c.office_name, bold=True),
@@ -141,11 +162,13 @@ def ticket_document(c: TicketContent) -> Document:
             Text(format_when(c.issued_at)),
             Text(wait_de),
             Text(wait_en),
+            *(Text(line) for line in wait_extra),
             Feed(),
             QR(c.tracking_url),
             Text(c.short_url),
             Text(scan_de),
             Text(scan_en),
+            *(Text(line) for line in scan_extra),
             Feed(),
             Cut(),
         )
@@ -153,18 +176,21 @@ def ticket_document(c: TicketContent) -> Document:
 
 
 def no_tickets_slip(
-    office_name: str, service_de: str, service_en: str, booking_url: str | None, when: datetime
+    office_name: str, service_de: str, service_en: str, booking_url: str | None, when: datetime,
+    extra_language: str | None = None,
 ) -> Document:
     """The slip printed instead of a ticket when a service issues no more numbers today."""
     booking: tuple[Block, ...] = ()
     if booking_url:
-        booking = (Feed(), *(Text(line) for line in bilingual("slip_book")), Text(booking_url))
+        booking = (Feed(), *(Text(line) for line in bilingual("slip_book", extra=extra_language)), Text(booking_url))
+    extra = (Text(translate(extra_language, "slip_no_tickets", service=service_de)),) if extra_language else ()
     return Document(
         (
             Text(office_name, bold=True),
             Feed(),
             Text(translate("de", "slip_no_tickets", service=service_de), bold=True),
             Text(translate("en", "slip_no_tickets", service=service_en)),
+            *extra,
             *booking,
             Feed(),
             Text(format_when(when)),

@@ -114,10 +114,10 @@ class KioskVoice:
             self.say(translate(lang, "slip_no_tickets", service=name_de if lang == "de" else name_en) + ".", lang)
 
     def service(self, service: str) -> None:
-        """A held button: its service's name, in each language."""
+        """A held button: its service's name, in each language (German for a language it has no name in)."""
         name_de, name_en = self.services.get(service, (service, service))
         for lang in self.settings.languages:
-            self.say(name_de if lang == "de" else name_en, lang)
+            self.say(name_en if lang == "en" else name_de, lang)
 
     def say(self, text: str, lang: str) -> None:
         if self._thread is None:

@@ -8,7 +8,7 @@ from typing import Final
 from xml.sax.saxutils import escape
 
 ESPEAK_TIMEOUT_S: Final = 10.0  # a synthesis that takes longer is killed and skipped
-VOICES: Final[dict[str, str]] = {"de": "de", "en": "en"}  # espeak-ng's voice for each of our languages
+VOICES: Final[dict[str, str]] = {"de": "de", "en": "en", "tr": "tr", "uk": "uk"}  # espeak-ng's voice per language
 
 _LABEL_TOKEN = re.compile(r"[^\W\d_]|\d+")
 # A standalone single letter ("A" in "Nummer A 42"): spelled out via SSML, or English espeak says "uh".

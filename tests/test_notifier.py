@@ -170,6 +170,7 @@ def test_subscriptions_are_refused_clearly(web_hub: WebHub, notifier, push) -> N
     assert notifier.subscribe(ticket.token, info, notify="1min")[0] == 400
     hostile: list[Any] = [[], "x", {"subscription": []}, {"subscription": {**info, "endpoint": ["a"]}},
                           {"subscription": info, "notify": ["15min"]}, {"subscription": info, "lang": {"de": 1}},
+                          {"subscription": info, "lang": "fr"},
                           {"subscription": {**info, "keys": {"p256dh": 5, "auth": None}}}]
     for body in hostile:
         assert notifier.request("PUT", f"/push/v1/subscriptions/{ticket.token}", body)[0] == 400, body
@@ -218,6 +219,12 @@ def test_each_event_has_its_own_key_and_the_end_is_the_end() -> None:
     assert first.body == "Jetzt bitte zu Platz 3"
     closed = due(view(state="closed"), "15min", "en")
     assert closed is not None and closed.title == "A042: the office has closed"
+    turkish = due(view(state="called", counter="platz-3", counter_name="Platz 3", called_at=called_at, recall=0),
+                  "15min", "tr")  # the page's language, any of ours (README.md "Languages")
+    assert turkish is not None and (turkish.title, turkish.body) == ("A042: sıra sizde",
+                                                                     "Lütfen şimdi şuraya gidin: Platz 3")
+    arabic = due(view(state="closed"), "15min", "ar")
+    assert arabic is not None and arabic.title == "أُغلق المكتب: \u2066A042\u2069"  # the label isolated, left to right
     grace = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
     assert not ended(view(state="no_show", grace_until=grace), datetime(2026, 11, 25, 10, 29, tzinfo=UTC))
     assert ended(view(state="no_show", grace_until=grace), datetime(2026, 11, 25, 10, 31, tzinfo=UTC))

@@ -111,7 +111,9 @@ def test_every_page_has_no_axe_violation(office, browser):
                   "Ampel (en)": "/?lang=en", "statement": "/barrierefreiheit",
                   "statement (en)": "/barrierefreiheit?lang=en", "Leichte Sprache": "/leichte-sprache",
                   "privacy": "/datenschutz", "imprint": "/impressum", "unknown ticket": "/t/" + "A" * 32,
-                  "login": "/login"}
+                  "login": "/login", "tracking (ar)": f"/t/{event.token}?lang=ar", "Ampel (ar)": "/?lang=ar",
+                  "tracking (tr)": f"/t/{event.token}?lang=tr", "Ampel (uk)": "/?lang=uk",
+                  "privacy asked in Arabic": "/datenschutz?lang=ar"}
         found = {}
         for name, path in public.items():
             page.goto(f"{web.url}{path}")
@@ -120,6 +122,9 @@ def test_every_page_has_no_axe_violation(office, browser):
         page.goto(f"{web.url}/t/{event.token}")
         expect(page.locator("#status .called")).to_be_visible()
         found["tracking, called"] = axe_violations(page)
+        page.goto(f"{web.url}/t/{event.token}?lang=ar")
+        expect(page.locator("#status .called")).to_be_visible()
+        found["tracking, called (ar)"] = axe_violations(page)
         log_in(page, web, SUPERVISOR, f"/counter?office={web.office}&counter=platz-1")
         staff = {"counter": f"/counter?office={web.office}&counter=platz-1",
                  "counter pick": "/counter?office=" + web.office, "devices": "/devices", "account": "/account"}
@@ -289,3 +294,67 @@ def test_without_javascript_nothing_reloads_and_a_link_does(office, browser):
         expect(page.locator(".live")).to_be_hidden()  # "updates by itself" is not claimed here
     finally:
         no_script.close()
+
+
+# Where each character of `text` (its first occurrence under `selector`) is drawn: the x of its box, in order.
+CHARACTER_XS = """([selector, text]) => {
+  const walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(text);
+    if (at < 0) { continue; }
+    const range = document.createRange(), xs = [];
+    for (let k = 0; k < text.length; k++) {
+      range.setStart(node, at + k); range.setEnd(node, at + k + 1); xs.push(range.getBoundingClientRect().x);
+    }
+    return xs;
+  }
+  return null; }"""
+
+
+def character_xs(page: Any, selector: str, text: str) -> list[float]:
+    xs = page.evaluate(CHARACTER_XS, [selector, text])
+    assert xs is not None, f"{text!r} not under {selector}"
+    return [float(x) for x in xs]
+
+
+def test_arabic_pages_are_mirrored_while_labels_and_figures_read_left_to_right(office, browser):
+    """dir=rtl on the Arabic pages: the header's and the footer's first items move to the right (German: left),
+    while the ticket's label, a counter's name and the chart's hours stay left to right."""
+    web = office
+    event = web.issue("A")
+    page = new_page(browser, width=412)
+    try:
+        boxes = {}
+        for lang in ("de", "ar"):
+            page.goto(f"{web.url}/t/{event.token}?lang={lang}")
+            boxes[lang] = {name: page.locator(selector).first.bounding_box() for name, selector in
+                           (("operator", "header strong"), ("switch", "header nav"), ("privacy", "footer a"),
+                            ("imprint", "footer a >> nth=1"))}
+        de, ar = boxes["de"], boxes["ar"]
+        assert de["operator"]["x"] < de["switch"]["x"] and de["privacy"]["x"] < de["imprint"]["x"]
+        assert ar["operator"]["x"] > ar["switch"]["x"] and ar["privacy"]["x"] > ar["imprint"]["x"]  # mirrored
+        assert ar["operator"]["x"] + ar["operator"]["width"] > 412 - 40  # the start of a line is on the right
+        label = character_xs(page, "#ticket-label", "A001")
+        assert label == sorted(label) and label[0] < label[-1]  # "A001" reads left to right
+        web.command("platz-1", "next")
+        called = page.locator("#status .called")
+        expect(called).to_contain_text("Platz 1")
+        name = character_xs(page, "#status .called", "Platz 1")
+        name = [x for x, ch in zip(name, "Platz 1", strict=True) if ch != " "]
+        arabic = character_xs(page, "#status .called", "يرجى")
+        assert name == sorted(name)  # the counter's name reads left to right inside the Arabic sentence
+        assert max(name) < min(arabic)  # and comes at the sentence's end, its left
+        screenshot(page, "tracking-ar.png")
+        page.set_viewport_size({"width": 320, "height": 900})
+        page.goto(f"{web.url}/?lang=ar")
+        page.locator("details summary").first.click()
+        hours = page.locator(".chart > svg text").all_text_contents()[:3]
+        assert hours == ["07", "08", "09"]
+        xs = [page.locator(".chart > svg text").nth(i).bounding_box()["x"] for i in range(3)]
+        assert xs == sorted(xs)  # the hours run left to right, as in German
+        band = character_xs(page, ".legend", "31–90")
+        assert band[0] < band[-1]  # a range reads "31–90", not "90–31" (an isolate in the Arabic text)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320  # reflow in Arabic too
+        screenshot(page, "ampel-ar-320.png")
+    finally:
+        page.context.close()

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from language.catalogue import LANGUAGES
 from protocol.fields import SERVICE_RE
 from protocol.messages import History
 from web.freshness import local_time
@@ -168,17 +169,18 @@ async def embed_page(request: web.Request) -> web.Response:
 
 
 def _ampel(request: web.Request, template: str) -> web.Response:
-    lang, choice = language(request), Choice.of(request)
+    lang, choice = language(request, LANGUAGES), Choice.of(request)
     entries = ordered(request.app[AMPEL].entries(request, lang, choice.service), choice.sort)
-    return page(request, template, entries=entries, choice=choice, services=services_offered(request, lang),
-                explicit_lang=request.query.get("lang") in ("de", "en"), public_url=request.app[SETTINGS].public_url,
+    return page(request, template, offered=LANGUAGES, entries=entries, choice=choice,
+                services=services_offered(request, lang),
+                explicit_lang=request.query.get("lang") in LANGUAGES, public_url=request.app[SETTINGS].public_url,
                 query=f"?{request.query_string}" if request.query_string else "")
 
 
 async def ampel_events(request: web.Request) -> web.StreamResponse:
     """Event `office` per office at once, then per office whose entry changed (its own state or its
     suggestions); `?service=` as the page's."""
-    lang, choice, cache = language(request), Choice.of(request), request.app[AMPEL]
+    lang, choice, cache = language(request, LANGUAGES), Choice.of(request), request.app[AMPEL]
     sent: dict[str, str] = {}
 
     def changed(_office: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from language.catalogue import LANGUAGES
 from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
@@ -51,12 +52,12 @@ def _too_many_misses(request: web.Request) -> web.Response | None:
     """A 429 for a client that guessed too many unknown tokens; otherwise count this miss."""
     if not request.app[MISSES].take(client_key(request)):
         return throttled(request, 429, "unknown tracking links refused: too many from one client",
-                         translator(language(request))("too_many_unknown"), 60)  # in the page's language
+                         translator(language(request, LANGUAGES))("too_many_unknown"), 60)  # in the page's language
     return None
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return _too_many_misses(request) or page(request, "notfound.html", status=404)
+    return _too_many_misses(request) or page(request, "notfound.html", status=404, offered=LANGUAGES)
 
 
 async def tracking_unknown(request: web.Request) -> web.Response:
@@ -80,7 +81,7 @@ async def tracking_redirect(request: web.Request) -> web.Response:
 def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[str, Any]:
     mirror = request.app[MIRROR]
     info = mirror.office(office).info
-    lang = language(request)
+    lang = language(request, LANGUAGES)
     service = info.service(view.service) if info is not None else None
     ahead = view.ahead or 0
     grace = view.grace_until
@@ -97,7 +98,7 @@ async def tracking_page(request: web.Request) -> web.Response:
     if found is None:
         return _not_found(request)
     office, view = found
-    return page(request, "ticket.html", **ticket_context(request, office, view),
+    return page(request, "ticket.html", offered=LANGUAGES, **ticket_context(request, office, view),
                 push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]))
 
 
@@ -106,7 +107,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
     if found is None:
         return _not_found(request)
     key = ("ticket", token_hash(request.match_info["token"]))
-    lang = language(request)
+    lang = language(request, LANGUAGES)
 
     def event(changed: str | None = None) -> str | None:
         current = _lookup(request)

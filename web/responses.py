@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from web.i18n import language, translator
+from language.catalogue import COMPLETE_LANGUAGES, NATIVE_NAMES, RIGHT_TO_LEFT, machine_note
+from web.i18n import language, switch_link, translator, wanted_language
 from web.keys import SETTINGS
 from web.templates_env import render
 
@@ -18,13 +19,18 @@ from web.templates_env import render
 FRAME_HEADERS = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 
 
-def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def page(request: web.Request, template: str, status: int = 200, offered: tuple[str, ...] = COMPLETE_LANGUAGES,
+         **context: Any) -> web.Response:
     """A rendered page. `Referrer-Policy: same-origin`: a tracking link never reaches another site (the privacy
     or imprint link may point to the operator's site), while our own forms still get a real `Origin` header;
-    `no-referrer` would make browsers send `Origin: null` with every form POST, which the login refuses."""
-    lang = language(request)
+    `no-referrer` would make browsers send `Origin: null` with every form POST, which the login refuses.
+    `offered`: the languages the page has (web/i18n.py); asked for another, it says so in that language."""
+    lang, wanted = language(request, offered), wanted_language(request)
     settings = request.app[SETTINGS]
     html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
+                  languages=[(code, NATIVE_NAMES[code], switch_link(request, code)) for code in offered],
+                  rtl=RIGHT_TO_LEFT, machine_note=machine_note(lang), wanted=wanted,
+                  not_offered=None if wanted in offered else translator(wanted)("only_de_en"),
                   privacy_url=settings.privacy_url, imprint_url=settings.imprint_url,
                   sign_language_url=settings.statement.sign_language_url, **context)
     return web.Response(text=html, content_type="text/html", status=status,

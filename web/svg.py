@@ -15,18 +15,10 @@ from protocol.businessday import WEEKDAYS
 from protocol.messages import History, HistoryCell, RanOut
 from web.i18n import translator
 
-# (upper bound in minutes, fill, German and English legend text); white figures on each fill: ≥ 6.4:1
-BANDS = ((30, "#0a6b2b", "bis 30 Min.", "up to 30 min"),
-         (90, "#7a5a00", "31–90 Min.", "31–90 min"),
-         (None, "#a40e0e", "über 90 Min.", "over 90 min"))
-TEXTS = {
-    "de": {"title": "Typische Wartezeit nach Wochentag und Stunde (Minuten; alle Werte in der Tabelle darunter)",
-           "out": "leer ab", "table": "Als Tabelle", "hour": "Uhrzeit", "caption": "Typische Wartezeit in Minuten",
-           "ran_out": " (Wartemarken typisch vergriffen ab)", "legend": "Legende"},
-    "en": {"title": "Typical wait by weekday and hour (minutes; every value is in the table below)",
-           "out": "out at", "table": "As a table", "hour": "Time", "caption": "Typical wait in minutes",
-           "ran_out": " (tickets typically ran out at)", "legend": "Legend"},
-}
+# (upper bound in minutes, fill, the legend's message id); white figures on each fill: ≥ 6.4:1
+BANDS = ((30, "#0a6b2b", "chart_band_green"),
+         (90, "#7a5a00", "chart_band_yellow"),
+         (None, "#a40e0e", "chart_band_red"))
 
 
 def _days(lang: str) -> tuple[str, ...]:
@@ -45,26 +37,28 @@ def history_chart(history: History | None, lang: str) -> str:
     ran_out = history.ran_out if history is not None else {}
     if not cells and not ran_out:
         return ""
-    return (f'<figure class="chart">{history_svg(cells, ran_out, lang)}{_legend(lang)}</figure>'
+    # left to right in every language (hours run left to right, like the figures); the table follows the page
+    return (f'<figure class="chart" dir="ltr">{history_svg(cells, ran_out, lang)}{_legend(lang)}</figure>'
             f"{_table(cells, ran_out, lang)}")
 
 
 def history_svg(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lang: str) -> str:
     """One row per weekday, one column per hour (typical wait, in figures on the cell), and at the right the
     time tickets typically ran out on that weekday (when they did on any of the recent weeks' days)."""
-    texts = TEXTS[lang]
+    t = translator(lang)
     hours = sorted({c.hour for c in cells})
     days = sorted({c.weekday for c in cells} | set(ran_out))
-    cw, ch, left, top = 26, 18, 34, 16
+    cw, ch, top = 26, 18, 16
+    left = max(34, 8 * max((len(_days(lang)[d]) for d in days), default=0) + 4)  # room for "Mo" or "الأربعاء"
     grid = left + cw * len(hours)
     width, height = grid + (60 if ran_out else 0), top + ch * len(days)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" '
              f'style="max-width:{width * 1.5:.0f}px;height:auto" viewBox="0 0 {width} {height}">'
-             f"<title>{escape(texts['title'])}</title>"]
+             f"<title>{escape(t('chart_title'))}</title>"]
     for i, hour in enumerate(hours):
         parts.append(f'<text x="{left + i * cw + 4}" y="12">{hour:02d}</text>')
     if ran_out:
-        parts.append(f'<text x="{grid + 6}" y="12">{texts["out"]}</text>')
+        parts.append(f'<text x="{grid + 6}" y="12">{escape(t("chart_out"))}</text>')
     for j, day in enumerate(days):
         parts.append(f'<text x="0" y="{top + j * ch + 13}">{_days(lang)[day]}</text>')
         out = ran_out.get(day)
@@ -89,17 +83,18 @@ def history_svg(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lan
 
 def _legend(lang: str) -> str:
     items = []
-    for _, colour, de_text, en_text in BANDS:
+    t = translator(lang)
+    for _, colour, message_id in BANDS:
         swatch = f'<svg width="24" height="16" aria-hidden="true" focusable="false"><rect width="24" height="16" ' \
                  f'fill="{colour}"/></svg>'
 
-        items.append(f"<li>{swatch} {escape(de_text if lang == 'de' else en_text)}</li>")
-    return f'<figcaption><ul class="legend" aria-label="{TEXTS[lang]["legend"]}">{"".join(items)}</ul></figcaption>'
+        items.append(f"<li>{swatch} {escape(t(message_id))}</li>")
+    return f'<figcaption><ul class="legend" aria-label="{escape(t("chart_legend"))}">{"".join(items)}</ul></figcaption>'
 
 
 def _table(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lang: str) -> str:
     """Hours down, weekdays across: a week of five or six days fits a 320 px wide phone."""
-    texts = TEXTS[lang]
+    t = translator(lang)
     hours = sorted({c.hour for c in cells})
     days = sorted({c.weekday for c in cells} | set(ran_out))
     waits = {(c.weekday, c.hour): float(c.typical_wait_min) for c in cells}
@@ -110,10 +105,12 @@ def _table(cells: Sequence[HistoryCell], ran_out: Mapping[int, RanOut], lang: st
         rows.append(f'<tr><th scope="row">{hour:02d}:00</th>{row}</tr>')
     if ran_out:
         row = "".join(f'<td>{_ran_out_time(ran_out.get(d))}</td>' for d in days)
-        rows.append(f'<tr><th scope="row">{texts["out"]}<span class="visually-hidden">{texts["ran_out"]}</span></th>'
+        rows.append(f'<tr><th scope="row">{escape(t("chart_out"))}<span class="visually-hidden"> '
+                    f'{escape(t("chart_ran_out_note"))}</span></th>'
                     f'{row}</tr>')
-    return (f'<details class="chart-table"><summary>{texts["table"]}</summary><table>'
-            f'<caption>{texts["caption"]}</caption><thead><tr><th scope="col">{texts["hour"]}</th>{head}</tr></thead>'
+    return (f'<details class="chart-table"><summary>{escape(t("chart_table"))}</summary><table>'
+            f'<caption>{escape(t("chart_caption"))}</caption><thead><tr><th scope="col">{escape(t("chart_hour"))}</th>'
+            f'{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></details>')
 
 

@@ -17,7 +17,7 @@ import pygame
 from display.sound.audio import MIXER_FREQUENCY, AudioDevice, make_sound
 from display.sound.chime import chime_pcm
 from display.sound.speech import Announcement, Espeak, check_language, speech_text, summary_text
-from language.catalogue import LANGUAGES
+from language.catalogue import COMPLETE_LANGUAGES
 
 log = logging.getLogger("wartemarke.display.sound")
 
@@ -47,7 +47,7 @@ class Announcer:
     records what was played ("chime", "speak:de:Nummer A 42, bitte zu Platz 3", ...), for tests and logs.
     """
 
-    def __init__(self, chime: bool = True, speech: bool = False, languages: tuple[str, ...] = LANGUAGES,
+    def __init__(self, chime: bool = True, speech: bool = False, languages: tuple[str, ...] = COMPLETE_LANGUAGES,
                  max_pending: int = 3, espeak: str = "espeak-ng", volume: float = 0.8, speed: int = 150) -> None:
         for lang in languages:
             check_language(lang)
