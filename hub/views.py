@@ -60,7 +60,8 @@ def counter_state(engine: OfficeEngine, counter_id: str) -> CounterState:
     counter = engine.counters[counter_id]
     if counter.current is not None:
         ticket = engine.tickets[counter.current]
-        return CounterState(engine.day, counter_id, "serving", ticket.label, ticket.service)
+        return CounterState(engine.day, counter_id, "serving", ticket.label, ticket.service,
+                            postponed=ticket.postponed or None)
     return CounterState(engine.day, counter_id, "paused" if counter.paused else "idle")
 
 
@@ -70,7 +71,7 @@ def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetim
     if state == TicketState.WAITING:
         return TicketView(day, label, service, state.value, issued_at, ahead=fc.ahead.get(ticket.id, 0),
                           expected_wait_min=expected_wait_min(fc, ticket, now),
-                          wait_range_min=wait_range_min(fc, ticket, now))
+                          wait_range_min=wait_range_min(fc, ticket, now), postponed=ticket.postponed or None)
     if state == TicketState.CALLED and ticket.counter is not None:
         counter = engine.office.counter(ticket.counter)
         return TicketView(day, label, service, state.value, issued_at, counter=ticket.counter,
