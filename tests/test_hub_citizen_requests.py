@@ -7,6 +7,7 @@ import asyncio
 import signal
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -50,9 +51,10 @@ def issue(rec, office: str, day, count: int) -> None:
     rec.wait_for_json(topics.kiosk_ack(office, "kiosk-1"), lambda a: a["seq"] == count)
 
 
-def view(rec, office: str, n: int, predicate, since: int = 0) -> dict:
-    return rec.wait_for_json(topics.ticket(office, topics.token_hash(TOKENS[n - 1])), predicate, since=since,
-                             timeout=15)
+def view(rec, office: str, n: int, predicate, since: int = 0) -> dict[str, Any]:
+    topic = topics.ticket(office, topics.token_hash(TOKENS[n - 1]))
+    found: dict[str, Any] = rec.wait_for_json(topic, predicate, since=since, timeout=15)
+    return found
 
 
 @pytest.fixture
