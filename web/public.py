@@ -113,7 +113,7 @@ async def tracking_operation(request: web.Request) -> web.Response:
     found = _lookup(request)
     if found is None:
         return _not_found(request)
-    op = request.match_info["op"]
+    op = request.path.rsplit("/", 1)[1]
     answer = await send(request, found[0], op, request.match_info["token"])
     if answer is not None and answer.ok:
         return redirect(f"/t/{request.match_info['token']}?done={op}")
@@ -227,7 +227,8 @@ def add_public_routes(app: web.Application) -> None:
     app.on_shutdown.append(end_streams)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}", tracking_page)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}/events", tracking_events)
-    app.router.add_post(f"/t/{{token:{IN_PATH}}}/{{op:{'|'.join(OPS)}}}", tracking_operation)
+    for op in OPS:  # web/citizen.py
+        app.router.add_post(f"/t/{{token:{IN_PATH}}}/{op}", tracking_operation)
     app.router.add_get(f"/{{prefix:[tT]}}/{{token:{ANY_CASE_IN_PATH}}}", tracking_redirect)
     app.router.add_get(r"/{prefix:[tT]}/{rest:.*}", tracking_unknown)
     app.router.add_get(f"/api/v1/tickets/{{token:{IN_PATH}}}", tracking_api)
