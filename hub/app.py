@@ -147,7 +147,7 @@ class Hub:
         log.info("%s: %s %s → %s", office_id, counter or "office", request.op, result.to_dict())
 
     def _on_citizen(self, topic: str, payload: bytes, properties: Any) -> None:
-        """A ticket holder's request (docs/protocol.md §3.11): committed, answered, then published — the
+        """A ticket holder's request (docs/protocol.md §3.12): committed, answered, then published — the
         views of everyone behind a cancelled or moved ticket change with the next forecast, at once."""
         office_id = topics.parse(topic).office
         try:

@@ -126,6 +126,7 @@ class OfficeEngine:
     issued_count: dict[str, int] = field(default_factory=dict)
     _results: dict[str, CommandAnswer] = field(default_factory=dict)  # request id → first answer
     citizen_answers: dict[str, CommandAnswer] = field(default_factory=dict)  # the same for citizen requests
+    ratings: dict[str, tuple[int, bool | None]] = field(default_factory=dict)  # ticket id → (score, settled)
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
     refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused

@@ -102,7 +102,7 @@ class OfficeRuntime:
             case ToldInput():
                 return [engine.record_told(tid, told) for tid, told in item.tickets.items()]
             case CitizenInput():
-                return citizen_request(engine, item.op, item.token_hash, item.id, item.places, item.at)
+                return citizen_request(engine, item.op, item.token_hash, item.id, item.places, item.at, item.rating)
             case _:
                 assert_never(item)
 
@@ -211,7 +211,8 @@ class OfficeRuntime:
         hashed = token_hash(request.token)
         if holder(self.engine, hashed) is None:  # not logged: nobody can fill the log with guessed tokens
             return CommandAnswer.refused(UNKNOWN_TICKET)
-        item = CitizenInput(now, request.op, hashed, request.id, places)
+        rating = None if request.score is None else (request.score, request.settled)
+        item = CitizenInput(now, request.op, hashed, request.id, places, rating)
         self.store.append(self.office.id, self.engine.day, item)
         result: CommandAnswer = self._apply(item)
         return result

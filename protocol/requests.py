@@ -102,7 +102,7 @@ class Requester:
         self.link.subscribe_requests(topics.citizen_response(office, self.tag), self._on_answer)
 
     async def citizen_async(self, office: str, request: CitizenRequest, timeout_s: float = 5.0) -> CommandAnswer | None:
-        """A ticket holder's request (docs/protocol.md §3.11), like `request_async`."""
+        """A ticket holder's request (docs/protocol.md §3.12), like `request_async`."""
         future = self._send(topics.citizen_request(office), topics.citizen_response(office, self.tag),
                             request.to_dict(), timeout_s)
         return await self._wait(future, timeout_s)
@@ -192,7 +192,7 @@ def read_command(payload: bytes, properties: Any, scope: str) -> CommandRequest:
 
 
 def read_citizen_request(payload: bytes, properties: Any) -> CitizenRequest:
-    """A valid citizen request (docs/protocol.md §3.11), with the same expiry rule as a command."""
+    """A valid citizen request (docs/protocol.md §3.12), with the same expiry rule as a command."""
     request = CitizenRequest.from_dict(decode_object(payload))
     _check_expiry(properties, f"citizen request {request.id}")
     return request

@@ -115,7 +115,7 @@ def device_status(office: str, device: str) -> str:
 
 def citizen_request(office: str) -> str:
     """A ticket holder's request ("more time", "not coming"), sent by a web server with the token: the one
-    topic a city carries *into* an office (docs/protocol.md §3.11); only the hub may read it."""
+    topic a city carries *into* an office (docs/protocol.md §3.12); only the hub may read it."""
     return f"{office_root(office)}/citizen/request"
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hub.citizen import citizen_request, places_for, postpone_places
+from hub.citizen import citizen_request, places_for, postpone_places, rating_counts
 from hub.engine import OfficeEngine, TicketState
+from hub.statistics import day_summary
 from hub.views import counter_state
+from protocol.messages import Ratings
 from protocol.topics import token_hash
 from tests.test_hub_engine import DAY, at, issued, office
 
@@ -93,3 +95,31 @@ def test_the_places_are_the_tickets_behind_expected_within_fifteen_minutes() -> 
     start = {f"kiosk-1-A00{i + 1}": at(10.0 * i) for i in range(4)}  # one call every 10 minutes
     assert places_for(engine, token_hash(TOKENS[0]), start) == 1
     assert places_for(engine, token_hash(TOKENS[9]), start) == 0
+
+
+def test_a_rating_counts_once_only_after_the_visit_and_per_service_never_per_counter() -> None:
+    engine = queue_of(3)
+    first, second = token_hash(TOKENS[0]), token_hash(TOKENS[1])
+    early = citizen_request(engine, "rate", first, "rate-0001", 0, at(1), (5, True))
+    assert (early.ok, early.error) == (False, "not_served")  # waiting: nothing to rate yet
+    engine.counter_command("platz-1", "next", {}, "c-1", at(2))
+    assert citizen_request(engine, "rate", first, "rate-0002", 0, at(3), (5, True)).error == "not_served"  # called
+    engine.counter_command("platz-1", "next", {}, "c-2", at(12))  # A001 done, A002 called
+    engine.counter_command("platz-1", "done", {}, "c-3", at(20))
+    assert citizen_request(engine, "rate", first, "rate-0003", 0, at(21), (4, True)).ok
+    assert citizen_request(engine, "rate", first, "rate-0003", 0, at(22), (4, True)).ok  # a repeat: one rating
+    assert citizen_request(engine, "rate", first, "rate-0004", 0, at(23), (1, False)).error == "rated"
+    assert citizen_request(engine, "rate", second, "rate-0005", 0, at(24), (2, None)).ok
+    assert rating_counts(engine) == {"A": Ratings((0, 1, 0, 1, 0), 1, 0)}
+    summary = day_summary(engine)
+    assert summary["ratings"] == {"A": {"scores": [0, 1, 0, 1, 0], "settled_yes": 1, "settled_no": 0}}
+    assert "platz-1" not in repr(summary["ratings"])
+    assert ticket_done_view(engine, TOKENS[0]).rated is True and ticket_done_view(engine, TOKENS[2]).rated is None
+
+
+def ticket_done_view(engine: OfficeEngine, token: str):  # type: ignore[no-untyped-def]
+    from hub.estimate import forecast
+    from hub.views import ticket_view
+
+    ticket = next(t for t in engine.tickets.values() if t.token_hash == token_hash(token))
+    return ticket_view(engine, ticket, forecast(engine, at(30)), at(30))

@@ -40,6 +40,7 @@ from protocol.messages import (
     OfficeInfo,
     QueueState,
     RanOut,
+    Ratings,
     ServiceInfo,
     ServiceQueue,
     TicketIssued,
@@ -490,6 +491,11 @@ MESSAGES: list[tuple[str, Any]] = [
     (topics.TICKET, TicketView(DAY, "A042", "A", "waiting", ISSUED_AT, ahead=9, expected_wait_min=20, postponed=2)),
     (topics.TICKET, TicketView(DAY, "A042", "A", "cancelled", ISSUED_AT)),
     (topics.CITIZEN_REQUEST, CitizenRequest("req-00000004", "postpone", TOKEN)),
+    (topics.CITIZEN_REQUEST, CitizenRequest("req-00000005", "rate", TOKEN, score=4, settled=False)),
+    (topics.CITIZEN_REQUEST, CitizenRequest("req-00000006", "rate", TOKEN, score=1)),
+    (topics.QUEUE, QueueState(day=DAY, at=BERLIN_AT, services=(
+        ServiceQueue("A", 3, 10, True, None, "green", ratings=Ratings((0, 1, 0, 4, 2), 5, 1)),))),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "done", ISSUED_AT, rated=True)),
     (topics.CITIZEN_RESPONSE, CommandAnswer(False, error="postponed_twice", id="req-00000004")),
     (topics.INFO, INFO),
     (topics.HISTORY, History("amt-1", 8, DAY, (HistoryCell(0, 9, 20, 14.5), HistoryCell(0, 10, 35, 9.0)),
@@ -968,3 +974,20 @@ def test_pending_from_is_optional_and_checked() -> None:
     assert "pending_from" not in voided().to_dict()  # older kiosks send none: still valid
     with pytest.raises(InvalidMessage, match="pending_from"):
         ticket_event_from_dict(wire({**msg.to_dict(), "pending_from": 0}))
+
+
+def test_a_rating_has_a_score_and_only_a_rating_has_one() -> None:
+    for build in (lambda: CitizenRequest("req-00000007", "rate", TOKEN),
+                  lambda: CitizenRequest("req-00000007", "rate", TOKEN, score=6),
+                  lambda: CitizenRequest("req-00000007", "cancel", TOKEN, score=3),
+                  lambda: CitizenRequest("req-00000007", "postpone", TOKEN, settled=True)):
+        with pytest.raises(InvalidMessage):
+            build()
+    for data in ({"id": "req-00000008", "op": "rate", "token": TOKEN},
+                 {"id": "req-00000008", "op": "rate", "token": TOKEN, "score": 0},
+                 {"id": "req-00000008", "op": "rate", "token": TOKEN, "score": 3, "settled": "ja"},
+                 {"id": "req-00000008", "op": "next", "token": TOKEN},
+                 {"id": "req-00000008", "op": "cancel", "token": TOKEN.lower()}):
+        with pytest.raises(InvalidMessage):
+            CitizenRequest.from_dict(data)
+    assert CitizenRequest.from_dict({"id": "req-00000009", "op": "cancel", "token": TOKEN, "score": 3}).score is None

@@ -100,3 +100,26 @@ def test_an_unknown_token_reveals_nothing_and_counts_as_a_miss(web_hub: WebHub) 
         if reply.status == 404:
             assert reply.text == unknown.text  # the same page as an unknown link
     assert statuses[0] == 404 and statuses[-1] == 429  # rate-limited like every token miss
+
+
+def test_after_the_visit_one_rating_is_counted_per_service_for_the_open_data(web_hub: WebHub) -> None:
+    token = web_hub.issue().token
+    assert "/rate" not in get(f"{web_hub.url}/t/{token}").text  # only after the visit
+    early = post(web_hub, f"/t/{token}/rate", {"rid": "rate-early-1", "score": "5"}, SAME_SITE)
+    assert early.status == 409 and "erst, wenn Ihr Anliegen bearbeitet wurde" in early.text
+    assert web_hub.command("platz-1", "next").ok and web_hub.command("platz-1", "done").ok
+    wait_until(lambda: view(web_hub, token).state == "done", what="the done view")
+    page = get(f"{web_hub.url}/t/{token}")
+    rid = re.search(r'action="/t/[A-Z2-7]+/rate"[^>]*>\s*<input type="hidden" name="rid" value="([^"]+)"', page.text)
+    assert rid and "Ist Ihr Anliegen erledigt?" in page.text
+    missing = post(web_hub, f"/t/{token}/rate", {"rid": rid.group(1), "settled": "yes"}, SAME_SITE)
+    assert missing.status == 409 and "Zahl von 1 bis 5" in missing.text
+    rated = post(web_hub, f"/t/{token}/rate", {"rid": rid.group(1), "score": "4", "settled": "yes"}, SAME_SITE)
+    assert rated.status == 303 and rated.headers["location"].endswith("?done=rate")
+    queue = wait_until(lambda: next((s for s in web_hub.mirror.office(web_hub.office).queue.services
+                                     if s.service == "A" and s.ratings is not None), None), what="the count")
+    assert (queue.ratings.scores, queue.ratings.settled_yes, queue.ratings.settled_no) == ((0, 0, 0, 1, 0), 1, 0)
+    wait_until(lambda: view(web_hub, token).rated, what="the rated view")
+    assert "/rate" not in get(f"{web_hub.url}/t/{token}").text  # once per ticket
+    again = post(web_hub, f"/t/{token}/rate", {"rid": "rate-again-1", "score": "1"}, SAME_SITE)
+    assert again.status == 409 and "schon bewertet" in again.text

@@ -19,7 +19,7 @@ from protocol.messages.commands import CommandAnswer, CommandRequest
 from protocol.messages.counters import COUNTER_STATES, CounterState
 from protocol.messages.history import History, HistoryCell, RanOut
 from protocol.messages.info import AmpelBands, CounterInfo, Location, OfficeInfo, ServiceInfo
-from protocol.messages.queue import AMPEL_LEVELS, QueueState, ServiceQueue, WaitCalibration
+from protocol.messages.queue import AMPEL_LEVELS, QueueState, Ratings, ServiceQueue, WaitCalibration
 from protocol.messages.status import DeviceStatus
 from protocol.messages.tickets import Ack, TicketEvent, TicketIssued, TicketVoided, ticket_event_from_dict
 from protocol.messages.tracking import TICKET_STATES, TicketView
@@ -64,6 +64,7 @@ __all__ = [
     "OfficeInfo",
     "QueueState",
     "RanOut",
+    "Ratings",
     "ServiceInfo",
     "ServiceQueue",
     "TicketEvent",

@@ -21,7 +21,7 @@ class CounterState:
     state: str
     label: str | None = None
     service: str | None = None
-    postponed: int | None = None  # the ticket served was moved back by its holder this often (§3.11)
+    postponed: int | None = None  # the ticket served was moved back by its holder this often (§3.12)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"day": self.day.isoformat(), "counter": self.counter, "state": self.state}
