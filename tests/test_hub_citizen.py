@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hub.calibration import todays_calibration
 from hub.citizen import citizen_request, places_for, postpone_places, rating_counts
-from hub.engine import OfficeEngine, TicketState
+from hub.engine import OfficeEngine, TicketState, ToldWait
 from hub.statistics import day_summary
 from hub.views import counter_state
 from protocol.messages import Ratings
@@ -123,3 +124,14 @@ def ticket_done_view(engine: OfficeEngine, token: str):  # type: ignore[no-untyp
 
     ticket = next(t for t in engine.tickets.values() if t.token_hash == token_hash(token))
     return ticket_view(engine, ticket, forecast(engine, at(30)), at(30))
+
+
+def test_a_postponed_ticket_is_left_out_of_the_hubs_check_of_its_told_waits() -> None:
+    """Its holder chose to wait longer: its wait says nothing about the estimate (hub/calibration.py)."""
+    engine = queue_of(3)
+    for i in range(3):
+        assert engine.record_told(f"kiosk-1-A00{i + 1}", ToldWait("A", 10.0, 5.0, 15.0))
+    assert citizen_request(engine, "postpone", token_hash(TOKENS[0]), "req-00001", 2, at(5)).ok
+    for i in range(3):
+        engine.counter_command("platz-1", "next", {}, f"c-{i}", at(10 + 10 * i))
+    assert todays_calibration(engine)["A"].called == 2
