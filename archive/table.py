@@ -5,7 +5,7 @@ up the distinct queue states published in it (a state is identified by its `at`;
 least every minute, so an interval without a row had no data reaching the city tier). A state is placed by
 its own `at` in the office's time zone, so a retained state that arrives late (after a reconnect) lands in
 the interval it describes, and one seen twice counts once. Nothing here is about persons: `queue` carries
-counts and waits only.
+counts and waits only (and the day's ratings after the visit as counts per service, never per counter).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from protocol.messages.info import OfficeInfo
-from protocol.messages.queue import QueueState, ServiceQueue
+from protocol.messages.queue import QueueState, Ratings, ServiceQueue
 
 # The columns of every daily file, in this order (docs/http.md documents each).
 FIELDS = ("date", "office", "office_name", "service", "service_name", "interval_start", "interval_end",
           "samples", "waiting", "waiting_max", "expected_wait_min", "expected_wait_max_min", "ampel",
-          "ampel_worst", "issuing", "not_issuing_reason", "updated_at")
+          "ampel_worst", "issuing", "not_issuing_reason", "updated_at", "rating_1", "rating_2", "rating_3",
+          "rating_4", "rating_5", "settled_yes", "settled_no")
+BEFORE_RATINGS = FIELDS[:17]  # the columns of files written before the ratings (still read back)
 SEVERITY = {"closed": 0, "green": 1, "yellow": 2, "red": 3}
 
 
@@ -47,6 +49,7 @@ class Row:
     issuing: bool
     not_issuing_reason: str
     updated_at: datetime  # the `at` of the interval's last state
+    ratings: Ratings | None = None  # the day's ratings after the visit so far, as of the last state
 
     def add(self, service: ServiceQueue, at: datetime) -> None:
         """Another state in this interval (`at` newer than every one before it)."""
@@ -60,13 +63,28 @@ class Row:
             self.ampel_worst = service.ampel
         self.issuing, self.not_issuing_reason = service.issuing, "" if service.issuing else (service.reason or "")
         self.updated_at = at
+        self.ratings = service.ratings
 
     def values(self) -> list[str]:
         return [self.day.isoformat(), self.office, self.office_name, self.service, self.service_name,
                 f"{self.start:%H:%M}", f"{self.end:%H:%M}", str(self.samples), str(self.waiting),
                 str(self.waiting_max), _number(self.expected_wait_min), _number(self.expected_wait_max_min),
                 self.ampel, self.ampel_worst, "true" if self.issuing else "false", self.not_issuing_reason,
-                self.updated_at.isoformat()]
+                self.updated_at.isoformat(), *_rating_values(self.ratings)]
+
+
+def _rating_values(ratings: Ratings | None) -> list[str]:
+    """rating_1 … rating_5 (how many gave that score), settled_yes, settled_no: the day's so far."""
+    if ratings is None:
+        return ["0"] * 7
+    return [str(n) for n in (*ratings.scores, ratings.settled_yes, ratings.settled_no)]
+
+
+def _read_ratings(item: dict[str, str]) -> Ratings | None:
+    counts = [int(item.get(name) or 0) for name in FIELDS[17:]]  # an older file has none of them: 0
+    if not any(counts):
+        return None
+    return Ratings((counts[0], counts[1], counts[2], counts[3], counts[4]), counts[5], counts[6])
 
 
 def _number(value: int | None) -> str:
@@ -134,7 +152,7 @@ class Archive:
         """The rows of a file written before a restart, so that rewriting it keeps them."""
         rows = self.rows.setdefault(day, {})
         for item in csv.DictReader(io.StringIO(text)):
-            if list(item) != list(FIELDS):
+            if list(item) not in (list(FIELDS), list(BEFORE_RATINGS)):
                 raise ValueError(f"not an archive file of this version (columns {list(item)})")
             updated = datetime.fromisoformat(item["updated_at"])
             zone = ZoneInfo(self.info[item["office"]].timezone) if item["office"] in self.info else self.default_zone
@@ -146,7 +164,8 @@ class Archive:
                 day, item["office"], item["office_name"], item["service"], item["service_name"], start,
                 start + self.interval, int(item["samples"]), int(item["waiting"]), int(item["waiting_max"]),
                 _optional(item["expected_wait_min"]), _optional(item["expected_wait_max_min"]), item["ampel"],
-                item["ampel_worst"], item["issuing"] == "true", item["not_issuing_reason"], updated)
+                item["ampel_worst"], item["issuing"] == "true", item["not_issuing_reason"], updated,
+                _read_ratings(item))
             office = item["office"]
             if office not in self.last_at or updated > self.last_at[office]:
                 self.last_at[office] = updated

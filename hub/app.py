@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from hub.citizen import places_for
 from hub.config import HubConfig
 from hub.publisher import OfficePublisher
 from hub.runtime import OfficeRuntime
@@ -28,8 +29,9 @@ from protocol import VERSION, topics
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import MqttLink
 from protocol.messages import CommandAnswer, ticket_event_from_dict
-from protocol.operations import COUNTER, OFFICE
-from protocol.requests import CommandRefused, read_command, reply
+from protocol.operations import CITIZEN, COUNTER, OFFICE
+from protocol.requests import CommandRefused, read_citizen_request, read_command, reply
+from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub")
 FORECAST_INTERVAL_S = 0.1  # the forecast runs at most this often while inputs keep coming
@@ -57,6 +59,7 @@ class Hub:
             self.link.subscribe(topics.kiosk_tickets(office.id), self._on_ticket)
             self.link.subscribe_requests(topics.counter_commands(office.id), self._on_command)  # never retained
             self.link.subscribe_requests(topics.office_command(office.id), self._on_command)
+            self.link.subscribe_requests(topics.citizen_request(office.id), self._on_citizen)
         self.link.on_connection_change(self._on_connection)
 
     def start(self) -> None:
@@ -144,6 +147,28 @@ class Hub:
             self.publishers[office_id].publish_direct(now)
             self._forecast_soon(office_id)
         log.info("%s: %s %s → %s", office_id, counter or "office", request.op, result.to_dict())
+
+    def _on_citizen(self, topic: str, payload: bytes, properties: Any) -> None:
+        """A ticket holder's request (docs/protocol.md §3.12): committed, answered, then published — the
+        views of everyone behind a cancelled or moved ticket change with the next forecast, at once."""
+        office_id = topics.parse(topic).office
+        try:
+            request = read_citizen_request(payload, properties)
+        except InvalidMessage as exc:
+            reply(self.link, properties, CommandAnswer.refused(str(exc)), office_id, None, CITIZEN)
+            raise
+        with self.lock:
+            now = self.clock.now()
+            runtime = self.runtimes[office_id]
+            places = 0
+            if request.op == "postpone" and request.id not in runtime.engine.citizen_answers:
+                start = self.publishers[office_id].fresh_forecast(now).start
+                places = places_for(runtime.engine, token_hash(request.token), start)
+            result = runtime.citizen(request, places, now)  # committed here
+            reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, None, CITIZEN)
+            self.publishers[office_id].publish_direct(now)
+            self._forecast_soon(office_id)
+        log.info("%s: citizen %s (request %s) → %s", office_id, request.op, request.id, result.to_dict())
 
     # -- the forecast -------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ def todays_calibration(engine: OfficeEngine) -> dict[str, Calibration]:
     outcomes: dict[str, list[tuple[ToldWait, float]]] = {s.id: [] for s in engine.office.services}
     for ticket_id, told in engine.told.items():
         ticket = engine.tickets.get(ticket_id)
-        if ticket is None or ticket.called_at is None:
+        if ticket is None or ticket.called_at is None or ticket.postponed:  # moved back by choice: no check
             continue
         actual = (ticket.called_at - ticket.issued_at).total_seconds() / 60
         outcomes.setdefault(told.service, []).append((told, actual))

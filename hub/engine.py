@@ -35,6 +35,7 @@ class TicketState(StrEnum):
     NO_SHOW = "no_show"
     CLOSED = "closed"
     VOIDED = "voided"
+    CANCELLED = "cancelled"  # given up by its holder (hub/citizen.py)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Ticket:
     issued_service: str = ""  # the service the number was issued for: `service` changes on transfer
     transfers: int = 0
     assumed_printed: bool = False  # the kiosk restarted before the print finished (docs/protocol.md §3.1)
+    postponed: int = 0  # how often its holder moved it back (hub/citizen.py)
 
     def __post_init__(self) -> None:
         self.issued_service = self.issued_service or self.service
@@ -123,6 +125,8 @@ class OfficeEngine:
     handled: list[Handled] = field(default_factory=list)
     issued_count: dict[str, int] = field(default_factory=dict)
     _results: dict[str, CommandAnswer] = field(default_factory=dict)  # request id → first answer
+    citizen_answers: dict[str, CommandAnswer] = field(default_factory=dict)  # the same for citizen requests
+    ratings: dict[str, tuple[int, bool | None]] = field(default_factory=dict)  # ticket id → (score, settled)
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing
     refused: dict[str, str] = field(default_factory=dict)  # event id → kiosk: events of another day, refused

@@ -139,9 +139,34 @@ class ToldInput:
         return cls(at, {tid: ToldWait(*told) for tid, told in payload["tickets"].items()})
 
 
-Input = TicketInput | RefusedInput | CounterInput | OfficeInput | CloseOutInput | SoldOutInput | ToldInput
+@dataclass(frozen=True)
+class CitizenInput:
+    """A ticket holder's request (hub/citizen.py): by the token's hash, never the token, with the places a
+    postponement moves the ticket as computed when it arrived, or a rating."""
+
+    at: datetime
+    op: str
+    token_hash: str
+    id: str
+    places: int
+    rating: tuple[int, bool | None] | None = None  # a `rate`'s score and settled
+    kind: ClassVar[str] = "citizen"
+
+    def payload(self) -> dict[str, Any]:
+        data = {"op": self.op, "token_hash": self.token_hash, "id": self.id, "places": self.places}
+        return data if self.rating is None else {**data, "rating": list(self.rating)}
+
+    @classmethod
+    def from_payload(cls, at: datetime, payload: dict[str, Any]) -> CitizenInput:
+        rating = payload.get("rating")
+        return cls(at, payload["op"], payload["token_hash"], payload["id"], payload["places"],
+                   None if rating is None else (rating[0], rating[1]))
+
+
+Input = (TicketInput | RefusedInput | CounterInput | OfficeInput | CloseOutInput | SoldOutInput | ToldInput
+         | CitizenInput)
 KINDS: dict[str, type[Input]] = {cls.kind: cls for cls in (TicketInput, RefusedInput, CounterInput, OfficeInput,
-                                                           CloseOutInput, SoldOutInput, ToldInput)}
+                                                           CloseOutInput, SoldOutInput, ToldInput, CitizenInput)}
 
 
 def encode(item: Input) -> tuple[str, str]:

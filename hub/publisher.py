@@ -77,6 +77,10 @@ class OfficePublisher:
             self._priors = (day, priors_from_history(self.runtime.store.daily_stats(self.office), day))
         return self._priors[1]
 
+    def fresh_forecast(self, now: datetime) -> Forecast:
+        """The forecast as of `now` (a citizen's postponement is measured in it: hub/citizen.py)."""
+        return forecast(self.runtime.engine, now, self._history_priors())
+
     def _record_told(self, fc: Forecast, now: datetime) -> None:
         """What new tickets are told (hub/calibration.py checks it against their actual waits)."""
         engine = self.runtime.engine

@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
 from hub.arrival import CLOCK_TOLERANCE, clock_skew, describe, hub_issued_at
+from hub.citizen import citizen_request, holder
 from hub.engine import OfficeEngine, ToldWait
 from hub.inputs import (
+    CitizenInput,
     CloseOutInput,
     CounterInput,
     Input,
@@ -29,7 +31,9 @@ from hub.office import OfficeDef
 from hub.statistics import day_summary
 from hub.store import HubStore
 from protocol.businessday import local_business_day
-from protocol.messages import Ack, CommandAnswer, CommandRequest, TicketEvent, TicketIssued
+from protocol.messages import Ack, CitizenRequest, CommandAnswer, CommandRequest, TicketEvent, TicketIssued
+from protocol.messages.citizen import UNKNOWN_TICKET
+from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub")
 
@@ -97,6 +101,8 @@ class OfficeRuntime:
                 return engine.refuse(item.id, item.device)
             case ToldInput():
                 return [engine.record_told(tid, told) for tid, told in item.tickets.items()]
+            case CitizenInput():
+                return citizen_request(engine, item.op, item.token_hash, item.id, item.places, item.at, item.rating)
             case _:
                 assert_never(item)
 
@@ -193,6 +199,20 @@ class OfficeRuntime:
         if previous is not None:
             return previous
         item = OfficeInput(now, request.op, request.args, request.id)
+        self.store.append(self.office.id, self.engine.day, item)
+        result: CommandAnswer = self._apply(item)
+        return result
+
+    def citizen(self, request: CitizenRequest, places: int, now: datetime) -> CommandAnswer:
+        """A ticket holder's request, committed before it is carried out (a repeat is not logged again)."""
+        previous = self.engine.citizen_answers.get(request.id)
+        if previous is not None:
+            return previous
+        hashed = token_hash(request.token)
+        if holder(self.engine, hashed) is None:  # not logged: nobody can fill the log with guessed tokens
+            return CommandAnswer.refused(UNKNOWN_TICKET)
+        rating = None if request.score is None else (request.score, request.settled)
+        item = CitizenInput(now, request.op, hashed, request.id, places, rating)
         self.store.append(self.office.id, self.engine.day, item)
         result: CommandAnswer = self._apply(item)
         return result

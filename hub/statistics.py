@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from hub.calibration import todays_calibration
+from hub.citizen import rating_counts
 from hub.engine import OfficeEngine, TicketState
 
 
@@ -64,4 +65,6 @@ def day_summary(engine: OfficeEngine) -> dict[str, Any]:
         "sold_out": {s: t.isoformat() for s, t in sorted(engine.sold_out_at.items())},
         # the told waits against the actual ones (hub/calibration.py)
         "calibration": {s: c.message().to_dict() for s, c in sorted(todays_calibration(engine).items())},
+        # the ratings after the visit, per service (never per counter: hub/citizen.py)
+        "ratings": {s: r.to_dict() for s, r in sorted(rating_counts(engine).items())},
     }

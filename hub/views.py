@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.calibration import todays_calibration
+from hub.citizen import rating_counts
 from hub.engine import OfficeEngine, Ticket, TicketState
 from hub.estimate import Forecast, expected_wait_min, wait_range_min
 from hub.office import OfficeDef
@@ -32,6 +33,7 @@ def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[boo
     office = engine.office
     open_now = office.is_open(engine.day, now)
     checked = todays_calibration(engine)
+    rated = rating_counts(engine)
     services = []
     for service in office.services:
         ok, reason = issuing[service.id]
@@ -45,7 +47,7 @@ def queue_state(engine: OfficeEngine, fc: Forecast, issuing: dict[str, tuple[boo
             ampel=office.ampel.level(wait, ok, open_now),
             wait_range_min=None if told is None or spread is None else
             (min(round(spread[0]), told), max(round(spread[1]), told)),
-            calibration=cal.message() if cal is not None and cal.called else None))
+            calibration=cal.message() if cal is not None and cal.called else None, ratings=rated.get(service.id)))
     return QueueState(day=engine.day, at=now, services=tuple(services))
 
 
@@ -60,7 +62,8 @@ def counter_state(engine: OfficeEngine, counter_id: str) -> CounterState:
     counter = engine.counters[counter_id]
     if counter.current is not None:
         ticket = engine.tickets[counter.current]
-        return CounterState(engine.day, counter_id, "serving", ticket.label, ticket.service)
+        return CounterState(engine.day, counter_id, "serving", ticket.label, ticket.service,
+                            postponed=ticket.postponed or None)
     return CounterState(engine.day, counter_id, "paused" if counter.paused else "idle")
 
 
@@ -70,7 +73,7 @@ def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetim
     if state == TicketState.WAITING:
         return TicketView(day, label, service, state.value, issued_at, ahead=fc.ahead.get(ticket.id, 0),
                           expected_wait_min=expected_wait_min(fc, ticket, now),
-                          wait_range_min=wait_range_min(fc, ticket, now))
+                          wait_range_min=wait_range_min(fc, ticket, now), postponed=ticket.postponed or None)
     if state == TicketState.CALLED and ticket.counter is not None:
         counter = engine.office.counter(ticket.counter)
         return TicketView(day, label, service, state.value, issued_at, counter=ticket.counter,
@@ -80,6 +83,8 @@ def ticket_view(engine: OfficeEngine, ticket: Ticket, fc: Forecast, now: datetim
         grace_until = ticket.finished_at + timedelta(minutes=engine.office.no_show_grace_min)
         return TicketView(day, label, service, state.value, issued_at,
                           grace_until=grace_until.astimezone(engine.office.timezone))
+    if state == TicketState.DONE and ticket.id in engine.ratings:
+        return TicketView(day, label, service, state.value, issued_at, rated=True)
     return TicketView(day, label, service, state.value, issued_at)
 
 

@@ -21,7 +21,7 @@ from protocol.messages import TicketView
 #: What a citizen can choose on the tracking page: minutes before the turn, or places before it.
 CHOICES = {"15min": ("minutes", 15), "30min": ("minutes", 30), "5places": ("places", 5)}
 DEFAULT_CHOICE = "15min"
-ENDED = ("done", "closed", "voided")  # the ticket is over: its subscription goes (after "closed" is sent)
+ENDED = ("done", "closed", "voided", "cancelled")  # the ticket is over: its subscription goes (after "closed" is sent)
 TTL_S = {"near": 900, "called": 600, "recalled": 600, "no_show": 900, "closed": 3600}  # stale after
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 COUNTER = "counter"
 OFFICE = "office"
+CITIZEN = "citizen"  # a ticket holder's own request, authorised by the ticket's token (§3.12)
 ARG_MAX = 300  # the announcement's limit; labels and services are far shorter
 ARGUMENTS = {"label": "a ticket's label (A042)", "service": "a service id (A)",
              "text": "the announcement (may be empty)"}
@@ -42,3 +43,12 @@ OPERATIONS = (
 COUNTER_OPS = {op.name: op for op in OPERATIONS if op.scope == COUNTER}
 OFFICE_OPS = {op.name: op for op in OPERATIONS if op.scope == OFFICE}
 BY_NAME = {op.name: op for op in OPERATIONS}
+
+# A ticket holder's operations on their own ticket (`…/citizen/request`, docs/protocol.md §3.12): not
+# clerk operations, so they are kept out of OPERATIONS (the clerk's page offers exactly those).
+CITIZEN_OPERATIONS = (
+    Operation("postpone", CITIZEN, (), "move one's waiting ticket back by about 15 minutes' worth of places"),
+    Operation("cancel", CITIZEN, (), "give up one's waiting ticket: the people behind move up"),
+    Operation("rate", CITIZEN, (), "after being served: a score 1-5 and whether the concern was settled, once"),
+)
+CITIZEN_OPS = {op.name: op for op in CITIZEN_OPERATIONS}

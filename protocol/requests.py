@@ -22,8 +22,8 @@ from paho.mqtt.properties import Properties
 from protocol import topics
 from protocol.fields import InvalidMessage, decode_object, encode_object
 from protocol.link import MqttLink
-from protocol.messages import CommandAnswer, CommandRequest
-from protocol.operations import COUNTER, OFFICE
+from protocol.messages import CitizenRequest, CommandAnswer, CommandRequest
+from protocol.operations import CITIZEN, COUNTER, OFFICE
 
 log = logging.getLogger("wartemarke.requests")
 
@@ -104,12 +104,26 @@ class Requester:
             response = topics.counter_response(office, counter, self.tag)
         else:
             topic, response = topics.office_command(office), topics.supervisor_response(office, self.tag)
+        return self._send(topic, response, request.to_dict(), timeout_s)
+
+    def listen_citizen(self, office: str) -> None:
+        """Answers to this requester's citizen requests (a web server's tracking pages)."""
+        self.link.subscribe_requests(topics.citizen_response(office, self.tag), self._on_answer)
+
+    async def citizen_async(self, office: str, request: CitizenRequest, timeout_s: float = 5.0) -> CommandAnswer | None:
+        """A ticket holder's request (docs/protocol.md §3.12), like `request_async`."""
+        future = self._send(topics.citizen_request(office), topics.citizen_response(office, self.tag),
+                            request.to_dict(), timeout_s)
+        return await self._wait(future, timeout_s)
+
+    def _send(self, topic: str, response: str, payload: dict[str, Any],
+              timeout_s: float) -> concurrent.futures.Future[CommandAnswer] | None:
         correlation = uuid.uuid4().bytes
         future: concurrent.futures.Future[CommandAnswer] = concurrent.futures.Future()
         with self._lock:
             self._pending[correlation] = future
         props = request_properties(response, correlation, command_expiry_s(timeout_s))
-        info = self.link.publish_tracked(topic, encode_object(request.to_dict()), properties=props)
+        info = self.link.publish_tracked(topic, encode_object(payload), properties=props)
         if info is None:
             future.cancel()
             self._forget(correlation)
@@ -141,7 +155,10 @@ class Requester:
     async def request_async(self, office: str, counter: str | None, request: CommandRequest,
                             timeout_s: float = 5.0) -> CommandAnswer | None:
         """`request` for an asyncio loop: never blocks it; None when not connected or no answer in time."""
-        future = self.send(office, counter, request, timeout_s)
+        return await self._wait(self.send(office, counter, request, timeout_s), timeout_s)
+
+    @staticmethod
+    async def _wait(future: concurrent.futures.Future[CommandAnswer] | None, timeout_s: float) -> CommandAnswer | None:
         if future is None:
             return None
         try:
@@ -179,18 +196,30 @@ def read_command(payload: bytes, properties: Any, scope: str) -> CommandRequest:
     expiry of at most COMMAND_MAX_EXPIRY_S: the broker drops it unless the hub gets it in time, so a
     command its requester gave up on is never executed later."""
     request = CommandRequest.from_dict(decode_object(payload), scope)
-    expiry = getattr(properties, "MessageExpiryInterval", None) if properties is not None else None
-    if expiry is None or expiry > COMMAND_MAX_EXPIRY_S:
-        raise CommandRefused(f"command {request.id}: needs an MQTT message expiry of at most "
-                             f"{COMMAND_MAX_EXPIRY_S} s, so it is never executed after its requester gave up (got "
-                             + ("none" if expiry is None else f"{expiry} s") + ")", request.id)
+    _check_expiry(properties, f"command {request.id}", request.id)
     return request
 
 
-def reply(link: MqttLink, properties: Any, answer: CommandAnswer, office: str, counter: str | None) -> None:
+def read_citizen_request(payload: bytes, properties: Any) -> CitizenRequest:
+    """A valid citizen request (docs/protocol.md §3.12), with the same expiry rule as a command."""
+    request = CitizenRequest.from_dict(decode_object(payload))
+    _check_expiry(properties, f"citizen request {request.id}", request.id)
+    return request
+
+
+def _check_expiry(properties: Any, what: str, request_id: str) -> None:
+    expiry = getattr(properties, "MessageExpiryInterval", None) if properties is not None else None
+    if expiry is None or expiry > COMMAND_MAX_EXPIRY_S:
+        raise CommandRefused(f"{what}: needs an MQTT message expiry of at most "
+                             f"{COMMAND_MAX_EXPIRY_S} s, so it is never executed after its requester gave up (got "
+                             + ("none" if expiry is None else f"{expiry} s") + ")", request_id)
+
+
+def reply(link: MqttLink, properties: Any, answer: CommandAnswer, office: str, counter: str | None,
+          scope: str | None = None) -> None:
     """Answer on the request's response topic — only on a response topic of the same counter (or, for an
-    office command, the supervisor's), so a request cannot make the hub publish onto `calls`, `queue`,
-    a kiosk's `ack` or another counter's answers."""
+    office command, the supervisor's; for a citizen request, a citizen response topic), so a request
+    cannot make the hub publish onto `calls`, `queue`, a kiosk's `ack` or another counter's answers."""
     response_topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
     if not response_topic:
         return
@@ -198,8 +227,9 @@ def reply(link: MqttLink, properties: Any, answer: CommandAnswer, office: str, c
         where = topics.parse(str(response_topic))
     except topics.TopicError:
         where = None
-    scope = COUNTER if counter is not None else OFFICE
-    wanted = topics.COUNTER_RESPONSE if scope == COUNTER else topics.SUPERVISOR_RESPONSE
+    scope = scope or (COUNTER if counter is not None else OFFICE)
+    wanted = {COUNTER: topics.COUNTER_RESPONSE, OFFICE: topics.SUPERVISOR_RESPONSE,
+              CITIZEN: topics.CITIZEN_RESPONSE}[scope]
     if where is None or (where.office, where.kind, where.id) != (office, wanted, counter):
         log.warning("not answering on response topic %r (must be a %s topic of office %s%s)", response_topic,
                     wanted, office, "" if counter is None else f", counter {counter}")

@@ -23,6 +23,7 @@ KIOSK_TICKET, KIOSK_ACK = "kiosk_ticket", "kiosk_ack"
 COUNTER_COMMAND, COUNTER_STATE, COUNTER_RESPONSE = "counter_command", "counter_state", "counter_response"
 OFFICE_COMMAND, SUPERVISOR_RESPONSE = "office_command", "supervisor_response"
 CALLS, QUEUE, INFO, HISTORY, TICKET, DEVICE_STATUS = "calls", "queue", "info", "history", "ticket", "device_status"
+CITIZEN_REQUEST, CITIZEN_RESPONSE = "citizen_request", "citizen_response"
 
 
 class TopicError(ValueError):
@@ -112,6 +113,17 @@ def device_status(office: str, device: str) -> str:
     return f"{office_root(office)}/device/{_slug('device', device)}/status"
 
 
+def citizen_request(office: str) -> str:
+    """A ticket holder's request ("more time", "not coming"), sent by a web server with the token: the one
+    topic a city carries *into* an office (docs/protocol.md §3.12); only the hub may read it."""
+    return f"{office_root(office)}/citizen/request"
+
+
+def citizen_response(office: str, tag: str) -> str:
+    """A web server's private answer topic for its citizen requests."""
+    return f"{office_root(office)}/citizen/response/{_tag(tag)}"
+
+
 # -- filters (for subscribing) --------------------------------------------------------------------
 
 
@@ -165,7 +177,7 @@ class Topic:
 
 
 _OFFICE_WIDE = {("calls",): CALLS, ("queue",): QUEUE, ("info",): INFO, ("history",): HISTORY,
-                ("command",): OFFICE_COMMAND}
+                ("command",): OFFICE_COMMAND, ("citizen", "request"): CITIZEN_REQUEST}
 _PER_ID = {("kiosk", "ticket"): KIOSK_TICKET, ("kiosk", "ack"): KIOSK_ACK, ("counter", "command"): COUNTER_COMMAND,
            ("counter", "state"): COUNTER_STATE, ("device", "status"): DEVICE_STATUS}
 
@@ -188,4 +200,6 @@ def parse(topic: str) -> Topic:
         return Topic(office, COUNTER_RESPONSE, rest[1], rest[3])
     if len(rest) == 3 and rest[:2] == ("supervisor", "response") and TAG_RE.match(rest[2]):
         return Topic(office, SUPERVISOR_RESPONSE, tag=rest[2])
+    if len(rest) == 3 and rest[:2] == ("citizen", "response") and TAG_RE.match(rest[2]):
+        return Topic(office, CITIZEN_RESPONSE, tag=rest[2])
     raise TopicError(f"not a topic of the contract: {topic!r}")

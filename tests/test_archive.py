@@ -24,7 +24,7 @@ from devtools.hub_harness import issued, payload, write_hub_config
 from hub.app import Hub
 from protocol import topics
 from protocol.messages.info import OfficeInfo, ServiceInfo
-from protocol.messages.queue import QueueState, ServiceQueue
+from protocol.messages.queue import QueueState, Ratings, ServiceQueue
 from tests.city_harness import start_program, stop_program
 from tests.fault_harness import start_hub
 from tests.web_harness import get, random_token, wait_until
@@ -222,3 +222,24 @@ def test_names_come_from_the_info_even_when_it_arrives_after_the_queue() -> None
                                           counters=()))
     row = next(csv.DictReader(io.StringIO(table.csv(date(2026, 3, 2)))))
     assert (row["office_name"], row["service_name"]) == ("Bürgerbüro Ost", "Allgemeine Anliegen")
+
+
+def test_the_days_ratings_per_service_are_open_data_and_an_older_file_reads_back() -> None:
+    """Issue 15's rating after the visit: counted per office, service and day (never per counter)."""
+    table = Archive(15, BERLIN)
+    table.record("t-ost", state(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), 3))
+    rated = QueueState(day=date(2026, 3, 2), at=datetime(2026, 3, 2, 8, 20, tzinfo=UTC), services=(
+        ServiceQueue("A", 2, 10, True, ratings=Ratings((1, 0, 0, 2, 3), 4, 1)),))
+    table.record("t-ost", rated)
+    text = table.csv(date(2026, 3, 2))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    columns = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5", "settled_yes", "settled_no")
+    assert [tuple(r[c] for c in columns) for r in rows] == [("0",) * 7, ("1", "0", "0", "2", "3", "4", "1")]
+    assert not [c for c in rows[0] if "counter" in c or "clerk" in c]
+    reloaded = Archive(15, BERLIN)
+    reloaded.load(date(2026, 3, 2), text)
+    assert reloaded.csv(date(2026, 3, 2)) == text
+    older = "\n".join(",".join(line.split(",")[:17]) for line in text.splitlines()) + "\n"  # before the ratings
+    before = Archive(15, BERLIN)
+    before.load(date(2026, 3, 2), older)
+    assert [r["rating_4"] for r in csv.DictReader(io.StringIO(before.csv(date(2026, 3, 2))))] == ["0", "0"]

@@ -243,7 +243,8 @@ def test_acl_grants_each_role_only_its_own_topics(office: OfficeBroker) -> None:
         f"read {r}/calls", f"read {r}/queue", f"read {r}/info", f"read {r}/device/+/status"}
     assert grants["web-1"] == {
         "deny $SYS/#", f"write {r}/device/web-1/status",
-        f"read {r}/info", f"read {r}/queue", f"read {r}/history", f"read {r}/ticket/+"}
+        f"read {r}/info", f"read {r}/queue", f"read {r}/history", f"read {r}/ticket/+",
+        f"write {r}/citizen/request", f"read {r}/citizen/response/+"}  # a tracking page's postpone/cancel
     assert grants["platz-1-cli"] == {
         "deny $SYS/#", f"write {r}/device/platz-1-cli/status", f"write {r}/counter/platz-1/command",
         f"read {r}/counter/platz-1/response/+"}
@@ -251,7 +252,10 @@ def test_acl_grants_each_role_only_its_own_topics(office: OfficeBroker) -> None:
     assert {user for user, g in grants.items() if any(re.fullmatch(rf"read {r}/kiosk/[^/]+/ticket", t) for t in g)} \
         == {"hub-1"}
     assert {t for t in grants["hub-1"] if t.startswith("read")} == {
-        f"read {r}/kiosk/+/ticket", f"read {r}/counter/+/command", f"read {r}/command"}
+        f"read {r}/kiosk/+/ticket", f"read {r}/counter/+/command", f"read {r}/command", f"read {r}/citizen/request"}
+    # Only the hub reads citizen requests (they carry tracking tokens) and answers them.
+    assert {user for user, g in grants.items() if f"read {r}/citizen/request" in g} == {"hub-1"}
+    assert {user for user, g in grants.items() if f"write {r}/citizen/response/+" in g} == {"hub-1"}
     assert f"write {r}/counter/+/command" in grants["hub-1-web"]
     assert f"read {r}/counter/+/response/+" in grants["hub-1-web"]
 
@@ -513,6 +517,39 @@ def test_web_and_counter_client_request_response(clients: OfficeBroker) -> None:
         assert denied(hub.publish(topic, b'{"v":1}')), topic
 
 
+def test_a_replica_sends_citizen_requests_that_only_the_hub_reads(clients: OfficeBroker) -> None:
+    """A tracking page's postpone/cancel (docs/protocol.md §3.12) carries the token: a replica may write the
+    request topic (and read its answers), nothing else new; nobody but the hub reads it."""
+    hub = clients.connect("hub-1")
+    hub.subscribe([topics.citizen_request(OFFICE)], retained=False)
+    readers = {name: clients.connect(name) for name in ("kiosk-1", "display-1", "platz-1-cli")}
+    for probe in readers.values():
+        probe.subscribe([f"{ROOT}/#"], retained=False)
+    since = {name: probe.mark() for name, probe in readers.items()}
+    replica = clients.connect("web-1")
+    tag = uuid.uuid4().hex[:12]
+    replica.subscribe([topics.citizen_response(OFFICE, tag)])
+    correlation, payload = uuid.uuid4().bytes, b'{"v":1,"token":"SECRETTOKEN' + marker() + b'"}'
+    hub_since = hub.mark()
+    assert allowed(replica.publish(topics.citizen_request(OFFICE), payload,
+                                   properties=request(topics.citizen_response(OFFICE, tag), correlation)))
+    index = hub.wait_for(lambda _t, p: p == payload, hub_since)
+    assert hub.property(index, "ResponseTopic") == topics.citizen_response(OFFICE, tag)
+    answer = marker()
+    assert allowed(hub.publish(topics.citizen_response(OFFICE, tag), answer, properties=reply(correlation)))
+    got = replica.wait_for(lambda _t, p: p == answer)
+    assert replica.property(got, "CorrelationData") == correlation
+    mark = marker()
+    assert allowed(hub.publish(topics.queue(OFFICE), mark, retain=True))
+    assert allowed(hub.publish(topics.counter_response(OFFICE, "platz-1", "x"), mark))
+    for name, probe in readers.items():
+        assert not [r for r in before_marker(probe, mark, since[name]) if b"SECRETTOKEN" in r.payload], name
+    # Nobody else writes requests or answers; the replica writes no answer.
+    for name in ("kiosk-1", "display-1", "platz-1-cli"):
+        assert denied(readers[name].publish(topics.citizen_request(OFFICE), b'{"v":1}')), name
+    assert denied(replica.publish(topics.citizen_response(OFFICE, "x"), b'{"v":1}'))
+
+
 def test_protocol_md_clears_a_retained_command_as_written(clients: OfficeBroker, tmp_path: Path) -> None:
     """docs/protocol.md §3.6's mosquitto_pub line, run as written against the templated broker (only the
     host, port, CA path and office swapped for this test's): it clears a retained command."""
@@ -668,10 +705,11 @@ def bridge_subscribed(central: OfficeBroker) -> bool:
     return f"Received SUBSCRIBE from {BRIDGE_USER}" in log
 
 
-def test_the_default_bridge_carries_public_views_out_and_nothing_in(tmp_path: Path) -> None:
+def test_the_default_bridge_carries_public_views_out_and_only_citizen_requests_in(tmp_path: Path) -> None:
     with bridged(tmp_path) as (office, central, spy):
         topic_lines = [line for line in office.config.splitlines() if line.startswith("topic ")]
-        assert topic_lines and all(line.split()[2] == "out" for line in topic_lines), topic_lines
+        inbound = [line for line in topic_lines if line.split()[2] != "out"]
+        assert inbound == [f"topic citizen/request in 1 {ROOT}/ {ROOT}/"], topic_lines  # docs/protocol.md §3.12
         hub = office.connect("hub-1")
         hub.subscribe([f"{ROOT}/counter/+/command", f"{ROOT}/command", f"{ROOT}/kiosk/+/ticket"], retained=False)
         kiosk = office.connect("kiosk-1")
@@ -692,11 +730,22 @@ def test_the_default_bridge_carries_public_views_out_and_nothing_in(tmp_path: Pa
         hub_since = hub.mark()
         for topic in (topics.counter_command(OFFICE, "platz-1"), topics.office_command(OFFICE)):
             assert allowed(central_web.publish(topic, b'{"v":1,"op":"next","id":"from-central"}'))
-        assert not bridge_subscribed(central)
         mark = marker()  # a round trip out after them: the bridge is up and has passed on what it had
         assert allowed(hub.publish(topics.info(OFFICE), mark, retain=True))
         spy.wait_for(lambda _t, p: p == mark)
         assert hub.received(hub_since) == []
+        # The one topic that comes in: a citizen request, with its properties; the answer goes out.
+        hub.subscribe([topics.citizen_request(OFFICE)], retained=False)
+        response = topics.citizen_response(OFFICE, "central")
+        central_web.subscribe([response])
+        wanted = marker()
+        assert allowed(central_web.publish(topics.citizen_request(OFFICE), wanted,
+                                           properties=request(response, b"corr")))
+        index = hub.wait_for(lambda _t, p: p == wanted, timeout=10.0)
+        assert hub.property(index, "ResponseTopic") == response and hub.property(index, "CorrelationData") == b"corr"
+        answer = marker()
+        assert allowed(hub.publish(response, answer, properties=reply(b"corr")))
+        central_web.wait_for(lambda _t, p: p == answer, timeout=10.0)
 
 
 def test_a_bridge_opted_in_to_commands_carries_them_in(tmp_path: Path) -> None:

@@ -40,7 +40,17 @@ from tests.city_harness import (
     watch_central,
 )
 from tests.deploy_harness import NOT_AUTHORIZED, render_role_template
-from tests.test_broker_acl import OfficeBroker, acl_grants, allowed, before_marker, denied, marker, topics_of
+from tests.test_broker_acl import (
+    OfficeBroker,
+    acl_grants,
+    allowed,
+    before_marker,
+    denied,
+    marker,
+    reply,
+    request,
+    topics_of,
+)
 
 OST, WEST, NORD = "t-ost", "t-west", "t-nord"
 # t-nord has an account on the central broker but no office broker here: tests log in with its bridge
@@ -112,12 +122,14 @@ def test_the_central_acl_keeps_each_bridge_to_its_office_and_replicas_to_reading
         r = topics.office_root(office)
         assert grants[bridge_account(hub)] == {
             f"write {r}/info", f"write {r}/queue", f"write {r}/history", f"write {r}/ticket/+",
-            f"write {r}/device/{hub}/status", f"write $SYS/broker/connection/{bridge_account(hub)}/state"}
+            f"write {r}/device/{hub}/status", f"write $SYS/broker/connection/{bridge_account(hub)}/state",
+            f"read {r}/citizen/request", f"write {r}/citizen/response/+"}  # docs/protocol.md §3.12
     for replica in REPLICAS:
         assert grants[replica] == {
             "read wartemarke/v1/+/info", "read wartemarke/v1/+/queue", "read wartemarke/v1/+/history",
             "read wartemarke/v1/+/ticket/+", "read wartemarke/v1/+/device/+/status",
-            "read $SYS/broker/connection/+/state", f"write wartemarke/v1/+/device/{replica}/status"}
+            "read $SYS/broker/connection/+/state", f"write wartemarke/v1/+/device/{replica}/status",
+            "write wartemarke/v1/+/citizen/request", "read wartemarke/v1/+/citizen/response/+"}
 
 
 def test_the_central_config_is_hardened_and_sized(city: City) -> None:
@@ -352,3 +364,35 @@ def test_after_a_central_restart_the_bridges_bring_the_current_state_back(tmp_pa
             broker.broker.stop()
         central.close_probes()
         central.broker.stop()
+
+
+def test_a_citizen_request_comes_in_only_to_its_own_office_and_its_answer_goes_out(clients: City) -> None:
+    """A tracking page's postpone/cancel (docs/protocol.md §3.12): a replica's request crosses t-west's real
+    bridge in, with its MQTT v5 properties, and the hub's answer comes back out. A bridge account reads
+    only its own office's request topic, so t-ost's bridge (misconfigured to bridge t-west too) never
+    carries t-west's requests, which hold tracking tokens."""
+    central = clients.central
+    nord = central.connect(bridge_account(HUBS[NORD]))  # as t-nord's bridge (or its password's thief) would
+    nord.subscribe([topics.citizen_request(WEST), topics.citizen_request(NORD), "wartemarke/v1/+/citizen/#"],
+                   retained=False)
+    hub = clients.offices[WEST].connect(CITY[WEST])
+    hub.subscribe([topics.citizen_request(WEST)], retained=False)
+    replica = central.connect("web-1")
+    tag = uuid.uuid4().hex[:12]
+    replica.subscribe([topics.citizen_response(WEST, tag)])
+    hub_since, nord_since = hub.mark(), nord.mark()
+    secret = b'{"v":1,"token":"SECRET' + marker() + b'"}'
+    assert allowed(replica.publish(topics.citizen_request(WEST), secret,
+                                   properties=request(topics.citizen_response(WEST, tag), b"corr")))
+    index = hub.wait_for(lambda _t, p: p == secret, hub_since, timeout=10.0)
+    assert hub.property(index, "ResponseTopic") == topics.citizen_response(WEST, tag)
+    assert hub.property(index, "CorrelationData") == b"corr"
+    answer = marker()
+    assert allowed(hub.publish(topics.citizen_response(WEST, tag), answer, properties=reply(b"corr")))
+    got = replica.wait_for(lambda _t, p: p == answer, timeout=10.0)
+    assert replica.property(got, "CorrelationData") == b"corr"
+    mark = marker()  # the account may read its own office's requests: the marker arrives, the secret must not
+    assert allowed(replica.publish(topics.citizen_request(NORD), mark))
+    assert before_marker(nord, mark, nord_since) == []
+    assert denied(replica.publish(topics.citizen_response(WEST, "x"), b'{"v":1}'))
+    assert denied(nord.publish(topics.citizen_request(WEST), b'{"v":1}'))

@@ -230,6 +230,8 @@ def test_each_event_has_its_own_key_and_the_end_is_the_end() -> None:
     assert ended(view(state="no_show", grace_until=grace), datetime(2026, 11, 25, 10, 31, tzinfo=UTC))
     assert ended(view(state="done"), called_at) and ended(None, called_at)
     assert due(view(state="done"), "15min", "de") is None
+    # a ticket its holder cancelled (docs/protocol.md §3.12) is over: nothing to send, its subscription goes
+    assert ended(view(state="cancelled"), called_at) and due(view(state="cancelled"), "15min", "de") is None
 
 
 def test_a_restarted_hub_republishing_every_view_sends_nothing_again(tmp_path, shared_broker, web_hub: WebHub,

@@ -29,6 +29,7 @@ from protocol.messages import (
     AmpelBands,
     Call,
     CallsState,
+    CitizenRequest,
     CommandAnswer,
     CommandRequest,
     CounterInfo,
@@ -39,6 +40,7 @@ from protocol.messages import (
     OfficeInfo,
     QueueState,
     RanOut,
+    Ratings,
     ServiceInfo,
     ServiceQueue,
     TicketIssued,
@@ -310,6 +312,8 @@ def every_topic(office: str) -> dict[str, str]:
         topics.CALLS: topics.calls(office), topics.QUEUE: topics.queue(office), topics.INFO: topics.info(office),
         topics.HISTORY: topics.history(office), topics.TICKET: topics.ticket(office, h),
         topics.DEVICE_STATUS: topics.device_status(office, "display-2"),
+        topics.CITIZEN_REQUEST: topics.citizen_request(office),
+        topics.CITIZEN_RESPONSE: topics.citizen_response(office, "f00d"),
     }
 
 
@@ -318,7 +322,7 @@ def test_parse_reads_back_every_topic_the_builders_build() -> None:
            topics.COUNTER_STATE: "platz-3", topics.COUNTER_RESPONSE: "platz-3", topics.TICKET: topics.token_hash(TOKEN),
            topics.DEVICE_STATUS: "display-2"}
     for kind, topic in every_topic("amt-1").items():
-        tag = "f00d" if kind in (topics.COUNTER_RESPONSE, topics.SUPERVISOR_RESPONSE) else None
+        tag = "f00d" if kind in (topics.COUNTER_RESPONSE, topics.SUPERVISOR_RESPONSE, topics.CITIZEN_RESPONSE) else None
         assert topics.parse(topic) == topics.Topic("amt-1", kind, ids.get(kind), tag), topic
     # a status topic says which device it is even when the id is no slug (the broker accepts any level)
     assert topics.parse("wartemarke/v1/amt-1/device/Kiosk 1/status").id == "Kiosk 1"
@@ -472,6 +476,7 @@ MESSAGES: list[tuple[str, Any]] = [
     (topics.SUPERVISOR_RESPONSE, CommandAnswer.refused("command: field 'op' must be one of …")),
     (topics.COUNTER_STATE, CounterState(DAY, "platz-3", "serving", "A042", "A")),
     (topics.COUNTER_STATE, CounterState(DAY, "platz-4", "paused")),
+    (topics.COUNTER_STATE, CounterState(DAY, "platz-3", "serving", "A043", "A", postponed=1)),
     (topics.CALLS, CallsState(DAY, 17, (Call("A042", "A", "platz-3", "Platz 3", BERLIN_AT, 1),))),
     (topics.QUEUE, QueueState(day=DAY, at=BERLIN_AT, services=(
         ServiceQueue("A", 12, 35, True, None, "yellow", (27, 46), WaitCalibration(41, 4.5, -1.2, 0.48, 0.05, 0.11)),
@@ -483,6 +488,15 @@ MESSAGES: list[tuple[str, Any]] = [
                                called_at=BERLIN_AT, recall=1)),
     (topics.TICKET, TicketView(DAY, "A042", "A", "no_show", ISSUED_AT, grace_until=BERLIN_AT)),
     (topics.TICKET, TicketView(DAY, "A042", "A", "done", ISSUED_AT)),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "waiting", ISSUED_AT, ahead=9, expected_wait_min=20, postponed=2)),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "cancelled", ISSUED_AT)),
+    (topics.CITIZEN_REQUEST, CitizenRequest("req-00000004", "postpone", TOKEN)),
+    (topics.CITIZEN_REQUEST, CitizenRequest("req-00000005", "rate", TOKEN, score=4, settled=False)),
+    (topics.CITIZEN_REQUEST, CitizenRequest("req-00000006", "rate", TOKEN, score=1)),
+    (topics.QUEUE, QueueState(day=DAY, at=BERLIN_AT, services=(
+        ServiceQueue("A", 3, 10, True, None, "green", ratings=Ratings((0, 1, 0, 4, 2), 5, 1)),))),
+    (topics.TICKET, TicketView(DAY, "A042", "A", "done", ISSUED_AT, rated=True)),
+    (topics.CITIZEN_RESPONSE, CommandAnswer(False, error="postponed_twice", id="req-00000004")),
     (topics.INFO, INFO),
     (topics.HISTORY, History("amt-1", 8, DAY, (HistoryCell(0, 9, 20, 14.5), HistoryCell(0, 10, 35, 9.0)),
                              {0: RanOut(2, 8, time(11, 30)), 4: RanOut(1, 8, time(12, 5))})),
@@ -919,7 +933,8 @@ EXAMPLES = {  # the name of each example in the document → the topic it is sen
     "queue": topics.QUEUE, "status": topics.DEVICE_STATUS, "will": topics.DEVICE_STATUS, "calls": topics.CALLS,
     "command": topics.COUNTER_COMMAND, "office_command": topics.OFFICE_COMMAND, "answer": topics.COUNTER_RESPONSE,
     "refusal": topics.SUPERVISOR_RESPONSE, "counter_state": topics.COUNTER_STATE, "ticket": topics.TICKET,
-    "info": topics.INFO, "history": topics.HISTORY,
+    "info": topics.INFO, "history": topics.HISTORY, "citizen_request": topics.CITIZEN_REQUEST,
+    "citizen_answer": topics.CITIZEN_RESPONSE,
 }
 
 
@@ -959,3 +974,20 @@ def test_pending_from_is_optional_and_checked() -> None:
     assert "pending_from" not in voided().to_dict()  # older kiosks send none: still valid
     with pytest.raises(InvalidMessage, match="pending_from"):
         ticket_event_from_dict(wire({**msg.to_dict(), "pending_from": 0}))
+
+
+def test_a_rating_has_a_score_and_only_a_rating_has_one() -> None:
+    for build in (lambda: CitizenRequest("req-00000007", "rate", TOKEN),
+                  lambda: CitizenRequest("req-00000007", "rate", TOKEN, score=6),
+                  lambda: CitizenRequest("req-00000007", "cancel", TOKEN, score=3),
+                  lambda: CitizenRequest("req-00000007", "postpone", TOKEN, settled=True)):
+        with pytest.raises(InvalidMessage):
+            build()
+    for data in ({"id": "req-00000008", "op": "rate", "token": TOKEN},
+                 {"id": "req-00000008", "op": "rate", "token": TOKEN, "score": 0},
+                 {"id": "req-00000008", "op": "rate", "token": TOKEN, "score": 3, "settled": "ja"},
+                 {"id": "req-00000008", "op": "next", "token": TOKEN},
+                 {"id": "req-00000008", "op": "cancel", "token": TOKEN.lower()}):
+        with pytest.raises(InvalidMessage):
+            CitizenRequest.from_dict(data)
+    assert CitizenRequest.from_dict({"id": "req-00000009", "op": "cancel", "token": TOKEN, "score": 3}).score is None

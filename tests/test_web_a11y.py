@@ -135,6 +135,9 @@ def test_every_page_has_no_axe_violation(office, browser):
         page.locator("#form-next button").click()
         expect(page.locator("#result")).to_contain_text("→ Platz 1")  # with a result shown
         found["counter after a command"] = axe_violations(page)
+        page.goto(f"{web.url}/t/{event.token}")  # served ("next" completed it): the rating after the visit
+        expect(page.locator("form.rating")).to_be_visible()
+        found["tracking, done: the rating"] = axe_violations(page)
     finally:
         page.context.close()
     assert {name: v for name, v in found.items() if v} == {}

@@ -165,3 +165,63 @@ def test_a_clerk_logs_in_and_calls_the_next_ticket_from_the_counter_page(office,
         clerk_context.close()
     expect(page.locator("#status .called")).to_have_text("Bitte jetzt zu Platz 1")
     assert page.evaluate("window.__marker") == 1, "the tracking page was reloaded"
+
+
+def test_postpone_and_cancel_from_the_tracking_page_change_the_queue_the_clerk_sees(office, browser, page):
+    """Issue 15: "Ich brauche mehr Zeit" and "Ich komme nicht mehr" on the citizen's phone, the counter page
+    of a clerk beside it: the cancelled ticket leaves the queue at once, the postponed one is called after
+    the one behind it and shown as "verschoben"; once served, one tap rates the visit."""
+    web, _kiosk, _rec = office
+    first, _second, third = (web.issue() for _ in range(3))
+    clerk_context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    clerk_context.set_default_timeout(LIVE_MS)
+    try:
+        clerk = clerk_context.new_page()
+        clerk.goto(f"{web.url}/login?next=/counter")
+        clerk.get_by_label("Benutzername").fill(CLERK[0])
+        clerk.get_by_label("Passwort").fill(CLERK[2])
+        with clerk.expect_navigation():
+            clerk.get_by_role("button", name="Anmelden").click()
+        clerk.goto(f"{web.url}/counter?office={web.office}&counter=platz-1")
+        waiting = clerk.locator("tr", has_text="Allgemeine Anliegen").locator("td.num")
+        expect(waiting).to_have_text("3")
+
+        open_tracking(page, web, first.token)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Ich brauche mehr Zeit").click()
+        expect(page.locator(".notice")).to_have_text("Ihre Nummer wurde nach hinten verschoben.")
+        expect(page.locator("#status")).to_contain_text("Noch 1-mal möglich.")
+        screenshot(page, "tracking-postponed.png")
+
+        open_tracking(page, web, third.token)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Ich komme nicht mehr").click()
+        expect(page.locator("#status")).to_contain_text("Sie haben diese Wartemarke storniert.")
+        expect(page.get_by_role("button", name="Ich brauche mehr Zeit")).to_have_count(0)
+        expect(waiting).to_have_text("2")  # live, without a reload of the counter page
+
+        next_button = clerk.get_by_role("button", name=re.compile("Nächste")).first
+        next_button.click()
+        expect(clerk.locator("#status .ticket-label")).not_to_have_text(first.label)  # it let the next go first
+        expect(clerk.locator("#status .postponed")).to_have_count(0)
+        next_button.click()
+        expect(clerk.locator("#status .ticket-label")).to_have_text(first.label)
+        expect(clerk.locator("#status .postponed")).to_have_text("(verschoben)")
+        screenshot(clerk, "counter-postponed.png")
+        open_tracking(page, web, first.token)
+        clerk.get_by_role("button", name=re.compile("^Erledigt")).first.click()
+        expect(page.locator("#status")).to_contain_text("Ihr Anliegen ist erledigt")  # live: the rating appears
+        page.get_by_label("ja").check()
+        screenshot(page, "tracking-rating.png")
+        with page.expect_navigation():
+            page.get_by_role("button", name="4 von 5").click()  # one tap
+        expect(page.locator(".notice")).to_have_text("Vielen Dank für Ihre Bewertung!")
+        expect(page.get_by_role("button", name="4 von 5")).to_have_count(0)  # once
+        screenshot(page, "tracking-rated.png")
+        expect(clerk.locator("#status .postponed")).to_have_count(0)
+    finally:
+        clerk_context.close()
+    rated = wait_until(lambda: [(s.ratings.scores, s.ratings.settled_yes)
+                                for s in web.mirror.office(web.office).queue.services if s.ratings],
+                       what="the rating counted in the office's queue")
+    assert rated == [((0, 0, 0, 1, 0), 1)]  # per service, anonymous

@@ -1,7 +1,11 @@
 """The clerk's page offers the contract's operations (protocol/operations.py), not a list of its own: each
 form on the page names an operation, carries the fields of that operation's arguments and a request id;
 the buttons without a field are exactly the counter operations without arguments. Through the hub's real
-process and real HTTP (the `web_hub` fixture)."""
+process and real HTTP (the `web_hub` fixture).
+
+Only the clerk's operations: a ticket holder's (`CITIZEN_OPERATIONS`: postpone, cancel, rate) are sent by the
+tracking page with the ticket's token, never by a clerk, so they are kept out of `OPERATIONS` and no form
+here may offer them (`BY_NAME` does not know them)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import logging
 from process.clock import Clock
 from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
-from protocol.messages import CommandAnswer, CommandRequest
+from protocol.messages import CitizenRequest, CommandAnswer, CommandRequest
 from protocol.requests import Requester
 from web.freshness import BRIDGE_STATE_FILTER
 from web.mirror import Mirror
@@ -34,6 +34,7 @@ class Bridge:
                 self.link.subscribe(topic_filter(office), self._on_message)
             if internal:
                 self.requester.listen(office)
+            self.requester.listen_citizen(office)  # the tracking pages' own operations (web/citizen.py)
         if not internal:  # a replica: the office bridges' states at the central broker (web/freshness.py)
             self.link.subscribe(BRIDGE_STATE_FILTER, self._on_bridge_state)
         self.link.on_connection_change(self._on_connection)
@@ -59,3 +60,7 @@ class Bridge:
         contract), or None when the hub does not answer. The command expires at the broker before
         `timeout_s` is over: one that did not reach the hub in time is never executed later."""
         return await self.requester.request_async(office, counter, request, timeout_s)
+
+    async def citizen(self, office: str, request: CitizenRequest, timeout_s: float = 5.0) -> CommandAnswer | None:
+        """A ticket holder's request (docs/protocol.md §3.12); None when the hub does not answer in time."""
+        return await self.requester.citizen_async(office, request, timeout_s)

@@ -19,12 +19,14 @@ from language.catalogue import LANGUAGES
 from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
+from web.auth import same_origin
+from web.citizen import DONE, OPS, new_request_id, refusal_notice, send
 from web.freshness import local_time
 from web.i18n import language, translator
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.mirror import as_published
-from web.responses import page
+from web.responses import page, redirect
 from web.statement import easy_read_page, statement_page
 from web.streams import STREAMS, Streams, end_streams, stream
 from web.templates_env import render
@@ -90,16 +92,33 @@ def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[
     return {"view": view, "office_name": info.name if info is not None else office, "stale": fresh.stale,
             "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
             "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
-            "grace_until": grace.strftime("%H:%M") if grace is not None else ""}
+            "grace_until": grace.strftime("%H:%M") if grace is not None else "",
+            "ticket_path": f"/t/{request.match_info['token']}", "rid": new_request_id()}  # web/citizen.py's forms
 
 
-async def tracking_page(request: web.Request) -> web.Response:
+async def tracking_page(request: web.Request, notice: str | None = None, status: int = 200) -> web.Response:
     found = _lookup(request)
     if found is None:
         return _not_found(request)
     office, view = found
-    return page(request, "ticket.html", offered=LANGUAGES, **ticket_context(request, office, view),
-                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]))
+    return page(request, "ticket.html", status, offered=LANGUAGES, **ticket_context(request, office, view),
+                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]),
+                notice=notice or DONE.get(request.query.get("done", "")))
+
+
+async def tracking_operation(request: web.Request) -> web.Response:
+    """POST `/t/{token}/postpone` or `/cancel` (web/citizen.py): 303 back to the page when the hub agreed,
+    the page with the reason when it refused (409) or did not answer (503)."""
+    if not same_origin(request):
+        return web.Response(status=403, text=translator(language(request))("citizen_forbidden") + "\n")
+    found = _lookup(request)
+    if found is None:
+        return _not_found(request)
+    op = request.path.rsplit("/", 1)[1]
+    answer = await send(request, found[0], op, request.match_info["token"])
+    if answer is not None and answer.ok:
+        return redirect(f"/t/{request.match_info['token']}?done={op}")
+    return await tracking_page(request, refusal_notice(answer), 503 if answer is None else 409)
 
 
 async def tracking_events(request: web.Request) -> web.StreamResponse:
@@ -211,6 +230,8 @@ def add_public_routes(app: web.Application) -> None:
     app.on_shutdown.append(end_streams)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}", tracking_page)
     app.router.add_get(f"/t/{{token:{IN_PATH}}}/events", tracking_events)
+    for op in OPS:  # web/citizen.py
+        app.router.add_post(f"/t/{{token:{IN_PATH}}}/{op}", tracking_operation)
     app.router.add_get(f"/{{prefix:[tT]}}/{{token:{ANY_CASE_IN_PATH}}}", tracking_redirect)
     app.router.add_get(r"/{prefix:[tT]}/{rest:.*}", tracking_unknown)
     app.router.add_get(f"/api/v1/tickets/{{token:{IN_PATH}}}", tracking_api)

@@ -14,11 +14,12 @@ from protocol import topics
 from protocol.businessday import WEEKDAYS
 from protocol.fields import TICKET_ID_RE, TOKEN_RE
 from protocol.messages.calls import MAX_CALLS, Call, CallsState
+from protocol.messages.citizen import CITIZEN_REFUSALS, MAX_POSTPONES, CitizenRequest
 from protocol.messages.commands import CommandAnswer, CommandRequest
 from protocol.messages.counters import COUNTER_STATES, CounterState
 from protocol.messages.history import History, HistoryCell, RanOut
 from protocol.messages.info import AmpelBands, CounterInfo, Location, OfficeInfo, ServiceInfo
-from protocol.messages.queue import AMPEL_LEVELS, QueueState, ServiceQueue, WaitCalibration
+from protocol.messages.queue import AMPEL_LEVELS, QueueState, Ratings, ServiceQueue, WaitCalibration
 from protocol.messages.status import DeviceStatus
 from protocol.messages.tickets import Ack, TicketEvent, TicketIssued, TicketVoided, ticket_event_from_dict
 from protocol.messages.tracking import TICKET_STATES, TicketView
@@ -33,12 +34,15 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
     topics.COUNTER_STATE: CounterState.from_dict, topics.CALLS: CallsState.from_dict,
     topics.QUEUE: QueueState.from_dict, topics.TICKET: TicketView.from_dict, topics.INFO: OfficeInfo.from_dict,
     topics.HISTORY: History.from_dict, topics.DEVICE_STATUS: DeviceStatus.from_dict,
+    topics.CITIZEN_REQUEST: CitizenRequest.from_dict, topics.CITIZEN_RESPONSE: CommandAnswer.from_dict,
 }
 
 __all__ = [
     "AMPEL_LEVELS",
+    "CITIZEN_REFUSALS",
     "COUNTER_STATES",
     "MAX_CALLS",
+    "MAX_POSTPONES",
     "PARSERS",
     "TICKET_ID_RE",
     "TICKET_STATES",
@@ -48,6 +52,7 @@ __all__ = [
     "AmpelBands",
     "Call",
     "CallsState",
+    "CitizenRequest",
     "CommandAnswer",
     "CommandRequest",
     "CounterInfo",
@@ -59,6 +64,7 @@ __all__ = [
     "OfficeInfo",
     "QueueState",
     "RanOut",
+    "Ratings",
     "ServiceInfo",
     "ServiceQueue",
     "TicketEvent",

@@ -21,6 +21,7 @@ class CounterState:
     state: str
     label: str | None = None
     service: str | None = None
+    postponed: int | None = None  # the ticket served was moved back by its holder this often (§3.12)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"day": self.day.isoformat(), "counter": self.counter, "state": self.state}
@@ -28,10 +29,13 @@ class CounterState:
             data["label"] = self.label
         if self.service is not None:
             data["service"] = self.service
+        if self.postponed is not None:
+            data["postponed"] = self.postponed
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CounterState:
         f = Fields(data, "counter state")
         return cls(day=f.day(), counter=f.slug("counter"), state=f.choice("state", COUNTER_STATES),
-                   label=f.opt_text("label", LABEL_RE), service=f.opt_text("service", SERVICE_RE))
+                   label=f.opt_text("label", LABEL_RE), service=f.opt_text("service", SERVICE_RE),
+                   postponed=f.opt_integer("postponed"))

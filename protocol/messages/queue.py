@@ -40,6 +40,28 @@ class WaitCalibration:
 
 
 @dataclass(frozen=True)
+class Ratings:
+    """Today's ratings after the visit for one service (docs/protocol.md §3.12): how many gave each score
+    1–5, and how many said their concern was settled or not. Counts only: never a ticket or a counter."""
+
+    scores: tuple[int, int, int, int, int]
+    settled_yes: int = 0
+    settled_no: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scores": list(self.scores), "settled_yes": self.settled_yes, "settled_no": self.settled_no}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ratings:
+        f = Fields(data, "queue.services[].ratings")
+        scores = f.array("scores")
+        if len(scores) != 5 or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in scores):
+            raise f.fail("scores", "must be 5 counts (of the scores 1 to 5)")
+        return cls((scores[0], scores[1], scores[2], scores[3], scores[4]), f.integer("settled_yes"),
+                   f.integer("settled_no"))
+
+
+@dataclass(frozen=True)
 class ServiceQueue:
     """One service's load as the hub sees it."""
 
@@ -51,6 +73,7 @@ class ServiceQueue:
     ampel: str = "green"
     wait_range_min: tuple[int, int] | None = None  # 10 % and 90 % quantiles of a new ticket's wait
     calibration: WaitCalibration | None = None  # today's told waits against the actual ones
+    ratings: Ratings | None = None  # today's ratings after the visit, once there is one
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -61,6 +84,8 @@ class ServiceQueue:
             data["wait_range_min"] = list(self.wait_range_min)
         if self.calibration is not None:
             data["calibration"] = self.calibration.to_dict()
+        if self.ratings is not None:
+            data["ratings"] = self.ratings.to_dict()
         return data
 
     @classmethod
@@ -69,15 +94,17 @@ class ServiceQueue:
         ampel = f.text("ampel")
         if ampel not in AMPEL_LEVELS:
             raise f.fail("ampel", f"must be one of {', '.join(AMPEL_LEVELS)}")
-        calibration = data.get("calibration")
-        if calibration is not None and not isinstance(calibration, dict):
-            raise f.fail("calibration", "must be an object")
+        calibration, ratings = data.get("calibration"), data.get("ratings")
+        for name, value in (("calibration", calibration), ("ratings", ratings)):
+            if value is not None and not isinstance(value, dict):
+                raise f.fail(name, "must be an object")
         expected = f.opt_integer("expected_wait_min")
         return cls(
             service=f.text("service", SERVICE_RE), waiting=f.integer("waiting"),
             expected_wait_min=expected, issuing=f.flag("issuing"),
             reason=f.opt_human("reason", 200), ampel=ampel, wait_range_min=f.opt_wait_range("wait_range_min", expected),
             calibration=None if calibration is None else WaitCalibration.from_dict(calibration),
+            ratings=None if ratings is None else Ratings.from_dict(ratings),
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from protocol.fields import LABEL_RE, SERVICE_RE, Fields
 
-TICKET_STATES = ("waiting", "called", "done", "no_show", "closed", "voided")
+TICKET_STATES = ("waiting", "called", "done", "no_show", "closed", "voided", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class TicketView:
     called_at: datetime | None = None
     recall: int | None = None
     grace_until: datetime | None = None
+    postponed: int | None = None  # how often its holder moved it back (§3.12), when at least once
+    rated: bool | None = None  # done, and its holder has rated the visit (§3.12)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"day": self.day.isoformat(), "label": self.label, "service": self.service,
@@ -42,7 +44,8 @@ class TicketView:
             data["expected_wait_min"] = self.expected_wait_min
         if self.wait_range_min is not None:
             data["wait_range_min"] = list(self.wait_range_min)
-        for name in ("ahead", "counter", "counter_name", "called_at", "recall", "grace_until"):
+        for name in ("ahead", "counter", "counter_name", "called_at", "recall", "grace_until", "postponed",
+                     "rated"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value.isoformat() if isinstance(value, datetime) else value
@@ -58,4 +61,5 @@ class TicketView:
             expected_wait_min=expected, wait_range_min=f.opt_wait_range("wait_range_min", expected),
             counter=f.opt_slug("counter"), counter_name=f.opt_human("counter_name", 80),
             called_at=f.opt_time("called_at"), recall=f.opt_integer("recall"), grace_until=f.opt_time("grace_until"),
+            postponed=f.opt_integer("postponed"), rated=f.opt_flag("rated"),
         )
