@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 UNITS = sorted((REPO / "systemd").glob("*.service"))
 TIMERS = sorted((REPO / "systemd").glob("*.timer"))
 EXPOSURE_LIMIT = {"wartemarke-kiosk": 3.0, "wartemarke-hub": 3.0, "wartemarke-web": 3.0, "wartemarke-display": 5.0,
-                  "wartemarke-hub-backup": 3.0, "wartemarke-archive": 3.0}
+                  "wartemarke-hub-backup": 3.0, "wartemarke-archive": 3.0, "wartemarke-notifier": 3.0}
 
 
 def test_every_role_has_a_unit():
