@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import ssl
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,34 +17,19 @@ from typing import Any
 import pytest
 
 from devtools.broker import free_port
-from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key, write_notifier_config
+from devtools.notifier_harness import NotifierProcess, generate_key, running_notifier, write_notifier_config
 from devtools.push_service import PushService
-from tests.test_nginx import render, self_signed
-from tests.web_harness import WebHub, nginx_listens, random_token, wait_until
+from tests.test_nginx import self_signed, start_nginx
+from tests.web_harness import WebHub, random_token, wait_until
 
 LIMIT = 3
 
 
 @pytest.fixture
-def push() -> Iterator[PushService]:
-    service = PushService(subject=SUBJECT).start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
 def notifier(tmp_path: Path, shared_broker: Any, web_hub: WebHub, push: PushService) -> Iterator[NotifierProcess]:
-    config = write_notifier_config(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url,
-                                   extra=f"miss_limit_per_min = {LIMIT}\ntrust_forwarded = true\n")
-    push.vapid_key = generate_key(config)
-    process = NotifierProcess.for_config(config)
-    process.start()
-    try:
+    with running_notifier(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url, push,
+                          extra=f"miss_limit_per_min = {LIMIT}\ntrust_forwarded = true\n") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def from_client(notifier: NotifierProcess, client: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -102,37 +85,16 @@ def test_without_trust_forwarded_the_header_is_ignored(tmp_path: Path, shared_br
 def nginx(tmp_path: Path, notifier: NotifierProcess) -> Iterator[dict[str, Any]]:
     """nginx from the web role's templates with the notifier on this host (web_notifier_host set)."""
     cert, key = self_signed(tmp_path)
-    temp = tmp_path / "temp"
-    temp.mkdir()
-    for _ in range(5):  # a free port may be taken before nginx binds it: new ports then
-        https_port = free_port()
-        site = tmp_path / "wartemarke.conf"
-        site.write_text(render(web_replicas=[f"127.0.0.1:{free_port()}"], web_tls_certificate=str(cert),
-                               web_tls_key=str(key), web_http_port=free_port(), web_https_port=https_port,
-                               web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
-                               web_notifier_host="web-1", web_notifier_address="127.0.0.1",
-                               web_notifier_port=notifier.port))
-        main = tmp_path / "nginx.conf"
-        main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
-                               web_nginx_worker_processes=1, web_nginx_pid=str(tmp_path / "nginx.pid"),
-                               web_nginx_modules="", web_nginx_error_log=str(tmp_path / "error.log"),
-                               web_nginx_worker_connections=256, web_nginx_worker_rlimit_nofile=4096,
-                               web_nginx_temp_dir=str(temp), web_nginx_sites=str(site)))
-        check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
-        assert check.returncode == 0, check.stderr
-        process = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        if nginx_listens(process, tmp_path / "nginx.pid"):
-            break
-        process.wait(10)
-    else:
+    nginx = start_nginx(tmp_path, cert, key, web_replicas=[f"127.0.0.1:{free_port()}"], web_notifier_host="web-1",
+                        web_notifier_address="127.0.0.1", web_notifier_port=notifier.port)
+    if nginx is None:
         pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()[-2000:]}")
     try:
-        yield {"port": https_port, "context": ssl.create_default_context(cafile=str(cert)),
+        yield {"port": nginx.https_port, "context": ssl.create_default_context(cafile=str(cert)),
                "log": tmp_path / "access.log"}
     finally:
-        process.terminate()
-        process.wait(10)
+        nginx.process.terminate()
+        nginx.process.wait(10)
 
 
 def through(nginx: dict[str, Any], method: str, path: str, body: Any = None,

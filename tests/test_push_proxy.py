@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devtools.broker import free_port
-from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key, write_notifier_config
+from devtools.notifier_harness import NotifierProcess, running_notifier
 from devtools.push_service import PushService
 from tests.web_harness import WebHub, wait_until
 
@@ -79,26 +79,11 @@ def proxy(tmp_path: Path) -> Iterator[Tinyproxy]:
 
 
 @pytest.fixture
-def push() -> Iterator[PushService]:
-    service = PushService(subject=SUBJECT).start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
 def notifier(tmp_path: Path, shared_broker: Any, web_hub: WebHub, push: PushService,
              proxy: Tinyproxy) -> Iterator[NotifierProcess]:
-    config = write_notifier_config(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url,
-                                   extra=f'proxy = "http://127.0.0.1:{proxy.port}"\n')
-    push.vapid_key = generate_key(config)
-    process = NotifierProcess.for_config(config)
-    process.start()
-    try:
+    with running_notifier(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url, push,
+                          extra=f'proxy = "http://127.0.0.1:{proxy.port}"\n') as process:
         yield process
-    finally:
-        process.stop()
 
 
 def posted(push: PushService, name: str) -> list[str]:
