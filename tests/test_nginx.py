@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from devtools.broker import free_port
+from devtools.broker import free_port, reserved_port
 from process.clock import SystemClock
 from protocol import topics
 from protocol.link import BrokerSettings
@@ -59,8 +59,10 @@ def start_nginx(directory: Path, cert: Path, key: Path, worker_connections: int 
     template's variables `site`; its ports, cache and access log in `directory`. None: it did not start."""
     temp = directory / "temp"
     temp.mkdir(exist_ok=True)
-    for _ in range(5):  # a free port may be taken before nginx binds it (other tests' clients): new ports then
-        http_port, https_port = free_port(), free_port()
+    for _ in range(5):  # a port may still be taken before nginx binds it: new ports then
+        # below the kernel's ephemeral range: no other test's outgoing connection holds one meanwhile
+        http_port = reserved_port("0.0.0.0")
+        https_port = next(port for port in iter(lambda: reserved_port("0.0.0.0"), 0) if port != http_port)
         site_file = directory / "wartemarke.conf"
         site_file.write_text(render(web_tls_certificate=str(cert), web_tls_key=str(key), web_http_port=http_port,
                                     web_https_port=https_port, web_cache_dir=str(directory / "cache"),
