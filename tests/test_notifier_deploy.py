@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from devtools.office_ca import make_office_ca
+from process.config import ConfigSection
 from protocol import topics
 from tests.city_harness import CITY, bridge_account, city_inventory, start_central
 from tests.deploy_harness import NOT_AUTHORIZED, playbook_filters, render_role_template
 from tests.test_broker_acl import OfficeBroker, acl_grants, before_marker, marker, topics_of
 from tests.test_city_inventory import inventory
+from web.config import read_web_settings
 
 FILTERS = playbook_filters()
 OST = "t-ost"
@@ -119,5 +121,9 @@ def test_an_office_without_a_city_gives_it_an_account_on_its_own_broker() -> Non
     grants = acl_grants(render_role_template("broker", "acl.j2", {"offices": offices, "devices": devices}))
     assert grants["web-1-notifier"] == {"deny $SYS/#", "read wartemarke/v1/buergerbuero-mitte/ticket/+",
                                         "write wartemarke/v1/buergerbuero-mitte/device/web-1-notifier/status"}
-    # The hub's device page knows it by the inventory's role (web/identity.py accepts "notifier").
-    assert FILTERS["wartemarke_device_roles"](devices)["web-1-notifier"] == "notifier"
+    # The hub's device page knows it by the inventory's role: hub.toml's `[web] device_roles`, read back by
+    # the hub's web (which refused a role it did not know).
+    roles = FILTERS["wartemarke_device_roles"](devices)
+    section = ConfigSection({"device_roles": tomllib.loads(f"device_roles = {FILTERS['toml'](roles)}")["device_roles"]},
+                            Path("hub.toml"), "web")
+    assert read_web_settings(section, ("buergerbuero-mitte",), staff=True).device_roles["web-1-notifier"] == "notifier"
