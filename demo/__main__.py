@@ -105,7 +105,7 @@ def hub_config(port: int, web_port: int, notifier_port: int | None = None) -> Pa
 
 def notifier_config(port: int, web_port: int, notifier_port: int) -> Path:
     return adapt("notifier.toml", {
-        "port = 8090": f"port = {notifier_port}",
+        "port = 8091": f"port = {notifier_port}",
         'public_url = "https://warte.example.org"': f'public_url = "http://localhost:{web_port}"',
         'database = "/var/lib/wartemarke/notifier.sqlite"': f'database = "{VAR / "notifier.sqlite"}"',
         'vapid_key_file = "/etc/wartemarke/vapid.pem"': f'vapid_key_file = "{VAR / "vapid.pem"}"',

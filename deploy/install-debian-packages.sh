@@ -4,7 +4,7 @@
 # needed and fails, rather than leaving a half-working setup.
 set -eu
 
-PACKAGES="mosquitto mosquitto-clients python3-venv fonts-dejavu-core espeak-ng strace chromium nginx chrony prometheus wrk debootstrap systemd-container"
+PACKAGES="mosquitto mosquitto-clients python3-venv fonts-dejavu-core espeak-ng strace chromium nginx chrony prometheus wrk debootstrap systemd-container tinyproxy"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devtools.broker import free_port
+from devtools.push_service import PushService
 
 SUBJECT = "mailto:betrieb@example.org"
 
@@ -113,3 +116,17 @@ class NotifierProcess:
                   lang: str = "de") -> tuple[int, Any]:
         return self.request("PUT", f"/push/v1/subscriptions/{token}",
                             {"subscription": subscription, "notify": notify, "lang": lang})
+
+
+@contextmanager
+def running_notifier(directory: Path, broker_port: int, offices: tuple[str, ...], public_url: str,
+                     push: PushService, extra: str = "") -> Iterator[NotifierProcess]:
+    """A started notifier whose key `push` checks every request's signature against; stopped afterwards."""
+    config = write_notifier_config(directory, broker_port, offices, public_url, extra=extra)
+    push.vapid_key = generate_key(config)
+    process = NotifierProcess.for_config(config)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

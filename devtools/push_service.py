@@ -65,6 +65,7 @@ class Post:
     urgency: str | None
     message: dict[str, Any]
     at: float
+    via: str | None = None  # the Via header: the proxy the request came through, if any
 
 
 @dataclass
@@ -158,7 +159,8 @@ class PushService:
         if status == 201:
             with self.changed:
                 self.posts.append(Post(name, request.headers.get("Topic"), int(request.headers["TTL"]),
-                                       request.headers.get("Urgency"), message, time.time()))
+                                       request.headers.get("Urgency"), message, time.time(),
+                                       request.headers.get("Via")))
                 self.changed.notify_all()
         hold = self._holds.get(name)
         if hold is not None:

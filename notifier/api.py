@@ -22,6 +22,7 @@ from language.catalogue import LANGUAGES
 from notifier.config import NotifierConfig
 from notifier.rules import CHOICES, DEFAULT_CHOICE
 from notifier.store import Store, Subscription
+from process.ratelimit import MissLimiter, forwarded_client
 from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
 
@@ -38,6 +39,7 @@ Changed = Callable[[str], None]  # a subscription was made: act on the current v
 class Api:
     def __init__(self, config: NotifierConfig, store: Store, key: str, lookup: Lookup, changed: Changed) -> None:
         self.config, self.store, self.key, self.lookup, self.changed = config, store, key, lookup, changed
+        self.misses = MissLimiter(config.miss_limit_per_min)
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._cors])
@@ -74,8 +76,18 @@ class Api:
         token = request.match_info["token"]
         found = self.lookup(token_hash(token)) if TOKEN_RE.match(token) else None
         if found is None:
-            return _error(404, "unknown or expired ticket")
+            return self._too_many_misses(request) or _error(404, "unknown or expired ticket")
         return token_hash(token), *found
+
+    def _too_many_misses(self, request: web.Request) -> web.Response | None:
+        """A 429 for a client that named too many unknown tickets (guessing tokens, as on the tracking
+        pages: the same rule, process/ratelimit.py); otherwise count this miss."""
+        forwarded = request.headers.get("X-Forwarded-For") if self.config.trust_forwarded else None
+        if self.misses.take(forwarded_client(forwarded, request.remote)):
+            return None
+        log.debug("refused a client naming too many unknown tickets")
+        return web.json_response({"error": "too many unknown tickets from this address: try again in a minute"},
+                                 status=429, headers={"Retry-After": "60", "Cache-Control": "no-store"})
 
     async def show(self, request: web.Request) -> web.Response:
         ticket = self._ticket(request)
@@ -115,6 +127,10 @@ class Api:
         if refused is not None:
             return refused
         token = request.match_info["token"]
+        if not TOKEN_RE.match(token) or self.lookup(token_hash(token)) is None:
+            refused = self._too_many_misses(request)  # an ended ticket's subscription is gone already
+            if refused is not None:
+                return refused
         if TOKEN_RE.match(token):
             self.store.delete(token_hash(token))
         return web.Response(status=204, headers={"Cache-Control": "no-store"})  # idempotent

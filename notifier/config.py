@@ -34,6 +34,8 @@ class NotifierConfig:
     retry_initial_s: float
     retry_max_s: float
     broker: BrokerSettings
+    trust_forwarded: bool = False  # behind our reverse proxy: the client is the last X-Forwarded-For entry
+    miss_limit_per_min: int = 20  # unknown tickets' tokens per client and minute before 429 (as web.toml's)
 
 
 def load_notifier_config(path: Path) -> NotifierConfig:
@@ -59,7 +61,7 @@ def load_notifier_config(path: Path) -> NotifierConfig:
         device=section.get_str("device", check=slug_problem),
         offices=offices,
         host=section.get_str("host", "127.0.0.1"),
-        port=section.get_int("port", 8090, minval=1, maxval=65535),
+        port=section.get_int("port", 8091, minval=1, maxval=65535),
         public_url=section.get_str("public_url").rstrip("/"),
         database=section.get_path("database"),
         vapid_key_file=section.get_path("vapid_key_file"),
@@ -71,6 +73,8 @@ def load_notifier_config(path: Path) -> NotifierConfig:
         retry_initial_s=initial,
         retry_max_s=section.get_float("retry_max_s", 300.0, minval=initial, maxval=86400),
         broker=read_broker_settings(root.get_section("broker")),
+        trust_forwarded=section.get_bool("trust_forwarded", False),
+        miss_limit_per_min=section.get_int("miss_limit_per_min", 20, minval=1, maxval=10000),
     )
     root.check_unknown()
     return config

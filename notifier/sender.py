@@ -86,6 +86,7 @@ class Sender:
         self.vapid, self.subject, self.public_url, self.timeout_s = vapid, subject, public_url, timeout_s
         self.session = requests.Session()
         self.session.trust_env = False  # the proxy is the config's, not the environment's
+        self.proxy = proxy
         if proxy:
             self.session.proxies = {"http": proxy, "https": proxy}
 
@@ -110,7 +111,9 @@ class Sender:
             log.warning("notification %s cannot be encrypted for its subscription: %s", item.kind, exc)
             return Result(Outcome.FAILED, None)
         except requests.RequestException as exc:
-            log.info("push service unreachable (%s): will retry", type(exc).__name__)
+            # the proxy's host and port, never its credentials (user:password@) in the journal
+            through = f" through the proxy {urlsplit(self.proxy).netloc.rpartition('@')[2]}" if self.proxy else ""
+            log.info("push service unreachable%s (%s): will retry", through, type(exc).__name__)
             return Result(Outcome.RETRY, None)
         status = int(response.status_code)
         if status in (200, 201, 202):

@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 from devtools.broker import Broker, Recorder, free_port, make_recorder
+from devtools.notifier_harness import SUBJECT
+from devtools.push_service import PushService
 from hubprocess.config import load_hub_process_config
 from tests.staff_harness import add_users
 from tests.web_harness import WebHub, write_web_hub_config
@@ -104,3 +106,13 @@ def web_hub(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[W
         yield hub
     finally:
         hub.stop()
+
+
+@pytest.fixture
+def push() -> Iterator[PushService]:
+    """A local push service (and the browsers behind it) checking the notifier's VAPID subject."""
+    service = PushService(subject=SUBJECT).start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -13,12 +13,14 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from devtools.broker import free_port
+from devtools.broker import free_port, reserved_port
 from process.clock import SystemClock
 from protocol import topics
 from protocol.link import BrokerSettings
@@ -43,45 +45,65 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@dataclass
+class Nginx:
+    process: subprocess.Popen[bytes]
+    http_port: int
+    https_port: int
+    main: Path  # nginx.conf
+    site: Path  # wartemarke.conf
+
+
+def start_nginx(directory: Path, cert: Path, key: Path, worker_connections: int = 256, **site: Any) -> Nginx | None:
+    """nginx from the role's two templates (nginx.conf.j2 with a test's paths, one worker) with the site
+    template's variables `site`; its ports, cache and access log in `directory`. None: it did not start."""
+    temp = directory / "temp"
+    temp.mkdir(exist_ok=True)
+    for _ in range(5):  # a port may still be taken before nginx binds it: new ports then
+        # below the kernel's ephemeral range: no other test's outgoing connection holds one meanwhile
+        http_port = reserved_port("0.0.0.0")
+        https_port = next(port for port in iter(lambda: reserved_port("0.0.0.0"), 0) if port != http_port)
+        site_file = directory / "wartemarke.conf"
+        site_file.write_text(render(web_tls_certificate=str(cert), web_tls_key=str(key), web_http_port=http_port,
+                                    web_https_port=https_port, web_cache_dir=str(directory / "cache"),
+                                    web_access_log=str(directory / "access.log"), **site))
+        main = directory / "nginx.conf"
+        main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
+                               web_nginx_worker_processes=1, web_nginx_pid=str(directory / "nginx.pid"),
+                               web_nginx_modules="", web_nginx_error_log=str(directory / "error.log"),
+                               web_nginx_worker_connections=worker_connections,
+                               web_nginx_worker_rlimit_nofile=4096, web_nginx_temp_dir=str(temp),
+                               web_nginx_sites=str(site_file)))
+        check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+        nginx = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        if nginx_listens(nginx, directory / "nginx.pid"):
+            return Nginx(nginx, http_port, https_port, main, site_file)
+        nginx.wait(10)
+    return None
+
+
 @pytest.fixture
 def proxy(tmp_path, shared_broker, recorder_factory, topic_office, request):
-    """nginx from the role's two templates (nginx.conf.j2 with a test's paths, one worker) in front of a
-    replica; `@pytest.mark.parametrize("proxy", [N], indirect=True)` gives the worker N connections."""
+    """nginx from the role's two templates in front of a replica (start_nginx);
+    `@pytest.mark.parametrize("proxy", [N], indirect=True)` gives the worker N connections."""
     cert, key = self_signed(tmp_path)
     replica_port = free_port()
-    temp = tmp_path / "temp"
-    temp.mkdir()
     settings = WebSettings(host="127.0.0.1", port=replica_port, public_url="https://localhost", offices=(topic_office,),
                            operator="Test", privacy_url="/datenschutz", imprint_url="/impressum", access_log=True,
                            session_secret=b"x" * 32, miss_limit_per_min=20, trust_forwarded=True,
                            limits=REPLICA_LIMITS)
     replica = WebServer(settings, BrokerSettings(port=shared_broker.port), "web-nginx", SystemClock())
     replica.start()
-    for _ in range(5):  # a free port may be taken before nginx binds it (other tests' clients): new ports then
-        http_port, https_port = free_port(), free_port()
-        site = tmp_path / "wartemarke.conf"
-        site.write_text(render(web_replicas=[f"127.0.0.1:{replica_port}"], web_tls_certificate=str(cert),
-                               web_tls_key=str(key), web_http_port=http_port, web_https_port=https_port,
-                               web_cache_dir=str(tmp_path / "cache"), web_access_log=str(tmp_path / "access.log"),
-                               web_metrics_allow=["127.0.0.2"]))
-        main = tmp_path / "nginx.conf"
-        main.write_text(render("nginx.conf.j2", web_nginx_user="root" if os.geteuid() == 0 else "",
-                               web_nginx_worker_processes=1, web_nginx_pid=str(tmp_path / "nginx.pid"),
-                               web_nginx_modules="", web_nginx_error_log=str(tmp_path / "error.log"),
-                               web_nginx_worker_connections=getattr(request, "param", 256),
-                               web_nginx_worker_rlimit_nofile=4096, web_nginx_temp_dir=str(temp),
-                               web_nginx_sites=str(site)))
-        check = subprocess.run(["nginx", "-t", "-c", str(main)], capture_output=True, text=True, timeout=30)
-        assert check.returncode == 0, check.stderr
-        nginx = subprocess.Popen(["nginx", "-c", str(main), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        if nginx_listens(nginx, tmp_path / "nginx.pid"):
-            break
-        nginx.wait(10)
-    else:
+    nginx = start_nginx(tmp_path, cert, key, getattr(request, "param", 256),
+                        web_replicas=[f"127.0.0.1:{replica_port}"], web_metrics_allow=["127.0.0.2"])
+    if nginx is None:
         replica.stop()
         pytest.fail(f"nginx did not start: {(tmp_path / 'error.log').read_text()[-2000:]}")
-    error_logs = {Path(p) for p in re.findall(r"^\s*error_log (\S+)", main.read_text() + site.read_text(), re.M)}
+    error_logs = {Path(p) for p in re.findall(r"^\s*error_log (\S+)", nginx.main.read_text() + nginx.site.read_text(),
+                                              re.M)}
+    http_port, https_port = nginx.http_port, nginx.https_port
     rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     try:
         context = ssl.create_default_context(cafile=str(cert))
@@ -90,8 +112,8 @@ def proxy(tmp_path, shared_broker, recorder_factory, topic_office, request):
                "http_port": http_port, "replica": replica,
                "logs": [tmp_path / "access.log", *(p for p in error_logs if p != Path("/dev/null"))]}
     finally:
-        nginx.terminate()
-        nginx.wait(10)
+        nginx.process.terminate()
+        nginx.process.wait(10)
         replica.stop()
 
 

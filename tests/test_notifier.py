@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key, write_notifier_config
+from devtools.notifier_harness import NotifierProcess, running_notifier
 from devtools.push_service import PushService
 from notifier.rules import due, ended, is_near
 from protocol import topics
@@ -26,24 +26,9 @@ from tests.web_harness import WebHub, random_token
 
 
 @pytest.fixture
-def push() -> Iterator[PushService]:
-    service = PushService(subject=SUBJECT).start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
 def notifier(tmp_path, shared_broker, web_hub: WebHub, push: PushService) -> Iterator[NotifierProcess]:
-    config = write_notifier_config(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url)
-    push.vapid_key = generate_key(config)
-    process = NotifierProcess.for_config(config)
-    process.start()
-    try:
+    with running_notifier(tmp_path / "notifier", shared_broker.port, (web_hub.office,), web_hub.url, push) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def kinds(push: PushService, name: str) -> list[str]:

@@ -55,7 +55,7 @@ HOSTS = {"t-central": "central", "t-hub": "hub", "t-hub-2": "hub", "t-kiosk-1": 
 SERVICES = {name: role for name, role in HOSTS.items() if role != "central"}  # hosts with a wartemarke service
 REPLICA_ADDRESSES = {"t-web-1": "127.0.0.1", "t-web-2": "127.0.0.2"}  # two "hosts" on the loopback network
 PORTS = ("tls", "local", "hub_web", "hub_redirect", "tls_2", "local_2", "hub_web_2", "hub_redirect_2", "central",
-         "http", "https", "http_2", "https_2", "replica", "replica_2")
+         "http", "https", "http_2", "https_2", "replica", "replica_2", "notifier")
 BASE_PACKAGES = "python3,systemd,systemd-sysv,udev,ca-certificates,sudo,iproute2"
 
 
@@ -135,6 +135,10 @@ def write_inventory(path: Path, roots: dict[str, Path], secrets: Path, ports: di
             "wartemarke_imprint_url": "https://warte.test/impressum",
             "wartemarke_central_address": "127.0.0.1",
             "wartemarke_central_port": ports["central"],
+            # The Web Push notifier on the first web host (t-web-1), /push/ through every web host's nginx.
+            "wartemarke_notifier": True,
+            "web_notifier_vapid_subject": "mailto:betrieb@warte.test",
+            "web_notifier_port": ports["notifier"],
         },
         "children": {
             "central": {"hosts": {"t-central": host("t-central")}},
@@ -293,7 +297,7 @@ def test_units_are_enabled(office: Office) -> None:
     expected = {"t-central": ["mosquitto.service"], "t-hub": hub_units, "t-hub-2": hub_units,
                 "t-kiosk-1": ["wartemarke-kiosk.service", "chrony.service"],
                 "t-display-1": ["wartemarke-display.service", "chrony.service"],
-                "t-web-1": web_units, "t-web-2": web_units}
+                "t-web-1": [*web_units, "wartemarke-notifier.service"], "t-web-2": web_units}
     for name, units in expected.items():
         result = subprocess.run(["systemctl", f"--root={office.roots[name]}", "is-enabled", *units],
                                 capture_output=True, text=True, check=False)
@@ -322,13 +326,14 @@ def test_the_city_is_wired_by_the_playbook(office: Office) -> None:
     """The central broker's accounts, the offices' bridges and the replicas' configs, with no file copied by hand."""
     central = office.roots["t-central"] / "etc" / "mosquitto"
     users = re.findall(r"^user (\S+)$", (central / "wartemarke-central.acl").read_text(), re.MULTILINE)
-    assert users == ["t-hub-bridge", "t-hub-2-bridge", "t-web-1", "t-web-2", "t-web-1-archive"]
+    assert users == ["t-hub-bridge", "t-hub-2-bridge", "t-web-1", "t-web-2", "t-web-1-archive", "t-web-1-notifier"]
     # The daily archive runs on the first web host only, with its own read-only account (checked config).
     web_1, web_2 = office.roots["t-web-1"], office.roots["t-web-2"]
     assert (web_1 / "etc" / "wartemarke" / "archive.toml").exists()
     assert not (web_2 / "etc" / "wartemarke" / "archive.toml").exists()
     in_root(web_1, "/opt/wartemarke/current/venv/bin/wartemarke-archive", "check-config", "--config",
             "/etc/wartemarke/archive.toml")
+    check_the_notifier_is_provisioned(office)
     passwd = dict(line.split(":", 1) for line in (central / "wartemarke-central.passwd").read_text().splitlines())
     assert set(passwd) == set(users) and all(h.startswith("$7$101$") for h in passwd.values())
     city_ca = (office.secrets / "city" / "ca" / "ca.crt").read_bytes()
@@ -350,6 +355,35 @@ def test_the_city_is_wired_by_the_playbook(office: Office) -> None:
         assert config["web"]["offices"] == [OFFICE, OFFICE_2] and config["web"]["host"] == REPLICA_ADDRESSES[name]
         assert config["broker"]["port"] == office.ports["central"] and config["broker"]["username"] == name
         assert (office.roots[name] / "etc" / "wartemarke" / "city-ca.crt").read_bytes() == city_ca
+
+
+def check_the_notifier_is_provisioned(office: Office) -> None:
+    """The notifier on t-web-1 only: its checked config, its VAPID key (its user's alone, made once: the
+    second run changed nothing), its read-only account; every replica's page offers the button and every
+    nginx passes /push/ to t-web-1."""
+    web_1, web_2 = office.roots["t-web-1"], office.roots["t-web-2"]
+    assert (web_1 / "etc" / "wartemarke" / "notifier.toml").exists()
+    assert not (web_2 / "etc" / "wartemarke" / "notifier.toml").exists()
+    in_root(web_1, "/opt/wartemarke/current/venv/bin/wartemarke-notifier", "check-config", "--config",
+            "/etc/wartemarke/notifier.toml", user="wartemarke-notifier")
+    key = web_1 / "etc" / "wartemarke" / "notifier-vapid.pem"
+    assert key.stat().st_mode & 0o777 == 0o600, oct(key.stat().st_mode)
+    owner = in_root(web_1, "stat", "-c", "%U", "/etc/wartemarke/notifier-vapid.pem").stdout.strip()
+    assert owner == "wartemarke-notifier"
+    assert "PRIVATE KEY" in key.read_text()
+    config = tomllib.loads((web_1 / "etc" / "wartemarke" / "notifier.toml").read_text())
+    assert config["notifier"]["device"] == config["broker"]["username"] == "t-web-1-notifier"
+    assert config["notifier"]["offices"] == [OFFICE, OFFICE_2] and config["notifier"]["trust_forwarded"] is True
+    assert (config["notifier"]["host"], config["notifier"]["port"]) == ("127.0.0.1", office.ports["notifier"])
+    acl = (office.roots["t-central"] / "etc" / "mosquitto" / "wartemarke-central.acl").read_text()
+    grants = acl.split("user t-web-1-notifier\n", 1)[1].split("\n\n", 1)[0].strip().splitlines()
+    assert grants == ["topic read wartemarke/v1/+/ticket/+",
+                      "topic write wartemarke/v1/+/device/t-web-1-notifier/status"]
+    for name in ("t-web-1", "t-web-2"):
+        web_config = tomllib.loads((office.roots[name] / "etc" / "wartemarke" / "web.toml").read_text())
+        assert web_config["web"]["push_url"] == "/push/v1", name
+        site = (office.roots[name] / "etc" / "nginx" / "conf.d" / "wartemarke.conf").read_text()
+        assert f"proxy_pass http://127.0.0.1:{office.ports['notifier']};" in site, name
 
 
 def test_chrony_config_is_the_office_one(office: Office) -> None:
@@ -407,6 +441,19 @@ def https_get(office: Office, path: str) -> tuple[int, str]:
         return 0, str(error.reason)
 
 
+def https_put(office: Office, path: str, body: bytes) -> tuple[int, str]:
+    """A JSON PUT through t-web-1's provisioned nginx; (status, body), also for an error status."""
+    context = ssl.create_default_context(cafile=str(office.secrets / "t-web-1" / "tls" / "web.crt"))
+    context.check_hostname = False
+    request = urllib.request.Request(f"https://127.0.0.1:{office.ports['https']}{path}", data=body, method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=15) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
 def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office) -> None:
     """Every generated broker (TLS, passwords, ACLs, the bridges) with the provisioned hubs, kiosk, replicas
     and nginx, all run from their roots: a button press on the kiosk shows through the whole chain."""
@@ -424,6 +471,12 @@ def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office)
         assert bridge.publish(f"wartemarke/v1/{OFFICE}/kiosk/t-kiosk-1/ticket").value == NOT_AUTHORIZED
         assert not bridge.publish(f"wartemarke/v1/{OFFICE}/history").is_failure
         bridge.close()
+        # The notifier's account reads ticket views only: it may not publish an office's views.
+        notifier = connect_when_up(central_port, username="t-web-1-notifier", ca_file=city_ca,
+                                   password=secret(roots["t-web-1"], "notifier-broker-password"))
+        assert notifier.publish(f"wartemarke/v1/{OFFICE}/queue").value == NOT_AUTHORIZED
+        assert notifier.publish(f"wartemarke/v1/{OFFICE}/ticket/x").value == NOT_AUTHORIZED
+        notifier.close()
         anonymous = MqttProbe(central_port, ca_file=city_ca)
         assert anonymous.connect().value != 0, "anonymous clients must be refused by the central broker"
         anonymous.close()
@@ -462,6 +515,8 @@ def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office)
                              user="wartemarke-web"), \
                      running(roots["t-web-2"], f"{venv}/wartemarke-web", "run", "--config", "/etc/wartemarke/web.toml",
                              user="wartemarke-web"), \
+                     running(roots["t-web-1"], f"{venv}/wartemarke-notifier", "run", "--config",
+                             "/etc/wartemarke/notifier.toml", user="wartemarke-notifier"), \
                      running(roots["t-web-1"], "nginx", "-g", "daemon off;"):
                     probe.wait_for(lambda t, p: t.endswith("/queue"), timeout=60)
                     assert kiosk_run.stdin is not None
@@ -480,8 +535,28 @@ def test_the_provisioned_city_shows_a_kiosk_ticket_through_nginx(office: Office)
                     assert "A001" in answer[1]
                     status, offices = https_get(office, "/api/v1/offices")
                     assert status == 200 and OFFICE in offices and OFFICE_2 in offices
+                    check_push_through_nginx(office, tokens[-1].decode())
             finally:
                 probe.close()
+
+
+def check_push_through_nginx(office: Office, token: str) -> None:
+    """/push/ through the provisioned nginx reaches the provisioned notifier: its public key (the one the
+    playbook made), and for the kiosk's ticket — a view the notifier read through the bridge and the
+    central broker with its own account — a subscription with a bad body is a 400 (an unknown ticket 404)."""
+    key = in_root(office.roots["t-web-1"], "/opt/wartemarke/current/venv/bin/wartemarke-notifier", "public-key",
+                  "--config", "/etc/wartemarke/notifier.toml", user="wartemarke-notifier").stdout.strip()
+    deadline = time.monotonic() + 60
+    while (answer := https_get(office, "/push/v1/key"))[0] != 200:
+        assert time.monotonic() < deadline, f"/push/v1/key never answered through nginx: {answer}"
+        time.sleep(0.5)  # the notifier is starting
+    assert json.loads(answer[1]) == {"key": key}
+    path = f"/push/v1/subscriptions/{token}"
+    while (answer := https_put(office, path, b'{"subscription": {}}'))[0] == 404:
+        assert time.monotonic() < deadline + 60, f"the notifier never saw the ticket: {answer}"
+        time.sleep(0.5)  # the view is on its way to the notifier
+    assert answer[0] == 400 and "invalid subscription" in answer[1], answer
+    assert https_put(office, "/push/v1/subscriptions/" + "A" * 26, b"{}")[0] == 404
 
 
 def test_an_update_is_rolled_back(office: Office, tmp_path: Path) -> None:
@@ -604,7 +679,7 @@ def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
             # Type=notify under its sandbox and the groups drop-in; READY=1 after the hub's ack.
             wait_running(kiosk_pid, ["wartemarke-kiosk.service"])
         with booted(office.roots["t-web-1"]) as web:
-            wait_running(web, ["nginx.service", "wartemarke-web.service"])
+            wait_running(web, ["nginx.service", "wartemarke-web.service", "wartemarke-notifier.service"])
             context = ssl.create_default_context(cafile=str(office.secrets / "t-web-1" / "tls" / "web.crt"))
             context.check_hostname = False  # the certificate names warte.test; we connect to 127.0.0.1
             url = f"https://127.0.0.1:{office.ports['https']}/api/v1/offices"
@@ -617,6 +692,10 @@ def test_the_hub_kiosk_and_public_web_boot_and_serve(office: Office) -> None:
                     break
                 assert time.monotonic() < deadline, f"the replica never showed {OFFICE}: {body}"
                 time.sleep(0.5)  # the replica is still receiving the hub's retained state
+            # The notifier's unit (its sandbox, its key) answers /push/ through nginx.
+            with urllib.request.urlopen(f"https://127.0.0.1:{office.ports['https']}/push/v1/key", context=context,
+                                        timeout=10) as response:
+                assert response.status == 200 and len(json.loads(response.read())["key"]) == 87
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

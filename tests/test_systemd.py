@@ -17,6 +17,7 @@ import pytest
 from devtools.broker import free_port
 from devtools.hub_harness import write_hub_config
 from devtools.kiosk_harness import FAST_A, press, start_kiosk, write_config
+from devtools.notifier_harness import generate_key, write_notifier_config
 from kiosk.printer.memory import MemoryPrinter
 from process.systemd import Notifier, Watchdog
 
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 UNITS = sorted((REPO / "systemd").glob("*.service"))
 TIMERS = sorted((REPO / "systemd").glob("*.timer"))
 EXPOSURE_LIMIT = {"wartemarke-kiosk": 3.0, "wartemarke-hub": 3.0, "wartemarke-web": 3.0, "wartemarke-display": 5.0,
-                  "wartemarke-hub-backup": 3.0, "wartemarke-archive": 3.0}
+                  "wartemarke-hub-backup": 3.0, "wartemarke-archive": 3.0, "wartemarke-notifier": 3.0}
 
 
 def test_every_role_has_a_unit():
@@ -111,12 +112,14 @@ def service_configs(tmp_path: Path, port: int, office: str) -> dict[str, list[st
     display = tmp_path / "display.toml"
     display.write_text(f'[display]\noffice = "{office}"\ndevice = "display-1"\n[screen]\nvideo_driver = "dummy"\n'
                        f'[sound]\nchime = false\n[broker]\nhost = "127.0.0.1"\nport = {port}\n')
+    notifier = write_notifier_config(tmp_path / "notifier", port, (office,), "https://warte.test")
+    generate_key(notifier)
     return {"hub": ["hubprocess", "run", "--config", str(hub)], "kiosk": ["kiosk", "run", "--simulate", "--config",
             str(kiosk)], "web": ["web", "run", "--config", str(web)], "display": ["display", "run", "--config",
-            str(display)]}
+            str(display)], "notifier": ["notifier", "run", "--config", str(notifier)]}
 
 
-@pytest.mark.parametrize("role", ["hub", "kiosk", "web", "display"])
+@pytest.mark.parametrize("role", ["hub", "kiosk", "web", "display", "notifier"])
 def test_each_service_reaches_ready_and_feeds_the_watchdog(role, tmp_path, shared_broker, topic_office):
     configs = service_configs(tmp_path, shared_broker.port, topic_office)
     notify = NotifySocket(tmp_path)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from protocol.messages import DeviceStatus, OfficeInfo
 
-ROLES = ("hub", "web", "kiosk", "display", "replica", "counter")
+ROLES = ("hub", "web", "kiosk", "display", "replica", "counter", "notifier")
 UNKNOWN = "unknown"
 
 

@@ -1,5 +1,6 @@
 """Rate limits and their bookkeeping: who is asking (`client_key`), per-client counters over a minute
-(`MissLimiter`), and a `Tally` of what happens too often to log one by one (refused connections,
+(`MissLimiter`, from process/ratelimit.py: the notifier counts by the same rule), and a `Tally` of what
+happens too often to log one by one (refused connections,
 throttled requests, left-out access-log lines): the first case of each reason is logged at once, the
 rest as one summary line a minute. An attack must not be able to fill the journal."""
 
@@ -7,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter
 from collections.abc import Callable
 
 from aiohttp import web
 
+from process.ratelimit import MissLimiter, forwarded_client
 from web.keys import SETTINGS
+
+# MissLimiter (process/ratelimit.py) is re-exported: web's modules take their limits from here.
+__all__ = ["INTERVAL_S", "TALLY", "THROTTLED", "MissLimiter", "Tally", "client_key", "throttled"]
 
 INTERVAL_S = 60.0
 
@@ -70,40 +75,4 @@ def client_key(request: web.Request) -> str:
     """Who is asking, for rate limits only (never logged). Behind our proxy, the LAST X-Forwarded-For
     entry is the one the proxy appended; earlier entries are whatever the client sent."""
     forwarded = request.headers.get("X-Forwarded-For") if request.app[SETTINGS].trust_forwarded else None
-    return (forwarded or request.remote or "?").split(",")[-1].strip()
-
-
-class MissLimiter:
-    """Events per client and minute (unknown tracking tokens, login attempts): cheap to count, and a
-    blocked client costs nothing more."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._misses: dict[str, deque[float]] = defaultdict(deque)
-
-    def blocked(self, client: str) -> bool:
-        misses, now = self._misses.get(client), self.clock()
-        if misses is None:
-            return False
-        while misses and now - misses[0] > 60:
-            misses.popleft()
-        if not misses:  # forget clients without recent misses: the table must not grow for ever
-            del self._misses[client]
-        return len(misses) >= self.per_minute
-
-    def miss(self, client: str) -> None:
-        self._misses[client].append(self.clock())
-
-    def take(self, client: str) -> bool:
-        """Count one attempt now, before the work it costs; False (and nothing counted) when blocked."""
-        if self.blocked(client):
-            return False
-        self.miss(client)
-        return True
-
-    def give_back(self, client: str) -> None:
-        """Un-count the latest attempt (a successful login is not a failure)."""
-        misses = self._misses.get(client)
-        if misses:
-            misses.pop()
+    return forwarded_client(forwarded, request.remote)

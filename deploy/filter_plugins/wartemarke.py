@@ -16,6 +16,8 @@
   (`wartemarke_bridge_account`: `{hub}-bridge`) and one per public web host, in the form
   roles/central/templates/acl.j2 expects.
 - `wartemarke_web_replicas`: `host:port` of every public web host's replica, nginx's upstream servers.
+- `wartemarke_notifier_host`: the web host that runs the Web Push notifier (`wartemarke_notifier: true`),
+  or '' when there is none; `wartemarke_notifier_account`: its broker username, `{host}-notifier`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ def wartemarke_broker_devices(hostvars: Mapping[str, Any], groups: Mapping[str, 
                             "offices": variables.get("wartemarke_offices") or [office]})
         else:
             raise DeployError(f"host {host} uses hub {hub_host} but is in none of the groups kiosk, display, web")
+    notifier = wartemarke_notifier_host(hostvars, groups)
+    if notifier and hostvars[notifier].get("wartemarke_hub_host") == hub_host:  # an office without a city
+        devices.append({"name": notifier_account(notifier), "role": "notifier",
+                        "offices": hostvars[notifier].get("wartemarke_offices") or [office]})
     for client in extra_clients or []:
         devices.append(dict(client))
     return devices
@@ -112,7 +118,8 @@ def wartemarke_city_offices(hostvars: Mapping[str, Any], groups: Mapping[str, li
 def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
                                 extra_accounts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One account per office bridge (the hub's broker connects as `{hub}-bridge`), per public web host and
-    one for the daily archive (`{archive host}-archive`, on the first web host).
+    one for the daily archive (`{archive host}-archive`, on the first web host) and, with
+    `wartemarke_notifier`, one for the Web Push notifier (`{notifier host}-notifier`, the same host).
 
     A bridge may publish only its own office's public topics; a replica reads every office; the archive
     reads only the offices' `info` and `queue` (acl.j2).
@@ -125,6 +132,9 @@ def wartemarke_central_accounts(hostvars: Mapping[str, Any], groups: Mapping[str
     accounts += [{"name": web, "role": "replica"} for web in sorted(groups.get("web", []))]
     if groups.get("web"):
         accounts.append({"name": archive_account(wartemarke_archive_host(groups)), "role": "archive"})
+    notifier = wartemarke_notifier_host(hostvars, groups)
+    if notifier:
+        accounts.append({"name": notifier_account(notifier), "role": "notifier"})
     accounts += [dict(account) for account in extra_accounts or []]
     return accounts
 
@@ -142,6 +152,19 @@ def wartemarke_archive_host(groups: Mapping[str, list[str]]) -> str:
 def archive_account(host: str) -> str:
     """The central broker's username (and client id) of the archive on `host`."""
     return f"{host}-archive"
+
+
+def wartemarke_notifier_host(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]]) -> str:
+    """The web host that runs the Web Push notifier (`wartemarke-notifier`): the first of the `web` group
+    when the inventory sets `wartemarke_notifier: true` for it (group_vars/all.yml); else ''."""
+    host = wartemarke_archive_host(groups)
+    enabled = hostvars[host].get("wartemarke_notifier", False) if host else False
+    return host if enabled is True or str(enabled).strip().lower() in ("true", "yes", "on", "1") else ""
+
+
+def notifier_account(host: str) -> str:
+    """The broker username (and client id) of the notifier on `host` (central broker, or the office's)."""
+    return f"{host}-notifier"
 
 
 def wartemarke_web_replicas(hostvars: Mapping[str, Any], groups: Mapping[str, list[str]],
@@ -187,5 +210,7 @@ class FilterModule:
             "wartemarke_central_accounts": wartemarke_central_accounts,
             "wartemarke_city_offices": wartemarke_city_offices,
             "wartemarke_device_roles": wartemarke_device_roles,
+            "wartemarke_notifier_account": notifier_account,
+            "wartemarke_notifier_host": wartemarke_notifier_host,
             "wartemarke_web_replicas": wartemarke_web_replicas,
         }

@@ -1,0 +1,52 @@
+"""Per-client counters over a minute (`MissLimiter`) and who the client is behind our reverse proxy
+(`forwarded_client`): the rule the public replicas and the notifier share for unknown tracking tokens,
+so that guessing tokens costs a client a minute per `per_minute` guesses wherever it guesses."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+
+class MissLimiter:
+    """Events per client and minute (unknown tracking tokens, login attempts): cheap to count, and a
+    blocked client costs nothing more."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._misses: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, client: str) -> bool:
+        misses, now = self._misses.get(client), self.clock()
+        if misses is None:
+            return False
+        while misses and now - misses[0] > 60:
+            misses.popleft()
+        if not misses:  # forget clients without recent misses: the table must not grow for ever
+            del self._misses[client]
+        return len(misses) >= self.per_minute
+
+    def miss(self, client: str) -> None:
+        self._misses[client].append(self.clock())
+
+    def take(self, client: str) -> bool:
+        """Count one attempt now, before the work it costs; False (and nothing counted) when blocked."""
+        if self.blocked(client):
+            return False
+        self.miss(client)
+        return True
+
+    def give_back(self, client: str) -> None:
+        """Un-count the latest attempt (a successful login is not a failure)."""
+        misses = self._misses.get(client)
+        if misses:
+            misses.pop()
+
+
+def forwarded_client(forwarded_for: str | None, remote: str | None) -> str:
+    """Who is asking, for rate limits only (never logged). `forwarded_for` is the X-Forwarded-For header
+    when the service sits behind our proxy (else None): its LAST entry is the one the proxy appended;
+    earlier entries are whatever the client sent."""
+    return (forwarded_for or remote or "?").split(",")[-1].strip()
