@@ -556,3 +556,27 @@ def test_the_playbook_writes_the_statement_facts_from_group_vars() -> None:
     site = render_role_template("web", "nginx-wartemarke.conf.j2", {**variables, "web_tls_certificate": "/c",
                                                                      "web_tls_key": "/k"})
     assert '"/leichte-sprache"                    "/leichte-sprache";' in site  # logged by its name
+
+
+def progress_bar(html: str) -> tuple[int, int, str]:
+    """(value, max) of the tracking page's bar and the href of its no-script reload link."""
+    bar = re.search(r'<progress max="(\d+)" value="(\d+)"', html)
+    link = re.search(r'<a class="refresh" href="([^"]*)"', html)
+    assert bar and link, html
+    return int(bar.group(2)), int(bar.group(1)), link.group(1).replace("&amp;", "&")
+
+
+def test_without_script_the_bar_moves_with_more_than_ten_ahead_through_its_reload_link(web):
+    """No script, 11 ahead: the reload link remembers the scale (`?from=11`), so after two calls the
+    reloaded page's bar shows 2 of 11 gone — not 0 of 10 (issue 16). Nonsense in `from` is ignored."""
+    for _ in range(11):
+        web.issue("A")
+    ours = web.issue("A")
+    assert progress_bar(get(f"{web.url}/t/{ours.token}?lang=en").text) == (0, 11, "?lang=en&from=11")
+    web.command("platz-1", "next")
+    web.command("platz-2", "next")
+    wait_until(lambda: json.loads(get(f"{web.url}/api/v1/tickets/{ours.token}").body)["ahead"] == 9)
+    assert progress_bar(get(f"{web.url}/t/{ours.token}?lang=en&from=11").text) == (2, 11, "?lang=en&from=11")
+    for nonsense in ("abc", "-5", "99999999", "%00"):
+        reply = get(f"{web.url}/t/{ours.token}?from={nonsense}")
+        assert reply.status == 200 and progress_bar(reply.text)[:2] == (1, 10), nonsense  # 9 ahead of 10

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -41,6 +43,7 @@ from web.templates_env import render
 IN_PATH = TOKEN_RE.pattern.removeprefix("^").removesuffix(r"\Z")  # [A-Z2-7]{26,64}
 ANY_CASE_IN_PATH = IN_PATH.replace("A-Z", "A-Za-z")
 MISSES = web.AppKey("misses", MissLimiter)
+PROGRESS_MIN = 10  # the tracking page's bar counts down at least this many people ahead
 
 
 def _lookup(request: web.Request) -> tuple[str, TicketView] | None:
@@ -91,9 +94,19 @@ def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[
     stand = local_time(fresh.since, info.timezone if info is not None else None) if fresh.since is not None else None
     return {"view": view, "office_name": info.name if info is not None else office, "stale": fresh.stale,
             "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
-            "progress_max": 10, "progress_value": max(0, 10 - min(ahead, 10)),
+            **progress(ahead, request.query),
             "grace_until": grace.strftime("%H:%M") if grace is not None else "",
             "ticket_path": f"/t/{request.match_info['token']}", "rid": new_request_id()}  # web/citizen.py's forms
+
+
+def progress(ahead: int, query: Mapping[str, str]) -> dict[str, Any]:
+    """The bar's scale: the most people ahead this page has seen, at least 10. Without script the page
+    remembers it in its reload link (`?from=N`), so the bar moves with more than 10 ahead there too."""
+    seen = query.get("from", "")
+    start = max(PROGRESS_MIN, ahead, int(seen) if seen.isdigit() and len(seen) <= 4 else 0)
+    again = {k: v for k, v in query.items() if k == "lang"} | ({"from": str(start)} if start > PROGRESS_MIN else {})
+    return {"progress_max": start, "progress_value": start - min(ahead, start),
+            "refresh_href": "?" + urlencode(again) if again else ""}
 
 
 async def tracking_page(request: web.Request, notice: str | None = None, status: int = 200) -> web.Response:
