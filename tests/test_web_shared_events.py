@@ -1,0 +1,48 @@
+"""A tracking stream's event is rendered once per change for all streams of that ticket in one language
+(web/streams.py SharedEvents): every stream still gets its own language and the newest state, also a
+stream opened after its ticket changed while no stream was open. Real hub, real mosquitto, real HTTP."""
+
+from __future__ import annotations
+
+from devtools.broker import free_port
+from protocol import topics
+from tests.web_harness import SseClient, WebHub, get, wait_until, write_web_hub_config
+from web.streams import SharedEvents
+
+
+def test_shared_events_render_once_per_stamp_and_again_when_it_changes() -> None:
+    shared, made = SharedEvents(), []
+
+    def make(text: str) -> str:
+        made.append(text)
+        return text
+
+    assert shared.get("k", (1, "a"), lambda: make("first")) == "first"
+    assert shared.get("k", (1, "a"), lambda: make("again")) == "first"  # an equal stamp: not rendered again
+    assert shared.get("k", (2, "a"), lambda: make("second")) == "second"
+    assert shared.get("other", (2, "a"), lambda: make("other")) == "other"  # per key
+    shared.forget("k")
+    assert shared.get("k", (2, "a"), lambda: make("third")) == "third"
+    assert made == ["first", "second", "other", "third"]
+
+
+def test_streams_of_one_ticket_get_their_language_and_the_newest_state(tmp_path, shared_broker, topic_office):
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port())
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        web.issue("A")
+        mine = web.issue("A")
+        url = f"{web.url}/t/{mine.token}/events"
+        with SseClient(url) as de_1, SseClient(url) as de_2, SseClient(f"{url}?lang=en") as en:
+            firsts = [stream.next_event()[1]["html"] for stream in (de_1, de_2, en)]
+            assert "Vor Ihnen: 1" in firsts[0] and firsts[0] == firsts[1]
+            assert "Ahead of you: 1" in firsts[2] and "Vor Ihnen" not in firsts[2]
+        # no stream open: the ticket ahead is called, this ticket's view changes
+        assert web.command("platz-1", "next").ok
+        key = topics.token_hash(mine.token)
+        wait_until(lambda: web.mirror.tickets[key][1].ahead == 0, what="the new view in the web's mirror")
+        with SseClient(url) as again:
+            assert "Vor Ihnen: 0" in again.next_event()[1]["html"]
+        assert "Vor Ihnen: 0" in get(f"{web.url}/t/{mine.token}").text
+    finally:
+        web.stop()
