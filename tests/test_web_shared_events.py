@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from devtools.broker import free_port
 from protocol import topics
-from tests.web_harness import SseClient, WebHub, get, wait_until, write_web_hub_config
+from protocol.fields import encode_object
+from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
 from web.streams import SharedEvents
 
 
@@ -45,4 +46,36 @@ def test_streams_of_one_ticket_get_their_language_and_the_newest_state(tmp_path,
             assert "Vor Ihnen: 0" in again.next_event()[1]["html"]
         assert "Vor Ihnen: 0" in get(f"{web.url}/t/{mine.token}").text
     finally:
+        web.stop()
+
+
+def test_a_burst_of_views_reaches_the_mirror_in_order_and_bad_ones_are_dropped(
+        tmp_path, shared_broker, topic_office, recorder_factory, caplog):
+    """The bridge hands paho's messages to the loop in batches (web/bridge.py): order kept, a malformed
+    payload in the middle of a burst is logged, counted and dropped, the rest still applied."""
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port())
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    token = random_token()
+    topic = topics.ticket(web.office, topics.token_hash(token))
+    rec = recorder_factory(shared_broker, [topics.tickets(web.office)])
+    marker_hash = topics.token_hash(random_token())
+    marker = topics.ticket(web.office, marker_hash)
+    try:
+        invalid = web.mirror.invalid
+        view = {"v": 1, "day": "2026-11-25", "label": "A009", "service": "A", "state": "waiting",
+                "issued_at": "2026-11-25T09:00:00+01:00", "ahead": 3, "expected_wait_min": 9}
+        for n in range(1, 301):  # back to back (paho queues them in order), as the hub publishes after a call
+            rec.client.publish(topic, encode_object({**view, "recall": n}), qos=1, retain=True)
+            if n == 150:
+                rec.client.publish(topic, b'{"v": 1, "label": "not a view"}', qos=1, retain=True)
+                rec.client.publish(topic, b"\xff not json", qos=1, retain=True)
+        rec.publish(marker, encode_object(view), retain=True)  # after the burst on the same connection
+        wait_until(lambda: marker_hash in web.mirror.tickets, what="the marker after the burst")
+        assert web.mirror.tickets[topics.token_hash(token)][1].recall == 300  # the last one, applied last
+        assert web.mirror.invalid == invalid + 2
+        assert sum("dropped invalid message" in r.getMessage() for r in caplog.records) == 2
+        assert "A009" in get(f"{web.url}/t/{token}").text
+    finally:
+        rec.clear_retained(topic)
+        rec.clear_retained(marker)
         web.stop()
