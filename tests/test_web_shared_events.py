@@ -8,6 +8,7 @@ from devtools.broker import free_port
 from protocol import topics
 from protocol.fields import encode_object
 from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
+from web import streams as web_streams
 from web.streams import SharedEvents
 
 
@@ -78,4 +79,20 @@ def test_a_burst_of_views_reaches_the_mirror_in_order_and_bad_ones_are_dropped(
     finally:
         rec.clear_retained(topic)
         rec.clear_retained(marker)
+        web.stop()
+
+
+def test_a_quiet_stream_gets_heartbeats_and_then_the_next_change(tmp_path, shared_broker, topic_office, monkeypatch):
+    monkeypatch.setattr(web_streams, "HEARTBEAT_S", 0.3)
+    config = write_web_hub_config(tmp_path / "hub", shared_broker.port, topic_office, free_port())
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        mine = web.issue("A")
+        with SseClient(f"{web.url}/t/{mine.token}/events") as stream:
+            assert stream.next_event()[1]["state"] == "waiting"
+            lines = [stream.response.readline() for _ in range(4)]  # each read bounded by the socket timeout
+            assert lines.count(b": keep-alive\n") == 2, lines
+            assert web.command("platz-1", "next").ok
+            assert stream.wait_for(lambda data: data["state"] == "called")
+    finally:
         web.stop()

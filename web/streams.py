@@ -140,7 +140,7 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
         await response.write(f"retry: {RETRY_MS}\n\n".encode() + _framed(name, current))
         while True:
             try:
-                changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                changed = await _next_change(queue)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
@@ -155,6 +155,15 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
         streams.closed(client, staff)
         mirror.unsubscribe(key, queue)
     return response
+
+
+async def _next_change(queue: asyncio.Queue[str]) -> str:
+    """The next change, or TimeoutError after HEARTBEAT_S without one. `asyncio.timeout`, not `wait_for`:
+    no task per wait (thousands of streams wait at once), and none at all when a change is already queued."""
+    if not queue.empty():
+        return queue.get_nowait()
+    async with asyncio.timeout(HEARTBEAT_S):
+        return await queue.get()
 
 
 def _events(made: str | list[str] | None) -> list[str]:
