@@ -7,12 +7,17 @@ replicas allow 8 streams per client address), read with `recvmsg` and SO_TIMESTA
 each received segment inside nginx's `send()` on loopback, so the stamp of the segment that completes an
 event is nginx's write of it, measured from outside — the client process's own lag does not count.
 
-SPEC_FILE (JSON): {"port", "cafile", "streams": [[path, watch, count], …], "office", "deadline_s"} (streams not
-opened within `deadline_s` are left out and counted as "late"). A stream with `watch` true is a
+SPEC_FILE (JSON): {"port", "cafile", "streams": [[path, watch, count], …], "office", "deadline_s", "first_index",
+"resume"} (streams not opened within `deadline_s` are left out and counted as "late"; `first_index`: this
+process's first stream number, for its source addresses when several client processes share the streams;
+`resume`: TLS session resumption — once one stream has a session ticket from nginx, the next handshakes
+offer it, as a phone reopening its stream does; nginx may still answer with a full handshake).
+A stream with `watch` true is a
 screen that shows the measured office's change: its value is, for a tracking page, the "Vor Ihnen: N"
 of its ticket (or its state), for the Ampel the "N wartend" of `office`'s fragment. Each change of a
 watched stream's value after its first is counted; `wait K` answers when every watched stream has seen
-K changes, with the kernel stamps of the K-th change (first, median, last).
+K changes, with the kernel stamps of the K-th change (first, median, last, and all of them, for a
+coordinator that merges several client processes).
 """
 
 from __future__ import annotations
@@ -106,7 +111,10 @@ async def _clients(spec: dict[str, Any]) -> int:
     context = ssl.create_default_context(cafile=spec["cafile"])
     office_key = f'{{"id": "{spec["office"]}"'.encode()
     marks: dict[int, list[tuple[int, bool]]] = defaultdict(list)  # k → (kernel ns, on the Ampel) per screen
-    counts = {"ok": 0, "failed": 0, "closed": 0, "events": 0, "bytes": 0, "want": -1, "watchers": 0, "late": 0}
+    counts = {"ok": 0, "failed": 0, "closed": 0, "events": 0, "bytes": 0, "want": -1, "watchers": 0, "late": 0,
+              "resumed": 0}
+    first_index, resume = int(spec.get("first_index", 0)), bool(spec.get("resume", False))
+    session: list[ssl.SSLSession] = []  # the newest session with a ticket (TLS 1.3: it comes after the handshake)
     deadline = time.monotonic() + float(spec.get("deadline_s", 1e9))
     errors: dict[str, int] = defaultdict(int)
     done = asyncio.Event()
@@ -217,11 +225,12 @@ async def _clients(spec: dict[str, Any]) -> int:
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+            tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost",
+                                   session=session[0] if session else None)
             request = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
                        "Accept-Language: de-DE,de;q=0.9\r\nCache-Control: no-cache\r\n\r\n").encode()
             try:
-                sock.bind((source_address(index), 0))
+                sock.bind((source_address(first_index + index), 0))
                 await loop.sock_connect(sock, ("127.0.0.1", port))
                 await asyncio.wait_for(handshake(sock, tls, outgoing, incoming), 60)
                 tls.write(request)
@@ -240,6 +249,9 @@ async def _clients(spec: dict[str, Any]) -> int:
             try:
                 await asyncio.wait_for(asyncio.shield(s.ready), 120.0)
                 counts["ok"] += 1
+                counts["resumed"] += tls.session_reused
+                if resume and tls.session is not None and tls.session.has_ticket:
+                    session[:] = [tls.session]
             except (TimeoutError, ConnectionError) as exc:
                 if not str(exc).startswith("HTTP"):  # an HTTP status is counted where it was read
                     errors[type(exc).__name__] += 1
@@ -251,7 +263,7 @@ async def _clients(spec: dict[str, Any]) -> int:
     await asyncio.gather(*(open_one(i, path, watch) for i, (path, watch) in enumerate(jobs)))
     counts["watchers"] = sum(1 for s in streams if s.watch and s.ready.done() and not s.ready.exception())
     _say({"ready": counts["ok"], "failed": counts["failed"], "late": counts["late"], "watchers": counts["watchers"],
-          "seconds": time.monotonic() - started, "errors": dict(errors)})
+          "seconds": time.monotonic() - started, "errors": dict(errors), "resumed": counts["resumed"]})
 
     async for line in stdin_commands():
         if line[0] == "count":
@@ -269,7 +281,7 @@ async def _clients(spec: dict[str, Any]) -> int:
         tracking = [ns for ns, on_ampel in seen if not on_ampel]
         behind = [s for s in streams if s.watch and s.value is not None and s.changes < k]
         _say({"k": k, "n": len(got), "expected": counts["watchers"], "closed": counts["closed"],
-              "kernel": [got[0], int(median(got)), got[-1]] if got else [],
+              "kernel": [got[0], int(median(got)), got[-1]] if got else [], "stamps": got,
               "last_ampel": max(ampel, default=0), "last_tracking": max(tracking, default=0),
               "behind": {"ampel": sum(s.ampel for s in behind), "tracking": sum(not s.ampel for s in behind)}})
     for s in streams:

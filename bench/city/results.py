@@ -16,6 +16,8 @@ class Level:
     ready: int = 0
     failed: int = 0
     late: int = 0  # not opened within the connect deadline
+    resumed: int = 0  # of those open: TLS handshakes that resumed a session (bench/city/clients.py)
+    processes: int = 1  # client processes the streams were spread over
     watchers: int = 0
     connect_s: float = float("nan")
     errors: dict[str, int] = field(default_factory=dict)
