@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.city import report
+from bench.city import per_view, report
 from bench.city.processes import HopChain, Office, replicas_and_nginx
 from bench.city.results import Growth, Level, Results
 from bench.city.topology import MEASURED, MEASURED_HUB, REPLICAS, City, debian_nginx_defaults, office_ids
@@ -338,6 +338,8 @@ def run(directory: Path, notes: list[str], progress: Callable[[str], None], leve
         processes: int = CLIENT_PROCESSES, resume: bool = True) -> list[Row]:
     """Both parts in a temporary directory under `directory`; the table rows."""
     results = Results(offices_interval_s=interval_s, ampel_share=ampel_share)
+    progress("[city] a replica's CPU per ticket view, in-process, before and after …")
+    results.per_view = per_view.measure(offices)
     with work_dir("city", directory) as work:
         if levels:
             latency(work / "latency", results, levels, offices, updates, ampel_share, interval_s, progress, deployed,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.city.per_view import PerView
+
 
 @dataclass
 class Level:
@@ -59,3 +61,4 @@ class Results:
     deployed: tuple[int, int, int, int] | None = None  # nginx as the role leaves it: workers, connections, tried, open
     offices_interval_s: float = 20.0
     ampel_share: float = 0.1
+    per_view: PerView | None = None  # a replica's CPU per ticket view, before/after (bench/city/per_view.py)
