@@ -15,8 +15,9 @@ the defaults, 8,000 streams per replica) and the main nginx.conf's `worker_conne
    bridge account, publishing a hub's public topics with the real message types at a realistic rate).
    N event streams (default 10 % on the Ampel `/events/offices`, the rest on the tracking pages
    `/t/{token}/events` of every office's waiting tickets, evenly) are opened over TLS through nginx by
-   one client process (bench/city/clients.py: raw sockets with SSLObject, every four streams from their
-   own loopback address, as nginx allows 8 per address; kernel receive stamps). Then K calls: a clerk's
+   two client processes (bench/city/clients.py: raw sockets with SSLObject, TLS sessions resumed once
+   nginx gave a ticket, every four streams from their own loopback address, as nginx allows 8 per
+   address; kernel receive stamps, merged over the processes). Then K calls: a clerk's
    `next` in the measured office (MQTT v5 request at its broker) changes the office's waiting count on
    every Ampel screen and the "Vor Ihnen" of every tracking page of that office. Per call: the time from
    sending the command to the first, median and last of those screens (the kernel's stamp of the segment
@@ -32,6 +33,10 @@ the defaults, 8,000 streams per replica) and the main nginx.conf's `worker_conne
 
     .venv/bin/python -m bench.city [--streams 1000 5000 20000] [--offices 23] [--growth 1 23 100]
         [--growth-streams 1000] [--updates 20] [--window 15] [--ampel-share 0.1] [--interval 20] [--markdown]
+        [--client-processes 2] [--full-handshakes]
+
+0. **A replica's CPU per ticket view**, in-process: today's dispatch, hand-over, apply and shared render
+   beside e3b81dd's way, interleaved (bench/city/per_view.py).
 
 The load generators run on the same machine as everything else.
 """
