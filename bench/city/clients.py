@@ -14,8 +14,10 @@ process's first stream number, for its source addresses when several client proc
 offer it, as a phone reopening its stream does; nginx may still answer with a full handshake).
 A stream with `watch` true is a
 screen that shows the measured office's change: its value is, for a tracking page, the "Vor Ihnen: N"
-of its ticket (or its state), for the Ampel the "N wartend" of `office`'s fragment. Each change of a
-watched stream's value after its first is counted; `wait K` answers when every watched stream has seen
+of its ticket (or its state), for the Ampel the "N wartend" per service of `office`'s fragment. Each
+change of a watched stream's value after its first is counted (on the Ampel: a service's count that
+changed, not one that appeared or disappeared because the hub turned issuing on or off, which is no
+call); `wait K` answers when every watched stream has seen
 K changes, with the kernel stamps of the K-th change (first, median, last, and all of them, for a
 coordinator that merges several client processes).
 """
@@ -47,6 +49,25 @@ STREAMS_PER_ADDRESS = 4  # a household: nginx allows 8 per address (web_streams_
 AHEAD = re.compile(rb"Vor Ihnen: (\d+)")
 STATE = re.compile(rb'"state": "(\w+)"')
 WAITING = re.compile(rb"(\d+) wartend")
+
+
+def service_counts(event: bytes) -> dict[bytes, bytes]:
+    """An Ampel fragment's "N wartend" per service (by the service's name); a service that does not issue
+    tickets shows no count."""
+    found = {}
+    for item in event.split(b"<li><span>")[1:]:
+        name, _, rest = item.partition(b"</span>")
+        count = WAITING.search(rest.split(b"</li>")[0])
+        if count:
+            found[name] = count.group(1)
+    return found
+
+
+def counts_changed(before: bytes, now: dict[bytes, bytes]) -> bool:
+    """Whether a service shown with a count before and now has another count (the Ampel value of a call;
+    a count that appears or disappears as the hub turns issuing off or on is not a call)."""
+    old = dict(pair.split(b"=", 1) for pair in before.split(b",") if pair)
+    return any(name in old and old[name] != count for name, count in now.items())
 
 
 def source_address(index: int) -> str:
@@ -130,8 +151,12 @@ async def _clients(spec: dict[str, Any]) -> int:
         if s.ampel:
             if not event.startswith(b"event: office\ndata: " + office_key):
                 return
-            value = b",".join(WAITING.findall(event))
-            if not value:  # "no tickets left today" instead of the count: not what is measured
+            waiting = service_counts(event)
+            if not waiting:  # "no tickets left today" instead of every count: not what is measured
+                return
+            value = b",".join(b"%s=%s" % item for item in sorted(waiting.items()))
+            if s.value is not None and not counts_changed(s.value, waiting):
+                s.value = value  # a service's count came or went (issuing turned on or off): no call
                 return
         else:
             found = AHEAD.search(event) or STATE.search(event)
