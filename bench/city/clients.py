@@ -219,7 +219,7 @@ async def _clients(spec: dict[str, Any]) -> int:
             s.buf += s.dechunk(text) if s.chunked else text
             while (end := s.buf.find(b"\n\n")) >= 0:
                 event, s.buf = s.buf[:end], s.buf[end + 2:]
-                if not event.startswith(b":"):
+                if event.startswith(b"event: "):  # not `retry:` (the stream's first block) or a heartbeat
                     on_event(s, event, kernel)
             if len(data) < RECV_BYTES:
                 return
