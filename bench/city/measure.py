@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import resource
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -188,8 +189,7 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
         for token in [*front, *tokens[MEASURED]]:
             office.issue(token, date.today())
         hop.wait_waiting(issued)
-        procs = stack.enter_context(replicas_and_nginx(city, math.ceil(biggest / 2) + 500, _workers(),
-                                                       2 * biggest + 2000))
+        procs = stack.enter_context(replicas_and_nginx(city, math.ceil(biggest / 2) + 500, *_nginx_sizing(biggest)))
         wait_ready(procs["web-1"], replicas_hold(city, TOKENS_PER_OFFICE * (offices - 1) + issued),
                    "the replicas (every office's tickets)", work / "web-1" / "replica.log", 300)
         if deployed:
@@ -208,8 +208,15 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
             _settle(interval_s)
 
 
-def _workers() -> int:
-    return debian_nginx_defaults()[0]
+def _nginx_sizing(streams: int) -> tuple[int, int]:
+    """(worker_processes, worker_connections) for `streams`: a proxied stream holds two connections. A worker
+    cannot open more files than the hard RLIMIT_NOFILE this process inherited (nginx's `worker_rlimit_nofile`
+    cannot raise it without CAP_SYS_RESOURCE: 20,000 in this VM), and with `accept_mutex on` a worker stops
+    accepting at 7/8 of its connections: enough workers that all streams fit below that."""
+    needed = 2 * streams + 2000
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    per_worker = needed if hard == resource.RLIM_INFINITY else min(needed, hard - 1024)
+    return max(debian_nginx_defaults()[0], math.ceil(needed / (per_worker * 7 // 8))), per_worker
 
 
 def _settle(seconds: float) -> None:
@@ -292,7 +299,7 @@ def growth(work: Path, results: Results, offices: int, streams: int, window_s: f
         stack.enter_context(started_central(city))
         assert city.central is not None and city.central.pid is not None
         central = city.central.pid
-        procs = stack.enter_context(replicas_and_nginx(city, streams + 500, _workers(), 2 * streams + 2000))
+        procs = stack.enter_context(replicas_and_nginx(city, streams + 500, *_nginx_sizing(streams)))
         row.central_idle_kib = status_kib(central, "VmRSS")
         say(f"[city] {offices} simulated offices, a change every {interval_s:g} s each …")
         others = offices_child(city, city.offices, tokens, interval_s, work / "offices.log")
