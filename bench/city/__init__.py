@@ -6,8 +6,9 @@ mosquitto (roles/central, TLS, an account per bridge and per replica, the ACL), 
 loopback "hosts" (127.0.0.1, 127.0.0.2; roles/web's web.toml.j2 in city mode, each logged in to the
 central broker with its own account) and one nginx (roles/web's site, TLS, both replicas as upstreams).
 The only changes to the rendered configs: the replicas' `max_streams`/`max_connections` (the role keeps
-the defaults, 8,000 streams per replica) and the main nginx.conf's `worker_connections` and
-`worker_rlimit_nofile` (the role keeps Debian's nginx.conf), both sized for the largest stream count.
+the defaults, 8,000 streams per replica) and the main nginx.conf's `worker_connections`,
+`worker_rlimit_nofile`, `worker_processes` and `accept_mutex on` (the role keeps Debian's nginx.conf), sized
+for the largest stream count and the hard open-files limit (measure.py `_nginx_sizing`).
 
 1. **Office change → last citizen's screen.** The measured office runs for real: its mosquitto from
    roles/broker, bridged out to the central broker as in a city, and `python -m hubprocess run` (a real
