@@ -98,7 +98,8 @@ class MqttLink:
         self.status_topic = topics.device_status(office, device)
         self.connected = threading.Event()
         self._subscriptions: list[tuple[str, Delivery, bool]] = []  # filter, delivery, retain-as-published
-        self._matcher = MQTTMatcher()  # type: ignore[no-untyped-call]  # filter → [(its place in _subscriptions, delivery)], see _on_message
+        # filter → [(its place in _subscriptions, delivery)], see dispatch
+        self._matcher = MQTTMatcher()  # type: ignore[no-untyped-call]
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
         self.invalid_messages = 0
@@ -294,8 +295,8 @@ class MqttLink:
         """A received message to the handlers of every filter it matches (paho's thread; benchmarks call it
         directly to measure the link's cost per message)."""
         # One walk of a prefix tree of the filters (paho's own matcher), in the order they were subscribed:
-        # a replica subscribes to 7 filters per office, and matching each with `topic_matches_sub` (which
-        # builds a tree per call) cost ~1 ms per message for a city's 23 offices (docs/benchmarks.md).
+        # a replica subscribes to 5 filters per office, and matching each with `topic_matches_sub` (which
+        # builds a tree per call) cost ~0.6 ms per message for a city's 23 offices (docs/benchmarks.md).
         with self._lock:
             found = self._matcher.iter_match(message.topic)  # type: ignore[no-untyped-call]
             deliveries = sorted((d for ds in found for d in ds), key=lambda placed: placed[0])
