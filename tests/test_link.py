@@ -196,6 +196,31 @@ def test_wildcard_subscription_dispatches_to_matching_handlers(
                    (topics.kiosk_ticket(topic_office, "kiosk-2"), b"kiosk-2")}
 
 
+def test_overlapping_filters_get_each_delivery_in_subscription_order(
+        shared_broker: Broker, topic_office: str, recorder_factory: RecorderFactory,
+        make_link: Any) -> None:
+    """The link matches a topic against all its filters in one walk (paho's MQTTMatcher): an exact filter,
+    the same filter twice, `+` and `#` all get it, in the order they were subscribed; others do not.
+    (mosquitto may deliver a copy per matching subscription: each copy goes to the same handlers.)"""
+    rec = recorder_factory(shared_broker, [topics.device_status(topic_office, "hub")])
+    seen: queue.Queue[tuple[str, str]] = queue.Queue()
+    link = make_link(shared_broker, topic_office, device="hub", role="hub")
+    wanted, other = topics.kiosk_ticket(topic_office, "kiosk-1"), topics.kiosk_ticket(topic_office, "kiosk-2")
+    for name, topic_filter in (("all", topics.office_tree(topic_office)), ("exact", wanted),
+                               ("plus", topics.kiosk_tickets(topic_office)), ("other", other), ("exact again", wanted)):
+        link.subscribe(topic_filter, lambda t, p, name=name: seen.put((name, t)) if t in (wanted, other) else None)
+    link.start()
+    rec.wait_for(is_status(True))
+    rec.publish(wanted, b"x")
+    rec.publish(other, b"y")  # a marker: everything for `wanted` came before it
+    got: list[tuple[str, str]] = []
+    while ("other", other) not in got:
+        got.append(seen.get(timeout=WAIT))
+    names = [name for name, topic in got if topic == wanted]
+    assert names and len(names) % 4 == 0, got
+    assert names == ["all", "exact", "plus", "exact again"] * (len(names) // 4)
+
+
 def test_link_publish(shared_broker: Broker, topic_office: str, recorder_factory: RecorderFactory,
                       make_link: Any) -> None:
     ack_topic = topics.kiosk_ack(topic_office, "kiosk-1")

@@ -1,14 +1,19 @@
 """MQTT for the web tier: retained topics into the Mirror, commands out with MQTT v5 request/response
 (`protocol.requests.Requester`).
 
-paho calls back on its own thread; everything is handed to the asyncio loop with
-`call_soon_threadsafe`, so the Mirror is only ever touched by the loop.
+paho calls back on its own thread; everything is handed to the asyncio loop, so the Mirror is only ever
+touched by the loop: in batches, in the order it arrived — one `call_soon_threadsafe` (one wake-up of the
+loop) for whatever arrived while the loop was busy, not one per message (a call in an office sends a view
+per waiting ticket, ~100 messages in a burst).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from process.clock import Clock
 from protocol import VERSION, topics
@@ -27,6 +32,8 @@ class Bridge:
     def __init__(self, settings: BrokerSettings, offices: tuple[str, ...], device: str, clock: Clock,
                  mirror: Mirror, loop: asyncio.AbstractEventLoop, internal: bool) -> None:
         self.mirror, self.loop, self.offices = mirror, loop, offices
+        self._pending: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # for the loop, in arrival order
+        self._pending_lock = threading.Lock()
         self.link = MqttLink(settings, offices[0], device, "web", VERSION, clock)
         self.requester = Requester(self.link)
         for office in offices:
@@ -46,13 +53,32 @@ class Bridge:
         self.link.stop()
 
     def _on_connection(self, up: bool) -> None:
-        self.loop.call_soon_threadsafe(self.mirror.set_connected, up)
+        self._hand_over(self.mirror.set_connected, up)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        self.loop.call_soon_threadsafe(self.mirror.apply, topic, payload)
+        self._hand_over(self.mirror.apply, topic, payload)
 
     def _on_bridge_state(self, topic: str, payload: bytes) -> None:
-        self.loop.call_soon_threadsafe(self.mirror.apply_bridge_state, topic, payload)
+        self._hand_over(self.mirror.apply_bridge_state, topic, payload)
+
+    def _hand_over(self, apply: Callable[..., None], *args: Any) -> None:
+        """(paho's thread) Queue an update for the loop; wake the loop only if none was waiting."""
+        with self._pending_lock:
+            self._pending.append((apply, args))
+            wake = len(self._pending) == 1
+        if wake:
+            self.loop.call_soon_threadsafe(self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        """(the loop) Everything that arrived since the last batch, in order; one update that fails is
+        logged and does not keep the others from the mirror."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        for apply, args in batch:
+            try:
+                apply(*args)
+            except Exception:
+                log.exception("an update could not be applied to the mirror; dropped")
 
     async def command(self, office: str, counter: str | None, request: CommandRequest,
                       timeout_s: float = 5.0) -> CommandAnswer | None:

@@ -144,11 +144,21 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
     def event(changed: str | None = None) -> str | None:
         current = _lookup(request)
         if current is None:
+            request.app[STREAMS].shared.forget((key, lang))
             return None
-        html = render("ticket_status.html", lang=lang, t=translator(lang), **ticket_context(request, *current))
-        return json.dumps({"state": current[1].state, "recall": current[1].recall or 0, "html": html})
+        office, view = current
+        mirror = request.app[MIRROR]
+        stamp = (view, mirror.office(office).info, mirror.freshness(office))  # all that ticket_context reads
+        return request.app[STREAMS].shared.get((key, lang), stamp, lambda: status_event(request, lang, office, view))
 
     return await stream(request, key, "status", event)
+
+
+def status_event(request: web.Request, lang: str, office: str, view: TicketView) -> str:
+    """A tracking stream's `status` event; rendered once per change for all streams of the ticket in `lang`
+    (web/streams.py SharedEvents)."""
+    html = render("ticket_status.html", lang=lang, t=translator(lang), **ticket_context(request, office, view))
+    return json.dumps({"state": view.state, "recall": view.recall or 0, "html": html})
 
 
 async def tracking_api(request: web.Request) -> web.Response:

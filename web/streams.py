@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,31 @@ STAFF_STREAMS = 200  # open staff streams at most (a busy office has a few dozen
 RETRY_AFTER_S = 30
 
 
+SHARED_EVENTS_MAX = 100_000  # rendered events kept (a few hundred bytes each); all forgotten beyond
+
+
+@dataclass
+class SharedEvents:
+    """One rendering of an event for every stream that shows the same thing (a ticket in one language):
+    the first stream to need it renders it, the others take it while its `stamp` — everything the event is
+    made from — is unchanged. Hundreds of streams may watch one ticket; a change is rendered once each."""
+
+    made: dict[Hashable, tuple[Hashable, str | None]] = field(default_factory=dict)
+
+    def get(self, key: Hashable, stamp: Hashable, make: Callable[[], str | None]) -> str | None:
+        found = self.made.get(key)
+        if found is not None and found[0] == stamp:
+            return found[1]
+        if len(self.made) >= SHARED_EVENTS_MAX:
+            self.made.clear()
+        event = make()
+        self.made[key] = (stamp, event)
+        return event
+
+    def forget(self, key: Hashable) -> None:
+        self.made.pop(key, None)
+
+
 @dataclass
 class Streams:
     """The open event streams (their handler tasks): limited, counted for /metrics, ended on shutdown.
@@ -42,6 +67,7 @@ class Streams:
     public: int = 0
     staff: int = 0
     per_client: Counter[str] = field(default_factory=Counter)
+    shared: SharedEvents = field(default_factory=SharedEvents)
 
     @property
     def clients(self) -> int:
@@ -110,18 +136,17 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
         streams.tasks.add(task)
     try:
         await response.prepare(request)
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
         current = initial() if initial is not None else _events(make(None))
-        for event in current:
-            await response.write(f"event: {name}\ndata: {event}\n\n".encode())
+        await response.write(f"retry: {RETRY_MS}\n\n".encode() + _framed(name, current))
         while True:
             try:
-                changed = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                changed = await _next_change(queue)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            for data in _events(make(changed)):
-                await response.write(f"event: {name}\ndata: {data}\n\n".encode())
+            framed = _framed(name, _events(make(changed)))
+            if framed:  # the events of one change in one write: one send() per stream, not one per event
+                await response.write(framed)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -132,8 +157,21 @@ async def stream(request: web.Request, key: tuple[str, ...], name: str,
     return response
 
 
+async def _next_change(queue: asyncio.Queue[str]) -> str:
+    """The next change, or TimeoutError after HEARTBEAT_S without one. `asyncio.timeout`, not `wait_for`:
+    no task per wait (thousands of streams wait at once), and none at all when a change is already queued."""
+    if not queue.empty():
+        return queue.get_nowait()
+    async with asyncio.timeout(HEARTBEAT_S):
+        return await queue.get()
+
+
 def _events(made: str | list[str] | None) -> list[str]:
     return [] if made is None else [made] if isinstance(made, str) else made
+
+
+def _framed(name: str, events: list[str]) -> bytes:
+    return "".join(f"event: {name}\ndata: {event}\n\n" for event in events).encode()
 
 
 async def end_streams(app: web.Application) -> None:

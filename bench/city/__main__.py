@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import bench.city
-from bench.city.measure import run
+from bench.city.measure import CLIENT_PROCESSES, run
 from bench.runner import say, standalone
 from devtools.stats import Row
 
@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
                         help="seconds to open the streams; those not open by then are left out (and reported)")
     parser.add_argument(f"--{prefix}no-deployed", action="store_true",
                         help="skip asking nginx as the role leaves it for streams")
+    parser.add_argument(f"--{prefix}client-processes", type=int, default=CLIENT_PROCESSES,
+                        help="client processes the citizens' streams are spread over")
+    parser.add_argument(f"--{prefix}full-handshakes", action="store_true",
+                        help="no TLS session resumption: every stream makes a full handshake")
 
 
 def options(args: argparse.Namespace, prefix: str = "") -> dict[str, object]:
@@ -38,7 +42,8 @@ def options(args: argparse.Namespace, prefix: str = "") -> dict[str, object]:
             "growth_offices": getattr(args, f"{p}growth"), "growth_streams": getattr(args, f"{p}growth_streams"),
             "updates": getattr(args, f"{p}updates"), "window_s": getattr(args, f"{p}window"),
             "ampel_share": getattr(args, f"{p}ampel_share"), "interval_s": getattr(args, f"{p}interval"),
-            "deployed": not getattr(args, f"{p}no_deployed"), "deadline_s": getattr(args, f"{p}connect_deadline")}
+            "deployed": not getattr(args, f"{p}no_deployed"), "deadline_s": getattr(args, f"{p}connect_deadline"),
+            "processes": getattr(args, f"{p}client_processes"), "resume": not getattr(args, f"{p}full_handshakes")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,19 @@ replicas allow 8 streams per client address), read with `recvmsg` and SO_TIMESTA
 each received segment inside nginx's `send()` on loopback, so the stamp of the segment that completes an
 event is nginx's write of it, measured from outside — the client process's own lag does not count.
 
-SPEC_FILE (JSON): {"port", "cafile", "streams": [[path, watch, count], …], "office", "deadline_s"} (streams not
-opened within `deadline_s` are left out and counted as "late"). A stream with `watch` true is a
+SPEC_FILE (JSON): {"port", "cafile", "streams": [[path, watch, count], …], "office", "deadline_s", "first_index",
+"resume"} (streams not opened within `deadline_s` are left out and counted as "late"; `first_index`: this
+process's first stream number, for its source addresses when several client processes share the streams;
+`resume`: TLS session resumption — once one stream has a session ticket from nginx, the next handshakes
+offer it, as a phone reopening its stream does; nginx may still answer with a full handshake).
+A stream with `watch` true is a
 screen that shows the measured office's change: its value is, for a tracking page, the "Vor Ihnen: N"
-of its ticket (or its state), for the Ampel the "N wartend" of `office`'s fragment. Each change of a
-watched stream's value after its first is counted; `wait K` answers when every watched stream has seen
-K changes, with the kernel stamps of the K-th change (first, median, last).
+of its ticket (or its state), for the Ampel the "N wartend" per service of `office`'s fragment. Each
+change of a watched stream's value after its first is counted (on the Ampel: a service's count that
+changed, not one that appeared or disappeared because the hub turned issuing on or off, which is no
+call); `wait K` answers when every watched stream has seen
+K changes, with the kernel stamps of the K-th change (first, median, last, and all of them, for a
+coordinator that merges several client processes).
 """
 
 from __future__ import annotations
@@ -42,6 +49,25 @@ STREAMS_PER_ADDRESS = 4  # a household: nginx allows 8 per address (web_streams_
 AHEAD = re.compile(rb"Vor Ihnen: (\d+)")
 STATE = re.compile(rb'"state": "(\w+)"')
 WAITING = re.compile(rb"(\d+) wartend")
+
+
+def service_counts(event: bytes) -> dict[bytes, bytes]:
+    """An Ampel fragment's "N wartend" per service (by the service's name); a service that does not issue
+    tickets shows no count."""
+    found = {}
+    for item in event.split(b"<li><span>")[1:]:
+        name, _, rest = item.partition(b"</span>")
+        count = WAITING.search(rest.split(b"</li>")[0])
+        if count:
+            found[name] = count.group(1)
+    return found
+
+
+def counts_changed(before: bytes, now: dict[bytes, bytes]) -> bool:
+    """Whether a service shown with a count before and now has another count (the Ampel value of a call;
+    a count that appears or disappears as the hub turns issuing off or on is not a call)."""
+    old = dict(pair.split(b"=", 1) for pair in before.split(b",") if pair)
+    return any(name in old and old[name] != count for name, count in now.items())
 
 
 def source_address(index: int) -> str:
@@ -106,7 +132,10 @@ async def _clients(spec: dict[str, Any]) -> int:
     context = ssl.create_default_context(cafile=spec["cafile"])
     office_key = f'{{"id": "{spec["office"]}"'.encode()
     marks: dict[int, list[tuple[int, bool]]] = defaultdict(list)  # k → (kernel ns, on the Ampel) per screen
-    counts = {"ok": 0, "failed": 0, "closed": 0, "events": 0, "bytes": 0, "want": -1, "watchers": 0, "late": 0}
+    counts = {"ok": 0, "failed": 0, "closed": 0, "events": 0, "bytes": 0, "want": -1, "watchers": 0, "late": 0,
+              "resumed": 0}
+    first_index, resume = int(spec.get("first_index", 0)), bool(spec.get("resume", False))
+    session: list[ssl.SSLSession] = []  # the newest session with a ticket (TLS 1.3: it comes after the handshake)
     deadline = time.monotonic() + float(spec.get("deadline_s", 1e9))
     errors: dict[str, int] = defaultdict(int)
     done = asyncio.Event()
@@ -122,8 +151,12 @@ async def _clients(spec: dict[str, Any]) -> int:
         if s.ampel:
             if not event.startswith(b"event: office\ndata: " + office_key):
                 return
-            value = b",".join(WAITING.findall(event))
-            if not value:  # "no tickets left today" instead of the count: not what is measured
+            waiting = service_counts(event)
+            if not waiting:  # "no tickets left today" instead of every count: not what is measured
+                return
+            value = b",".join(b"%s=%s" % item for item in sorted(waiting.items()))
+            if s.value is not None and not counts_changed(s.value, waiting):
+                s.value = value  # a service's count came or went (issuing turned on or off): no call
                 return
         else:
             found = AHEAD.search(event) or STATE.search(event)
@@ -186,7 +219,7 @@ async def _clients(spec: dict[str, Any]) -> int:
             s.buf += s.dechunk(text) if s.chunked else text
             while (end := s.buf.find(b"\n\n")) >= 0:
                 event, s.buf = s.buf[:end], s.buf[end + 2:]
-                if not event.startswith(b":"):
+                if event.startswith(b"event: "):  # not `retry:` (the stream's first block) or a heartbeat
                     on_event(s, event, kernel)
             if len(data) < RECV_BYTES:
                 return
@@ -217,11 +250,12 @@ async def _clients(spec: dict[str, Any]) -> int:
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+            tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost",
+                                   session=session[0] if session else None)
             request = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
                        "Accept-Language: de-DE,de;q=0.9\r\nCache-Control: no-cache\r\n\r\n").encode()
             try:
-                sock.bind((source_address(index), 0))
+                sock.bind((source_address(first_index + index), 0))
                 await loop.sock_connect(sock, ("127.0.0.1", port))
                 await asyncio.wait_for(handshake(sock, tls, outgoing, incoming), 60)
                 tls.write(request)
@@ -240,6 +274,9 @@ async def _clients(spec: dict[str, Any]) -> int:
             try:
                 await asyncio.wait_for(asyncio.shield(s.ready), 120.0)
                 counts["ok"] += 1
+                counts["resumed"] += tls.session_reused
+                if resume and tls.session is not None and tls.session.has_ticket:
+                    session[:] = [tls.session]
             except (TimeoutError, ConnectionError) as exc:
                 if not str(exc).startswith("HTTP"):  # an HTTP status is counted where it was read
                     errors[type(exc).__name__] += 1
@@ -251,7 +288,7 @@ async def _clients(spec: dict[str, Any]) -> int:
     await asyncio.gather(*(open_one(i, path, watch) for i, (path, watch) in enumerate(jobs)))
     counts["watchers"] = sum(1 for s in streams if s.watch and s.ready.done() and not s.ready.exception())
     _say({"ready": counts["ok"], "failed": counts["failed"], "late": counts["late"], "watchers": counts["watchers"],
-          "seconds": time.monotonic() - started, "errors": dict(errors)})
+          "seconds": time.monotonic() - started, "errors": dict(errors), "resumed": counts["resumed"]})
 
     async for line in stdin_commands():
         if line[0] == "count":
@@ -269,7 +306,7 @@ async def _clients(spec: dict[str, Any]) -> int:
         tracking = [ns for ns, on_ampel in seen if not on_ampel]
         behind = [s for s in streams if s.watch and s.value is not None and s.changes < k]
         _say({"k": k, "n": len(got), "expected": counts["watchers"], "closed": counts["closed"],
-              "kernel": [got[0], int(median(got)), got[-1]] if got else [],
+              "kernel": [got[0], int(median(got)), got[-1]] if got else [], "stamps": got,
               "last_ampel": max(ampel, default=0), "last_tracking": max(tracking, default=0),
               "behind": {"ampel": sum(s.ampel for s in behind), "tracking": sum(not s.ampel for s in behind)}})
     for s in streams:

@@ -33,7 +33,8 @@ def level_rows(v: Level, share: float) -> list[Row]:
             p50_p99(v.central), f"bare hop chain {p50_p99(v.bare)}", ratio(median(v.central), median(v.bare))),
         Row("  streams open / refused or failed / not opened within the deadline; time to open them",
             f"{v.ready:,} / {v.failed:,} / {v.late:,}; {v.connect_s:.0f} s",
-            ", ".join(f"{k} {n}" for k, n in sorted(v.errors.items()))),
+            ", ".join(f"{k} {n}" for k, n in sorted(v.errors.items())),
+            f"{v.processes} client processes; {v.resumed:,} TLS sessions resumed"),
         Row("  replica CPU per delivered event (both replicas; with the other offices' changes)",
             _us(replica_cpu / v.events if v.events else float("nan")),
             f"nginx {_us(v.cpu_s.get('nginx', 0.0) / v.events if v.events else float('nan'))} per event",
@@ -78,6 +79,16 @@ def growth_rows(g: Growth) -> list[Row]:
 
 def rows(r: Results, notes: list[str]) -> list[Row]:
     out: list[Row] = []
+    if r.per_view is not None:
+        v = r.per_view
+        out.append(Row(f"replica CPU per ticket view, in-process ({v.offices} offices subscribed, {v.streams} streams "
+                       f"per tracked ticket; median of {v.rounds} calls × 100 views): dispatch, apply, render",
+                       f"{v.after_us:.0f} µs", f"before (e3b81dd's way) {v.before_us:.0f} µs",
+                       f"{v.before_us / v.after_us:.1f}× less" if v.after_us else ""))
+        out.append(Row("  of which paho's thread → the loop (topic matching, hand-over)",
+                       f"{v.dispatch_after_us:.1f} µs",
+                       f"before {v.dispatch_before_us:.0f} µs",
+                       f"{v.dispatch_before_us / v.dispatch_after_us:.0f}× less" if v.dispatch_after_us else ""))
     if r.deployed is not None:
         workers, connections, tried, opened = r.deployed
         out.append(Row(f"streams through nginx as the web role leaves it (Debian's nginx.conf: {workers} workers × "

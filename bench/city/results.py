@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.city.per_view import PerView
+
 
 @dataclass
 class Level:
@@ -16,6 +18,8 @@ class Level:
     ready: int = 0
     failed: int = 0
     late: int = 0  # not opened within the connect deadline
+    resumed: int = 0  # of those open: TLS handshakes that resumed a session (bench/city/clients.py)
+    processes: int = 1  # client processes the streams were spread over
     watchers: int = 0
     connect_s: float = float("nan")
     errors: dict[str, int] = field(default_factory=dict)
@@ -57,3 +61,4 @@ class Results:
     deployed: tuple[int, int, int, int] | None = None  # nginx as the role leaves it: workers, connections, tried, open
     offices_interval_s: float = 20.0
     ampel_share: float = 0.1
+    per_view: PerView | None = None  # a replica's CPU per ticket view, before/after (bench/city/per_view.py)

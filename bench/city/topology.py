@@ -193,7 +193,7 @@ class City:
             daemon off;
             pid {directory}/nginx.pid;
             error_log {directory}/error.log;
-            events {{ worker_connections {worker_connections}; }}
+            events {{ worker_connections {worker_connections}; accept_mutex on; }}
             http {{
                 client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;
                 uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
