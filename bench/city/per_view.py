@@ -74,7 +74,9 @@ def measure(offices: int = 23, streams_per_ticket: int = 10, rounds: int = 30) -
                                                    topics.device_statuses)] + [BRIDGE_STATE_FILTER]
     with tempfile.TemporaryDirectory() as directory:
         web_settings = load_replica_config(write_replica_config(Path(directory), free_port(), 1883)).web
-    requests = {name: make_mocked_request("GET", "/t/x/events", app=create_app(web_settings, mirror))
+    token = "A" * 26  # the route's match (the page's forms name their ticket's path)
+    requests = {name: make_mocked_request("GET", f"/t/{token}/events", app=create_app(web_settings, mirror),
+                                          match_info={"token": token})
                 for name, mirror in mirrors.items()}
     shared = SharedEvents()
 
