@@ -65,8 +65,11 @@ def test_the_demo_stops_everything_it_started(tmp_path, command, sig, to_group):
     reader.start()
     pgid = demo.pid
     try:
-        wait_until(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200, 60,
-                 "the demo's hub web")
+        try:
+            wait_until(lambda: _listening(web_port) and get(f"http://127.0.0.1:{web_port}/healthz").status == 200,
+                       90, "the demo's hub web")
+        except AssertionError as exc:  # say what the demo printed (it starts a dozen processes; under load slowly)
+            raise AssertionError(f"{exc}; the demo printed:\n{''.join(output)[-4000:]}") from None
         parts = ("mosquitto", "-m hubprocess run", "-m kiosk run", "-m display run", "-m notifier run")
         wait_until(lambda: all(any(part in p for p in group_members(pgid)) for part in parts), 30,
                  "mosquitto, hub, kiosk, display and notifier")
