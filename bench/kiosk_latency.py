@@ -119,9 +119,10 @@ def _kiosk_logging(directory: Path) -> Callable[[], None]:
 
 
 def measure(directory: Path, port: int, presses: int, warmup: int = 10,
-            backlog: int = 0, speech: bool = False) -> list[LatencyResult]:
+            backlog: int = 0, speech: bool = False, gap_s: float = 0.0) -> list[LatencyResult]:
     """`presses` measured presses after `warmup`; with `backlog`, then that many unmeasured presses
-    (left unacked: there is no hub) and `presses` measured presses again."""
+    (left unacked: there is no hub) and `presses` measured presses again. `gap_s`: a pause before each
+    press (citizens one after another, so the voice has spoken the last ticket) — 0: back to back."""
     config = kiosk_config(directory, port, "bench-latency")
     if speech:  # WAV files in memory (/dev/shm): like the audio out, no writes to the disk the commit syncs
         voice = Path(tempfile.mkdtemp(prefix="bench-voice-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
@@ -149,6 +150,8 @@ def measure(directory: Path, port: int, presses: int, warmup: int = 10,
             for i in range(skip + presses):
                 if i == skip:
                     result.unacked_at_start = kiosk.store.pending_count()
+                if gap_s:
+                    time.sleep(gap_s)  # pacing, not waiting for a result: the next citizen steps up
                 fsync_s = _fsync_probe(probe, payload)
                 wal_before = _wal_size(state)
                 t0 = time.perf_counter()
