@@ -1,6 +1,7 @@
 """What to tell a subscriber, from the ticket's view alone: pure, no MQTT, no SQL, no clock.
 
-Every notification has a **key** that names the event it is about (`near`, `called:<called_at>:<recall>`,
+Every notification has a **key** that names the event it is about (`near` or, once postponed, `near:<n>`,
+`called:<called_at>:<recall>`,
 `no_show:<grace_until>`, `closed`). The notifier records a key before it sends and never records it twice,
 so a view that arrives again (after a reconnect, a restart, a republish) sends nothing new: exactly one
 notification per ticket and event (docs/protocol.md §8).
@@ -53,7 +54,8 @@ def due(view: TicketView, choice: str, lang: str) -> Notification | None:
     if state == "waiting":
         if not is_near(view, choice):
             return None
-        return _make("near", "near", lang, label=view.label)
+        # A ticket its holder moved back is near a second time, later: a new event (the key counts the moves).
+        return _make(f"near:{view.postponed}" if view.postponed else "near", "near", lang, label=view.label)
     if state == "called" and view.called_at is not None:
         recall = view.recall or 0
         kind = "recalled" if recall else "called"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -191,6 +192,14 @@ def test_turn_near_is_decided_from_the_low_end_of_the_range() -> None:
     assert is_near(view(expected_wait_min=40, wait_range_min=(30, 60), ahead=9), "30min")
     assert is_near(view(expected_wait_min=90, wait_range_min=(60, 120), ahead=5), "5places")
     assert not is_near(view(expected_wait_min=9, wait_range_min=(5, 12), ahead=6), "5places")
+
+
+def test_a_postponed_ticket_is_told_near_again_when_its_later_turn_is_near() -> None:
+    """"Ich brauche mehr Zeit" after "bald dran": the ticket moves back ~15 min, so its new nearness is news."""
+    near = view(expected_wait_min=12, wait_range_min=(9, 16), ahead=3)
+    keys = [due(near, "15min", "de"), due(replace(near, postponed=1), "15min", "de"),
+            due(replace(near, postponed=2), "15min", "de")]
+    assert [n.key if n else None for n in keys] == ["near", "near:1", "near:2"]
 
 
 def test_each_event_has_its_own_key_and_the_end_is_the_end() -> None:
