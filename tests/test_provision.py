@@ -348,7 +348,11 @@ def test_the_city_is_wired_by_the_playbook(office: Office) -> None:
                      f"remote_clientid {hub}-bridge", f"remote_password {password}", "bridge_protocol_version mqttv50",
                      "bridge_insecure false"):
             assert line in conf, (hub, line)
-        assert all(line.split()[2] == "out" for line in conf if line.startswith("topic ")), hub
+        # Out only what replicas read; in only the ticket holders' requests (protocol.md §3.12), this office's.
+        bridged = [line.split() for line in conf if line.startswith("topic ")]
+        prefixes = {fields[4] for fields in bridged}
+        assert len(prefixes) == 1, (hub, prefixes)  # one office's topics, the same name on both sides
+        assert [f[1:3] for f in bridged if f[2] != "out"] == [["citizen/request", "in"]], (hub, bridged)
         assert (mosquitto / "mosquitto.conf").stat().st_mode & 0o777 == 0o640
     for name in ("t-web-1", "t-web-2"):
         config = tomllib.loads((office.roots[name] / "etc" / "wartemarke" / "web.toml").read_text())
