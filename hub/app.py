@@ -161,9 +161,10 @@ class Hub:
             now = self.clock.now()
             runtime = self.runtimes[office_id]
             places = 0
-            if request.op == "postpone" and request.id not in runtime.engine.citizen_answers:
+            hashed = token_hash(request.token)
+            if request.op == "postpone" and (hashed, request.id) not in runtime.engine.citizen_answers:
                 start = self.publishers[office_id].fresh_forecast(now).start
-                places = places_for(runtime.engine, token_hash(request.token), start)
+                places = places_for(runtime.engine, hashed, start)
             result = runtime.citizen(request, places, now)  # committed here
             reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, None, CITIZEN)
             self.publishers[office_id].publish_direct(now)

@@ -205,10 +205,10 @@ class OfficeRuntime:
 
     def citizen(self, request: CitizenRequest, places: int, now: datetime) -> CommandAnswer:
         """A ticket holder's request, committed before it is carried out (a repeat is not logged again)."""
-        previous = self.engine.citizen_answers.get(request.id)
+        hashed = token_hash(request.token)
+        previous = self.engine.citizen_answers.get((hashed, request.id))
         if previous is not None:
             return previous
-        hashed = token_hash(request.token)
         if holder(self.engine, hashed) is None:  # not logged: nobody can fill the log with guessed tokens
             return CommandAnswer.refused(UNKNOWN_TICKET)
         rating = None if request.score is None else (request.score, request.settled)

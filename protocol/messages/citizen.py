@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.fields import TICKET_ID_RE, TOKEN_RE, Fields, InvalidMessage
+from protocol.fields import TICKET_ID_RE, Fields, InvalidMessage
 from protocol.operations import CITIZEN_OPS
 
 # Why the hub refuses a citizen request (the `error` of its answer).
@@ -52,7 +52,7 @@ class CitizenRequest:
         if name not in CITIZEN_OPS:
             raise f.fail("op", f"must be one of {', '.join(CITIZEN_OPS)}; got {name!r}")
         rate = name == "rate"
-        return cls(id=f.text("id", TICKET_ID_RE), op=name, token=f.text("token", TOKEN_RE),
+        return cls(id=f.text("id", TICKET_ID_RE), op=name, token=f.token("token"),
                    score=f.integer("score", 1, 5) if rate else None, settled=f.opt_flag("settled") if rate else None)
 
     def __post_init__(self) -> None:

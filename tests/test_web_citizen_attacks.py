@@ -1,0 +1,65 @@
+"""An outsider's attacks on the tracking page's own operations (docs/protocol.md §3.12, docs/http.md §2),
+against the hub's real process, its web over real HTTP and a real mosquitto (the `web_hub` fixture)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from protocol import topics
+from tests.test_web_citizen import SAME_SITE, form_rid, post, view
+from tests.web_harness import WebHub, wait_until
+
+
+def test_a_request_id_of_another_ticket_is_a_new_request_for_this_one(web_hub: WebHub) -> None:
+    """Request ids are the holder's: one ticket's id, sent again with another ticket's token, must neither
+    answer with the first ticket's label nor skip the second ticket's operation."""
+    first, second, _ = (web_hub.issue().token for _ in range(3))
+    rid = form_rid(web_hub, first, "postpone")
+    assert post(web_hub, f"/t/{first}/postpone", {"rid": rid}, SAME_SITE).status == 303
+    wait_until(lambda: view(web_hub, first).postponed == 1, what="the first ticket postponed")
+    again = post(web_hub, f"/t/{second}/cancel", {"rid": rid}, SAME_SITE)
+    assert again.status == 303
+    wait_until(lambda: view(web_hub, second).state == "cancelled", what="the second ticket cancelled")
+    assert view(web_hub, first).state == "waiting" and view(web_hub, first).postponed == 1
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "{url}", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "{url}", "Sec-Fetch-Site": "same-site"},
+    {"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"},
+])
+def test_sec_fetch_site_other_than_same_origin_is_refused_whatever_the_origin(web_hub: WebHub,
+                                                                              headers: dict[str, str]) -> None:
+    token = web_hub.issue().token
+    sent = {k: v.format(url=web_hub.url) for k, v in headers.items()}
+    reply = post(web_hub, f"/t/{token}/cancel", {"rid": "cross-site-2"}, sent)
+    assert reply.status == 403, sent
+    assert view(web_hub, token).state == "waiting"
+
+
+def test_an_invalid_token_in_a_request_is_never_echoed(web_hub: WebHub, caplog: pytest.LogCaptureFixture) -> None:
+    """A citizen request whose token is misspelled (lower case, padded) still names a real ticket: neither the
+    hub's log nor its answer (on a topic every replica of the office reads) may repeat it."""
+    token = web_hub.issue().token
+    tag = uuid.uuid4().hex[:12]
+    answers: list[bytes] = []
+    listener = web_hub.clerk
+    listener.subscribe_requests(topics.citizen_response(web_hub.office, tag), lambda t, p, props: answers.append(p))
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = topics.citizen_response(web_hub.office, tag)
+    props.CorrelationData = b"c1"
+    props.MessageExpiryInterval = 10
+    caplog.set_level(logging.INFO)
+    for spelled in (token.lower(), f" {token}"):
+        listener.publish(topics.citizen_request(web_hub.office),
+                         f'{{"v": 1, "id": "echo-{len(answers)}-req", "op": "cancel", "token": "{spelled}"}}'.encode(),
+                         properties=props)
+    wait_until(lambda: len(answers) == 2, what="the hub's two answers")
+    for text in [a.decode() for a in answers] + [caplog.text]:
+        assert token not in text.upper(), text
+    assert view(web_hub, token).state == "waiting"
