@@ -16,6 +16,7 @@ from hub.engine import OfficeEngine, Ticket, TicketState
 from protocol.messages import MAX_POSTPONES, CommandAnswer, Ratings
 from protocol.messages.citizen import CALLED, ENDED, NOBODY_BEHIND, NOT_SERVED, POSTPONED_TWICE, RATED, UNKNOWN_TICKET
 
+MAX_REQUESTS_PER_TICKET = 20  # logged per ticket and day: a holder needs a handful; more is a flood
 POSTPONE_MINUTES = 15  # "more time" is about this many minutes' worth of places
 AFTER = timedelta(microseconds=1)  # a moved ticket's queue time: just after the one it lets go first
 
@@ -66,6 +67,11 @@ def citizen_request(engine: OfficeEngine, op: str, token_hash: str, request_id: 
         answer = CommandAnswer.refused(f"unknown operation {op!r}")
     engine.citizen_answers[token_hash, request_id] = answer
     return answer
+
+
+def requests_of(engine: OfficeEngine, token_hash: str) -> int:
+    """How many requests of this ticket the hub has answered (and logged) today."""
+    return sum(1 for hashed, _ in engine.citizen_answers if hashed == token_hash)
 
 
 def behind(engine: OfficeEngine, ticket: Ticket) -> list[Ticket]:

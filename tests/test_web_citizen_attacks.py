@@ -10,6 +10,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.citizen import MAX_REQUESTS_PER_TICKET
 from protocol import topics
 from tests.test_web_citizen import SAME_SITE, form_rid, post, view
 from tests.web_harness import WebHub, wait_until
@@ -63,3 +64,22 @@ def test_an_invalid_token_in_a_request_is_never_echoed(web_hub: WebHub, caplog: 
     for text in [a.decode() for a in answers] + [caplog.text]:
         assert token not in text.upper(), text
     assert view(web_hub, token).state == "waiting"
+
+
+def test_one_ticket_cannot_fill_the_hubs_input_log(web_hub: WebHub) -> None:
+    """Every request with a real token used to be committed to the hub's input log (a synced SQLite write),
+    refused or not: one ticket holder re-posting with fresh request ids (20 a second pass nginx) grew it
+    without bound. At most MAX_REQUESTS_PER_TICKET are logged; beyond them the hub refuses unlogged."""
+    token = web_hub.issue().token
+    web_hub.issue()
+    assert post(web_hub, f"/t/{token}/cancel", {"rid": "flood-cancel-0"}, SAME_SITE).status == 303
+    replies = [post(web_hub, f"/t/{token}/postpone", {"rid": f"flood-postpone-{n}"}, SAME_SITE)
+               for n in range(MAX_REQUESTS_PER_TICKET + 10)]
+    assert {r.status for r in replies} == {409}
+    assert "Zu viele Anfragen" in replies[-1].text
+    runtime = web_hub.hub.runtimes[web_hub.office]
+    logged = [i for i in runtime.store.inputs(web_hub.office, runtime.engine.day) if i.kind == "citizen"]
+    assert len(logged) == MAX_REQUESTS_PER_TICKET
+    assert len(runtime.engine.citizen_answers) == MAX_REQUESTS_PER_TICKET
+    # a repeat of a logged request still gets its first answer
+    assert post(web_hub, f"/t/{token}/cancel", {"rid": "flood-cancel-0"}, SAME_SITE).status == 303

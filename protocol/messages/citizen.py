@@ -22,7 +22,9 @@ NOBODY_BEHIND = "nobody_behind"  # nobody of its service waits behind it: moving
 ENDED = "ended"  # done, no-show, closed or cancelled already
 NOT_SERVED = "not_served"  # `rate` before the ticket is done (or for one that was never served)
 RATED = "rated"  # `rate` again: one rating per ticket
-CITIZEN_REFUSALS = (UNKNOWN_TICKET, CALLED, POSTPONED_TWICE, NOBODY_BEHIND, ENDED, NOT_SERVED, RATED)
+TOO_MANY_REQUESTS = "too_many_requests"  # the ticket sent more requests today than a holder needs (not logged)
+CITIZEN_REFUSALS = (UNKNOWN_TICKET, CALLED, POSTPONED_TWICE, NOBODY_BEHIND, ENDED, NOT_SERVED, RATED,
+                    TOO_MANY_REQUESTS)
 MAX_POSTPONES = 2
 
 
