@@ -137,3 +137,24 @@ def test_nginx_limits_requests_to_push_with_a_json_429(notifier: NotifierProcess
     _, headers, body = refused[0]
     assert body == {"error": "too many requests from this address: try again in a second"}
     assert headers["Content-Type"] == "application/json" and headers["Retry-After"] == "1"
+
+
+HOSTILE_BODIES = (b"[" * 2000 + b"]" * 2000, b'{"subscription": ' * 1000 + b"1" + b"}" * 1000, b"\xff\xfe{}", b"\x00",
+                  b"9" * 4000, b'{"subscription": {"endpoint": "\\ud800"}}')
+
+
+def test_a_hostile_subscription_body_gets_400_never_a_500(web_hub: WebHub, notifier: NotifierProcess) -> None:
+    """The body of PUT /push/v1/subscriptions/{TOKEN} is the ticket holder's to choose: JSON nested deeper than
+    the parser's recursion limit once made the notifier answer 500 with a traceback."""
+    mine = web_hub.issue()
+    known_to_notifier(notifier, mine.token)
+    for body in HOSTILE_BODIES:
+        conn = http.client.HTTPConnection("127.0.0.1", notifier.port, timeout=10)
+        try:
+            conn.request("PUT", f"/push/v1/subscriptions/{mine.token}", body=body,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            status, raw = response.status, response.read()
+        finally:
+            conn.close()
+        assert status == 400 and json.loads(raw)["error"].startswith("invalid subscription"), (body[:20], status, raw)
