@@ -3,8 +3,10 @@ against the hub's real process, its web over real HTTP and a real mosquitto (the
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from typing import Any
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
@@ -12,6 +14,7 @@ from paho.mqtt.properties import Properties
 
 from hub.citizen import MAX_REQUESTS_PER_TICKET
 from protocol import topics
+from protocol.topics import token_hash
 from tests.test_web_citizen import SAME_SITE, form_rid, post, view
 from tests.web_harness import WebHub, wait_until
 
@@ -83,3 +86,64 @@ def test_one_ticket_cannot_fill_the_hubs_input_log(web_hub: WebHub) -> None:
     assert len(runtime.engine.citizen_answers) == MAX_REQUESTS_PER_TICKET
     # a repeat of a logged request still gets its first answer
     assert post(web_hub, f"/t/{token}/cancel", {"rid": "flood-cancel-0"}, SAME_SITE).status == 303
+
+
+def request_properties(response_topic: str, expiry: int | None = 10) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = response_topic
+    props.CorrelationData = b"c2"
+    if expiry is not None:
+        props.MessageExpiryInterval = expiry
+    return props
+
+
+def test_hostile_citizen_requests_change_nothing_and_answer_nowhere_else(web_hub: WebHub, recorder_factory: Any,
+                                                                        shared_broker: Any) -> None:
+    """What a replica's account may send on `citizen/request`: garbage, a hash instead of the token, the
+    retain flag, no expiry, an answer topic that is not a citizen response topic. The hub stays up, no
+    ticket changes, and nothing is published anywhere but a citizen response topic of this office."""
+    office = web_hub.office
+    token = web_hub.issue().token
+    web_hub.issue()
+    rec = recorder_factory(shared_broker, [topics.office_tree(office), "wartemarke/v1/+/citizen/response/+"])
+    mine = topics.citizen_response(office, uuid.uuid4().hex[:12])
+    cancel = {"v": 1, "op": "cancel", "token": token}
+    hostile: list[tuple[bytes, Properties, bool]] = [
+        (b"\x00" * 64, request_properties(mine), False),
+        (b"[" * 5000 + b"]" * 5000, request_properties(mine), False),
+        (json.dumps({"v": 1, "id": "x" * 200_000, "op": "cancel", "token": token}).encode(),
+         request_properties(mine), False),
+        (json.dumps({**cancel, "id": 12345678}).encode(), request_properties(mine), False),
+        (json.dumps({**cancel, "id": "hash-instead-1", "token": token_hash(token)}).encode(),
+         request_properties(mine), False),
+        (json.dumps({**cancel, "id": "hash-upper-1", "token": token_hash(token).upper()}).encode(),
+         request_properties(mine), False),
+        (json.dumps({**cancel, "id": "no-expiry-1"}).encode(), request_properties(mine, None), False),
+        (json.dumps({**cancel, "id": "long-expiry-1"}).encode(), request_properties(mine, 3600), False),
+        (json.dumps({**cancel, "id": "retained-1"}).encode(), request_properties(mine), True),
+        (json.dumps({**cancel, "id": "rate-cancel-1", "op": "rate", "score": True}).encode(),
+         request_properties(mine), False),
+    ]
+    elsewhere = [topics.calls(office), topics.queue(office), topics.counter_response(office, "platz-1", "x"),
+                 topics.citizen_response(f"{office}-other", "x"), f"{topics.office_root(office)}/citizen/request"]
+    for n, topic in enumerate(elsewhere):  # answers asked onto another topic: carried out (a rating refused
+        # before the visit, so nothing changes here) but not answered there (docs/protocol.md §3.6)
+        hostile.append((json.dumps({**cancel, "op": "rate", "score": 5, "id": f"elsewhere-{n}-x"}).encode(),
+                        request_properties(topic), False))
+    mark = rec.mark()
+    for body, props, retain in hostile:
+        web_hub.clerk.publish(topics.citizen_request(office), body, retain=retain, properties=props)
+    web_hub.clerk.publish(topics.citizen_request(office), b"", retain=True)  # clears the retained one
+    # the hub is still there and in order: a later, valid request is carried out
+    second = web_hub.tokens[1]
+    web_hub.clerk.publish(topics.citizen_request(office),
+                          json.dumps({"v": 1, "op": "cancel", "token": second, "id": "valid-after-1"}).encode(),
+                          properties=request_properties(mine))
+    wait_until(lambda: view(web_hub, second).state == "cancelled", what="the valid request after the hostile ones")
+    assert view(web_hub, token).state == "waiting" and not view(web_hub, token).postponed
+    rec.wait_for_json(mine, lambda a: a.get("id") == "valid-after-1", since=mark)
+    published = [m for m in rec.records()[mark:] if m.topic != topics.citizen_request(office)]
+    answers = [m for m in published if "/citizen/response/" in m.topic]
+    assert {m.topic for m in answers} == {mine}
+    assert all(token not in m.payload.decode(errors="replace").upper() for m in published)
+    assert not [m for m in published if m.topic in elsewhere and b'"ok"' in m.payload]  # no answer there
