@@ -16,7 +16,7 @@ from hub.citizen import MAX_REQUESTS_PER_TICKET
 from protocol import topics
 from protocol.topics import token_hash
 from tests.test_web_citizen import SAME_SITE, form_rid, post, view
-from tests.web_harness import WebHub, wait_until
+from tests.web_harness import WebHub, get, wait_until
 
 
 def test_a_request_id_of_another_ticket_is_a_new_request_for_this_one(web_hub: WebHub) -> None:
@@ -147,3 +147,16 @@ def test_hostile_citizen_requests_change_nothing_and_answer_nowhere_else(web_hub
     assert {m.topic for m in answers} == {mine}
     assert all(token not in m.payload.decode(errors="replace").upper() for m in published)
     assert not [m for m in published if m.topic in elsewhere and b'"ok"' in m.payload]  # no answer there
+
+
+def test_a_percent_encoded_token_is_not_a_second_spelling(web_hub: WebHub) -> None:
+    """docs/protocol.md §5: one spelling only. aiohttp matched `/t/%43AIREE…` (a letter of the token percent-
+    encoded) to the ticket: the page, its stream, the API and the operations answered under a second form."""
+    token = web_hub.issue().token
+    web_hub.issue()
+    encoded = f"%{ord(token[0]):02X}{token[1:]}"
+    for path in (f"/t/{encoded}", f"/t/{encoded}/events", f"/api/v1/tickets/{encoded}"):
+        assert get(f"{web_hub.url}{path}").status == 404, path
+    assert post(web_hub, f"/t/{encoded}/postpone", {"rid": "encoded-token-1"}, SAME_SITE).status == 404
+    assert not view(web_hub, token).postponed
+    assert get(f"{web_hub.url}/t/{token}").status == 200
