@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -160,3 +161,21 @@ def test_a_percent_encoded_token_is_not_a_second_spelling(web_hub: WebHub) -> No
     assert post(web_hub, f"/t/{encoded}/postpone", {"rid": "encoded-token-1"}, SAME_SITE).status == 404
     assert not view(web_hub, token).postponed
     assert get(f"{web_hub.url}/t/{token}").status == 200
+
+
+def test_racing_postpones_from_two_connections_move_the_ticket_at_most_twice(web_hub: WebHub) -> None:
+    token = web_hub.issue().token
+    for _ in range(4):
+        web_hub.issue()
+    rid = form_rid(web_hub, token, "postpone")
+    with ThreadPoolExecutor(4) as pool:  # the same form twice at once (a double tap on two connections)
+        same = list(pool.map(lambda _: post(web_hub, f"/t/{token}/postpone", {"rid": rid}, SAME_SITE).status,
+                             range(4)))
+    assert same == [303] * 4
+    engine = web_hub.hub.runtimes[web_hub.office].engine
+    assert [t.postponed for t in engine.tickets.values() if t.token_hash == token_hash(token)] == [1]
+    with ThreadPoolExecutor(4) as pool:  # four different forms at once: one more move, then "twice already"
+        fresh = list(pool.map(lambda n: post(web_hub, f"/t/{token}/postpone", {"rid": f"race-fresh-{n}"},
+                                             SAME_SITE).status, range(4)))
+    assert sorted(fresh) == [303, 409, 409, 409]
+    assert [t.postponed for t in engine.tickets.values() if t.token_hash == token_hash(token)] == [2]
