@@ -179,3 +179,18 @@ def test_racing_postpones_from_two_connections_move_the_ticket_at_most_twice(web
                                              SAME_SITE).status, range(4)))
     assert sorted(fresh) == [303, 409, 409, 409]
     assert [t.postponed for t in engine.tickets.values() if t.token_hash == token_hash(token)] == [2]
+
+
+def test_no_rating_and_no_move_for_a_cancelled_or_no_show_ticket(web_hub: WebHub) -> None:
+    cancelled, absent = web_hub.issue().token, web_hub.issue().token
+    web_hub.issue()
+    assert post(web_hub, f"/t/{cancelled}/cancel", {"rid": "end-cancel-1"}, SAME_SITE).status == 303
+    assert web_hub.command("platz-1", "next").ok and web_hub.command("platz-1", "no_show").ok
+    wait_until(lambda: view(web_hub, absent).state == "no_show", what="the no-show")
+    for token in (cancelled, absent):
+        rated = post(web_hub, f"/t/{token}/rate", {"rid": f"end-rate-{token[:8]}", "score": "1"}, SAME_SITE)
+        assert rated.status == 409 and "erst, wenn Ihr Anliegen bearbeitet wurde" in rated.text
+        for op in ("postpone", "cancel"):
+            assert post(web_hub, f"/t/{token}/{op}", {"rid": f"end-{op}-{token[:8]}"}, SAME_SITE).status == 409
+    assert view(web_hub, cancelled).state == "cancelled" and view(web_hub, absent).state == "no_show"
+    assert web_hub.hub.runtimes[web_hub.office].engine.ratings == {}
