@@ -29,7 +29,7 @@ from protocol import VERSION, topics
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import MqttLink
 from protocol.messages import CommandAnswer, ticket_event_from_dict
-from protocol.messages.citizen import TOO_MANY_REQUESTS
+from protocol.messages.citizen import TOO_MANY_REQUESTS, UNKNOWN_TICKET
 from protocol.operations import CITIZEN, COUNTER, OFFICE
 from protocol.requests import CommandRefused, read_citizen_request, read_command, reply
 from protocol.topics import token_hash
@@ -170,7 +170,8 @@ class Hub:
             reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, None, CITIZEN)
             self.publishers[office_id].publish_direct(now)
             self._forecast_soon(office_id)
-        log.log(logging.DEBUG if result.error == TOO_MANY_REQUESTS else logging.INFO,  # a flood: no journal
+        quiet = result.error in (UNKNOWN_TICKET, TOO_MANY_REQUESTS)  # guesses or a flood: not into the journal
+        log.log(logging.DEBUG if quiet else logging.INFO,
                 "%s: citizen %s (request %s) → %s", office_id, request.op, request.id, result.to_dict())
 
     # -- the forecast -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hub.citizen import MAX_REQUESTS_PER_TICKET
 from protocol import topics
 from protocol.topics import token_hash
 from tests.test_web_citizen import SAME_SITE, form_rid, post, view
-from tests.web_harness import WebHub, get, wait_until
+from tests.web_harness import WebHub, get, random_token, wait_until
 
 
 def test_a_request_id_of_another_ticket_is_a_new_request_for_this_one(web_hub: WebHub) -> None:
@@ -194,3 +194,26 @@ def test_no_rating_and_no_move_for_a_cancelled_or_no_show_ticket(web_hub: WebHub
             assert post(web_hub, f"/t/{token}/{op}", {"rid": f"end-{op}-{token[:8]}"}, SAME_SITE).status == 409
     assert view(web_hub, cancelled).state == "cancelled" and view(web_hub, absent).state == "no_show"
     assert web_hub.hub.runtimes[web_hub.office].engine.ratings == {}
+
+
+def test_guessed_tokens_over_mqtt_leave_no_line_in_the_hubs_journal(web_hub: WebHub,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A replica's account may send requests with any token (the web sends only tokens it knows): a flood of
+    guesses is answered `unknown_ticket`, neither logged in the input log nor journalled line by line."""
+    office = web_hub.office
+    token = web_hub.issue().token
+    mine = topics.citizen_response(office, uuid.uuid4().hex[:12])
+    answers: list[bytes] = []
+    web_hub.clerk.subscribe_requests(mine, lambda t, p, props: answers.append(p))
+    caplog.set_level(logging.INFO)
+    for n in range(30):
+        web_hub.clerk.publish(topics.citizen_request(office), json.dumps(
+            {"v": 1, "op": "cancel", "token": random_token(), "id": f"guess-{n:04d}"}).encode(),
+            properties=request_properties(mine))
+    wait_until(lambda: len(answers) == 30, what="the 30 answers")
+    assert all(json.loads(a)["error"] == "unknown_ticket" for a in answers)
+    assert not [r for r in caplog.records if r.name.startswith("wartemarke.hub") and r.levelno >= logging.INFO
+                and "guess-" in r.getMessage()]
+    runtime = web_hub.hub.runtimes[office]
+    assert not [i for i in runtime.store.inputs(office, runtime.engine.day) if i.kind == "citizen"]
+    assert view(web_hub, token).state == "waiting"
