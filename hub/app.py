@@ -29,6 +29,7 @@ from protocol import VERSION, topics
 from protocol.fields import InvalidMessage, decode_object
 from protocol.link import MqttLink
 from protocol.messages import CommandAnswer, ticket_event_from_dict
+from protocol.messages.citizen import TOO_MANY_REQUESTS, UNKNOWN_TICKET
 from protocol.operations import CITIZEN, COUNTER, OFFICE
 from protocol.requests import CommandRefused, read_citizen_request, read_command, reply
 from protocol.topics import token_hash
@@ -161,14 +162,17 @@ class Hub:
             now = self.clock.now()
             runtime = self.runtimes[office_id]
             places = 0
-            if request.op == "postpone" and request.id not in runtime.engine.citizen_answers:
+            hashed = token_hash(request.token)
+            if request.op == "postpone" and (hashed, request.id) not in runtime.engine.citizen_answers:
                 start = self.publishers[office_id].fresh_forecast(now).start
-                places = places_for(runtime.engine, token_hash(request.token), start)
+                places = places_for(runtime.engine, hashed, start)
             result = runtime.citizen(request, places, now)  # committed here
             reply(self.link, properties, dataclasses.replace(result, id=request.id), office_id, None, CITIZEN)
             self.publishers[office_id].publish_direct(now)
             self._forecast_soon(office_id)
-        log.info("%s: citizen %s (request %s) → %s", office_id, request.op, request.id, result.to_dict())
+        quiet = result.error in (UNKNOWN_TICKET, TOO_MANY_REQUESTS)  # guesses or a flood: not into the journal
+        log.log(logging.DEBUG if quiet else logging.INFO,
+                "%s: citizen %s (request %s) → %s", office_id, request.op, request.id, result.to_dict())
 
     # -- the forecast -------------------------------------------------------------------------
 

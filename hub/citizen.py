@@ -3,7 +3,8 @@ ticket back, "Ich komme nicht mehr" cancels it, and after the visit a rating (on
 engine: no MQTT, no SQL, no clock.
 
 Only the ticket's token authorises them (the hub passes its hash). A repeated request id gets the first
-answer and changes nothing; the answer's `error` is one of protocol's CITIZEN_REFUSALS, worded by the page.
+answer and changes nothing — a repeat for the same ticket: the same id with another ticket's token is
+that ticket's own new request; the answer's `error` is one of protocol's CITIZEN_REFUSALS, worded by the page.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hub.engine import OfficeEngine, Ticket, TicketState
 from protocol.messages import MAX_POSTPONES, CommandAnswer, Ratings
 from protocol.messages.citizen import CALLED, ENDED, NOBODY_BEHIND, NOT_SERVED, POSTPONED_TWICE, RATED, UNKNOWN_TICKET
 
+MAX_REQUESTS_PER_TICKET = 20  # logged per ticket and day: a holder needs a handful; more is a flood
 POSTPONE_MINUTES = 15  # "more time" is about this many minutes' worth of places
 AFTER = timedelta(microseconds=1)  # a moved ticket's queue time: just after the one it lets go first
 
@@ -44,8 +46,9 @@ def citizen_request(engine: OfficeEngine, op: str, token_hash: str, request_id: 
     """Carry out `op` once on the ticket whose token hashes to `token_hash` (a repeat gets the first answer).
     `places`: what `postpone_places` gave when the request arrived (logged with it, so a replay moves the
     ticket exactly as far); `rating`: a `rate`'s score and whether the concern was settled."""
-    if request_id in engine.citizen_answers:
-        return engine.citizen_answers[request_id]
+    known = engine.citizen_answers.get((token_hash, request_id))
+    if known is not None:
+        return known
     ticket = holder(engine, token_hash)
     if ticket is None:
         answer = CommandAnswer.refused(UNKNOWN_TICKET)
@@ -62,8 +65,13 @@ def citizen_request(engine: OfficeEngine, op: str, token_hash: str, request_id: 
         answer = _postpone(engine, ticket, places)
     else:
         answer = CommandAnswer.refused(f"unknown operation {op!r}")
-    engine.citizen_answers[request_id] = answer
+    engine.citizen_answers[token_hash, request_id] = answer
     return answer
+
+
+def requests_of(engine: OfficeEngine, token_hash: str) -> int:
+    """How many requests of this ticket the hub has answered (and logged) today."""
+    return sum(1 for hashed, _ in engine.citizen_answers if hashed == token_hash)
 
 
 def behind(engine: OfficeEngine, ticket: Ticket) -> list[Ticket]:

@@ -125,7 +125,8 @@ class OfficeEngine:
     handled: list[Handled] = field(default_factory=list)
     issued_count: dict[str, int] = field(default_factory=dict)
     _results: dict[str, CommandAnswer] = field(default_factory=dict)  # request id → first answer
-    citizen_answers: dict[str, CommandAnswer] = field(default_factory=dict)  # the same for citizen requests
+    # the same for citizen requests, by (token hash, request id): an id names a request of one ticket only
+    citizen_answers: dict[tuple[str, str], CommandAnswer] = field(default_factory=dict)
     ratings: dict[str, tuple[int, bool | None]] = field(default_factory=dict)  # ticket id → (score, settled)
     closed_out: bool = False
     sold_out_at: dict[str, datetime] = field(default_factory=dict)  # when a service first stopped issuing

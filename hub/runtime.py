@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
 from hub.arrival import CLOCK_TOLERANCE, clock_skew, describe, hub_issued_at
-from hub.citizen import citizen_request, holder
+from hub.citizen import MAX_REQUESTS_PER_TICKET, citizen_request, holder, requests_of
 from hub.engine import OfficeEngine, ToldWait
 from hub.inputs import (
     CitizenInput,
@@ -32,7 +32,7 @@ from hub.statistics import day_summary
 from hub.store import HubStore
 from protocol.businessday import local_business_day
 from protocol.messages import Ack, CitizenRequest, CommandAnswer, CommandRequest, TicketEvent, TicketIssued
-from protocol.messages.citizen import UNKNOWN_TICKET
+from protocol.messages.citizen import TOO_MANY_REQUESTS, UNKNOWN_TICKET
 from protocol.topics import token_hash
 
 log = logging.getLogger("wartemarke.hub")
@@ -205,12 +205,14 @@ class OfficeRuntime:
 
     def citizen(self, request: CitizenRequest, places: int, now: datetime) -> CommandAnswer:
         """A ticket holder's request, committed before it is carried out (a repeat is not logged again)."""
-        previous = self.engine.citizen_answers.get(request.id)
+        hashed = token_hash(request.token)
+        previous = self.engine.citizen_answers.get((hashed, request.id))
         if previous is not None:
             return previous
-        hashed = token_hash(request.token)
         if holder(self.engine, hashed) is None:  # not logged: nobody can fill the log with guessed tokens
             return CommandAnswer.refused(UNKNOWN_TICKET)
+        if requests_of(self.engine, hashed) >= MAX_REQUESTS_PER_TICKET:  # nor with one ticket's token
+            return CommandAnswer.refused(TOO_MANY_REQUESTS)
         rating = None if request.score is None else (request.score, request.settled)
         item = CitizenInput(now, request.op, hashed, request.id, places, rating)
         self.store.append(self.office.id, self.engine.day, item)

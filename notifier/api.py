@@ -112,7 +112,7 @@ class Api:
         try:
             body = json.loads(await request.read())
             subscription = self._subscription(body, digest, office, view.day.isoformat())
-        except (ValueError, UnicodeDecodeError, web.HTTPRequestEntityTooLarge) as exc:
+        except (ValueError, RecursionError, web.HTTPRequestEntityTooLarge) as exc:  # RecursionError: deep JSON
             return _error(400, f"invalid subscription: {exc}")
         existed = self.store.get(digest) is not None
         self.store.subscribe(subscription)

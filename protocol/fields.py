@@ -93,6 +93,14 @@ class Fields:
             raise self.fail(name, f"has an invalid value {value!r}")
         return value
 
+    def token(self, name: str) -> str:
+        """A tracking token (TOKEN_RE). A bad one is never repeated in the error: a misspelled token (lower
+        case, padded) still names a real ticket, and errors go to logs and to answers others read."""
+        value = self._get(name)
+        if not isinstance(value, str) or not TOKEN_RE.match(value):
+            raise self.fail(name, "is not a tracking token (26-64 characters A-Z, 2-7; its value is not repeated)")
+        return value
+
     def human(self, name: str, max_len: int) -> str:
         """Text a person reads (a name, a reason, the announcement): protocol/text.py's rule."""
         value = self._get(name)

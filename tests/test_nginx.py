@@ -209,7 +209,7 @@ def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy
     expected = {f"/t/{token}": 200, f"/T/{token}": 301, f"/t/{token.lower()}": 301, f"/T/{token.lower()}": 301,
                 f"/t/%20{token}": 404, f"/t/{token}%20": 404, f"/t/%20{token}%20": 404,
                 f"/t/{token[:10]}%2F{token[10:]}": 404, f"/t%2F{token}": 404, f"//t/{token}": 404,
-                f"/t//{token}": 404, f"/t/{token}/": 404, f"/t/%{ord(token[0]):02X}{token[1:]}": 200,
+                f"/t//{token}": 404, f"/t/{token}/": 404, f"/t/%{ord(token[0]):02X}{token[1:]}": 404,  # one spelling
                 f"/api/v1/tickets/{token}": 200, f"/api/v1/tickets/%20{token}": 404,
                 f"/api/v1/tickets/{token.lower()}": 404, f"/x/{token}": 404, f"/{token}": 404,
                 f"/t/%20{token}/events": 404, f"/t/{token.lower()}/events": 404}

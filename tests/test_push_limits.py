@@ -20,6 +20,7 @@ from devtools.broker import free_port
 from devtools.notifier_harness import NotifierProcess, generate_key, running_notifier, write_notifier_config
 from devtools.push_service import PushService
 from tests.test_nginx import self_signed, start_nginx
+from tests.test_web_citizen import SAME_SITE, form_rid, post
 from tests.web_harness import WebHub, random_token, wait_until
 
 LIMIT = 3
@@ -137,3 +138,43 @@ def test_nginx_limits_requests_to_push_with_a_json_429(notifier: NotifierProcess
     _, headers, body = refused[0]
     assert body == {"error": "too many requests from this address: try again in a second"}
     assert headers["Content-Type"] == "application/json" and headers["Retry-After"] == "1"
+
+
+HOSTILE_BODIES = (b"[" * 2000 + b"]" * 2000, b'{"subscription": ' * 1000 + b"1" + b"}" * 1000, b"\xff\xfe{}", b"\x00",
+                  b"9" * 4000, b'{"subscription": {"endpoint": "\\ud800"}}')
+
+
+def test_a_hostile_subscription_body_gets_400_never_a_500(web_hub: WebHub, notifier: NotifierProcess) -> None:
+    """The body of PUT /push/v1/subscriptions/{TOKEN} is the ticket holder's to choose: JSON nested deeper than
+    the parser's recursion limit once made the notifier answer 500 with a traceback."""
+    mine = web_hub.issue()
+    known_to_notifier(notifier, mine.token)
+    for body in HOSTILE_BODIES:
+        conn = http.client.HTTPConnection("127.0.0.1", notifier.port, timeout=10)
+        try:
+            conn.request("PUT", f"/push/v1/subscriptions/{mine.token}", body=body,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            status, raw = response.status, response.read()
+        finally:
+            conn.close()
+        assert status == 400 and json.loads(raw)["error"].startswith("invalid subscription"), (body[:20], status, raw)
+
+
+def test_cancelling_on_the_tracking_page_deletes_the_push_subscription(web_hub: WebHub, notifier: NotifierProcess,
+                                                                       push: PushService) -> None:
+    """"Ich komme nicht mehr" ends the ticket: the only personal data the notifier keeps (the subscription)
+    goes with it, and nothing more is sent for it."""
+    mine = web_hub.issue()
+    web_hub.issue()
+    known_to_notifier(notifier, mine.token)
+    status, _ = notifier.request("PUT", f"/push/v1/subscriptions/{mine.token}",
+                                 {"subscription": push.subscription("leaver").info})
+    assert status == 201
+    assert post(web_hub, f"/t/{mine.token}/cancel", {"rid": form_rid(web_hub, mine.token, "cancel")},
+                SAME_SITE).status == 303
+    gone = (404, {"error": "not subscribed"})
+    wait_until(lambda: notifier.request("GET", f"/push/v1/subscriptions/{mine.token}") == gone,
+               what="the subscription to go with the cancelled ticket")
+    assert notifier.request("PUT", f"/push/v1/subscriptions/{mine.token}",
+                            {"subscription": push.subscription("leaver2").info})[0] == 409

@@ -90,10 +90,14 @@ def safe_next(target: str) -> str | None:
 
 
 def same_origin(request: web.Request) -> bool:
-    """A browser's POST from another site: refused. No Origin (old browsers, API clients) passes."""
+    """A browser's POST from another site: refused. `Sec-Fetch-Site`, when sent, must say `same-origin` (or
+    `none`: the user's own action), whatever `Origin` says — it also tells another scheme of this host
+    apart; else `Origin`, when sent, must name this host. Neither (old browsers, API clients) passes."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("Origin")
     if origin is None:
-        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+        return True
     forwarded = request.headers.get("X-Forwarded-Host") if request.app[SETTINGS].trust_forwarded else None
     host = (forwarded or request.host).split(",")[0].strip().lower()
     return origin != "null" and urlsplit(origin).netloc.lower() == host

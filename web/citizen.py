@@ -17,6 +17,7 @@ import uuid
 from aiohttp import web
 
 from protocol.messages import CITIZEN_REFUSALS, TICKET_ID_RE, CitizenRequest, CommandAnswer
+from protocol.messages.citizen import TOO_MANY_REQUESTS
 from web.keys import BRIDGE
 from web.malformed import read_form, text_field
 
@@ -46,8 +47,9 @@ async def send(request: web.Request, office: str, op: str, token: str) -> Comman
     citizen = CitizenRequest(rid if TICKET_ID_RE.match(rid) else new_request_id(), op, token,
                              score if op == "rate" else None, settled)
     answer = await bridge.citizen(office, citizen)
-    log.info("%s: citizen %s (request %s) → %s", office, op, citizen.id,
-             "no answer" if answer is None else "ok" if answer.ok else answer.error)
+    log.log(logging.DEBUG if answer is not None and answer.error == TOO_MANY_REQUESTS else logging.INFO,
+            "%s: citizen %s (request %s) → %s", office, op, citizen.id,
+            "no answer" if answer is None else "ok" if answer.ok else answer.error)
     return answer
 
 

@@ -47,8 +47,10 @@ PROGRESS_MIN = 10  # the tracking page's bar counts down at least this many peop
 
 
 def _lookup(request: web.Request) -> tuple[str, TicketView] | None:
+    """The ticket of the path's token, spelled the one way: aiohttp matches routes on the decoded path, so a
+    percent-encoded letter (`/t/%43AIREE…`) would reach the ticket by a second spelling."""
     token = request.match_info["token"]
-    if not TOKEN_RE.match(token):
+    if not TOKEN_RE.match(token) or request.rel_url.raw_path != request.rel_url.path:
         return None
     return request.app[MIRROR].tickets.get(token_hash(token))
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.fields import TICKET_ID_RE, TOKEN_RE, Fields, InvalidMessage
+from protocol.fields import TICKET_ID_RE, Fields, InvalidMessage
 from protocol.operations import CITIZEN_OPS
 
 # Why the hub refuses a citizen request (the `error` of its answer).
@@ -22,7 +22,9 @@ NOBODY_BEHIND = "nobody_behind"  # nobody of its service waits behind it: moving
 ENDED = "ended"  # done, no-show, closed or cancelled already
 NOT_SERVED = "not_served"  # `rate` before the ticket is done (or for one that was never served)
 RATED = "rated"  # `rate` again: one rating per ticket
-CITIZEN_REFUSALS = (UNKNOWN_TICKET, CALLED, POSTPONED_TWICE, NOBODY_BEHIND, ENDED, NOT_SERVED, RATED)
+TOO_MANY_REQUESTS = "too_many_requests"  # the ticket sent more requests today than a holder needs (not logged)
+CITIZEN_REFUSALS = (UNKNOWN_TICKET, CALLED, POSTPONED_TWICE, NOBODY_BEHIND, ENDED, NOT_SERVED, RATED,
+                    TOO_MANY_REQUESTS)
 MAX_POSTPONES = 2
 
 
@@ -52,7 +54,7 @@ class CitizenRequest:
         if name not in CITIZEN_OPS:
             raise f.fail("op", f"must be one of {', '.join(CITIZEN_OPS)}; got {name!r}")
         rate = name == "rate"
-        return cls(id=f.text("id", TICKET_ID_RE), op=name, token=f.text("token", TOKEN_RE),
+        return cls(id=f.text("id", TICKET_ID_RE), op=name, token=f.token("token"),
                    score=f.integer("score", 1, 5) if rate else None, settled=f.opt_flag("settled") if rate else None)
 
     def __post_init__(self) -> None:

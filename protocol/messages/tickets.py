@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from protocol.fields import LABEL_RE, SERVICE_RE, TICKET_ID_RE, TOKEN_RE, Fields, InvalidMessage
+from protocol.fields import LABEL_RE, SERVICE_RE, TICKET_ID_RE, Fields, InvalidMessage
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class TicketIssued:
     def from_dict(cls, data: Mapping[str, Any]) -> TicketIssued:
         f = Fields(data, cls.type)
         return cls(
-            id=f.text("id", TICKET_ID_RE), token=f.text("token", TOKEN_RE),
+            id=f.text("id", TICKET_ID_RE), token=f.token("token"),
             service=f.text("service", SERVICE_RE), number=f.integer("number", 1),
             label=f.text("label", LABEL_RE), issued_at=f.time("issued_at"),
             day=f.day(), device=f.slug("device"), seq=f.integer("seq", 1),
