@@ -18,20 +18,20 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(argv)
 
 
-# The collector's thresholds in a replica (Python's defaults: 700, 10, 10; see _tune_garbage_collector).
+# The collector's thresholds in a replica (Python's defaults: 700, 10, 10; see tune_garbage_collector).
 GC_YOUNG, GC_MIDDLE, GC_OLD = 10_000, 50, 100
 
 
 def _run(config: ReplicaConfig) -> int:
     server = WebServer(config.web, config.broker, config.device, SystemClock())
     server.start()
-    _tune_garbage_collector()
+    tune_garbage_collector()
     serving = f"serving {', '.join(config.web.offices)} on port {config.web.port}"
     return serve(server.stop, {"event loop": lambda: server.beat}, 30.0, server.clock.monotonic,
                  lambda notifier: notifier.ready(serving))
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """A replica holds every open event stream's objects for as long as the stream lives — ~45 each,
     hundreds of thousands at 10,000 streams — and a full collection walks them all while no stream is
     written: at Python's defaults one ran every ~15 s under a benchmark's calls (60–75 ms CPU at 1,500
