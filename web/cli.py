@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The collector's thresholds in a replica (Python's defaults: 700, 10, 10; see tune_garbage_collector).
-GC_YOUNG, GC_MIDDLE, GC_OLD = 10_000, 50, 100
+GC_YOUNG, GC_MIDDLE, GC_OLD = 10_000, 10, 100
 
 
 def _run(config: ReplicaConfig) -> int:
@@ -32,14 +32,15 @@ def _run(config: ReplicaConfig) -> int:
 
 
 def tune_garbage_collector() -> None:
-    """A replica holds every open event stream's objects for as long as the stream lives — ~45 each,
-    hundreds of thousands at 10,000 streams — and a full collection walks them all while no stream is
-    written: at Python's defaults one ran every ~15 s under a benchmark's calls (60–75 ms CPU at 1,500
-    streams, ten times that in wall time on a busy machine: every screen of a call waits). What start-up
-    made (modules, templates, the app) lives as long as the process: `gc.freeze()` takes it out of the
-    collector's generations for good. The higher thresholds make young collections rarer (most of a
-    change's objects are freed by reference counting anyway) and full collections a matter of minutes,
-    not seconds; they still run, so reference cycles of closed streams are still freed."""
+    """A replica holds every open event stream's objects for as long as the stream lives (~45 each) and
+    a full collection walks them all while no stream is written. At Python's defaults (700, 10, 10) a
+    replica with 10,000 streams ran one every ~10 s in the city benchmark, 0.1–0.6 s of CPU each (up to
+    3 s of wall time on a busy machine) and freeing next to nothing: every screen of a call waited.
+    What start-up made lives as long as the process: `gc.freeze()` takes it out of the collector's
+    generations. Young collections every 10,000 new objects instead of 700 (a change's objects are
+    freed by reference counting anyway), a full one considered after 100 middle ones instead of 10:
+    full collections become a matter of many minutes; they still run, so cycles of closed streams are
+    still freed (docs/benchmarks.md, "after GC/fan-out tuning")."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG, GC_MIDDLE, GC_OLD)
