@@ -39,8 +39,9 @@ def tune_garbage_collector() -> None:
     What start-up made lives as long as the process: `gc.freeze()` takes it out of the collector's
     generations. Young collections every 10,000 new objects instead of 700 (a change's objects are
     freed by reference counting anyway), a full one considered after 100 middle ones instead of 10:
-    full collections become a matter of many minutes; they still run, so cycles of closed streams are
-    still freed (docs/benchmarks.md, "after GC/fan-out tuning")."""
+    a full collection is considered every 10 million new objects (~13 min at the benchmark's rate, not
+    every ~10 s); they still run, so cycles of closed streams are still freed (docs/benchmarks.md,
+    "after GC/fan-out tuning")."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG, GC_MIDDLE, GC_OLD)
