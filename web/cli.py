@@ -38,9 +38,9 @@ def tune_garbage_collector() -> None:
     3 s of wall time on a busy machine) and freeing next to nothing: every screen of a call waited.
     What start-up made lives as long as the process: `gc.freeze()` takes it out of the collector's
     generations. Young collections every 10,000 new objects instead of 700 (a change's objects are
-    freed by reference counting anyway), a full one considered after 100 middle ones instead of 10:
-    a full collection is considered every 10 million new objects (~13 min at the benchmark's rate, not
-    every ~10 s); they still run, so cycles of closed streams are still freed (docs/benchmarks.md,
+    freed by reference counting anyway), a full one considered after 100 middle ones instead of 10,
+    i.e. every 10 million new objects (~13 min at the benchmark's rate, not every ~10 s). Full
+    collections still run, so cycles of closed streams are still freed (docs/benchmarks.md,
     "after GC/fan-out tuning")."""
     gc.collect()
     gc.freeze()
