@@ -33,11 +33,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from bench.city.measure import offices_child, replicas_hold, started_central
+from bench.city.measure import measured_office, offices_child, replicas_hold
 from bench.city.processes import HopChain, Office, replicas_and_nginx
 from bench.city.topology import MEASURED, MEASURED_HUB, City, office_ids
 from bench.push import CalledStream, called_latency, latency_row
-from bench.runner import child, wait_ready, work_dir
+from bench.runner import wait_ready, work_dir
 from bench.web.payloads import new_token
 from devtools.broker import free_port
 from devtools.deploy_templates import render_role_template
@@ -130,16 +130,7 @@ def measure(parent: Path, notes: list[str], progress: Callable[[str], None], off
         city.notifier_port = free_port()
         tokens = {office: [new_token() for _ in range(tickets)] for office, _ in city.offices}
         with contextlib.ExitStack() as stack:
-            stack.enter_context(started_central(city))
-            office_broker = city.office_mosquitto()
-            office_broker.start(timeout=30)
-            stack.callback(office_broker.stop)
-            hop = HopChain(city)
-            stack.callback(hop.close)
-            hub = stack.enter_context(child(city.hub_argv(), work / "hub.log", timeout=20))
-            office = Office(city)
-            stack.callback(office.close)
-            wait_ready(hub, lambda: hop.waiting == 0, "the hub (its queue at the central broker)", work / "hub.log", 60)
+            hop, office = measured_office(city, stack, work)
             progress(f"[push city] {offices - 1} simulated offices, {tickets} tickets each …")
             others = offices_child(city, city.offices[1:], tokens, interval_s, work / "offices.log")
             stack.callback(others.close)
