@@ -39,5 +39,6 @@ def test_the_push_benchmark_runs_through_the_city_at_a_tiny_scale(tmp_path: Path
     assert re.search(r"city: call → Web Push POST, p50 / p99 \(2 calls\)\s+\S+ ms / \S+ ms\s+SSE via replica", out), out
     assert re.search(r"calls whose stream did not say `called`\s+0\s", out), out
     assert "10 subscriptions through nginx" in out, out
+    assert re.search(r"subscriptions the notifier holds \(its SQLite\)\s+10\s", out), out
     taken = re.search(r"push messages taken .*?\s{2,}(\d+) / (\d+)", out)
     assert taken and int(taken.group(1)) >= 2 and taken.group(2) == "0", out

@@ -44,6 +44,7 @@ from devtools.deploy_templates import render_role_template
 from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key
 from devtools.push_service import PushService
 from devtools.stats import Row, median, ms, p50_p99
+from notifier.store import Store
 
 NOTIFIER_HOST = "web-1"
 PER_ADDRESS = 20  # the web role's `location /push/`: limit_req burst=20 nodelay per client address
@@ -153,12 +154,16 @@ def measure(parent: Path, notes: list[str], progress: Callable[[str], None], off
             started = time.monotonic()
             subscriber.all([(f"{o}-{i}", t) for o, _ in city.offices for i, t in enumerate(tokens[o])])
             subscribed_s = time.monotonic() - started
+            store = Store(config.parent / "notifier.sqlite")  # what the notifier holds, not what nginx answered
+            stored = store.count()
+            store.close()
             progress(f"[push city] {calls} calls …")
             rows = _calls(city, push, office, hop, tokens[MEASURED][:calls], notes)
             return [*rows,
                     Row(f"  {tickets * offices:,} subscriptions through nginx ({SUBSCRIBERS} at a time)",
                         f"{subscribed_s:.0f} s", f"{tickets * offices / subscribed_s:.0f} per s",
                         f"{subscriber.retries} retried (404: not seen yet; 429)"),
+                    Row("  subscriptions the notifier holds (its SQLite)", f"{stored:,}"),
                     Row("  push messages taken (near + called, every office) / rejected",
                         f"{len(push.posts):,} / {len(push.rejected)}")]
 
