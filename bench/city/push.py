@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import sqlite3
 import ssl
 import threading
 import time
@@ -44,7 +45,6 @@ from devtools.deploy_templates import render_role_template
 from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key
 from devtools.push_service import PushService
 from devtools.stats import Row, median, ms, p50_p99
-from notifier.store import Store
 
 NOTIFIER_HOST = "web-1"
 PER_ADDRESS = 20  # the web role's `location /push/`: limit_req burst=20 nodelay per client address
@@ -154,9 +154,7 @@ def measure(parent: Path, notes: list[str], progress: Callable[[str], None], off
             started = time.monotonic()
             subscriber.all([(f"{o}-{i}", t) for o, _ in city.offices for i, t in enumerate(tokens[o])])
             subscribed_s = time.monotonic() - started
-            store = Store(config.parent / "notifier.sqlite")  # what the notifier holds, not what nginx answered
-            stored = store.count()
-            store.close()
+            stored = _stored(config.parent / "notifier.sqlite")
             progress(f"[push city] {calls} calls …")
             rows = _calls(city, push, office, hop, tokens[MEASURED][:calls], notes)
             return [*rows,
@@ -166,6 +164,12 @@ def measure(parent: Path, notes: list[str], progress: Callable[[str], None], off
                     Row("  subscriptions the notifier holds (its SQLite)", f"{stored:,}"),
                     Row("  push messages taken (near + called, every office) / rejected",
                         f"{len(push.posts):,} / {len(push.rejected)}")]
+
+
+def _stored(database: Path) -> int:
+    """The subscriptions in the notifier's SQLite (read-only): what it holds, not what nginx answered."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT count(*) FROM subscriptions").fetchone()[0])
 
 
 def _calls(city: City, push: PushService, office: Office, hop: HopChain, called: list[str],
