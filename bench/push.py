@@ -9,6 +9,10 @@ process) with its own browser key pair, choosing "5 places before"; a local push
 (devtools/push_service.py) checks each VAPID signature, decrypts each message and notes when it arrived.
 Then `--calls` `next` commands, round robin over the offices: before each, an SSE stream is opened on the
 tracking page of the ticket that will be called; the clock starts when the command is published.
+
+    .venv/bin/python -m bench.push --city [--offices 10] [--tickets 500] [--calls 40] [--interval 20]
+
+The same through the city tier, subscriptions and tracking pages through nginx: bench/city/push.py.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench.runner import child, python, standalone, wait_ready, work_dir
+from bench.runner import child, python, say, standalone, wait_ready, work_dir
 from devtools.broker import Broker, free_port
 from devtools.hub_harness import issued, payload, write_hub_config
 from devtools.notifier_harness import SUBJECT, NotifierProcess, generate_key, write_notifier_config
@@ -73,10 +78,10 @@ def offices_day(port: int) -> dict[str, date]:
 class CalledStream:
     """One tracking page's event stream, noting when it first says `called`."""
 
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, token: str) -> None:
         self.at: float | None = None
         self.open = threading.Event()
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = conn  # the hub's web, or nginx in front of the replicas (bench/city/push.py)
         self.thread = threading.Thread(target=self._read, args=(token,), daemon=True)
         self.thread.start()
 
@@ -92,6 +97,24 @@ class CalledStream:
     def close(self) -> None:
         self.thread.join(30)
         self.conn.close()
+
+
+def called_latency(push: PushService, stream: CalledStream, name: str, call: Callable[[], float],
+                   ) -> tuple[float, float | None]:
+    """Seconds from the clerk's command (`call` sends it and returns the wall clock just before) to the push
+    service holding the decrypted `called` message for browser `name`, and to `stream` saying `called`."""
+    stream.open.wait(10)
+    t0 = call()
+    push.wait_for(lambda: any(p.name == name and p.message["kind"] == "called" for p in push.posts), timeout=30)
+    stream.close()
+    post = next(p for p in push.posts if p.name == name and p.message["kind"] == "called")
+    return post.at - t0, None if stream.at is None else stream.at - t0
+
+
+def latency_row(label: str, push_lat: list[float], baseline: str, sse_lat: list[float]) -> Row:
+    return Row(label, f"{ms(median(push_lat))} / {ms(percentile(push_lat, 99))}",
+               f"{baseline} {ms(median(sse_lat))} / {ms(percentile(sse_lat, 99))}" if sse_lat else f"{baseline}: none",
+               f"{median(push_lat) / median(sse_lat):.1f}×" if sse_lat else "")
 
 
 def measure(args: argparse.Namespace, parent: Path, notes: list[str]) -> list[Row]:
@@ -150,29 +173,25 @@ def _run(args: argparse.Namespace, folder: Path, broker: Broker, hub: subprocess
             office = offices[k % len(offices)]
             index = k // len(offices)
             token, name = tokens[office][index], f"{office}-{index}"
-            stream = CalledStream(web_port, token)
-            stream.open.wait(10)
-            t0 = time.time()
-            answer = send_command(link, office, "platz-1", CommandRequest(uuid.uuid4().hex, "next"), timeout_s=10)
-            if answer is None or not answer.ok:
-                raise RuntimeError(f"next in {office}: {answer}")
-            push.wait_for(lambda n=name: any(p.name == n and p.message["kind"] == "called" for p in push.posts),
-                          timeout=30)
-            stream.close()
-            post = next(p for p in push.posts if p.name == name and p.message["kind"] == "called")
-            push_lat.append(post.at - t0)
-            if stream.at is not None:
-                sse_lat.append(stream.at - t0)
+            stream = CalledStream(http.client.HTTPConnection("127.0.0.1", web_port, timeout=30), token)
+
+            def call(office: str = office) -> float:
+                t0 = time.time()
+                answer = send_command(link, office, "platz-1", CommandRequest(uuid.uuid4().hex, "next"), timeout_s=10)
+                if answer is None or not answer.ok:
+                    raise RuntimeError(f"next in {office}: {answer}")
+                return t0
+
+            pushed, seen = called_latency(push, stream, name, call)
+            push_lat.append(pushed)
+            if seen is not None:
+                sse_lat.append(seen)
         notes.append("push: from publishing `next` to the push service having the decrypted message "
                      "(incl. the hub's forecast, the bridge-less broker hop, the notifier's record, encryption, "
                      "HTTP); SSE: to the tracking page's `called` event")
-        return [
-            Row(f"call → Web Push POST, p50 / p99 ({args.calls} calls, {subscribed} subscribed)",
-                f"{ms(median(push_lat))} / {ms(percentile(push_lat, 99))}",
-                f"SSE {ms(median(sse_lat))} / {ms(percentile(sse_lat, 99))}",
-                f"{median(push_lat) / median(sse_lat):.1f}×" if sse_lat else ""),
-            Row("  push messages taken (near + called) / rejected", f"{len(push.posts)} / {len(push.rejected)}"),
-        ]
+        return [latency_row(f"call → Web Push POST, p50 / p99 ({args.calls} calls, {subscribed} subscribed)",
+                            push_lat, "SSE", sse_lat),
+                Row("  push messages taken (near + called) / rejected", f"{len(push.posts)} / {len(push.rejected)}")]
     finally:
         if notifier is not None:
             notifier.stop()
@@ -186,7 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offices", type=int, default=10)
     parser.add_argument("--tickets", type=int, default=100, help="tickets subscribed per office")
     parser.add_argument("--calls", type=int, default=40)
-    return standalone(parser, argv, "wartemarke bench: Web Push", measure)
+    parser.add_argument("--city", action="store_true",
+                        help="through the city tier: bridges, central broker, replicas, nginx (bench/city/push.py)")
+    parser.add_argument("--interval", type=float, default=20.0,
+                        help="--city: seconds between two changes of one simulated office")
+
+    def part(args: argparse.Namespace, parent: Path, notes: list[str]) -> list[Row]:
+        if not args.city:
+            return measure(args, parent, notes)
+        from bench.city import push as city  # imports this module: not at the top
+
+        return city.measure(parent, notes, say, args.offices, args.tickets, args.calls, args.interval)
+
+    return standalone(parser, argv, "wartemarke bench: Web Push", part)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,19 @@ def test_the_city_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     assert "did not show a call" not in out, out
     queue_row = re.search(r"the office's new queue at the central broker .*?\s{2,}(\S+ ms) / (\S+ ms)", out)
     assert queue_row, out
+
+
+def test_the_push_benchmark_runs_through_the_city_at_a_tiny_scale(tmp_path: Path) -> None:
+    """`python -m bench.push --city`: the notifier from the web role's template on the central broker, the
+    subscriptions through nginx's /push/, each call's push beside its tracking page through nginx."""
+    run = subprocess.run([sys.executable, "-m", "bench.push", "--city", "--offices", "2", "--tickets", "5",
+                          "--calls", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "BENCH_TMPDIR": str(tmp_path)}, check=False)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert re.search(r"city: call → Web Push POST, p50 / p99 \(2 calls\)\s+\S+ ms / \S+ ms\s+SSE via replica", out), out
+    assert re.search(r"calls whose stream did not say `called`\s+0\s", out), out
+    assert "10 subscriptions through nginx" in out, out
+    assert re.search(r"subscriptions the notifier holds \(its SQLite\)\s+10\s", out), out
+    taken = re.search(r"push messages taken .*?\s{2,}(\d+) / (\d+)", out)
+    assert taken and int(taken.group(1)) >= 2 and taken.group(2) == "0", out

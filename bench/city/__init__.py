@@ -39,5 +39,7 @@ for the largest stream count and the hard open-files limit (measure.py `_nginx_s
 0. **A replica's CPU per ticket view**, in-process: today's dispatch, hand-over, apply and shared render
    beside e3b81dd's way, interleaved (bench/city/per_view.py).
 
-The load generators run on the same machine as everything else.
+The load generators run on the same machine as everything else. The Web Push notifier in this city
+(subscriptions and tracking pages through nginx) is measured by `python -m bench.push --city`
+(bench/city/push.py).
 """

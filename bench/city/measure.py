@@ -160,6 +160,22 @@ def started_central(city: City) -> Iterator[None]:
         broker.stop()
 
 
+def measured_office(city: City, stack: contextlib.ExitStack, work: Path) -> tuple[HopChain, Office]:
+    """On `stack`: the central broker, the measured office's broker bridged to it, its hub, the benchmark's
+    kiosk and clerk there and the bare hop chain — once the hub's (empty) queue reached the central broker."""
+    stack.enter_context(started_central(city))
+    office_broker = city.office_mosquitto()
+    office_broker.start(timeout=30)
+    stack.callback(office_broker.stop)
+    hop = HopChain(city)
+    stack.callback(hop.close)
+    hub = stack.enter_context(child(city.hub_argv(), work / "hub.log", timeout=20))
+    office = Office(city)
+    stack.callback(office.close)
+    wait_ready(hub, lambda: hop.waiting == 0, "the hub (its queue at the central broker)", work / "hub.log", 60)
+    return hop, office
+
+
 def latency(work: Path, results: Results, levels: list[int], offices: int, updates: int, ampel_share: float,
             interval_s: float, say: Callable[[str], None], deployed: bool = True,
             deadline_s: float = CONNECT_DEADLINE_S, processes: int = CLIENT_PROCESSES, resume: bool = True) -> None:
@@ -169,17 +185,7 @@ def latency(work: Path, results: Results, levels: list[int], offices: int, updat
     tokens = {office: [new_token() for _ in range(TOKENS_PER_OFFICE)] for office, _ in city.offices}
     biggest = max(levels)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(started_central(city))
-        office_broker = city.office_mosquitto()
-        office_broker.start(timeout=30)
-        stack.callback(office_broker.stop)
-        hop = HopChain(city)
-        stack.callback(hop.close)
-        hub = stack.enter_context(child(city.hub_argv(), work / "hub.log", timeout=20))
-        office = Office(city)
-        stack.callback(office.close)
-        wait_ready(hub, lambda: hop.waiting == 0, "the hub (its queue at the central broker)",
-                   work / "hub.log", 60)
+        hop, office = measured_office(city, stack, work)
         say(f"[city] the measured office's hub is up; {len(simulated)} simulated offices …")
         others = offices_child(city, simulated, tokens, interval_s, work / "offices.log")
         stack.callback(others.close)

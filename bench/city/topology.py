@@ -66,6 +66,7 @@ class City:
     office_broker: Broker | None = None
     office_local_port: int = 0
     nginx_port: int = 0
+    notifier_port: int = 0  # with `wartemarke_notifier` set on web-1 (bench/city/push.py): where it listens
 
     def __post_init__(self) -> None:
         self.ca = make_office_ca(self.work / "city-ca", hosts=("localhost",), ips=("127.0.0.1",))
@@ -155,7 +156,8 @@ class City:
                 "wartemarke_central_port": self.central.port, "web_replica_address": REPLICAS[name],
                 "web_replica_port": self.replica_ports[name], "wartemarke_public_url": "https://localhost",
                 "wartemarke_operator": "Landeshauptstadt Stuttgart", "wartemarke_privacy_url": "/datenschutz",
-                "wartemarke_imprint_url": "/impressum", "ansible_managed": "bench", **overrides}
+                "wartemarke_imprint_url": "/impressum", "ansible_managed": "bench",
+                **({"web_notifier_port": self.notifier_port} if self.notifier_port else {}), **overrides}
 
     def replica_config(self, name: str, max_streams: int) -> Path:
         """roles/web's web.toml.j2; the benchmark's only change: `max_streams` and `max_connections` in [web]
