@@ -108,6 +108,8 @@ class KioskVoice:
     def no_tickets(self, service: str) -> None:
         """After the no-tickets slip came out: that there are none left today for this service (a blind
         citizen cannot read the slip), in each language."""
+        if self._thread is None:  # speech off: not even the sentences are made
+            return
         self.resume()
         name_de, name_en = self.services.get(service, (service, service))
         for lang in self.settings.languages:
