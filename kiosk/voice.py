@@ -111,15 +111,19 @@ class KioskVoice:
         if self._thread is None:  # speech off: not even the sentences are made
             return
         self.resume()
-        name_de, name_en = self.services.get(service, (service, service))
         for lang in self.settings.languages:
-            self.say(translate(lang, "slip_no_tickets", service=name_de if lang == "de" else name_en) + ".", lang)
+            self.say(translate(lang, "slip_no_tickets", service=self.service_name(service, lang)) + ".", lang)
 
     def service(self, service: str) -> None:
-        """A held button: its service's name, in each language (German for a language it has no name in)."""
-        name_de, name_en = self.services.get(service, (service, service))
+        """A held button: its service's name, in each language."""
         for lang in self.settings.languages:
-            self.say(name_en if lang == "en" else name_de, lang)
+            self.say(self.service_name(service, lang), lang)
+
+    def service_name(self, service: str, lang: str) -> str:
+        """The service's name in `lang`: offices name services in German and English only, so German for
+        any language but English."""
+        name_de, name_en = self.services.get(service, (service, service))
+        return name_en if lang == "en" else name_de
 
     def say(self, text: str, lang: str) -> None:
         if self._thread is None:
