@@ -148,7 +148,7 @@ def start_program(program: str, config: Path, log: Path) -> subprocess.Popen[byt
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
 
-def stop_program(process: subprocess.Popen[bytes] | None) -> None:
+def stop_program(process: subprocess.Popen[Any] | None) -> None:
     """SIGTERM and wait (a clean stop); SIGKILL after 20 s."""
     if process is not None and process.poll() is None:
         process.terminate()

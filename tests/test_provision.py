@@ -40,6 +40,7 @@ import yaml  # type: ignore[import-untyped]
 
 from devtools.broker import reserved_port
 from protocol.businessday import WEEKDAYS
+from tests.city_harness import stop_program
 from tests.deploy_harness import NOT_AUTHORIZED, MqttProbe
 
 pytestmark = [pytest.mark.provisioning, pytest.mark.timeout(3600)]
@@ -405,12 +406,7 @@ def running(root: Path, *argv: str, user: str | None = None, stdin: bool = False
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_program(process)
         log.close()
 
 
