@@ -77,14 +77,13 @@ class Kiosk:
         self._printer_status = PrinterStatus(online=True, paper=PaperState.UNKNOWN)
         self._last_error: str | None = None
         self._published_health: dict[str, Any] | None = None
+        self._indicating = threading.RLock()  # worker and monitor refresh: an older one must not land last
         self._handled = 0
         self._handled_cond = threading.Condition()
         self.worker_beat = clock.monotonic()
         self.monitor_beat = clock.monotonic()
         self._worker = threading.Thread(target=self._work, name="kiosk-print", daemon=True)
         self._monitor = threading.Thread(target=self._watch, name="kiosk-monitor", daemon=True)
-
-    # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         c = self.config
@@ -379,13 +378,14 @@ class Kiosk:
         self._become_ready()
 
     def _refresh_indicators(self) -> None:
-        health = self.health()  # first: the LED then reflects at least what the published status says
-        self.panel.show(self._led_pattern())
-        for service in self.config.services:
-            self.panel.set_light(service.id, self.issuing(service.id))
-        if health != self._published_health and self.link.connected.is_set():
-            self._published_health = health
-            self.link.publish_status()
+        with self._indicating:
+            health = self.health()  # first: the LED then reflects at least what the published status says
+            self.panel.show(self._led_pattern())
+            for service in self.config.services:
+                self.panel.set_light(service.id, self.issuing(service.id))
+            if health != self._published_health and self.link.connected.is_set():
+                self._published_health = health
+                self.link.publish_status()
 
     def _led_pattern(self) -> LedPattern:
         status = self._printer_status
