@@ -20,11 +20,14 @@ Synchronous = Literal["FULL", "NORMAL"]
 def open_database(path: Path, synchronous: Synchronous = "FULL", schema: str = "") -> sqlite3.Connection:
     """One connection for all threads of the process (the caller serialises them with a lock), in
     autocommit mode so that transactions are explicit. `synchronous=FULL` in WAL mode: a commit is on
-    disk (one fsync) when it returns."""
+    disk (one fsync) when it returns. `secure_delete`: what is deleted (a day's tickets and their ratings, a
+    push subscription) is overwritten in the file, not left in a free page for anyone who copies it —
+    Debian's SQLite does so by default, other builds (pip wheels, other systems) do not."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA secure_delete=ON")
     if schema:
         db.executescript(schema)
     return db

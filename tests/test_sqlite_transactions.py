@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from hub.inputs import CitizenInput
 from hub.store import HubStore
 from kiosk.numbering import NumberingScheme
 from kiosk.store import Allocation, KioskStore
@@ -100,3 +101,23 @@ def test_a_failed_hub_write_rolls_back_and_the_hub_goes_on(tmp_path: Path) -> No
         assert store.pending_clears("o") == ["h2"]
     finally:
         store.close()
+
+
+def test_a_closed_day_leaves_no_rating_in_the_hub_database(tmp_path: Path) -> None:
+    """The day's close deletes its inputs (a rating beside the ticket's call at a counter); the deleted rows
+    must not stay readable in a free page of the file (secure_delete), so a copy of the hub's disk taken
+    later cannot join a rating to a clerk."""
+    marker = "f" * 24 + "0123456789abcdef" + "e" * 24  # a token hash as the input log keeps it
+    path = tmp_path / "hub.sqlite3"
+    store = HubStore(path)
+    at = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+    store.append("bb-mitte", DAY, CitizenInput(at, "rate", marker, "r1-rate", 0, (5, True)))
+    store.append("bb-ost", DAY, CitizenInput(at, "rate", "0" * 64, "r2-rate", 0, (4, None)))  # stays: its page lives on
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert marker.encode() in path.read_bytes()  # the check below can see it
+    store.start_day("bb-mitte", DAY, date(2025, 3, 5), stats={})
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    leftovers = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                                     if path.with_name(path.name + "-wal").exists() else b"")
+    assert marker.encode() not in leftovers
