@@ -155,6 +155,17 @@ def test_nginx_caches_the_api_and_refuses_office_pages(proxy, caplog):
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
 
 
+def test_ampel_streams_are_limited_per_address(proxy):
+    streams = [raw(proxy, "/events/offices", keep=True, source="127.0.0.4") for _ in range(8)]
+    try:
+        assert [status for status, _ in streams] == [200] * 8
+        assert raw(proxy, "/events/offices", source="127.0.0.4")[0] == 429  # the 9th
+        assert raw(proxy, "/events/offices?service=A", source="127.0.0.4")[0] == 429  # with any query
+    finally:
+        for _, sock in streams:
+            sock.close()
+
+
 def test_event_streams_pass_through_unbuffered(proxy):
     stream = fetch(proxy, "/events/offices")
     assert stream.headers["Content-Type"].startswith("text/event-stream")
@@ -224,6 +235,9 @@ def test_no_log_line_of_nginx_or_the_replica_keeps_a_token_in_any_spelling(proxy
         for odd in (f"/t/%20{token}/events", f"/T/{token}/events", f"/t/{token}/events%20"):
             assert raw(proxy, odd)[0] in (301, 404), odd  # no other spelling opens a stream past the limit
         assert raw(proxy, f"/t/{token}/events", keep=True, source="127.0.0.3")[0] == 200  # another client may
+        other = raw(proxy, f"/t/{tracked_ticket(proxy)}/events", keep=True)  # the same address, another ticket
+        streams.append(other)
+        assert other[0] == 200  # a waiting room on one guest Wi-Fi: each phone its own ticket's stream
         burst = [raw(proxy, f"/t/{token}")[0] for _ in range(80)]  # 20 r/s, burst 40: rate-limit lines
         assert 429 in burst
     finally:

@@ -148,6 +148,26 @@ def test_event_streams_are_limited_per_client_and_in_total(small_web: WebHub) ->
     wait_until(lambda: stream("127.0.11.4")[0] == 200, what="a stream once the others have ended")
 
 
+def test_tracking_streams_are_limited_per_client_and_ticket(small_web: WebHub) -> None:
+    """Phones in a waiting room on one guest Wi-Fi (one address) each get their own ticket's stream; one
+    ticket's streams from that address are limited as before."""
+    first, second = small_web.issue().token, small_web.issue().token
+
+    def stream(token: str) -> tuple[int, socket.socket]:
+        sock = connect(small_web.port, "127.0.12.1")
+        sock.sendall(f"GET /t/{token}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return int(sock.recv(4096).split(b" ", 2)[1]), sock
+
+    opened = [stream(first), stream(first)]
+    again = stream(first)
+    other = stream(second)  # the same address, another ticket: its own count
+    assert [status for status, _ in opened] == [200, 200]
+    assert again[0] == 429
+    assert other[0] == 200
+    for _, sock in [*opened, again, other]:
+        sock.close()
+
+
 OUT_OF_FILES = textwrap.dedent("""
     import logging, os, resource, sys
     from process.clock import SystemClock

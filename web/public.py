@@ -153,7 +153,7 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         stamp = (view, mirror.office(office).info, mirror.freshness(office))  # all that ticket_context reads
         return request.app[STREAMS].shared.get((key, lang), stamp, lambda: status_event(request, lang, office, view))
 
-    return await stream(request, key, "status", event)
+    return await stream(request, key, "status", event, per_key=True)
 
 
 def status_event(request: web.Request, lang: str, office: str, view: TicketView) -> str:

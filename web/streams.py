@@ -2,8 +2,10 @@
 how many of them one client, and everybody, may hold.
 
 A stream lives as long as its client wants, so it is the cheapest way to hold a server's sockets:
-public streams (tracking, Ampel) are limited per client (`max_streams_per_client`, then 429) and in
-total (`max_streams`, then 503), both with Retry-After. The staff's streams (counter, devices) need a
+public streams are limited per client (`max_streams_per_client`, then 429) and in total (`max_streams`,
+then 503), both with Retry-After. A tracking page's streams count per client *and ticket*: phones in a
+waiting room on the office's guest Wi-Fi, or behind a mobile carrier's NAT, share one address, and each
+must still get its own ticket's stream; the Ampel's count per client. The staff's streams (counter, devices) need a
 session and are counted apart, so citizens (or an attacker) filling the public streams never lock a
 clerk out of the counter page.
 """
@@ -111,14 +113,17 @@ STREAMS = web.AppKey("streams", Streams)
 
 async def stream(request: web.Request, key: tuple[str, ...], name: str,
                  make: Callable[[str | None], str | list[str] | None],
-                 initial: Callable[[], list[str]] | None = None, staff: bool = False) -> web.StreamResponse:
+                 initial: Callable[[], list[str]] | None = None, staff: bool = False,
+                 per_key: bool = False) -> web.StreamResponse:
     """A server-sent event stream: `retry:` and the current state at once, then every change, heartbeats
     between.
 
     The current state is `make(None)`, or the events `initial()` returns; `make` may answer a change with
     one event, several or none. `staff`: a logged-in page's stream (not counted against the public limits).
+    `per_key`: the per-client limit counts this client's streams of `key` only (a ticket's tracking page).
     """
-    streams, client = request.app[STREAMS], client_key(request)
+    streams = request.app[STREAMS]
+    client = client_key(request) + ("\n" + "/".join(key) if per_key else "")
     refused = streams.refusal(request, client, staff)
     if refused is not None:
         return refused

@@ -45,7 +45,7 @@ from devtools.stats import median
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 RECV_BYTES = 65536
 CONNECT_CONCURRENCY = 48
-STREAMS_PER_ADDRESS = 4  # a household: nginx allows 8 per address (web_streams_per_client)
+STREAMS_PER_ADDRESS = 4  # a household: nginx allows 8 Ampel streams per address (web_streams_per_client)
 AHEAD = re.compile(rb"Vor Ihnen: (\d+)")
 STATE = re.compile(rb'"state": "(\w+)"')
 WAITING = re.compile(rb"(\d+) wartend")
