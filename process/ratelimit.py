@@ -4,6 +4,7 @@ so that guessing tokens costs a client a minute per `per_minute` guesses whereve
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -49,4 +50,19 @@ def forwarded_client(forwarded_for: str | None, remote: str | None) -> str:
     """Who is asking, for rate limits only (never logged). `forwarded_for` is the X-Forwarded-For header
     when the service sits behind our proxy (else None): its LAST entry is the one the proxy appended;
     earlier entries are whatever the client sent."""
-    return (forwarded_for or remote or "?").split(",")[-1].strip()
+    return client_network((forwarded_for or remote or "?").split(",")[-1].strip())
+
+
+def client_network(address: str) -> str:
+    """An IPv6 client is its /64: a phone or a household gets a whole /64 and may use any address in it,
+    so counting per address would give one client 2^64 allowances; an IPv6 /64 is what an IPv4 address
+    behind a home router is. IPv4 (also IPv4-mapped IPv6) and anything unparsable: as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return address

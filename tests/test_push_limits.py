@@ -61,6 +61,13 @@ def test_a_client_naming_unknown_tickets_is_refused_with_429_but_not_others_or_i
     assert from_client(notifier, f"192.0.2.7, {guesser}", "GET", f"/push/v1/subscriptions/{random_token()}")[0] == 429
     # Another client is not affected, and the guesser's own ticket still works (only misses are limited).
     assert from_client(notifier, "10.0.0.2", "GET", f"/push/v1/subscriptions/{random_token()}")[0] == 404
+    # An IPv6 client is its /64: a new address from the same network per guess does not buy more guesses.
+    def guess_from(address: str) -> int:
+        return from_client(notifier, address, "GET", f"/push/v1/subscriptions/{random_token()}")[0]
+
+    assert [guess_from(f"2001:db8:7:7::{n + 1:x}") for n in range(LIMIT)] == [404] * LIMIT
+    assert guess_from("2001:db8:7:7:ffff::9") == 429
+    assert guess_from("2001:db8:7:8::1") == 404  # the next /64: another client
     status, answer = from_client(notifier, guesser, "PUT", f"/push/v1/subscriptions/{mine.token}",
                                  {"subscription": push.subscription("anna").info})
     assert (status, answer) == (201, {"notify": "15min"})
