@@ -113,9 +113,17 @@ class NotifierProcess:
             conn.close()
 
     def subscribe(self, token: str, subscription: dict[str, Any], notify: str = "15min",
-                  lang: str = "de") -> tuple[int, Any]:
-        return self.request("PUT", f"/push/v1/subscriptions/{token}",
-                            {"subscription": subscription, "notify": notify, "lang": lang})
+                  lang: str = "de", when_known: bool = True) -> tuple[int, Any]:
+        """PUT a subscription. `when_known`: a ticket just issued may not have reached the notifier yet
+        (its view travels hub → broker → notifier, slower on a loaded machine): its 404 is asked again,
+        every 0.5 s for up to 10 s — 20 misses, within the notifier's default limit of 20 a minute."""
+        body = {"subscription": subscription, "notify": notify, "lang": lang}
+        answer = self.request("PUT", f"/push/v1/subscriptions/{token}", body)
+        deadline = time.monotonic() + 10.0
+        while when_known and answer[0] == 404 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            answer = self.request("PUT", f"/push/v1/subscriptions/{token}", body)
+        return answer
 
 
 @contextmanager

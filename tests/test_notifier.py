@@ -147,7 +147,7 @@ def test_subscriptions_are_refused_clearly(web_hub: WebHub, notifier, push) -> N
     info = push.subscription("dora").info
     for garbage in (b"\xff", b"[]", b'{"v": 1, "state": "called"}', b"{" * 5000):  # on the broker: never a crash
         web_hub.clerk.publish(topics.ticket(web_hub.office, "0" * 64), garbage, retain=False)
-    assert notifier.subscribe(random_token(), info)[0] == 404
+    assert notifier.subscribe(random_token(), info, when_known=False)[0] == 404
     elsewhere = {**info, "endpoint": "https://attacker.example.net/push/1"}
     status, body = notifier.subscribe(ticket.token, elsewhere)
     assert status == 400 and "not a push service" in body["error"]
