@@ -24,7 +24,7 @@ from protocol.topics import token_hash
 from web.auth import same_origin
 from web.citizen import DONE, OPS, new_request_id, refusal_notice, send
 from web.freshness import local_time
-from web.i18n import language, translator
+from web.i18n import chosen_language, language, translator, with_language
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.mirror import as_published
@@ -98,7 +98,14 @@ def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[
             "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
             **progress(ahead, request.query),
             "grace_until": grace.strftime("%H:%M") if grace is not None else "",
-            "ticket_path": f"/t/{request.match_info['token']}", "rid": new_request_id()}  # web/citizen.py's forms
+            "op_urls": op_urls(request), "rid": new_request_id()}  # web/citizen.py's forms
+
+
+def op_urls(request: web.Request) -> dict[str, str]:
+    """Where the page's forms post (web/citizen.py): this ticket's path, with the language the reader chose,
+    so the answer and the page after it speak it too."""
+    token, chosen = request.match_info["token"], chosen_language(request)
+    return {op: with_language(f"/t/{token}/{op}", chosen) for op in OPS}
 
 
 def progress(ahead: int, query: Mapping[str, str]) -> dict[str, Any]:
@@ -132,7 +139,7 @@ async def tracking_operation(request: web.Request) -> web.Response:
     op = request.path.rsplit("/", 1)[1]
     answer = await send(request, found[0], op, request.match_info["token"])
     if answer is not None and answer.ok:
-        return redirect(f"/t/{request.match_info['token']}?done={op}")
+        return redirect(with_language(f"/t/{request.match_info['token']}?done={op}", chosen_language(request)))
     return await tracking_page(request, refusal_notice(answer), 503 if answer is None else 409)
 
 
@@ -142,16 +149,17 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         return _not_found(request)
     key = ("ticket", token_hash(request.match_info["token"]))
     lang = language(request, LANGUAGES)
+    shared = (key, lang, chosen_language(request))  # the forms' URLs carry a chosen language (op_urls)
 
     def event(changed: str | None = None) -> str | None:
         current = _lookup(request)
         if current is None:
-            request.app[STREAMS].shared.forget((key, lang))
+            request.app[STREAMS].shared.forget(shared)
             return None
         office, view = current
         mirror = request.app[MIRROR]
         stamp = (view, mirror.office(office).info, mirror.freshness(office))  # all that ticket_context reads
-        return request.app[STREAMS].shared.get((key, lang), stamp, lambda: status_event(request, lang, office, view))
+        return request.app[STREAMS].shared.get(shared, stamp, lambda: status_event(request, lang, office, view))
 
     return await stream(request, key, "status", event)
 
