@@ -22,7 +22,7 @@ from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
 from web.auth import same_origin
-from web.citizen import DONE, OPS, new_request_id, refusal_notice, send
+from web.citizen import DONE, OPS, new_request_id, refusal_notice, request_id, send
 from web.freshness import local_time
 from web.i18n import chosen_language, language, translator, with_language
 from web.keys import MIRROR, SETTINGS
@@ -129,15 +129,19 @@ async def tracking_page(request: web.Request, notice: str | None = None, status:
 
 
 async def tracking_operation(request: web.Request) -> web.Response:
-    """POST `/t/{token}/postpone` or `/cancel` (web/citizen.py): 303 back to the page when the hub agreed,
-    the page with the reason when it refused (409) or did not answer (503)."""
+    """POST `/t/{token}/postpone`, `/cancel` or `/rate` (web/citizen.py): 303 back to the page when the hub
+    agreed, the page with the reason when it refused (409) or did not answer (503); 400 without the form's
+    request id."""
     if not same_origin(request):
         return web.Response(status=403, text=translator(language(request))("citizen_forbidden") + "\n")
     found = _lookup(request)
     if found is None:
         return _not_found(request)
+    rid = await request_id(request)
+    if rid is None:
+        return web.Response(status=400, text=translator(language(request, LANGUAGES))("citizen_no_request_id") + "\n")
     op = request.path.rsplit("/", 1)[1]
-    answer = await send(request, found[0], op, request.match_info["token"])
+    answer = await send(request, found[0], op, request.match_info["token"], rid)
     if answer is not None and answer.ok:
         return redirect(with_language(f"/t/{request.match_info['token']}?done={op}", chosen_language(request)))
     return await tracking_page(request, refusal_notice(answer), 503 if answer is None else 409)
