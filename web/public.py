@@ -123,8 +123,10 @@ async def tracking_page(request: web.Request, notice: str | None = None, status:
     if found is None:
         return _not_found(request)
     office, view = found
+    token = request.match_info["token"]
     return page(request, "ticket.html", status, offered=LANGUAGES, **ticket_context(request, office, view),
-                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]),
+                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(token),
+                page_url=with_language(f"/t/{token}", chosen_language(request)),  # a notification opens it
                 notice=notice or DONE.get(request.query.get("done", "")))
 
 
