@@ -18,6 +18,7 @@ from protocol.fields import encode_object
 from tests.test_web_citizen import SAME_SITE, post
 from tests.test_web_public import HISTORY
 from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
+from web.i18n import with_language
 
 
 @pytest.fixture
@@ -211,3 +212,15 @@ def test_the_ticket_holders_forms_keep_the_chosen_language_to_the_page_after(web
         assert f'action="/t/{event.token}/cancel?lang=uk"' in stream.next_event()[1]["html"]
     with SseClient(f"{web.url}/t/{event.token}/events", headers={"Accept-Language": "uk"}) as stream:
         assert f'action="/t/{event.token}/cancel"' in stream.next_event()[1]["html"]
+
+
+@pytest.mark.parametrize(("url", "lang", "expected"), [
+    ("/barrierefreiheit", "tr", "/barrierefreiheit?lang=tr"),
+    ("/dgs/video?part=1#start", "uk", "/dgs/video?part=1&lang=uk#start"),  # an operator's own path, e.g. its video
+    ("/leichte-sprache?lang=de", "ar", "/leichte-sprache?lang=ar"),  # the reader's choice replaces a default
+    ("/barrierefreiheit", None, "/barrierefreiheit"),  # nothing chosen: the browser decides on the next page too
+    ("https://www.example.org/datenschutz", "tr", "https://www.example.org/datenschutz"),  # another site
+    ("//evil.example/x", "tr", "//evil.example/x"),
+])
+def test_with_language_touches_only_links_to_this_site(url: str, lang: str | None, expected: str) -> None:
+    assert with_language(url, lang) == expected
