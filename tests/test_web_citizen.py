@@ -84,6 +84,8 @@ def test_a_cross_site_post_is_refused_and_changes_nothing(web_hub: WebHub) -> No
                     {"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
         reply = post(web_hub, f"/t/{token}/cancel", {"rid": "cross-site-1"}, headers)
         assert reply.status == 403 and "nicht von dieser Seite" in reply.text, headers
+    turkish = post(web_hub, f"/t/{token}/cancel?lang=tr", {"rid": "cross-site-1"}, {"Sec-Fetch-Site": "cross-site"})
+    assert turkish.status == 403 and turkish.text == translate("tr", "citizen_forbidden") + "\n"  # the page's language
     assert get(f"{web_hub.url}/t/{token}/cancel").status == 404  # POST only: a GET (a link, an image) does nothing
     assert view(web_hub, token).state == "waiting"
     same = post(web_hub, f"/t/{token}/cancel", {"rid": "same-site-1"}, {"Origin": web_hub.url})

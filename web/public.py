@@ -135,7 +135,7 @@ async def tracking_operation(request: web.Request) -> web.Response:
     agreed, the page with the reason when it refused (409) or did not answer (503); 400 without the form's
     request id."""
     if not same_origin(request):
-        return web.Response(status=403, text=translator(language(request))("citizen_forbidden") + "\n")
+        return web.Response(status=403, text=translator(language(request, LANGUAGES))("citizen_forbidden") + "\n")
     found = _lookup(request)
     if found is None:
         return _not_found(request)
