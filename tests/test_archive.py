@@ -26,7 +26,7 @@ from protocol import topics
 from protocol.messages.info import OfficeInfo, ServiceInfo
 from protocol.messages.queue import QueueState, Ratings, ServiceQueue
 from tests.city_harness import start_program, stop_program
-from tests.fault_harness import start_hub
+from tests.fault_harness import start_hub, start_replica
 from tests.web_harness import get, random_token, wait_until
 
 BIN = Path(sys.executable).parent
@@ -174,6 +174,24 @@ def test_a_restarted_archive_keeps_the_days_earlier_rows_and_survives_bad_messag
         assert int(kept["samples"]) >= int(row["samples"])
     assert archive.process is not None and archive.process.poll() is None
     assert "dropped" in archive.log.read_text() or "invalid" in archive.log.read_text().lower()
+
+
+def test_a_replicas_metrics_name_the_archive_and_the_replica_by_their_roles(
+        city: tuple[dict[str, Hub], ArchiveProcess], broker: Broker, tmp_path: Path) -> None:
+    """The city's Prometheus scrapes each replica (operations.md §9), whose /metrics carry the device statuses
+    of the central broker: the archive and the replica itself with their roles, not `unknown` or `web`."""
+    replica, url = start_replica(tmp_path / "replica", "t-ost", broker.port)
+    try:
+        def online() -> list[str]:
+            return [line for line in get(f"{url}/metrics").text.splitlines()
+                    if line.startswith("wartemarke_device_online{")]
+
+        wait_until(lambda: len(online()) >= 3, what="the hub's, the archive's and the replica's status")
+        assert set(online()) == {f'wartemarke_device_online{{office="t-ost",device="{device}",role="{role}"}} 1'
+                                 for device, role in (("t-ost-hub", "hub"), ("archive-1", "archive"),
+                                                      ("web-replica", "replica"))}
+    finally:
+        replica.stop()
 
 
 def test_a_config_without_attribution_is_refused_naming_the_key(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_the_page_subscribes_and_its_worker_shows_the_notifier_messages(city, br
     context.add_init_script(STUB_SUBSCRIBE % json.dumps(phone.info))
     try:
         page = context.new_page()
-        page.goto(f"{web.url}/t/{mine.token}")
+        page.goto(f"{web.url}/t/{mine.token}?lang=de")  # a chosen language: the notification's link keeps it
         expect(page.locator("link[rel=manifest]")).to_have_attribute("href", "/manifest.webmanifest")
         button = page.get_by_role("button", name="Benachrichtigen, wenn ich bald dran bin")
         expect(page.locator("#push input[value='15min']")).to_be_checked()  # the default
@@ -120,7 +120,7 @@ def test_the_page_subscribes_and_its_worker_shows_the_notifier_messages(city, br
         worker = context.service_workers[0]
         link = worker.evaluate("self.registration.getNotifications()"
                                ".then(n => self.wartemarkeLinkFor(n[n.length - 1].data))")
-        assert link == f"/t/{mine.token}", "a click opens the ticket's tracking page"
+        assert link == f"/t/{mine.token}?lang=de", "a click opens the ticket's tracking page in its language"
         page.get_by_role("button", name="Benachrichtigung ausschalten").click()
         expect(page.locator("#push-status")).to_contain_text("ausgeschaltet")
         assert notifier.request("GET", f"/push/v1/subscriptions/{mine.token}")[0] == 404

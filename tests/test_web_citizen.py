@@ -8,6 +8,7 @@ import http.client
 import re
 from urllib.parse import urlencode
 
+from language.catalogue import translate
 from protocol.topics import token_hash
 from tests.web_harness import TIMEOUT_S, Reply, WebHub, get, random_token, wait_until
 
@@ -83,6 +84,8 @@ def test_a_cross_site_post_is_refused_and_changes_nothing(web_hub: WebHub) -> No
                     {"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
         reply = post(web_hub, f"/t/{token}/cancel", {"rid": "cross-site-1"}, headers)
         assert reply.status == 403 and "nicht von dieser Seite" in reply.text, headers
+    turkish = post(web_hub, f"/t/{token}/cancel?lang=tr", {"rid": "cross-site-1"}, {"Sec-Fetch-Site": "cross-site"})
+    assert turkish.status == 403 and turkish.text == translate("tr", "citizen_forbidden") + "\n"  # the page's language
     assert get(f"{web_hub.url}/t/{token}/cancel").status == 404  # POST only: a GET (a link, an image) does nothing
     assert view(web_hub, token).state == "waiting"
     same = post(web_hub, f"/t/{token}/cancel", {"rid": "same-site-1"}, {"Origin": web_hub.url})
@@ -123,3 +126,21 @@ def test_after_the_visit_one_rating_is_counted_per_service_for_the_open_data(web
     assert "/rate" not in get(f"{web_hub.url}/t/{token}").text  # once per ticket
     again = post(web_hub, f"/t/{token}/rate", {"rid": "rate-again-1", "score": "1"}, SAME_SITE)
     assert again.status == 409 and "schon bewertet" in again.text
+
+
+def test_a_post_without_the_forms_request_id_is_a_clear_400_and_changes_nothing(web_hub: WebHub) -> None:
+    """Every form of the page carries its request id; a POST without one (no body at all, no `rid`, not a
+    request id) is refused, not given a fresh id — repeating it must not postpone the ticket twice."""
+    first, second, _ = (web_hub.issue().token for _ in range(3))
+    engine = web_hub.hub.runtimes[web_hub.office].engine
+    for _ in range(2):  # a bodyless POST, repeated: the same answer, no effect
+        bare = get(f"{web_hub.url}/t/{first}/postpone", headers={**SAME_SITE, "Accept-Language": "tr"}, method="POST")
+        assert bare.status == 400 and bare.text == translate("tr", "citizen_no_request_id") + "\n"
+    for fields in ({}, {"rid": ""}, {"rid": "short"}, {"rid": "not a request id"}, {"score": "5"}):
+        for op in ("postpone", "cancel", "rate"):
+            reply = post(web_hub, f"/t/{second}/{op}", fields, SAME_SITE)
+            assert reply.status == 400 and "Kennung des Formulars" in reply.text, (op, fields)
+    mine = [t for t in engine.tickets.values() if t.token_hash in (token_hash(first), token_hash(second))]
+    assert [(t.state, t.postponed) for t in mine] == [("waiting", 0), ("waiting", 0)]
+    assert post(web_hub, f"/t/{first}/postpone", {"rid": form_rid(web_hub, first, "postpone")},
+                SAME_SITE).status == 303  # the page's own form still works

@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devtools.broker import free_port
 from hub.citizen import MAX_REQUESTS_PER_TICKET
 from protocol import topics
 from protocol.topics import token_hash
 from tests.test_web_citizen import SAME_SITE, form_rid, post, view
-from tests.web_harness import WebHub, get, random_token, wait_until
+from tests.web_harness import WebHub, get, random_token, wait_until, write_web_hub_config
 
 
 def test_a_request_id_of_another_ticket_is_a_new_request_for_this_one(web_hub: WebHub) -> None:
@@ -217,3 +220,27 @@ def test_guessed_tokens_over_mqtt_leave_no_line_in_the_hubs_journal(web_hub: Web
     runtime = web_hub.hub.runtimes[office]
     assert not [i for i in runtime.store.inputs(office, runtime.engine.day) if i.kind == "citizen"]
     assert view(web_hub, token).state == "waiting"
+
+
+@pytest.fixture
+def proxied_web(shared_broker: Any, topic_office: str, tmp_path: Path) -> Iterator[WebHub]:
+    """The web behind our TLS proxy: plain HTTP here, the browser's scheme in X-Forwarded-Proto."""
+    config = write_web_hub_config(tmp_path, shared_broker.port, topic_office, free_port(),
+                                  extra_web="trust_forwarded = true\n")
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    yield web
+    web.stop()
+
+
+def test_behind_the_tls_proxy_an_http_origin_is_refused_like_a_foreign_one(proxied_web: WebHub) -> None:
+    token = proxied_web.issue().token
+    host = f"127.0.0.1:{proxied_web.port}"
+    for origin in (f"http://{host}", "https://evil.example", "http://[127.0.0.1"):
+        refused = post(proxied_web, f"/t/{token}/cancel", {"rid": "proxied-http-1"},
+                       {"Origin": origin, "X-Forwarded-Proto": "https"})
+        assert refused.status == 403, origin
+    assert view(proxied_web, token).state == "waiting"
+    same = post(proxied_web, f"/t/{token}/cancel", {"rid": "proxied-https-1"},
+                {"Origin": f"https://{host}", "X-Forwarded-Proto": "https"})
+    assert same.status == 303
+    wait_until(lambda: view(proxied_web, token).state == "cancelled", what="the cancelled view")

@@ -6,6 +6,8 @@ of an unreviewed translation, and the pages that stay German and English saying 
 from __future__ import annotations
 
 import re
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,8 +15,10 @@ from devtools.broker import free_port
 from language.catalogue import LANGUAGES, NATIVE_NAMES, translate
 from protocol import topics
 from protocol.fields import encode_object
+from tests.test_web_citizen import SAME_SITE, post
 from tests.test_web_public import HISTORY
 from tests.web_harness import SseClient, WebHub, get, random_token, wait_until, write_web_hub_config
+from web.i18n import with_language
 
 
 @pytest.fixture
@@ -153,3 +157,70 @@ def test_the_too_many_unknown_links_answer_is_in_the_readers_language(web):
             assert translate("tr", "too_many_unknown") in reply.text
             break
     assert statuses[-1] == 429, statuses
+
+
+def internal_links(page: str) -> list[str]:
+    """The page's links and form targets on this site (`/…`), the language switch and open data left out."""
+    body = re.sub(r'<nav class="languages".*?</nav>', "", page, flags=re.S)
+    found = re.findall(r'<a\b[^>]*?\bhref="(/[^"]*)"|<form method="post" action="(/[^"]*)"', body)
+    return [unescape(href or action) for href, action in found if not (href or action).startswith("/api/")]
+
+
+def speaks(page: str, lang: str) -> bool:
+    """The page is in `lang`, or (a page only in German and English) says so in `lang`."""
+    return html_lang(page) == lang or f'<p class="not-offered" lang="{lang}"' in page
+
+
+def test_a_chosen_language_holds_on_every_internal_link_and_never_carries_the_token(web):
+    event = web.issue("A")
+    start = [f"/t/{event.token}?lang=tr", "/?lang=tr", f"/t/{random_token()}?lang=tr"]
+    seen, queue = set(start), list(start)
+    while queue:  # every page reachable from the tracking page, the Ampel and the unknown-ticket page
+        path = queue.pop()
+        reply = get(f"{web.url}{path}")  # no Accept-Language: only the links can carry the choice
+        assert reply.status == 200 or (path.startswith("/t/") and reply.status == 404), path
+        assert speaks(reply.text, "tr"), path
+        for link in internal_links(reply.text):
+            query = parse_qs(urlsplit(link).query)
+            assert query.get("lang") == ["tr"], (path, link)
+            own_ticket = path.startswith(f"/t/{event.token}") and link.startswith(f"/t/{event.token}/")
+            assert event.token not in link or own_ticket, (path, link)  # the token only in its own page's forms
+            if not own_ticket and link not in seen:
+                seen.add(link)
+                queue.append(link)
+    assert {urlsplit(p).path for p in seen} >= {"/", "/datenschutz", "/impressum", "/barrierefreiheit",
+                                                 "/leichte-sprache"}
+    # a language from the browser is not written into the links (except the easy-read page's own)
+    for path in (f"/t/{event.token}", "/", "/barrierefreiheit"):
+        page = get(f"{web.url}{path}", headers={"Accept-Language": "tr"}).text
+        assert [link for link in internal_links(page) if "lang=" in link and "/leichte-sprache" not in link] == []
+
+
+def test_the_ticket_holders_forms_keep_the_chosen_language_to_the_page_after(web):
+    event = web.issue("A")
+    web.issue("A")  # someone behind: postponing moves the ticket
+    page = get(f"{web.url}/t/{event.token}?lang=uk").text
+    action = re.search(r'<form method="post" action="([^"]+/postpone[^"]*)"', page)
+    assert action is not None and unescape(action.group(1)) == f"/t/{event.token}/postpone?lang=uk"
+    rid = re.search(r'name="rid" value="([^"]+-postpone)"', page)
+    assert rid is not None
+    reply = post(web, unescape(action.group(1)), {"rid": rid.group(1)}, SAME_SITE)
+    assert reply.status == 303 and reply.headers["location"] == f"/t/{event.token}?done=postpone&lang=uk"
+    after = get(f"{web.url}{reply.headers['location']}").text
+    assert html_lang(after) == "uk" and translate("uk", "citizen_postponed") in after
+    with SseClient(f"{web.url}/t/{event.token}/events?lang=uk") as stream:  # the live update's forms too
+        assert f'action="/t/{event.token}/cancel?lang=uk"' in stream.next_event()[1]["html"]
+    with SseClient(f"{web.url}/t/{event.token}/events", headers={"Accept-Language": "uk"}) as stream:
+        assert f'action="/t/{event.token}/cancel"' in stream.next_event()[1]["html"]
+
+
+@pytest.mark.parametrize(("url", "lang", "expected"), [
+    ("/barrierefreiheit", "tr", "/barrierefreiheit?lang=tr"),
+    ("/dgs/video?part=1#start", "uk", "/dgs/video?part=1&lang=uk#start"),  # an operator's own path, e.g. its video
+    ("/leichte-sprache?lang=de", "ar", "/leichte-sprache?lang=ar"),  # the reader's choice replaces a default
+    ("/barrierefreiheit", None, "/barrierefreiheit"),  # nothing chosen: the browser decides on the next page too
+    ("https://www.example.org/datenschutz", "tr", "https://www.example.org/datenschutz"),  # another site
+    ("//evil.example/x", "tr", "//evil.example/x"),
+])
+def test_with_language_touches_only_links_to_this_site(url: str, lang: str | None, expected: str) -> None:
+    assert with_language(url, lang) == expected

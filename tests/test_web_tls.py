@@ -16,6 +16,7 @@ from devtools.broker import free_port
 from devtools.office_ca import OfficeCA, make_office_ca
 from hubprocess.config import load_hub_process_config
 from process.config import ConfigError
+from protocol.topics import token_hash
 from tests.staff_harness import PASSWORD, add_users
 from tests.web_harness import WebHub, write_web_hub_config
 
@@ -106,3 +107,27 @@ def test_plain_http_only_on_loopback_and_tls_settings_are_checked(tmp_path: Path
         load(f'tls_certificate = "{tmp_path / "missing.crt"}"\ntls_key = "{office_ca.server_key}"\n')
     with pytest.raises(ConfigError, match=r"key 'web\.tls_certificate'.*cannot be used"):
         load(f'tls_certificate = "{office_ca.ca_cert}"\ntls_key = "{office_ca.server_key}"\n')  # key does not match
+
+
+def test_an_http_origin_of_this_host_is_another_site_for_the_https_web(tmp_path: Path, shared_broker: Any,
+                                                                       topic_office: str,
+                                                                       office_ca: OfficeCA) -> None:
+    """An older browser sends `Origin` without `Sec-Fetch-Site`: `http://localhost:PORT` (a page a network
+    attacker serves over plain HTTP) is not this HTTPS site, for the citizens' forms and the login alike."""
+    config = tls_web(tmp_path / "hub", shared_broker.port, topic_office, office_ca, free_port())
+    web = WebHub.start(config, topic_office, shared_broker.port)
+    try:
+        token = web.issue("A").token
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for origin in (f"http://localhost:{web.port}", f"HTTP://localhost:{web.port}", "http://[localhost"):
+            status, _, text = https(web.port, office_ca, "POST", f"/t/{token}/cancel", "rid=plain-http-origin",
+                                    {**form, "Origin": origin})
+            assert status == 403, (origin, status, text)
+            status, _, _ = https(web.port, office_ca, "POST", "/login", "user=clara", {**form, "Origin": origin})
+            assert status == 403, origin
+        assert web.mirror.tickets[token_hash(token)][1].state == "waiting"
+        status, headers, _ = https(web.port, office_ca, "POST", f"/t/{token}/cancel", "rid=https-origin-1",
+                                   {**form, "Origin": f"https://localhost:{web.port}"})
+        assert status == 303 and headers["location"] == [f"/t/{token}?done=cancel"]  # our own page's form
+    finally:
+        web.stop()

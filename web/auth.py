@@ -24,7 +24,7 @@ from web.directory import AccountDirectory
 from web.keys import SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.malformed import read_form, text_field
-from web.responses import FRAME_HEADERS, page, private_json, redirect, set_cookie
+from web.responses import FRAME_HEADERS, is_https, page, private_json, redirect, set_cookie
 from web.sessions import DEVICE_COOKIE, DEVICE_LIFETIME_S, SESSION_COOKIE, Session, Sessions
 
 SESSIONS = web.AppKey("staff_sessions", Sessions)
@@ -92,7 +92,9 @@ def safe_next(target: str) -> str | None:
 def same_origin(request: web.Request) -> bool:
     """A browser's POST from another site: refused. `Sec-Fetch-Site`, when sent, must say `same-origin` (or
     `none`: the user's own action), whatever `Origin` says — it also tells another scheme of this host
-    apart; else `Origin`, when sent, must name this host. Neither (old browsers, API clients) passes."""
+    apart; else `Origin`, when sent, must be this site: its scheme (`https` over TLS here or, behind our
+    proxy, as X-Forwarded-Proto says — an `http://` page of this host is another origin, which a network
+    attacker can serve) and its host. Neither (old browsers, API clients) passes."""
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("Origin")
@@ -100,7 +102,12 @@ def same_origin(request: web.Request) -> bool:
         return True
     forwarded = request.headers.get("X-Forwarded-Host") if request.app[SETTINGS].trust_forwarded else None
     host = (forwarded or request.host).split(",")[0].strip().lower()
-    return origin != "null" and urlsplit(origin).netloc.lower() == host
+    scheme = "https" if is_https(request) else "http"
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # `http://[x`: no origin at all
+        return False
+    return origin != "null" and parts.scheme.lower() == scheme and parts.netloc.lower() == host
 
 
 # -- the guard ----------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class Bridge:
         self.mirror, self.loop, self.offices = mirror, loop, offices
         self._pending: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # for the loop, in arrival order
         self._pending_lock = threading.Lock()
-        self.link = MqttLink(settings, offices[0], device, "web", VERSION, clock)
+        role = "web" if internal else "replica"  # as the inventory names them (web/identity.py)
+        self.link = MqttLink(settings, offices[0], device, role, VERSION, clock)
         self.requester = Requester(self.link)
         for office in offices:
             for topic_filter in PUBLIC_TOPICS + (INTERNAL_TOPICS if internal else ()):

@@ -6,7 +6,9 @@ by it.
 Authorised by the token alone (the page has no session). CSRF: POST only, and a browser's POST from
 another site is refused by its `Sec-Fetch-Site`/`Origin` (web/auth.py's `same_origin`) — no form token,
 which would need a session to bind it to. A form carries a request id made when the page was rendered,
-so sending the same form twice (a double tap, a reload) gets the first answer, not a second effect.
+so sending the same form twice (a double tap, a reload) gets the first answer, not a second effect. A
+POST without one (or with one that is not a request id) is refused with a 400: every form of the page has
+one, and a fresh id made up here would turn each repeat of such a POST into a new request.
 """
 
 from __future__ import annotations
@@ -34,18 +36,23 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-async def send(request: web.Request, office: str, op: str, token: str) -> CommandAnswer | None:
-    """Send the holder's request to the hub (through the broker): its answer, or None when there is none."""
+async def request_id(request: web.Request) -> str | None:
+    """The form's request id; None when the POST has none that is one (no body, no `rid`, a malformed one)."""
+    rid = text_field(await read_form(request), "rid")
+    return rid if TICKET_ID_RE.match(rid) else None
+
+
+async def send(request: web.Request, office: str, op: str, token: str, rid: str) -> CommandAnswer | None:
+    """Send the holder's request `rid` to the hub (through the broker): its answer, or None when there is none."""
     form = await read_form(request)
-    rid, score = text_field(form, "rid"), SCORES.get(text_field(form, "score"))
+    score = SCORES.get(text_field(form, "score"))
     bridge = request.app[BRIDGE]
     if bridge is None:
         return None
     if op == "rate" and score is None:
         return CommandAnswer.refused(NO_SCORE)
     settled = SETTLED.get(text_field(form, "settled")) if op == "rate" else None
-    citizen = CitizenRequest(rid if TICKET_ID_RE.match(rid) else new_request_id(), op, token,
-                             score if op == "rate" else None, settled)
+    citizen = CitizenRequest(rid, op, token, score if op == "rate" else None, settled)
     answer = await bridge.citizen(office, citizen)
     log.log(logging.DEBUG if answer is not None and answer.error == TOO_MANY_REQUESTS else logging.INFO,
             "%s: citizen %s (request %s) → %s", office, op, citizen.id,

@@ -5,11 +5,13 @@ and the board); this module only picks the language of a request. A page offers 
 texts in: the citizens' pages (tracking page, Ampel, not-found) every language, the others German and
 English. Accept-Language is matched by language only (`tr-TR` → tr); a language we do not have is never
 replaced by a different one we think is close (`ru` does not give Ukrainian): the next preference counts.
+A language chosen with `?lang=` is kept on the way through the site: every internal link of a page carries
+it (`with_language`); a page whose language came from the browser links without it.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 from babel.core import negotiate_locale
@@ -23,14 +25,30 @@ _MAX_PREFERENCES = 20  # a longer Accept-Language is cut (nobody reads 20 langua
 def preferences(request: web.Request) -> list[str]:
     """Our languages the reader asked for, best first: `?lang=`, then Accept-Language by q-value."""
     wanted: list[str] = []
-    chosen = request.query.get("lang")
-    if chosen in LANGUAGES:
+    chosen = chosen_language(request)
+    if chosen is not None:
         wanted.append(chosen)
     for tag in accepted(request.headers.get("Accept-Language", "")):
         found = negotiate_locale([tag], LANGUAGES, sep="-", aliases={})  # no aliases: never a guess
         if found is not None and found.lower() not in wanted:
             wanted.append(found.lower())
     return wanted
+
+
+def chosen_language(request: web.Request) -> str | None:
+    """The language the reader chose with `?lang=` (one of ours); None when none was chosen."""
+    chosen = request.query.get("lang")
+    return chosen if chosen in LANGUAGES else None
+
+
+def with_language(url: str, lang: str | None) -> str:
+    """An internal link (`/path…`) that carries `lang`, its other parameters and fragment kept; a link to
+    another site (the operator's privacy page) or no language: the link as it is."""
+    if lang is None or not url.startswith("/") or url.startswith("//"):
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "lang"]
+    return urlunsplit(("", "", parts.path, urlencode([*query, ("lang", lang)]), parts.fragment))
 
 
 def accepted(header: str) -> list[str]:

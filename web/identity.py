@@ -3,8 +3,9 @@
 A device's id comes from its status topic (`…/device/{id}/status`): the broker's ACL lets a device
 write only its own. Its role never comes from what the device says about itself (a kiosk could claim
 to be the hub): the hub is the device the hub's own retained `info` names (`hub`), every other role
-comes from the inventory the playbook writes into `[web] device_roles`. Without that table (the demo,
-a hand-written config) a device's own claim is shown, but never "hub".
+comes from the inventory the playbook writes into `[web] device_roles`. Without that table (a public
+replica, whose /metrics show the central broker's devices; the demo; a hand-written config) a device's own
+claim is shown if it is one of ROLES — every role a wartemarke process reports — but never "hub".
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 
 from protocol.messages import DeviceStatus, OfficeInfo
 
-ROLES = ("hub", "web", "kiosk", "display", "replica", "counter", "notifier")
+ROLES = ("hub", "web", "kiosk", "display", "replica", "counter", "notifier", "archive")
 UNKNOWN = "unknown"
 
 

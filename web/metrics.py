@@ -66,8 +66,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def device_metrics(request: web.Request) -> list[str]:
-    """Office and device health for the alert rules (deploy/prometheus): device statuses are mirrored
-    only by the hub's own web, so replicas export just the office lines."""
+    """Office and device health for the alert rules (deploy/prometheus): the hub's web has its office's
+    devices (roles from `[web] device_roles`); a replica those its broker lets it read — at a city's central
+    broker the hubs, the replicas, the archive and the notifier, by the roles they report (web/identity.py)."""
     mirror = request.app[MIRROR]
     inventory = request.app[SETTINGS].device_roles
     families: dict[str, tuple[str, list[str]]] = {

@@ -22,9 +22,9 @@ from protocol.businessday import WEEKDAYS
 from protocol.messages import TOKEN_RE, TicketView
 from protocol.topics import token_hash
 from web.auth import same_origin
-from web.citizen import DONE, OPS, new_request_id, refusal_notice, send
+from web.citizen import DONE, OPS, new_request_id, refusal_notice, request_id, send
 from web.freshness import local_time
-from web.i18n import language, translator
+from web.i18n import chosen_language, language, translator, with_language
 from web.keys import MIRROR, SETTINGS
 from web.limits import MissLimiter, client_key, throttled
 from web.mirror import as_published
@@ -98,7 +98,14 @@ def ticket_context(request: web.Request, office: str, view: TicketView) -> dict[
             "stand": stand, "service_name": service.named(lang) if service is not None else view.service,
             **progress(ahead, request.query),
             "grace_until": grace.strftime("%H:%M") if grace is not None else "",
-            "ticket_path": f"/t/{request.match_info['token']}", "rid": new_request_id()}  # web/citizen.py's forms
+            "op_urls": op_urls(request), "rid": new_request_id()}  # web/citizen.py's forms
+
+
+def op_urls(request: web.Request) -> dict[str, str]:
+    """Where the page's forms post (web/citizen.py): this ticket's path, with the language the reader chose,
+    so the answer and the page after it speak it too."""
+    token, chosen = request.match_info["token"], chosen_language(request)
+    return {op: with_language(f"/t/{token}/{op}", chosen) for op in OPS}
 
 
 def progress(ahead: int, query: Mapping[str, str]) -> dict[str, Any]:
@@ -116,23 +123,29 @@ async def tracking_page(request: web.Request, notice: str | None = None, status:
     if found is None:
         return _not_found(request)
     office, view = found
+    token = request.match_info["token"]
     return page(request, "ticket.html", status, offered=LANGUAGES, **ticket_context(request, office, view),
-                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(request.match_info["token"]),
+                push_url=request.app[SETTINGS].push_url, ticket_hash=token_hash(token),
+                page_url=with_language(f"/t/{token}", chosen_language(request)),  # a notification opens it
                 notice=notice or DONE.get(request.query.get("done", "")))
 
 
 async def tracking_operation(request: web.Request) -> web.Response:
-    """POST `/t/{token}/postpone` or `/cancel` (web/citizen.py): 303 back to the page when the hub agreed,
-    the page with the reason when it refused (409) or did not answer (503)."""
+    """POST `/t/{token}/postpone`, `/cancel` or `/rate` (web/citizen.py): 303 back to the page when the hub
+    agreed, the page with the reason when it refused (409) or did not answer (503); 400 without the form's
+    request id."""
     if not same_origin(request):
-        return web.Response(status=403, text=translator(language(request))("citizen_forbidden") + "\n")
+        return web.Response(status=403, text=translator(language(request, LANGUAGES))("citizen_forbidden") + "\n")
     found = _lookup(request)
     if found is None:
         return _not_found(request)
+    rid = await request_id(request)
+    if rid is None:
+        return web.Response(status=400, text=translator(language(request, LANGUAGES))("citizen_no_request_id") + "\n")
     op = request.path.rsplit("/", 1)[1]
-    answer = await send(request, found[0], op, request.match_info["token"])
+    answer = await send(request, found[0], op, request.match_info["token"], rid)
     if answer is not None and answer.ok:
-        return redirect(f"/t/{request.match_info['token']}?done={op}")
+        return redirect(with_language(f"/t/{request.match_info['token']}?done={op}", chosen_language(request)))
     return await tracking_page(request, refusal_notice(answer), 503 if answer is None else 409)
 
 
@@ -142,16 +155,17 @@ async def tracking_events(request: web.Request) -> web.StreamResponse:
         return _not_found(request)
     key = ("ticket", token_hash(request.match_info["token"]))
     lang = language(request, LANGUAGES)
+    shared = (key, lang, chosen_language(request))  # the forms' URLs carry a chosen language (op_urls)
 
     def event(changed: str | None = None) -> str | None:
         current = _lookup(request)
         if current is None:
-            request.app[STREAMS].shared.forget((key, lang))
+            request.app[STREAMS].shared.forget(shared)
             return None
         office, view = current
         mirror = request.app[MIRROR]
         stamp = (view, mirror.office(office).info, mirror.freshness(office))  # all that ticket_context reads
-        return request.app[STREAMS].shared.get((key, lang), stamp, lambda: status_event(request, lang, office, view))
+        return request.app[STREAMS].shared.get(shared, stamp, lambda: status_event(request, lang, office, view))
 
     return await stream(request, key, "status", event, per_key=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from language.catalogue import COMPLETE_LANGUAGES, NATIVE_NAMES, RIGHT_TO_LEFT, machine_note
-from web.i18n import language, switch_link, translator, wanted_language
+from web.i18n import chosen_language, language, switch_link, translator, wanted_language, with_language
 from web.keys import SETTINGS
 from web.templates_env import render
 
@@ -24,15 +24,18 @@ def page(request: web.Request, template: str, status: int = 200, offered: tuple[
     """A rendered page. `Referrer-Policy: same-origin`: a tracking link never reaches another site (the privacy
     or imprint link may point to the operator's site), while our own forms still get a real `Origin` header;
     `no-referrer` would make browsers send `Origin: null` with every form POST, which the login refuses.
-    `offered`: the languages the page has (web/i18n.py); asked for another, it says so in that language."""
-    lang, wanted = language(request, offered), wanted_language(request)
+    `offered`: the languages the page has (web/i18n.py); asked for another, it says so in that language.
+    `keep_lang(url, fallback)`: an internal link with the language the reader chose (`?lang=`), else with
+    `fallback` (or none), so a chosen language holds from page to page."""
+    lang, wanted, chosen = language(request, offered), wanted_language(request), chosen_language(request)
     settings = request.app[SETTINGS]
     html = render(template, lang=lang, t=translator(lang), operator=settings.operator,
                   languages=[(code, NATIVE_NAMES[code], switch_link(request, code)) for code in offered],
                   rtl=RIGHT_TO_LEFT, machine_note=machine_note(lang), wanted=wanted,
                   not_offered=None if wanted in offered else translator(wanted)("only_de_en"),
                   privacy_url=settings.privacy_url, imprint_url=settings.imprint_url,
-                  sign_language_url=settings.statement.sign_language_url, **context)
+                  sign_language_url=settings.statement.sign_language_url,
+                  keep_lang=lambda url, fallback=None: with_language(url, chosen or fallback), **context)
     return web.Response(text=html, content_type="text/html", status=status,
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
                                  "X-Content-Type-Options": "nosniff"})

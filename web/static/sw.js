@@ -1,6 +1,7 @@
 /* wartemarke's service worker: shows the notifier's Web Push messages (docs/protocol.md §8) and opens the
-   ticket's tracking page when one is clicked. The page stored its own path under its ticket's hash in the
-   cache "wartemarke-tickets" when it subscribed: the message names only the hash, never the token. */
+   ticket's tracking page when one is clicked. The page stored its own path (with `?lang=` when the reader
+   chose a language) under its ticket's hash in the cache "wartemarke-tickets" when it subscribed: the
+   message names only the hash, never the token. */
 "use strict";
 
 var LINKS = "wartemarke-tickets";
@@ -31,7 +32,9 @@ self.addEventListener("notificationclick", function (event) {
   event.waitUntil(linkFor(event.notification.data).then(function (path) {
     return self.clients.matchAll({type: "window", includeUncontrolled: true}).then(function (open) {
       for (var i = 0; i < open.length; i++) {
-        if (new URL(open[i].url).pathname === path && "focus" in open[i]) { return open[i].focus(); }
+        if (new URL(open[i].url).pathname === new URL(path, self.location.origin).pathname && "focus" in open[i]) {
+          return open[i].focus();
+        }
       }
       return self.clients.openWindow(path);
     });
