@@ -244,6 +244,7 @@ def test_acl_grants_each_role_only_its_own_topics(office: OfficeBroker) -> None:
     assert grants["web-1"] == {
         "deny $SYS/#", f"write {r}/device/web-1/status",
         f"read {r}/info", f"read {r}/queue", f"read {r}/history", f"read {r}/ticket/+",
+        f"read {r}/device/hub-1/status",  # the hub's will: the pages say "Stand" when it is gone
         f"write {r}/citizen/request", f"read {r}/citizen/response/+"}  # a tracking page's postpone/cancel
     assert grants["platz-1-cli"] == {
         "deny $SYS/#", f"write {r}/device/platz-1-cli/status", f"write {r}/counter/platz-1/command",
@@ -439,11 +440,13 @@ def test_display_publishes_only_its_own_status(clients: OfficeBroker) -> None:
 def test_replica_reads_public_views_but_no_tokens_and_sends_no_commands(clients: OfficeBroker) -> None:
     hub = clients.connect("hub-1")
     hub.subscribe([f"{ROOT}/counter/+/command", f"{ROOT}/command"], retained=False)
-    for topic in (TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE)):
+    for topic in (TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE),
+                  topics.device_status(OFFICE, "hub-1")):
         assert allowed(hub.publish(topic, b'{"v":1}', retain=True))
     replica = clients.connect("web-1")
     replica.subscribe([f"{ROOT}/ticket/+", topics.queue(OFFICE), f"{ROOT}/kiosk/+/ticket", f"{ROOT}/#"])
-    public = {TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE)}
+    public = {TICKET_VIEW, topics.queue(OFFICE), topics.info(OFFICE), topics.history(OFFICE),
+              topics.device_status(OFFICE, "hub-1")}  # the hub's status (its will), as the city bridge carries
     mark = marker()
     assert allowed(hub.publish(topics.info(OFFICE), mark, retain=True))
     assert topics_of(before_marker(replica, mark)) == public  # the retained views, nothing else
