@@ -29,6 +29,7 @@ from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import Location
 from tests import test_web_browser
+from tests.test_web_a11y import axe_violations
 from tests.test_web_browser import LIVE_MS, screenshot
 from tests.web_harness import SseClient, get, random_token, wait_until
 from web.app import WebServer
@@ -401,3 +402,66 @@ def test_a_page_refused_a_stream_reconnects_with_back_off(town: Town, phone: Any
     finally:
         phone.close()
         web.stop()
+
+
+# -- accessibility (WCAG 2.1 AA) of the city Ampel in Chromium --------------------------------------------
+
+# Records what the Ampel's polite live region says (each text once it is set, in order).
+LISTEN = """() => { window.__said = []; const region = document.getElementById("say-polite");
+  new MutationObserver(() => { const text = region.textContent.trim(); if (text) window.__said.push(text); })
+    .observe(region, {childList: true, characterData: true, subtree: true}); }"""
+
+
+def test_the_city_ampel_is_accessible_with_a_red_office_and_a_stale_one(town: Town, phone: Any) -> None:
+    """axe-core with no violation while Mitte is red with "shorter wait nearby" and West is grey with its
+    "Stand"; the controls and the suggestions are reached by keyboard and named."""
+    make_mitte_red(town)
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    west = page.locator("#office-t-west")
+    town.hubs[WEST].stop()
+    try:
+        expect(west.locator(".stand")).to_contain_text(re.compile(r"Stand \d\d:\d\d"))
+        expect(page.locator("#office-t-mitte .nearby").first).to_be_visible()
+        assert axe_violations(page) == []
+        page.keyboard.press("Tab")  # the language links come first; then the form and the suggestions
+        reached: list[str] = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            reached.append(str(page.evaluate("""() => { const e = document.activeElement;
+                return e.tagName.toLowerCase() + ':' + (e.id || e.name || e.getAttribute('href')); }""")))
+        assert "select:service" in reached and "input:sort" in reached and "a:#office-t-ost" in reached, reached
+        assert page.get_by_role("combobox", name="Anliegen").count() == 1
+        assert page.get_by_role("radio", name="nach Wartezeit").count() == 1
+        assert page.get_by_role("button", name="Anzeigen").count() == 1
+        expect(page.get_by_role("link", name=re.compile(r"^Bürgerbüro Ost \(2,3 km\)")).first).to_be_visible()
+        assert page.get_by_role("region", name="Bürgerbüro West").count() == 1  # each box named by its office
+    finally:
+        town.restart_hub(WEST)
+    expect(west).not_to_have_class(re.compile(r"\bstale\b"))
+
+
+def test_the_city_ampel_announces_an_office_going_stale_and_back_politely(town: Town, phone: Any) -> None:
+    """A screen reader hears news — an office's Ampel level or its "Stand" changed — through a polite live
+    region; a wait moving by a minute or a new filter is not news."""
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    region = page.locator("#say-polite")
+    assert region.get_attribute("role") == "status" and region.get_attribute("aria-live") in (None, "polite")
+    page.evaluate(LISTEN)
+    page.locator("#service").select_option("P")  # a filter: the boxes change, nothing to announce
+    expect(page.locator("#offices")).not_to_contain_text("Allgemeine Anliegen")
+    waiting = page.locator("#office-t-west li", has_text="Abholung")
+    count = int(re.search(r"(\d+) wartend", waiting.inner_text()).group(1))  # type: ignore[union-attr]
+    town.issue(WEST, "P")  # one more waiting, still green: not news
+    expect(waiting).to_contain_text(f"{count + 1} wartend")
+    town.hubs[OST].stop()
+    try:
+        page.wait_for_function("window.__said.length === 1")
+        said = page.evaluate("window.__said")
+        assert re.match(r"^Bürgerbüro Ost: Stand \d\d:\d\d", said[0]), said
+    finally:
+        town.restart_hub(OST)
+    page.wait_for_function("window.__said.length === 2")
+    said = page.evaluate("window.__said")
+    assert said[1] == "Bürgerbüro Ost: Abholung – kurze Wartezeit", said  # the filter's one service, current
