@@ -32,6 +32,7 @@ from tests import test_web_browser
 from tests.test_web_a11y import axe_violations
 from tests.test_web_browser import LIVE_MS, screenshot
 from tests.web_harness import SseClient, get, random_token, wait_until
+from web.ampel import AMPEL
 from web.app import WebServer
 from web.config import load_replica_config, read_web_settings
 
@@ -465,3 +466,18 @@ def test_the_city_ampel_announces_an_office_going_stale_and_back_politely(town: 
     page.wait_for_function("window.__said.length === 2")
     said = page.evaluate("window.__said")
     assert said[1] == "Bürgerbüro Ost: Abholung – kurze Wartezeit", said  # the filter's one service, current
+
+
+def test_service_ids_nobody_offers_do_not_fill_the_replicas_memory(town: Town) -> None:
+    """`?service=` takes any 1–3 capital letters (18,278 ids × 5 languages): each id that no office
+    offers used to get its own rendering of every office, kept for good — a few thousand requests and a
+    replica of 23 offices holds gigabytes. They all show the same (nothing), so they share one."""
+    get(town.url + "/?service=A")
+    held = len(town.web.app[AMPEL])
+    for letters in ("QQ", "QR", "QS", "XYZ", "ZZZ", "Q", "ZZ"):
+        html = get(town.url + f"/?service={letters}").text
+        assert boxes(html) == [f"{o}!" for o in (MITTE, OST, WEST)]  # still: nobody offers it
+        assert '<p id="none-offers" class="muted">' in html
+        with SseClient(town.url + f"/events/offices?service={letters}") as stream:
+            assert not stream.next_event()[1]["shown"]
+    assert len(town.web.app[AMPEL]) <= held + 1 + len(PLACES), "a rendering per unknown service id"
