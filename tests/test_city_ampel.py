@@ -481,3 +481,28 @@ def test_service_ids_nobody_offers_do_not_fill_the_replicas_memory(town: Town) -
         with SseClient(town.url + f"/events/offices?service={letters}") as stream:
             assert not stream.next_event()[1]["shown"]
     assert len(town.web.app[AMPEL]) <= held + 1 + len(PLACES), "a rendering per unknown service id"
+
+
+def test_the_embeddable_ampel_is_accessible_and_never_reloads_itself(town: Town, phone: Any) -> None:
+    """/embed in a frame on the city's site: axe-core with no violation (a timed reload is a WCAG 2.2.1
+    failure, F41); it keeps itself current in place, without a stream."""
+    make_mitte_red(town)
+    page = phone.new_page()
+    page.clock.install()  # the page's timers run on a clock the test moves
+    page.goto(town.url + "/embed?lang=de&service=A")
+    found = axe_violations(page)
+    assert found == [], "\n".join(found)
+    assert page.locator("meta[http-equiv=refresh]").count() == 0
+    west = page.locator("tr", has_text="Bürgerbüro West")
+    expect(west.locator(".level-green")).to_have_count(1)
+    page.evaluate("window.__marker = 1")
+    town.hubs[WEST].stop()
+    try:
+        wait_until(lambda: town.offices()[WEST]["stale"], what="West to be stale")
+        with page.expect_response(lambda r: "/embed" in r.url and r.status == 200):
+            page.clock.run_for(61_000)
+        expect(west.locator(".level-stale")).to_contain_text(re.compile(r"Stand \d\d:\d\d"))
+        assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    finally:
+        town.restart_hub(WEST)
+    wait_until(lambda: not town.offices()[WEST]["stale"], what="West to be current again")
