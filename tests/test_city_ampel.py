@@ -10,6 +10,7 @@ stale rule goes through the real city chain in tests/test_city_web.py.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -506,3 +507,35 @@ def test_the_embeddable_ampel_is_accessible_and_never_reloads_itself(town: Town,
     finally:
         town.restart_hub(WEST)
     wait_until(lambda: not town.offices()[WEST]["stale"], what="West to be current again")
+
+
+# -- hostile input on the public city endpoints ----------------------------------------------------------
+
+HOSTILE = ["/?sort=%00&service=%ff%fe", "/?sort=wait&sort=name&service=A&service=P", "/?lang=../../etc",
+           "/?lang=%0d%0aSet-Cookie:x=1", "/?service[]=A", "/embed?service=%C0%AF&sort=%", "/embed?%=%&lang=ar",
+           "/embed/", "/events/offices/", "/api/v1/offices?lang=xx", "/api/v1/offices/", "/api/v1/unknown",
+           "/api/v1/offices/t-mitte", "/api/v1/offices/t-mitte/history/", "/api/v1/offices/..%2f..%2fetc/history",
+           "/api/v1/offices/" + "x" * 4000 + "/history", "/api/v1/offices/%00/history?format=csv",
+           "/api/v1/offices/t-mitte/history?format=xml", "/api/v1/archive/..%2f..%2fetc%2fpasswd",
+           "/api/v1/tickets/%2e%2e", "/t/%2e%2e/events", "/%2e%2e/%2e%2e/etc/passwd", "/.git/config", "/%",
+           "/?" + "a=1&" * 1800]
+
+
+def test_hostile_urls_get_a_clear_answer_and_leave_no_trace(town: Town, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Query strings, odd paths and methods on the city replica: never a 5xx or a traceback, nothing of the
+    server's files in an answer; every answer under /api/ is JSON (http.md §1), also for a path it has not."""
+    caplog.set_level(logging.DEBUG)
+    token = town.issue(WEST)
+    internal = str(Path(__file__).resolve().parents[1])
+    for path in [*HOSTILE, f"/t/{token}/x?{'b=2&' * 100}"]:
+        for method in ("GET", "HEAD", "OPTIONS"):
+            reply = get(town.url + path, method=method)
+            assert reply.status < 500 and b"Traceback" not in reply.body, (method, path, reply.status)
+            assert internal.encode() not in reply.body and b"/etc/passwd" not in reply.body.replace(b"%2f", b"/")
+            if path.startswith("/api/") and method == "GET" and reply.status != 400:
+                assert reply.headers["content-type"].startswith("application/json"), (path, reply.text[:80])
+                assert "error" in reply.json() or reply.status == 200, path
+    assert get(town.url + "/api/v1/offices/").json() == {"error": "not found"}
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert token not in logged and "Traceback" not in logged and internal not in logged
