@@ -438,6 +438,10 @@ def test_the_city_ampel_is_accessible_with_a_red_office_and_a_stale_one(town: To
         assert page.get_by_role("button", name="Anzeigen").count() == 1
         expect(page.get_by_role("link", name=re.compile(r"^Bürgerbüro Ost \(2,3 km\)")).first).to_be_visible()
         assert page.get_by_role("region", name="Bürgerbüro West").count() == 1  # each box named by its office
+        for lang in ("en", "ar"):  # right to left too
+            open_ampel(page, town.url + f"/?lang={lang}")
+            expect(page.locator("#office-t-west .level-stale").first).to_be_visible()
+            assert axe_violations(page) == [], lang
     finally:
         town.restart_hub(WEST)
     expect(west).not_to_have_class(re.compile(r"\bstale\b"))
