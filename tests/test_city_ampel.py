@@ -358,6 +358,20 @@ def test_near_me_sorts_by_distance_in_the_browser_and_sends_no_location(town: To
         context.close()
 
 
+def test_near_me_without_a_location_says_so_on_the_button_and_to_a_screen_reader(town: Town, browser: Any) -> None:
+    context = browser.new_context(locale="de-DE")  # no geolocation permission: the browser refuses
+    context.set_default_timeout(LIVE_MS)
+    try:
+        page = context.new_page()
+        open_ampel(page, town.url + "/")
+        page.locator("#near-me").click()
+        expect(page.locator("#near-me")).to_have_text("Standort nicht verfügbar.")
+        expect(page.locator("#say-polite")).to_have_text("Standort nicht verfügbar.")
+        assert order(page) == [MITTE, OST, WEST]  # still by name
+    finally:
+        context.close()
+
+
 def test_a_stale_office_turns_grey_live(town: Town, phone: Any) -> None:
     page = phone.new_page()
     open_ampel(page, town.url + "/")
