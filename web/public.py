@@ -204,7 +204,8 @@ CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"
 async def offices_api(request: web.Request) -> web.Response:
     lang = language(request)
     body = [office_summary(request, o, lang) for o in request.app[SETTINGS].offices]
-    return web.json_response({"offices": body}, headers=CORS)
+    # The names follow Accept-Language: a cache (nginx's, a browser's) must keep one answer per language.
+    return web.json_response({"offices": body}, headers={**CORS, "Vary": "Accept-Language"})
 
 
 async def api_unknown(request: web.Request) -> web.Response:
