@@ -127,43 +127,71 @@ class ArchiveService:
 
 def _handler(service: ArchiveService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        """GET only: the index, one day's file, /healthz. No request is logged (nginx has the access log)."""
+        """GET and HEAD: the index, one day's file, /healthz; any other method 405. Every answer, errors of
+        the HTTP parser included, is JSON or CSV with the documented headers — never the standard library's
+        HTML error page. No request is logged (nginx has the access log)."""
 
         timeout = 10
         server_version = "wartemarke-archive"
 
+        def version_string(self) -> str:
+            return self.server_version  # the Server header names no Python version
+
         def do_GET(self) -> None:
+            self._send(*self._answer())
+
+        def do_HEAD(self) -> None:
+            status, content_type, body, day = self._answer()
+            self._send(status, content_type, body, day, head=True)
+
+        def _other_method(self) -> None:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, "application/json", b'{"error": "method not allowed"}')
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _other_method
+
+        def _answer(self) -> tuple[HTTPStatus, str, bytes, str | None]:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 connected = service.link.connected.is_set()
-                self._send(HTTPStatus.OK if connected else HTTPStatus.SERVICE_UNAVAILABLE, "application/json",
-                           json.dumps({"status": "ok", "mqtt_connected": connected}).encode())
-            elif path == PREFIX:
-                self._send(HTTPStatus.OK, "application/json", json.dumps(service.index(), ensure_ascii=False).encode())
-            elif path.startswith(PREFIX) and (match := FILE_RE.match(path.removeprefix(PREFIX))):
-                file = service.config.directory / match.group(0)
+                return (HTTPStatus.OK if connected else HTTPStatus.SERVICE_UNAVAILABLE, "application/json",
+                        json.dumps({"status": "ok", "mqtt_connected": connected}).encode(), None)
+            if path == PREFIX:
+                return HTTPStatus.OK, "application/json", json.dumps(service.index(), ensure_ascii=False).encode(), None
+            if path.startswith(PREFIX) and (match := FILE_RE.match(path.removeprefix(PREFIX))):
                 try:
-                    body = file.read_bytes()
+                    body = (service.config.directory / match.group(0)).read_bytes()
                 except OSError:
                     body = b""
-                if not body:
-                    self._send(HTTPStatus.NOT_FOUND, "application/json", b'{"error": "no archive for this day"}')
-                else:
-                    self._send(HTTPStatus.OK, "text/csv; charset=utf-8", body, day=match.group(1))
-            else:
-                self._send(HTTPStatus.NOT_FOUND, "application/json", b'{"error": "not found"}')
+                if body:
+                    return HTTPStatus.OK, "text/csv; charset=utf-8", body, match.group(1)
+                return HTTPStatus.NOT_FOUND, "application/json", b'{"error": "no archive for this day"}', None
+            return HTTPStatus.NOT_FOUND, "application/json", b'{"error": "not found"}', None
 
-        def _send(self, status: HTTPStatus, content_type: str, body: bytes, day: str | None = None) -> None:
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The parser's refusals (a request line too long, a malformed header) as JSON, closing."""
+            self.close_connection = True
+            try:
+                status = HTTPStatus(code)
+            except ValueError:
+                status = HTTPStatus.BAD_REQUEST
+            self._send(status, "application/json", json.dumps({"error": status.phrase.lower()}).encode(),
+                       head=getattr(self, "command", None) == "HEAD")
+
+        def _send(self, status: HTTPStatus, content_type: str, body: bytes, day: str | None = None,
+                  head: bool = False) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Access-Control-Allow-Origin", "*")
             self.send_header("Cache-Control", "public, max-age=60")
             self.send_header("Link", f'<{service.config.licence_url}>; rel="license"')
+            if status == HTTPStatus.METHOD_NOT_ALLOWED:
+                self.send_header("Allow", "GET, HEAD")
             if day is not None:
                 self.send_header("Content-Disposition", f'attachment; filename="wartemarke-{day}.csv"')
             self.end_headers()
-            self.wfile.write(body)
+            if not head:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -148,6 +148,15 @@ def test_the_archive_writes_and_serves_a_csv_per_day_of_every_office(
     assert get(f"{archive.url}1999-01-01.csv").status == 404
     assert get(f"{archive.url}..%2Fhub.toml").status == 404
     assert get(f"{archive.url}{day}.csv.tmp").status == 404
+    head = get(f"{archive.url}{day.isoformat()}.csv", method="HEAD")  # nginx passes HEAD on as HEAD
+    assert head.status == 200 and head.text == "" and head.headers["content-type"].startswith("text/csv")
+    for method in ("OPTIONS", "POST", "DELETE"):
+        refused = get(archive.url, method=method)
+        assert refused.status == 405 and refused.json() == {"error": "method not allowed"}, (method, refused.text)
+        assert refused.headers["allow"] == "GET, HEAD"
+    too_long = get(f"{archive.url}{'9' * 70_000}.csv")  # refused by the HTTP parser: JSON too, no HTML page
+    assert too_long.status == 414 and too_long.json() == {"error": "request-uri too long"}
+    assert "Python" not in too_long.headers["server"]
 
 
 def test_a_restarted_archive_keeps_the_days_earlier_rows_and_survives_bad_messages(

@@ -10,6 +10,7 @@ stale rule goes through the real city chain in tests/test_city_web.py.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from protocol import VERSION, topics
 from protocol.link import BrokerSettings, MqttLink
 from protocol.messages import Location
 from tests import test_web_browser
+from tests.test_web_a11y import axe_violations
 from tests.test_web_browser import LIVE_MS, screenshot
 from tests.web_harness import SseClient, get, random_token, wait_until
+from web.ampel import AMPEL
 from web.app import WebServer
 from web.config import load_replica_config, read_web_settings
 
@@ -355,6 +358,20 @@ def test_near_me_sorts_by_distance_in_the_browser_and_sends_no_location(town: To
         context.close()
 
 
+def test_near_me_without_a_location_says_so_on_the_button_and_to_a_screen_reader(town: Town, browser: Any) -> None:
+    context = browser.new_context(locale="de-DE")  # no geolocation permission: the browser refuses
+    context.set_default_timeout(LIVE_MS)
+    try:
+        page = context.new_page()
+        open_ampel(page, town.url + "/")
+        page.locator("#near-me").click()
+        expect(page.locator("#near-me")).to_have_text("Standort nicht verfügbar.")
+        expect(page.locator("#say-polite")).to_have_text("Standort nicht verfügbar.")
+        assert order(page) == [MITTE, OST, WEST]  # still by name
+    finally:
+        context.close()
+
+
 def test_a_stale_office_turns_grey_live(town: Town, phone: Any) -> None:
     page = phone.new_page()
     open_ampel(page, town.url + "/")
@@ -401,3 +418,142 @@ def test_a_page_refused_a_stream_reconnects_with_back_off(town: Town, phone: Any
     finally:
         phone.close()
         web.stop()
+
+
+# -- accessibility (WCAG 2.1 AA) of the city Ampel in Chromium --------------------------------------------
+
+# Records what the Ampel's polite live region says (each text once it is set, in order).
+LISTEN = """() => { window.__said = []; const region = document.getElementById("say-polite");
+  new MutationObserver(() => { const text = region.textContent.trim(); if (text) window.__said.push(text); })
+    .observe(region, {childList: true, characterData: true, subtree: true}); }"""
+
+
+def test_the_city_ampel_is_accessible_with_a_red_office_and_a_stale_one(town: Town, phone: Any) -> None:
+    """axe-core with no violation while Mitte is red with "shorter wait nearby" and West is grey with its
+    "Stand"; the controls and the suggestions are reached by keyboard and named."""
+    make_mitte_red(town)
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    west = page.locator("#office-t-west")
+    town.hubs[WEST].stop()
+    try:
+        expect(west.locator(".stand")).to_contain_text(re.compile(r"Stand \d\d:\d\d"))
+        expect(page.locator("#office-t-mitte .nearby").first).to_be_visible()
+        assert axe_violations(page) == []
+        page.keyboard.press("Tab")  # the language links come first; then the form and the suggestions
+        reached: list[str] = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            reached.append(str(page.evaluate("""() => { const e = document.activeElement;
+                return e.tagName.toLowerCase() + ':' + (e.id || e.name || e.getAttribute('href')); }""")))
+        assert "select:service" in reached and "input:sort" in reached and "a:#office-t-ost" in reached, reached
+        assert page.get_by_role("combobox", name="Anliegen").count() == 1
+        assert page.get_by_role("radio", name="nach Wartezeit").count() == 1
+        assert page.get_by_role("button", name="Anzeigen").count() == 1
+        expect(page.get_by_role("link", name=re.compile(r"^Bürgerbüro Ost \(2,3 km\)")).first).to_be_visible()
+        assert page.get_by_role("region", name="Bürgerbüro West").count() == 1  # each box named by its office
+        for lang in ("en", "ar"):  # right to left too
+            open_ampel(page, town.url + f"/?lang={lang}")
+            expect(page.locator("#office-t-west .level-stale").first).to_be_visible()
+            assert axe_violations(page) == [], lang
+    finally:
+        town.restart_hub(WEST)
+    expect(west).not_to_have_class(re.compile(r"\bstale\b"))
+
+
+def test_the_city_ampel_announces_an_office_going_stale_and_back_politely(town: Town, phone: Any) -> None:
+    """A screen reader hears news — an office's Ampel level or its "Stand" changed — through a polite live
+    region; a wait moving by a minute or a new filter is not news."""
+    page = phone.new_page()
+    open_ampel(page, town.url + "/")
+    region = page.locator("#say-polite")
+    assert region.get_attribute("role") == "status" and region.get_attribute("aria-live") in (None, "polite")
+    page.evaluate(LISTEN)
+    page.locator("#service").select_option("P")  # a filter: the boxes change, nothing to announce
+    expect(page.locator("#offices")).not_to_contain_text("Allgemeine Anliegen")
+    waiting = page.locator("#office-t-west li", has_text="Abholung")
+    count = int(re.search(r"(\d+) wartend", waiting.inner_text()).group(1))  # type: ignore[union-attr]
+    town.issue(WEST, "P")  # one more waiting, still green: not news
+    expect(waiting).to_contain_text(f"{count + 1} wartend")
+    town.hubs[OST].stop()
+    try:
+        page.wait_for_function("window.__said.length === 1")
+        said = page.evaluate("window.__said")
+        assert re.match(r"^Bürgerbüro Ost: Stand \d\d:\d\d", said[0]), said
+    finally:
+        town.restart_hub(OST)
+    page.wait_for_function("window.__said.length === 2")
+    said = page.evaluate("window.__said")
+    assert said[1] == "Bürgerbüro Ost: Abholung – kurze Wartezeit", said  # the filter's one service, current
+
+
+def test_service_ids_nobody_offers_do_not_fill_the_replicas_memory(town: Town) -> None:
+    """`?service=` takes any 1–3 capital letters (18,278 ids × 5 languages): each id that no office
+    offers used to get its own rendering of every office, kept for good — a few thousand requests and a
+    replica of 23 offices holds gigabytes. They all show the same (nothing), so they share one."""
+    get(town.url + "/?service=A")
+    held = len(town.web.app[AMPEL])
+    for letters in ("QQ", "QR", "QS", "XYZ", "ZZZ", "Q", "ZZ"):
+        html = get(town.url + f"/?service={letters}").text
+        assert boxes(html) == [f"{o}!" for o in (MITTE, OST, WEST)]  # still: nobody offers it
+        assert '<p id="none-offers" class="muted">' in html
+        with SseClient(town.url + f"/events/offices?service={letters}") as stream:
+            assert not stream.next_event()[1]["shown"]
+    assert len(town.web.app[AMPEL]) <= held + 1 + len(PLACES), "a rendering per unknown service id"
+
+
+def test_the_embeddable_ampel_is_accessible_and_never_reloads_itself(town: Town, phone: Any) -> None:
+    """/embed in a frame on the city's site: axe-core with no violation (a timed reload is a WCAG 2.2.1
+    failure, F41); it keeps itself current in place, without a stream."""
+    make_mitte_red(town)
+    page = phone.new_page()
+    page.clock.install()  # the page's timers run on a clock the test moves
+    page.goto(town.url + "/embed?lang=de&service=A")
+    found = axe_violations(page)
+    assert found == [], "\n".join(found)
+    assert page.locator("meta[http-equiv=refresh]").count() == 0
+    west = page.locator("tr", has_text="Bürgerbüro West")
+    expect(west.locator(".level-green")).to_have_count(1)
+    page.evaluate("window.__marker = 1")
+    town.hubs[WEST].stop()
+    try:
+        wait_until(lambda: town.offices()[WEST]["stale"], what="West to be stale")
+        with page.expect_response(lambda r: "/embed" in r.url and r.status == 200):
+            page.clock.run_for(61_000)
+        expect(west.locator(".level-stale")).to_contain_text(re.compile(r"Stand \d\d:\d\d"))
+        assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    finally:
+        town.restart_hub(WEST)
+    wait_until(lambda: not town.offices()[WEST]["stale"], what="West to be current again")
+
+
+# -- hostile input on the public city endpoints ----------------------------------------------------------
+
+HOSTILE = ["/?sort=%00&service=%ff%fe", "/?sort=wait&sort=name&service=A&service=P", "/?lang=../../etc",
+           "/?lang=%0d%0aSet-Cookie:x=1", "/?service[]=A", "/embed?service=%C0%AF&sort=%", "/embed?%=%&lang=ar",
+           "/embed/", "/events/offices/", "/api/v1/offices?lang=xx", "/api/v1/offices/", "/api/v1/unknown",
+           "/api/v1/offices/t-mitte", "/api/v1/offices/t-mitte/history/", "/api/v1/offices/..%2f..%2fetc/history",
+           "/api/v1/offices/" + "x" * 4000 + "/history", "/api/v1/offices/%00/history?format=csv",
+           "/api/v1/offices/t-mitte/history?format=xml", "/api/v1/archive/..%2f..%2fetc%2fpasswd",
+           "/api/v1/tickets/%2e%2e", "/t/%2e%2e/events", "/%2e%2e/%2e%2e/etc/passwd", "/.git/config", "/%",
+           "/?" + "a=1&" * 1800]
+
+
+def test_hostile_urls_get_a_clear_answer_and_leave_no_trace(town: Town, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Query strings, odd paths and methods on the city replica: never a 5xx or a traceback, nothing of the
+    server's files in an answer; every answer under /api/ is JSON (http.md §1), also for a path it has not."""
+    caplog.set_level(logging.DEBUG)
+    token = town.issue(WEST)
+    internal = str(Path(__file__).resolve().parents[1])
+    for path in [*HOSTILE, f"/t/{token}/x?{'b=2&' * 100}"]:
+        for method in ("GET", "HEAD", "OPTIONS"):
+            reply = get(town.url + path, method=method)
+            assert reply.status < 500 and b"Traceback" not in reply.body, (method, path, reply.status)
+            assert internal.encode() not in reply.body and b"/etc/passwd" not in reply.body.replace(b"%2f", b"/")
+            if path.startswith("/api/") and method == "GET" and reply.status != 400:
+                assert reply.headers["content-type"].startswith("application/json"), (path, reply.text[:80])
+                assert "error" in reply.json() or reply.status == 200, path
+    assert get(town.url + "/api/v1/offices/").json() == {"error": "not found"}
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert token not in logged and "Traceback" not in logged and internal not in logged

@@ -104,3 +104,23 @@ def test_the_inventory_check_refuses_a_malformed_city(tmp_path: Path, change: An
         assert result.returncode == 0, result.stdout[-3000:]
         return
     assert result.returncode != 0 and message in " ".join(result.stdout.split()), result.stdout[-3000:]
+
+
+def test_the_playbook_gives_each_city_office_its_location_for_shorter_wait_nearby(tmp_path: Path) -> None:
+    """"Shorter wait nearby" compares only offices with a location (`[[offices]] latitude`/`longitude`):
+    the hub.toml the playbook writes for the example city's offices has it, read by the hub's own loader."""
+    from hub.config import load_hub_config
+
+    hostvars, _ = inventory("example-city")
+    places = {}
+    for hub in ("mitte-hub", "nord-hub"):
+        variables = {**hostvars[hub], "inventory_hostname": hub, "ansible_managed": "test", "broker_local_port": 1883,
+                     "groups": {"kiosk": [], "display": [], "hub": [hub]}}
+        text = render_role_template("hub", "hub.toml.j2", {**variables, "hostvars": {hub: variables}})
+        path = tmp_path / f"{hub}.toml"
+        path.write_text(text.replace("/etc/wartemarke/", f"{tmp_path}/"), encoding="utf-8")
+        (tmp_path / "broker-password").write_text("secret\n", encoding="utf-8")
+        office = load_hub_config(path, other_tables=("web",)).offices[0]  # [web] is the hub process's to read
+        places[office.id] = office.location
+    assert places["buergerbuero-mitte"] == (48.7758, 9.1829)
+    assert places["buergerbuero-nord"] == (48.801, 9.183)

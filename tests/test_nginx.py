@@ -282,3 +282,29 @@ def test_a_worker_out_of_connections_writes_no_token_to_any_log(proxy):
     for path in proxy["logs"]:
         text = path.read_text() if path.exists() else ""
         assert token not in text and "127.0.13." not in text, f"{path}: {text[-2000:]}"
+
+
+def test_the_cached_api_answers_each_language_in_its_own(proxy):
+    """/api/v1/offices names services in the language of `?lang=` or Accept-Language, and nginx caches it
+    for 5 s: the answer says `Vary: Accept-Language`, so one client's English never reaches a German one."""
+    office = proxy["office"]
+    info = {"v": 1, "day": "2026-11-25", "name": "Bürgerbüro Test", "timezone": "Europe/Berlin", "hours": {},
+            "services": [{"id": "A", "name": {"de": "Allgemeine Anliegen", "en": "General concerns"}}],
+            "counters": [], "announcement": "", "ampel": {"green_max_min": 30.0, "yellow_max_min": 90.0},
+            "hub": "hub-test"}
+    queue = {"v": 1, "day": "2026-11-25", "at": "2026-11-25T10:00:00+01:00", "services": [
+        {"service": "A", "waiting": 4, "expected_wait_min": 20, "issuing": True, "reason": None, "ampel": "green"}]}
+    proxy["rec"].publish(topics.info(office), json.dumps(info).encode(), retain=True)
+    proxy["rec"].publish(topics.queue(office), json.dumps(queue).encode(), retain=True)
+
+    def names(language: str) -> tuple[str, str]:
+        request = urllib.request.Request(proxy["base"] + "/api/v1/offices", headers={"Accept-Language": language})
+        reply = urllib.request.urlopen(request, context=proxy["context"], timeout=10)
+        services = json.loads(reply.read())["offices"][0]["services"]
+        return (services[0]["name"] if services else ""), reply.headers["X-Cache-Status"]
+
+    wait_until(lambda: names("en")[0] == "General concerns", what="the replica to mirror the office")
+    assert names("de")[0] == "Allgemeine Anliegen"  # within the 5 s the English answer is cached
+    assert names("en") == ("General concerns", "HIT")  # still cached for the same language
+    assert "Accept-Language" in fetch(proxy, "/api/v1/offices").headers["Vary"]
+    assert names("tr-TR,de;q=0.5")[0] == "Allgemeine Anliegen"  # Turkish pages show the German names

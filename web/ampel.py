@@ -37,6 +37,7 @@ from web.templates_env import render
 
 SORTS = ("name", "wait")
 NO_WAIT = 10**6  # sorts an office without a known wait after those with one
+UNOFFERED = "-"  # the cache's one key for every service id no office offers (it shows the same: nothing)
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,11 @@ class Choice:
 
     @classmethod
     def of(cls, request: web.Request) -> Choice:
-        service = request.query.get("service", "")
-        sort = request.query.get("sort", "name")
-        return cls(service if SERVICE_RE.match(service) else None, sort if sort in SORTS else "name")
+        """A service id no office offers is UNOFFERED (it shows nothing): the Ampel's cache holds one entry
+        for all of them, not one per id someone types (`?service=AAA`, `AAB`, … would fill the memory)."""
+        service, sort = request.query.get("service", ""), request.query.get("sort", "name")
+        chosen = None if not SERVICE_RE.match(service) else service if service in offered_ids(request) else UNOFFERED
+        return cls(chosen, sort if sort in SORTS else "name")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ class AmpelCache:
         self._entries[(office, lang, service)] = (version, entry)
         return entry
 
+    def __len__(self) -> int:
+        """How many renderings are held: bounded by languages × offered services, whatever is asked."""
+        return len(self._models) + len(self._entries)
+
     def _chart(self, office: str, history: History | None, lang: str) -> str:
         cached = self._charts.get((office, lang))
         if cached is None or cached[0] is not history:  # the mirror replaces the object with every update
@@ -138,6 +145,16 @@ class AmpelCache:
 
 
 AMPEL = web.AppKey("ampel", AmpelCache)
+
+
+def offered_ids(request: web.Request) -> set[str]:
+    """The ids of the services some office of this web offers (as its `info` says)."""
+    ids: set[str] = set()
+    for office in request.app[SETTINGS].offices:
+        info = request.app[MIRROR].office(office).info
+        if info is not None:
+            ids.update(s.id for s in info.services)
+    return ids
 
 
 def services_offered(request: web.Request, lang: str) -> list[tuple[str, str]]:

@@ -137,6 +137,12 @@ class WebServer:
         self.beat = clock.monotonic()  # the event loop's heartbeat, for systemd's watchdog
         self._heartbeat_task: asyncio.Task[None] | None = None
 
+    @property
+    def app(self) -> web.Application:
+        """The running aiohttp application (its state: the mirror's views, the Ampel's renderings)."""
+        assert self._runner is not None, "the web server has not started"
+        return self._runner.app
+
     def start(self) -> None:
         self._thread.start()
         if not self.ready.wait(20):

@@ -218,7 +218,13 @@ CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"
 async def offices_api(request: web.Request) -> web.Response:
     lang = language(request)
     body = [office_summary(request, o, lang) for o in request.app[SETTINGS].offices]
-    return web.json_response({"offices": body}, headers=CORS)
+    # The names follow Accept-Language: a cache (nginx's, a browser's) must keep one answer per language.
+    return web.json_response({"offices": body}, headers={**CORS, "Vary": "Accept-Language"})
+
+
+async def api_unknown(request: web.Request) -> web.Response:
+    """Any other path under /api/v1/ (`/api/v1/offices/`, a typo): JSON like every API answer, not text."""
+    return web.json_response({"error": "not found"}, status=404, headers=CORS)
 
 
 async def history_api(request: web.Request) -> web.Response:
@@ -277,6 +283,7 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get(r"/api/v1/tickets/{rest:.*}", tracking_api_unknown)
     app.router.add_get("/api/v1/offices", offices_api)
     app.router.add_get("/api/v1/offices/{office}/history", history_api)
+    app.router.add_get(r"/api/v1/{rest:.*}", api_unknown)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/sw.js", static_file, name="sw.js")
     app.router.add_get("/manifest.webmanifest", static_file, name="manifest.webmanifest")
