@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 from process.config import ConfigSection, load_toml
 from protocol.fields import slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
-
-DEFAULT_LICENCE = "Datenlizenz Deutschland – Namensnennung – Version 2.0"
-DEFAULT_LICENCE_URL = "https://www.govdata.de/dl-de/by-2-0"
+from protocol.opendata import DEFAULT_LICENCE, DEFAULT_LICENCE_URL
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,18 @@ def test_embed_frame_ancestors_are_checked_at_start_up(tmp_path: Path) -> None:
         read_web_settings(load_toml(path).get_section("web"), ("t-ost",))
 
 
+def test_the_open_data_licence_is_checked_at_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "web.toml"
+    path.write_text('[web]\nlicence_url = "javascript:alert(1)"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="licence_url"):
+        read_web_settings(load_toml(path).get_section("web"), ("t-ost",))
+    path.write_text('[web]\nlicence = "CC BY 4.0"\nlicence_url = "https://creativecommons.org/licenses/by/4.0/"\n'
+                    'operator = "Stadt Ost"\n', encoding="utf-8")
+    settings = read_web_settings(load_toml(path).get_section("web"), ("t-ost",))
+    assert (settings.licence, settings.licence_url, settings.attribution) == \
+        ("CC BY 4.0", "https://creativecommons.org/licenses/by/4.0/", "Stadt Ost")
+
+
 def test_office_coordinates_go_together_and_are_published(tmp_path: Path, town: Town) -> None:
     path = hub_config(tmp_path, 1883, OST)
     path.write_text(path.read_text(encoding="utf-8").replace("longitude = 9.2146\n", ""), encoding="utf-8")

@@ -254,6 +254,18 @@ def test_the_offices_api_is_open_to_other_sites_and_cacheable(web):
     assert english["services"][0]["name"] == "General concerns"
 
 
+def test_the_open_data_names_its_licence(web):
+    """Issue 13: documented fields and a licence line on the open data, not only on the archive."""
+    default_url = "https://www.govdata.de/dl-de/by-2-0"
+    reply = get(f"{web.url}/api/v1/offices")
+    assert reply.json()["licence"] == {"name": "Datenlizenz Deutschland – Namensnennung – Version 2.0",
+                                       "url": default_url}
+    assert reply.json()["attribution"] == "Stadt"  # the operator's name unless `attribution` says another
+    for path in ("/api/v1/offices", f"/api/v1/offices/{web.office}/history",
+                 f"/api/v1/offices/{web.office}/history?format=csv"):
+        assert get(f"{web.url}{path}").headers["link"] == f'<{default_url}>; rel="license"', path
+
+
 HISTORY = {
     "office": None, "weeks": 8, "until": "2026-11-25",
     "cells": [{"weekday": 0, "hour": 8, "typical_wait_min": 12, "tickets_per_day": 30.5},

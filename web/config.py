@@ -12,6 +12,7 @@ from pathlib import Path
 from process.config import ConfigSection, load_toml
 from protocol.fields import SLUG_RE, slug_problem
 from protocol.link import BrokerSettings, read_broker_settings
+from protocol.opendata import DEFAULT_LICENCE, DEFAULT_LICENCE_URL
 from protocol.text import human_text, text_problem, url_problem
 from web.identity import ROLES
 
@@ -102,6 +103,9 @@ class WebSettings:
     embed_frame_ancestors: tuple[str, ...] = ("*",)  # who may frame /embed (CSP frame-ancestors)
     statement: Statement = field(default_factory=Statement)
     push_url: str | None = None  # the notifier's /push/v1 as the page reaches it; None: no notification button
+    licence: str = DEFAULT_LICENCE  # the open data's (/api/v1/offices, history): named in the answers
+    licence_url: str = DEFAULT_LICENCE_URL
+    attribution: str = ""  # whom users of the open data must name (the licence's "Namensnennung")
 
 
 # What only the hub's web reads (it has the staff pages and its own broker account next to the hub's): in a
@@ -127,12 +131,13 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
     redirect_port = section.get_int("redirect_port", None, minval=1, maxval=65535)
     if redirect_port is not None and tls is None:
         raise section.error("redirect_port", "redirects to HTTPS, so it needs tls_certificate and tls_key")
+    operator = section.get_str("operator", "Stadt", check=human_text(120))
     return WebSettings(
         host=host,
         port=section.get_int("port", 8080, minval=1, maxval=65535),
         public_url=section.get_str("public_url", "http://localhost:8080").rstrip("/"),
         offices=tuple(section.get_str_list("offices", list(offices))),
-        operator=section.get_str("operator", "Stadt", check=human_text(120)),
+        operator=operator,
         privacy_url=section.get_str("privacy_url", "/datenschutz", check=link_problem),
         imprint_url=section.get_str("imprint_url", "/impressum", check=link_problem),
         access_log=section.get_bool("access_log", True),
@@ -148,6 +153,9 @@ def read_web_settings(section: ConfigSection, offices: tuple[str, ...], staff: b
         embed_frame_ancestors=_frame_ancestors(section),
         statement=read_statement(section.get_section("accessibility", required=False)),
         push_url=_push_url(section),
+        licence=section.get_str("licence", DEFAULT_LICENCE, check=human_text(200)),
+        licence_url=section.get_str("licence_url", DEFAULT_LICENCE_URL, check=lambda v: url_problem(v, 500)),
+        attribution=section.get_str("attribution", operator, check=human_text(200)),
     )
 
 

@@ -215,11 +215,18 @@ def office_summary(request: web.Request, office_id: str, lang: str) -> dict[str,
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=5"}
 
 
+def open_data(request: web.Request) -> dict[str, str]:
+    """The headers of every open-data answer: CORS, a short cache, and the licence (`Link: rel="license"`)."""
+    return {**CORS, "Link": f'<{request.app[SETTINGS].licence_url}>; rel="license"'}
+
+
 async def offices_api(request: web.Request) -> web.Response:
-    lang = language(request)
-    body = [office_summary(request, o, lang) for o in request.app[SETTINGS].offices]
+    lang, settings = language(request), request.app[SETTINGS]
+    body = [office_summary(request, o, lang) for o in settings.offices]
+    licence = {"name": settings.licence, "url": settings.licence_url}
     # The names follow Accept-Language: a cache (nginx's, a browser's) must keep one answer per language.
-    return web.json_response({"offices": body}, headers={**CORS, "Vary": "Accept-Language"})
+    return web.json_response({"licence": licence, "attribution": settings.attribution, "offices": body},
+                             headers={**open_data(request), "Vary": "Accept-Language"})
 
 
 async def api_unknown(request: web.Request) -> web.Response:
@@ -232,6 +239,7 @@ async def history_api(request: web.Request) -> web.Response:
     if office_id not in request.app[SETTINGS].offices:
         return web.json_response({"error": "unknown office"}, status=404, headers=CORS)
     history = request.app[MIRROR].office(office_id).history
+    headers = open_data(request)
     if request.query.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -242,9 +250,9 @@ async def history_api(request: web.Request) -> web.Response:
             writer.writerow([office_id, WEEKDAYS[cell.weekday], cell.hour, cell.typical_wait_min,
                              cell.tickets_per_day, *(("", "", "") if ran is None else
                                                      (ran.days, ran.of_days, f"{ran.typical_time:%H:%M}"))])
-        return web.Response(text=out.getvalue(), content_type="text/csv", headers=CORS)
+        return web.Response(text=out.getvalue(), content_type="text/csv", headers=headers)
     body = as_published(history) if history is not None else {"office": office_id, "cells": [], "ran_out": {}}
-    return web.json_response(body, headers=CORS)
+    return web.json_response(body, headers=headers)
 
 
 # -- operations ----------------------------------------------------------------------------------------
