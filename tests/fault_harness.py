@@ -55,10 +55,10 @@ class TcpProxy:
 
     def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
         self.target = (host, target_port)
-        self.port = free_port(host)
         self.accepting = True
         self._upstream_held = threading.Event()
-        self._server = socket.create_server((host, self.port))
+        self._server = socket.create_server((host, 0))  # the kernel's free port, bound at once: no race
+        self.port = self._server.getsockname()[1]
         self._server.settimeout(0.2)
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()

@@ -105,9 +105,9 @@ def test_the_page_subscribes_and_its_worker_shows_the_notifier_messages(city, br
             page.wait_for_timeout(50)
         assert registrations, "the DevTools protocol reported no service worker registration"
         registration = registrations[0]["registrationId"]
-        deliver(cdp, web.url, registration, push.posts[0].message)
         near = [f"{mine.label}: Sie sind bald dran", "Bitte machen Sie sich jetzt auf den Weg ins Bürgerbüro."]
-        assert shown_after(page, 1) == [[*near, push.posts[0].topic]]
+        assert delivered_and_shown(page, cdp, web.url, registration, push.posts[0].message) == \
+            [[*near, push.posts[0].topic]]
         assert web.command("platz-1", "next").ok and web.command("platz-2", "next").label == mine.label
         push.wait_for(lambda: [p.message["kind"] for p in push.posts] == ["near", "called"])
         called = push.posts[1]
@@ -128,14 +128,28 @@ def test_the_page_subscribes_and_its_worker_shows_the_notifier_messages(city, br
         context.close()
 
 
-def shown_after(page: Any, at_least: int) -> list[list[str]]:
-    """The worker's notifications on screen (title, body, tag), once at least `at_least` are there."""
-    shown: list[list[str]] = page.evaluate("""async (atLeast) => {
+def shown_after(page: Any, at_least: int, tries: int = 200) -> list[list[str]]:
+    """The worker's notifications on screen (title, body, tag), once at least `at_least` are there (or []
+    after `tries` × 50 ms)."""
+    shown: list[list[str]] = page.evaluate("""async ([atLeast, tries]) => {
         const r = await navigator.serviceWorker.ready;
-        for (let i = 0; i < 200; i++) {
+        for (let i = 0; i < tries; i++) {
           const shown = await r.getNotifications();
           if (shown.length >= atLeast) { return shown.map(x => [x.title, x.body, x.tag]); }
           await new Promise(done => setTimeout(done, 50));
         }
-        return []; }""", at_least)
+        return []; }""", [at_least, tries])
     return shown
+
+
+def delivered_and_shown(page: Any, cdp: Any, origin: str, registration: str,
+                        message: dict[str, Any]) -> list[list[str]]:
+    """The first push message, delivered again until the worker shows it: under load a DevTools push sent
+    right after the worker registered was sometimes never shown (2 of 4 runs at load 5, nothing after 10 s);
+    a real push service retries too. A second copy replaces the first (same tag), so what is shown stays one notification."""
+    for _ in range(5):
+        deliver(cdp, origin, registration, message)
+        shown = shown_after(page, 1, tries=60)
+        if shown:
+            return shown
+    return []
