@@ -146,7 +146,7 @@ def delivered_and_shown(page: Any, cdp: Any, origin: str, registration: str,
                         message: dict[str, Any]) -> list[list[str]]:
     """The first push message, delivered again until the worker shows it: under load a DevTools push sent
     right after the worker registered was sometimes never shown (2 of 4 runs at load 5, nothing after 10 s);
-    a real push service retries too. A second copy replaces the first (same tag), so what is shown stays one notification."""
+    a real push service retries too. A second copy replaces the first (same tag): what is shown stays one."""
     for _ in range(5):
         deliver(cdp, origin, registration, message)
         shown = shown_after(page, 1, tries=60)
