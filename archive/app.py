@@ -141,8 +141,7 @@ def _handler(service: ArchiveService) -> type[BaseHTTPRequestHandler]:
             self._send(*self._answer())
 
         def do_HEAD(self) -> None:
-            status, content_type, body, day = self._answer()
-            self._send(status, content_type, body, day, head=True)
+            self._send(*self._answer(), head=True)
 
         def _other_method(self) -> None:
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, "application/json", b'{"error": "method not allowed"}')

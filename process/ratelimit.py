@@ -64,5 +64,5 @@ def client_network(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return address

@@ -64,68 +64,69 @@ def holder(shared_broker, topic_office):
     client.link.stop()
 
 
-def test_postpone_and_cancel_change_the_queue_at_once_and_refusals_say_why(shared_broker, recorder_factory,
-                                                                           topic_office, tmp_path, holder):
+@pytest.fixture
+def office_hub(shared_broker, recorder_factory, topic_office, tmp_path):
+    """A hub with one counter, online, and a recorder of its office's topics: (rec, hub)."""
     rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
     hub = start_hub(write_hub_config(tmp_path, shared_broker.port, topic_office, counters=1))
-    rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
     try:
-        office, day = topic_office, hub.runtimes[topic_office].engine.day
-        issue(rec, office, day, 6)
-        view(rec, office, 1, lambda v: v["state"] == "waiting" and v["ahead"] == 0)
-
-        first = holder.ask("postpone", TOKENS[0], "req-postpone-1")
-        assert (first.ok, first.label, first.service) == (True, "A001", "A")
-        moved = view(rec, office, 1, lambda v: v.get("postponed") == 1)
-        assert moved["state"] == "waiting" and moved["ahead"] >= 1
-        ahead_before = moved["ahead"]
-        assert holder.ask("postpone", TOKENS[0], "req-postpone-1") == first  # a repeat: one effect
-        assert hub.runtimes[office].engine.tickets and \
-            [t.postponed for t in hub.runtimes[office].engine.tickets.values() if t.label == "A001"] == [1]
-
-        cancelled = holder.ask("cancel", TOKENS[1], "req-cancel-2")
-        assert (cancelled.ok, cancelled.label) == (True, "A002")
-        assert view(rec, office, 2, lambda v: v["state"] == "cancelled")
-        rec.wait_for_json(topics.queue(office), lambda q: q["services"][0]["waiting"] == 5)
-        view(rec, office, 1, lambda v: v.get("ahead") == ahead_before - 1)  # A002 was before it: moves up at once
-        assert holder.ask("cancel", TOKENS[1], "req-cancel-2") == cancelled
-
-        assert holder.ask("cancel", TOKENS[1]).error == "ended"
-        assert holder.ask("postpone", TOKENS[7]).error == "unknown_ticket"
-        assert holder.ask("postpone", TOKENS[0]).ok
-        assert holder.ask("postpone", TOKENS[0]).error == "postponed_twice"
-        clerk = MqttLink(BrokerSettings(port=shared_broker.port), office, "clerk-citizen", "cli", VERSION,
-                         SystemClock(), availability=False)
-        clerk.start()
-        try:
-            call = send_command(clerk, office, "platz-1", CommandRequest(uuid.uuid4().hex, "next"))
-            assert call is not None and call.label == "A003"
-        finally:
-            clerk.stop()
-        for op in ("postpone", "cancel"):
-            assert holder.ask(op, TOKENS[2]).error == "called"
-        # every request for a ticket of today is in the input log (refusals too: a repeat after a restart gets
-        # the same answer), the unknown token's is not; by the token's hash, never the token
-        logged = [i for i in hub.store.inputs(office, day) if i.kind == "citizen"]
-        assert len(logged) == 7 and not any(token in repr(logged) for token in TOKENS)
+        rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
+        yield rec, hub
     finally:
         hub.stop()
 
 
-def test_a_request_without_expiry_is_answered_refused_and_changes_nothing(shared_broker, recorder_factory,
-                                                                        topic_office, tmp_path, holder):
-    rec = recorder_factory(shared_broker, [topics.office_tree(topic_office)])
-    hub = start_hub(write_hub_config(tmp_path, shared_broker.port, topic_office, counters=1))
-    rec.wait_for_json(topics.device_status(topic_office, "hub-test"), lambda s: s["online"])
+def test_postpone_and_cancel_change_the_queue_at_once_and_refusals_say_why(shared_broker, office_hub, topic_office,
+                                                                           holder):
+    rec, hub = office_hub
+    office, day = topic_office, hub.runtimes[topic_office].engine.day
+    issue(rec, office, day, 6)
+    view(rec, office, 1, lambda v: v["state"] == "waiting" and v["ahead"] == 0)
+
+    first = holder.ask("postpone", TOKENS[0], "req-postpone-1")
+    assert (first.ok, first.label, first.service) == (True, "A001", "A")
+    moved = view(rec, office, 1, lambda v: v.get("postponed") == 1)
+    assert moved["state"] == "waiting" and moved["ahead"] >= 1
+    ahead_before = moved["ahead"]
+    assert holder.ask("postpone", TOKENS[0], "req-postpone-1") == first  # a repeat: one effect
+    assert hub.runtimes[office].engine.tickets and \
+        [t.postponed for t in hub.runtimes[office].engine.tickets.values() if t.label == "A001"] == [1]
+
+    cancelled = holder.ask("cancel", TOKENS[1], "req-cancel-2")
+    assert (cancelled.ok, cancelled.label) == (True, "A002")
+    assert view(rec, office, 2, lambda v: v["state"] == "cancelled")
+    rec.wait_for_json(topics.queue(office), lambda q: q["services"][0]["waiting"] == 5)
+    view(rec, office, 1, lambda v: v.get("ahead") == ahead_before - 1)  # A002 was before it: moves up at once
+    assert holder.ask("cancel", TOKENS[1], "req-cancel-2") == cancelled
+
+    assert holder.ask("cancel", TOKENS[1]).error == "ended"
+    assert holder.ask("postpone", TOKENS[7]).error == "unknown_ticket"
+    assert holder.ask("postpone", TOKENS[0]).ok
+    assert holder.ask("postpone", TOKENS[0]).error == "postponed_twice"
+    clerk = MqttLink(BrokerSettings(port=shared_broker.port), office, "clerk-citizen", "cli", VERSION,
+                     SystemClock(), availability=False)
+    clerk.start()
     try:
-        issue(rec, topic_office, hub.runtimes[topic_office].engine.day, 2)
-        rec.publish(topics.citizen_request(topic_office), b'{"v": 1, "id": "req-000001", "op": "cancel", "token": "'
-                    + TOKENS[0].encode() + b'"}')  # no response topic, no expiry: dropped
-        assert holder.ask("cancel", TOKENS[1]).ok  # the next request is carried out in order after it
-        assert [t.state.value for t in hub.runtimes[topic_office].engine.tickets.values()
-                if t.label == "A001"] == ["waiting"]
+        call = send_command(clerk, office, "platz-1", CommandRequest(uuid.uuid4().hex, "next"))
+        assert call is not None and call.label == "A003"
     finally:
-        hub.stop()
+        clerk.stop()
+    for op in ("postpone", "cancel"):
+        assert holder.ask(op, TOKENS[2]).error == "called"
+    # every request for a ticket of today is in the input log (refusals too: a repeat after a restart gets
+    # the same answer), the unknown token's is not; by the token's hash, never the token
+    logged = [i for i in hub.store.inputs(office, day) if i.kind == "citizen"]
+    assert len(logged) == 7 and not any(token in repr(logged) for token in TOKENS)
+
+
+def test_a_request_without_expiry_is_answered_refused_and_changes_nothing(office_hub, topic_office, holder):
+    rec, hub = office_hub
+    issue(rec, topic_office, hub.runtimes[topic_office].engine.day, 2)
+    rec.publish(topics.citizen_request(topic_office), b'{"v": 1, "id": "req-000001", "op": "cancel", "token": "'
+                + TOKENS[0].encode() + b'"}')  # no response topic, no expiry: dropped
+    assert holder.ask("cancel", TOKENS[1]).ok  # the next request is carried out in order after it
+    assert [t.state.value for t in hub.runtimes[topic_office].engine.tickets.values()
+            if t.label == "A001"] == ["waiting"]
 
 
 def test_kill_9_after_the_answer_loses_nothing(broker, recorder_factory, topic_office, tmp_path):

@@ -52,7 +52,9 @@ class Choice:
         """A service id no office offers is UNOFFERED (it shows nothing): the Ampel's cache holds one entry
         for all of them, not one per id someone types (`?service=AAA`, `AAB`, … would fill the memory)."""
         service, sort = request.query.get("service", ""), request.query.get("sort", "name")
-        chosen = None if not SERVICE_RE.match(service) else service if service in offered_ids(request) else UNOFFERED
+        chosen: str | None = None
+        if SERVICE_RE.match(service):
+            chosen = service if service in offered_ids(request) else UNOFFERED
         return cls(chosen, sort if sort in SORTS else "name")
 
 
